@@ -1,0 +1,232 @@
+//! Train a classifier with any strategy (PT, PGD-AT, IAT, AT+IAT, CCAT, ACE-AT).
+//!
+//! ```text
+//! cargo run --release --example train -- --strategy iat --preset cpu --data-dir ../shared/data/cifar-10-batches-bin
+//! cargo run --release --example train -- --strategy pt --preset smoke          # seconds, bundled sample
+//! cargo run --release --features wgpu --example train -- --backend wgpu --preset paper --model resnet18
+//! ```
+//! Writes `<out>/<strategy>-<model>/{last.ckpt,history.json,history.csv}` and resumes from
+//! `last.ckpt` when it exists.
+
+use advcal::attack::{IaaConfig, PgdConfig, StepSize};
+use advcal::data::{bundled_sample_dir, cifar10_dir_from_env, load_cifar10, Split};
+use advcal::model::{AnyModel, AnyModelConfig, Architecture};
+use advcal::train::*;
+use burn::optim::{decay::WeightDecayConfig, momentum::MomentumConfig, AdamConfig, SgdConfig};
+use burn::tensor::backend::AutodiffBackend;
+use clap::Parser;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(about = "Train a CIFAR classifier with a calibration-aware strategy")]
+struct Args {
+    /// pt | pgd-at | iat | at-iat | ccat | ace-at
+    #[arg(long, default_value = "pt")]
+    strategy: String,
+    /// smoke (seconds) | cpu (minutes, small CNN) | paper (ResNet-18 full recipe, GPU)
+    #[arg(long, default_value = "cpu")]
+    preset: String,
+    /// small_cnn | resnet18 | vgg19 | mobilenet_v2 (default from the preset)
+    #[arg(long)]
+    model: Option<String>,
+    /// CIFAR-10 binary directory (default: $ADVCAL_CIFAR10_DIR, else the bundled sample)
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    #[arg(long)]
+    epochs: Option<usize>,
+    #[arg(long)]
+    batch_size: Option<usize>,
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Use only the first N training images
+    #[arg(long)]
+    train_limit: Option<usize>,
+    /// Evaluate on the first N test images each epoch
+    #[arg(long, default_value_t = 1000)]
+    eval_limit: usize,
+    /// Inner attack steps (default from the preset)
+    #[arg(long)]
+    attack_steps: Option<usize>,
+    /// Width of the small CNN
+    #[arg(long, default_value_t = 16)]
+    width: usize,
+    /// sgd | adam
+    #[arg(long, default_value = "sgd")]
+    optimizer: String,
+    #[arg(long)]
+    nesterov: bool,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, default_value = "runs")]
+    out: PathBuf,
+    /// ndarray | flex | wgpu | cuda (must be compiled in with the matching feature)
+    #[arg(long, default_value = "ndarray")]
+    backend: String,
+}
+
+struct Preset {
+    model: Architecture,
+    epochs: usize,
+    batch: usize,
+    lr: f64,
+    train_limit: Option<usize>,
+    attack_steps: usize,
+}
+
+fn preset(name: &str) -> Preset {
+    match name {
+        "smoke" => Preset {
+            model: Architecture::SmallCnn,
+            epochs: 1,
+            batch: 64,
+            lr: 0.05,
+            train_limit: Some(256),
+            attack_steps: 2,
+        },
+        "paper" => Preset {
+            model: Architecture::ResNet18,
+            epochs: 200,
+            batch: 128,
+            lr: 0.1,
+            train_limit: None,
+            attack_steps: 10,
+        },
+        _ => Preset {
+            model: Architecture::SmallCnn,
+            epochs: 15,
+            batch: 128,
+            lr: 0.05,
+            train_limit: None,
+            attack_steps: 5,
+        },
+    }
+}
+
+fn strategy_for<B: AutodiffBackend>(
+    name: &str,
+    steps: usize,
+) -> Box<dyn TrainingStrategy<B, AnyModel<B>>> {
+    let pgd = PgdConfig::new()
+        .with_steps(steps)
+        .with_step_size(StepSize::Absolute(2.5 * (8.0 / 255.0) / steps as f32));
+    let iaa = IaaConfig::new().with_epsilon(8.0 / 255.0).with_steps(steps);
+    match name {
+        "pt" => Box::new(Plain),
+        "pgd-at" => Box::new(PgdAt::new(PgdAtConfig::new().with_attack(pgd))),
+        "iat" => Box::new(Iat::new(IatConfig::new().with_attack(iaa))),
+        "at-iat" => Box::new(AtIat::new(AtIatConfig::new().with_pgd(pgd).with_iaa(iaa))),
+        "ccat" => Box::new(Ccat::new(CcatConfig::new().with_steps(4 * steps))),
+        "ace-at" => Box::new(AceAt::new(AceAtConfig::new().with_attack(pgd))),
+        other => {
+            eprintln!("unknown strategy `{other}`");
+            std::process::exit(2)
+        }
+    }
+}
+
+fn run<B: AutodiffBackend>(args: &Args, device: B::Device) -> advcal::Result<()> {
+    let p = preset(&args.preset);
+    let arch = match &args.model {
+        Some(m) => Architecture::parse(m)?,
+        None => p.model,
+    };
+    let dir = args
+        .data_dir
+        .clone()
+        .or_else(cifar10_dir_from_env)
+        .unwrap_or_else(bundled_sample_dir);
+    let mut train = load_cifar10(&dir, Split::Train)?;
+    if let Some(n) = args.train_limit.or(p.train_limit) {
+        train = train.take(n);
+    }
+    let test = load_cifar10(&dir, Split::Test)?.take(args.eval_limit);
+    eprintln!(
+        "data: {} ({} train, {} eval images)",
+        dir.display(),
+        train.len(),
+        test.len()
+    );
+
+    let mut model_config = AnyModelConfig::new(arch, 10);
+    model_config.width = args.width;
+    let model =
+        advcal::model::seeded_init::<B, _>(&device, args.seed, || model_config.init::<B>(&device));
+    let steps = args.attack_steps.unwrap_or(p.attack_steps);
+    let mut strategy = strategy_for::<B>(&args.strategy, steps);
+    let out = args.out.join(format!("{}-{}", args.strategy, arch.name()));
+    let config = TrainerConfig::new()
+        .with_epochs(args.epochs.unwrap_or(p.epochs))
+        .with_batch_size(args.batch_size.unwrap_or(p.batch))
+        .with_learning_rate(args.lr.unwrap_or(p.lr))
+        .with_seed(args.seed)
+        .with_output_dir(Some(out.to_string_lossy().into_owned()));
+    let wd = Some(WeightDecayConfig::new(5e-4));
+    let outcome = match args.optimizer.as_str() {
+        "adam" => {
+            let optim = AdamConfig::new()
+                .with_weight_decay(wd)
+                .init::<B, AnyModel<B>>();
+            fit(
+                &config,
+                arch.name(),
+                &model_config,
+                model,
+                optim,
+                &mut strategy,
+                &train,
+                Some(&test),
+                &device,
+            )?
+        }
+        _ => {
+            let momentum = MomentumConfig::new()
+                .with_momentum(0.9)
+                .with_dampening(0.0)
+                .with_nesterov(args.nesterov);
+            let optim = SgdConfig::new()
+                .with_momentum(Some(momentum))
+                .with_weight_decay(wd)
+                .init::<B, AnyModel<B>>();
+            fit(
+                &config,
+                arch.name(),
+                &model_config,
+                model,
+                optim,
+                &mut strategy,
+                &train,
+                Some(&test),
+                &device,
+            )?
+        }
+    };
+    if outcome.resumed_from > 0 {
+        eprintln!("resumed from epoch {}", outcome.resumed_from);
+    }
+    eprintln!("checkpoint and history in {}", out.display());
+    Ok(())
+}
+
+fn main() {
+    let args = Args::parse();
+    let result = match args.backend.as_str() {
+        #[cfg(feature = "ndarray")]
+        "ndarray" => {
+            run::<advcal::backend::ndarray::Train>(&args, advcal::backend::ndarray::device())
+        }
+        #[cfg(feature = "flex")]
+        "flex" => run::<advcal::backend::flex::Train>(&args, advcal::backend::flex::device()),
+        #[cfg(feature = "wgpu")]
+        "wgpu" => run::<advcal::backend::wgpu::Train>(&args, advcal::backend::wgpu::device()),
+        #[cfg(feature = "cuda")]
+        "cuda" => run::<advcal::backend::cuda::Train>(&args, advcal::backend::cuda::device()),
+        other => {
+            eprintln!("backend `{other}` is not compiled in (enable its cargo feature)");
+            std::process::exit(2)
+        }
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}

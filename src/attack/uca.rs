@@ -1,0 +1,131 @@
+//! Underconfidence calibration attack, white-box (Obadinma et al.; spec §4.4).
+
+use super::{
+    finish, frozen_copy, input_gradient, validate_for, Attack, AttackGoal, AttackOutput,
+    CrossEntropy, StepSize,
+};
+use crate::error::{check_steps, Result};
+use crate::model::{Classifier, Mode};
+use burn::module::AutodiffModule;
+use burn::prelude::*;
+use burn::tensor::backend::AutodiffBackend;
+
+/// Configuration of [`Uca`]. Defaults: ε = 0.03, T = 10, α = ε/4, no random start,
+/// inference-mode model.
+#[derive(Config, Debug)]
+pub struct UcaConfig {
+    /// L∞ radius on the `[0, 1]` scale.
+    #[config(default = 0.03)]
+    pub epsilon: f32,
+    /// Number of candidate steps T.
+    #[config(default = 10)]
+    pub steps: usize,
+    /// Step size α (default `0.25·ε`).
+    #[config(default = "StepSize::RelativeToEpsilon(0.25)")]
+    pub step_size: StepSize,
+    /// Model behaviour during the attack.
+    #[config(default = "Mode::Eval")]
+    pub mode: Mode,
+}
+
+/// UCA (white-box): sign-gradient **ascent** on `CE(f(x), ŷ₀)` where `ŷ₀` is the clean
+/// prediction, rejecting every step that would change the prediction. Lowers confidence and
+/// never changes a prediction, so accuracy under UCA equals clean accuracy.
+///
+/// Unlike the reference code, the perturbation respects ε exactly (no dropout rescaling).
+/// The gradient of an accepted candidate is reused as the next step's gradient, so the attack
+/// costs T + 1 forward/backward passes.
+#[derive(Debug, Clone)]
+pub struct Uca {
+    /// Hyper-parameters.
+    pub config: UcaConfig,
+}
+
+impl Uca {
+    /// A UCA attack with these settings.
+    pub fn new(config: UcaConfig) -> Self {
+        Self { config }
+    }
+}
+
+impl Default for Uca {
+    fn default() -> Self {
+        Self::new(UcaConfig::new())
+    }
+}
+
+impl<B, M> Attack<B, M> for Uca
+where
+    B: AutodiffBackend,
+    M: Classifier<B> + AutodiffModule<B>,
+{
+    fn name(&self) -> String {
+        "uca".into()
+    }
+    fn epsilon(&self) -> f32 {
+        self.config.epsilon
+    }
+    fn seed(&self) -> u64 {
+        0
+    }
+    fn goal(&self) -> AttackGoal {
+        AttackGoal::Underconfidence
+    }
+    fn perturb_with(
+        &self,
+        model: &M,
+        images: Tensor<B::InnerBackend, 4>,
+        labels: Tensor<B::InnerBackend, 1, Int>,
+        epsilon: f32,
+        _seed: u64,
+    ) -> Result<AttackOutput<B::InnerBackend>> {
+        validate_for::<B, M>(model, &images, &labels, epsilon)?;
+        check_steps(self.config.steps)?;
+        let alpha = self.config.step_size.resolve(epsilon, self.config.steps)?;
+        let mode = self.config.mode;
+        let frozen = frozen_copy::<B, M>(model, mode);
+        let [n, _, _, _] = images.dims();
+
+        // Clean prediction ŷ₀: the label the attack must preserve.
+        let clean_logits = frozen
+            .forward_mode(Tensor::from_inner(images.clone()), Mode::Eval)
+            .inner();
+        let y0 = clean_logits.argmax(1).reshape([n]);
+        let y0_ad = Tensor::<B, 1, Int>::from_inner(y0.clone());
+
+        let mut current = images.clone();
+        let (mut grad, _) = input_gradient::<B, M, _>(
+            &frozen,
+            current.clone(),
+            y0_ad.clone(),
+            &CrossEntropy,
+            mode,
+        )?;
+        for _ in 0..self.config.steps {
+            let candidate = super::project_linf(
+                current.clone() + grad.clone().sign().mul_scalar(alpha),
+                images.clone(),
+                epsilon,
+            );
+            // One pass gives both the candidate's prediction and its gradient.
+            let leaf = Tensor::<B, 4>::from_inner(candidate.clone()).require_grad();
+            let logits = frozen.forward_mode(leaf.clone(), mode);
+            let pred = logits.clone().inner().argmax(1).reshape([n]);
+            let loss = super::cross_entropy(logits, y0_ad.clone()).sum();
+            let cand_grad = leaf
+                .grad(&loss.backward())
+                .ok_or(crate::Error::MissingGradient)?;
+            let keep = pred.equal(y0.clone()).float().reshape([n, 1, 1, 1]);
+            let reject = keep.clone().neg().add_scalar(1.0);
+            current = candidate * keep.clone() + current * reject.clone();
+            grad = cand_grad * keep + grad * reject;
+        }
+        Ok(finish::<B, M, _>(
+            &frozen,
+            images,
+            current,
+            y0,
+            &CrossEntropy,
+        ))
+    }
+}

@@ -1,0 +1,299 @@
+//! Checkpoints: model weights, optimizer state, epoch, seed and configs in **one file**, written
+//! atomically (temporary file + rename), validated on load.
+//!
+//! File layout (little-endian): the magic `ADVCALCK`, a `u32` format version, then three
+//! length-prefixed (`u64`) sections: metadata JSON, model record (named MessagePack, full
+//! precision), optimizer record (possibly empty), and a final `u64` FNV-1a checksum of all
+//! preceding bytes.
+//!
+//! Loading checks the magic, every length (a truncated file is an error), the checksum (a
+//! corrupted byte is an error, even inside the weights), the architecture name
+//! and model config stored in the metadata, and that the loaded weights have the same shapes as
+//! the model they are loaded into — Burn itself accepts a record of another architecture.
+//!
+//! ```
+//! use advcal::checkpoint::{load_model, save_checkpoint, CheckpointMeta};
+//! use advcal::model::SmallCnnConfig;
+//! use burn::backend::NdArray;
+//!
+//! let device = Default::default();
+//! let config = SmallCnnConfig::new().with_width(4);
+//! let model = config.init::<NdArray>(&device);
+//! let path = std::env::temp_dir().join("advcal-doc-checkpoint.ckpt");
+//! let meta = CheckpointMeta::new("small_cnn", &config).unwrap().with_epoch(3);
+//! save_checkpoint(&path, &model, &meta, None).unwrap();
+//! let (loaded, meta) = load_model(&path, config.init::<NdArray>(&device), "small_cnn", &config, &device).unwrap();
+//! assert_eq!(meta.epoch, 3);
+//! # let _ = loaded;
+//! ```
+
+use crate::error::{Error, Result};
+use crate::io::write_atomic;
+use burn::module::Module;
+use burn::prelude::Backend;
+use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Record, Recorder};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+const MAGIC: &[u8; 8] = b"ADVCALCK";
+const FORMAT_VERSION: u32 = 1;
+
+type Rec = NamedMpkBytesRecorder<FullPrecisionSettings>;
+
+/// Everything stored next to the weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointMeta {
+    /// Architecture name (`"resnet18"`, `"small_cnn"`, ...).
+    pub architecture: String,
+    /// The model config as JSON (includes the input normalisation constants).
+    pub model_config: serde_json::Value,
+    /// Number of completed epochs.
+    pub epoch: usize,
+    /// Number of completed optimizer steps.
+    pub step: usize,
+    /// Seed of the run.
+    pub seed: u64,
+    /// Training configuration (free-form JSON).
+    pub training: serde_json::Value,
+    /// Parameter count of the model (as reported by Burn's `num_params`).
+    pub num_params: usize,
+}
+
+impl CheckpointMeta {
+    /// Metadata for a model built from `config`.
+    pub fn new<C: Serialize>(architecture: impl Into<String>, config: &C) -> Result<Self> {
+        Ok(Self {
+            architecture: architecture.into(),
+            model_config: serde_json::to_value(config)?,
+            epoch: 0,
+            step: 0,
+            seed: 0,
+            training: serde_json::Value::Null,
+            num_params: 0,
+        })
+    }
+
+    /// Sets the epoch count.
+    pub fn with_epoch(mut self, epoch: usize) -> Self {
+        self.epoch = epoch;
+        self
+    }
+
+    /// Sets the step count.
+    pub fn with_step(mut self, step: usize) -> Self {
+        self.step = step;
+        self
+    }
+
+    /// Sets the seed.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Sets the training configuration.
+    pub fn with_training<T: Serialize>(mut self, training: &T) -> Result<Self> {
+        self.training = serde_json::to_value(training)?;
+        Ok(self)
+    }
+}
+
+/// Serialises any Burn record (model or optimizer) to bytes.
+pub fn record_to_bytes<B: Backend, R: Record<B>>(record: R) -> Result<Vec<u8>> {
+    Recorder::<B>::record(&Rec::default(), record, ()).map_err(|e| Error::Checkpoint {
+        path: Default::default(),
+        reason: format!("cannot serialise record: {e:?}"),
+    })
+}
+
+/// Deserialises a record written by [`record_to_bytes`].
+pub fn record_from_bytes<B: Backend, R: Record<B>>(
+    bytes: Vec<u8>,
+    device: &B::Device,
+) -> Result<R> {
+    Recorder::<B>::load(&Rec::default(), bytes, device).map_err(|e| Error::Checkpoint {
+        path: Default::default(),
+        reason: format!("cannot decode record: {e:?}"),
+    })
+}
+
+/// Writes a checkpoint atomically. `optimizer` is the optimizer record as produced by
+/// [`record_to_bytes`] (or `None`).
+pub fn save_checkpoint<B: Backend, M: Module<B>>(
+    path: impl AsRef<Path>,
+    model: &M,
+    meta: &CheckpointMeta,
+    optimizer: Option<Vec<u8>>,
+) -> Result<()> {
+    let path = path.as_ref();
+    let mut meta = meta.clone();
+    meta.num_params = model.num_params();
+    let meta_bytes = serde_json::to_vec(&meta)?;
+    let model_bytes =
+        record_to_bytes::<B, _>(model.clone().into_record()).map_err(|e| with_path(e, path))?;
+    let optim_bytes = optimizer.unwrap_or_default();
+    let mut out = Vec::with_capacity(32 + meta_bytes.len() + model_bytes.len() + optim_bytes.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    for section in [&meta_bytes, &model_bytes, &optim_bytes] {
+        out.extend_from_slice(&(section.len() as u64).to_le_bytes());
+        out.extend_from_slice(section);
+    }
+    let checksum = fnv1a(&out);
+    out.extend_from_slice(&checksum.to_le_bytes());
+    write_atomic(path, &out)
+}
+
+/// 64-bit FNV-1a hash (integrity check against truncation and bit rot, not an authenticity check).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+fn with_path(e: Error, path: &Path) -> Error {
+    match e {
+        Error::Checkpoint { reason, .. } => Error::Checkpoint {
+            path: path.to_path_buf(),
+            reason,
+        },
+        other => other,
+    }
+}
+
+fn bad(path: &Path, reason: impl Into<String>) -> Error {
+    Error::Checkpoint {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
+}
+
+/// The raw sections of a checkpoint file.
+#[derive(Debug, Clone)]
+pub struct CheckpointFile {
+    /// Metadata.
+    pub meta: CheckpointMeta,
+    /// Model record bytes.
+    pub model: Vec<u8>,
+    /// Optimizer record bytes (empty when none was saved).
+    pub optimizer: Vec<u8>,
+}
+
+/// Reads and validates the container of a checkpoint (magic, version, section lengths, JSON).
+pub fn read_checkpoint(path: impl AsRef<Path>) -> Result<CheckpointFile> {
+    let path = path.as_ref();
+    let file = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    if file.len() < 20 || &file[..8] != MAGIC {
+        return Err(bad(
+            path,
+            "not an advcal checkpoint (bad magic or truncated)",
+        ));
+    }
+    let (bytes, stored) = file.split_at(file.len() - 8);
+    if fnv1a(bytes) != u64::from_le_bytes(stored.try_into().expect("8 bytes")) {
+        return Err(bad(
+            path,
+            "checksum mismatch: the file is truncated or corrupted",
+        ));
+    }
+    let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+    if version != FORMAT_VERSION {
+        return Err(bad(path, format!("unsupported format version {version}")));
+    }
+    let mut pos = 12usize;
+    let mut sections = Vec::with_capacity(3);
+    for name in ["metadata", "model", "optimizer"] {
+        let len_end = pos
+            .checked_add(8)
+            .filter(|&e| e <= bytes.len())
+            .ok_or_else(|| bad(path, format!("truncated before the {name} section")))?;
+        let len = u64::from_le_bytes(bytes[pos..len_end].try_into().expect("8 bytes"));
+        let end = usize::try_from(len)
+            .ok()
+            .and_then(|l| len_end.checked_add(l))
+            .filter(|&e| e <= bytes.len())
+            .ok_or_else(|| bad(path, format!("truncated {name} section")))?;
+        sections.push(bytes[len_end..end].to_vec());
+        pos = end;
+    }
+    if pos != bytes.len() {
+        return Err(bad(path, "trailing bytes after the last section"));
+    }
+    let optimizer = sections.pop().expect("3 sections");
+    let model = sections.pop().expect("3 sections");
+    let meta: CheckpointMeta = serde_json::from_slice(&sections[0])
+        .map_err(|e| bad(path, format!("bad metadata: {e}")))?;
+    Ok(CheckpointFile {
+        meta,
+        model,
+        optimizer,
+    })
+}
+
+/// Loads the weights of a checkpoint into `model` (built from `config`), after checking that the
+/// checkpoint was written for the same architecture and config.
+pub fn load_model<B: Backend, M: Module<B>, C: Serialize>(
+    path: impl AsRef<Path>,
+    model: M,
+    architecture: &str,
+    config: &C,
+    device: &B::Device,
+) -> Result<(M, CheckpointMeta)> {
+    let path = path.as_ref();
+    let file = read_checkpoint(path)?;
+    check_architecture(path, &file.meta, architecture, config)?;
+    let model = load_record_into(path, model, file.model, device)?;
+    Ok((model, file.meta))
+}
+
+/// Checks the architecture name and config stored in a checkpoint.
+pub fn check_architecture<C: Serialize>(
+    path: &Path,
+    meta: &CheckpointMeta,
+    architecture: &str,
+    config: &C,
+) -> Result<()> {
+    if meta.architecture != architecture {
+        return Err(bad(
+            path,
+            format!(
+                "architecture is `{}`, expected `{architecture}`",
+                meta.architecture
+            ),
+        ));
+    }
+    let expected = serde_json::to_value(config)?;
+    if meta.model_config != expected {
+        return Err(bad(
+            path,
+            format!(
+                "model config differs: checkpoint has {}, expected {expected}",
+                meta.model_config
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Loads model record bytes into `model`, rejecting records whose parameter shapes differ.
+pub fn load_record_into<B: Backend, M: Module<B>>(
+    path: &Path,
+    model: M,
+    bytes: Vec<u8>,
+    device: &B::Device,
+) -> Result<M> {
+    let before = model.num_params();
+    let record =
+        record_from_bytes::<B, M::Record>(bytes, device).map_err(|e| with_path(e, path))?;
+    let loaded = model.load_record(record);
+    if loaded.num_params() != before {
+        return Err(bad(
+            path,
+            format!(
+                "parameter count {} differs from the model's {before}",
+                loaded.num_params()
+            ),
+        ));
+    }
+    Ok(loaded)
+}

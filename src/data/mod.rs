@@ -1,0 +1,20 @@
+//! Real image data: CIFAR-10/100 binary files, image folders, an in-memory [`ImageDataset`]
+//! with subsets, seeded shuffling, augmentation and batching into Burn tensors, and the small
+//! CIFAR-10 sample bundled with the repository.
+
+mod augment;
+mod cifar;
+mod dataset;
+mod folder;
+mod sample;
+
+pub use augment::Augmentation;
+pub use cifar::{
+    load_cifar10, load_cifar100, read_cifar100_file, read_cifar10_file, Cifar100Labels, Split,
+    CIFAR10_CLASSES,
+};
+pub use dataset::{Batch, Batches, ImageDataset};
+pub use folder::{load_image_folder, ImageFolderOptions};
+pub use sample::{
+    bundled_cifar10_sample, bundled_sample_dir, cifar10_dir_from_env, CIFAR10_DIR_ENV,
+};

@@ -1,0 +1,174 @@
+//! Error type shared by every public entry point of the crate.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in `advcal`, as a typed error.
+///
+/// Public functions validate their input and return one of these variants instead of
+/// panicking inside Burn.
+///
+/// ```
+/// use advcal::Error;
+/// let err = Error::InvalidEpsilon(-0.1);
+/// assert!(err.to_string().contains("epsilon"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// ε must be finite and lie in `[0, 1]` (the pixel scale).
+    #[error("epsilon must be a finite value in [0, 1] on the pixel scale, got {0}")]
+    InvalidEpsilon(f64),
+    /// An iterative attack needs at least one step.
+    #[error("the number of steps must be at least 1, got {0}")]
+    InvalidSteps(usize),
+    /// A step size must be finite and non-negative.
+    #[error("step size must be finite and >= 0, got {0}")]
+    InvalidStepSize(f64),
+    /// The IAA weight λ must be finite and non-negative.
+    #[error("lambda must be finite and >= 0, got {0}")]
+    InvalidLambda(f64),
+    /// A generic invalid hyper-parameter.
+    #[error("invalid parameter `{name}`: {reason}")]
+    InvalidParameter {
+        /// Parameter name.
+        name: &'static str,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// The batch holds no sample.
+    #[error("the batch is empty")]
+    EmptyBatch,
+    /// Images and labels disagree on the batch size.
+    #[error("batch size mismatch: {images} images but {labels} labels")]
+    BatchSizeMismatch {
+        /// Number of images.
+        images: usize,
+        /// Number of labels.
+        labels: usize,
+    },
+    /// A label is outside `0..num_classes`.
+    #[error("label {label} is out of range for {num_classes} classes")]
+    LabelOutOfRange {
+        /// The offending label.
+        label: i64,
+        /// Number of classes of the model or data set.
+        num_classes: usize,
+    },
+    /// Images must be a 4-D `[N, C, H, W]` batch.
+    #[error("images must have 4 dimensions [N, C, H, W], got shape {0:?}")]
+    NotFourDimensional(Vec<usize>),
+    /// The number of values does not match the declared shape.
+    #[error("data length {len} does not match shape {shape:?}")]
+    ShapeMismatch {
+        /// Declared shape.
+        shape: Vec<usize>,
+        /// Actual number of elements.
+        len: usize,
+    },
+    /// Pixels must lie in `[0, 1]` (and be finite).
+    #[error("image values must be finite and in [0, 1], found range [{min}, {max}]")]
+    PixelRange {
+        /// Smallest value found.
+        min: f64,
+        /// Largest value found.
+        max: f64,
+    },
+    /// The number of calibration bins must be at least 1.
+    #[error("the number of bins must be at least 1")]
+    InvalidBins,
+    /// Probabilities or logits are malformed (wrong length, NaN, negative, ...).
+    #[error("invalid probabilities or logits: {0}")]
+    InvalidProbabilities(String),
+    /// The model produced a non-finite loss.
+    #[error("non-finite loss {value} at {context}")]
+    NonFiniteLoss {
+        /// The loss value.
+        value: f64,
+        /// Where it happened (epoch/step).
+        context: String,
+    },
+    /// The autodiff backend returned no gradient for the input.
+    #[error("no gradient was produced for the attacked input")]
+    MissingGradient,
+    /// A data file is malformed.
+    #[error("malformed data in {path}: {reason}")]
+    Data {
+        /// The file or folder.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An image file could not be decoded.
+    #[error("cannot decode image {path}: {reason}")]
+    Image {
+        /// The file.
+        path: PathBuf,
+        /// The decoder's message.
+        reason: String,
+    },
+    /// A checkpoint is missing, truncated, or belongs to another architecture.
+    #[error("checkpoint {path}: {reason}")]
+    Checkpoint {
+        /// The checkpoint file or directory.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An I/O error, with the path it concerns.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A JSON (de)serialisation error.
+    #[error("JSON error: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// `Result` with [`Error`] as the error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn data(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Error::Data {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn param(name: &'static str, reason: impl Into<String>) -> Self {
+        Error::InvalidParameter {
+            name,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Validates ε: finite and within `[0, 1]`.
+pub(crate) fn check_epsilon(eps: f32) -> Result<()> {
+    if eps.is_finite() && (0.0..=1.0).contains(&eps) {
+        Ok(())
+    } else {
+        Err(Error::InvalidEpsilon(eps as f64))
+    }
+}
+
+/// Validates an iteration count.
+pub(crate) fn check_steps(steps: usize) -> Result<()> {
+    if steps == 0 {
+        Err(Error::InvalidSteps(steps))
+    } else {
+        Ok(())
+    }
+}

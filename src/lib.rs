@@ -1,0 +1,72 @@
+//! # advcal
+//!
+//! Adversarial and **inverse**-adversarial attacks and calibration metrics for the
+//! [Burn](https://burn.dev) deep-learning framework, implementing *"Towards Calibration Enhanced
+//! Network by Inverse Adversarial Attack"*.
+//!
+//! * PGD exposes **overconfidence** (wrong, but confident); the inverse adversarial attack
+//!   ([`attack::Iaa`]) finds inputs inside an L∞ ball that the model still classifies correctly,
+//!   but with minimal confidence, exposing **underconfidence**.
+//! * Calibration is measured by ACC, CONF, ECE and the signed miscalibration score
+//!   MCS = CONF − ACC ([`metrics`]): positive = overconfident, negative = underconfident.
+//!
+//! Everything is generic over the Burn backend: the same code runs on NdArray (CPU), WGPU and
+//! CUDA. Attacks need an autodiff backend (`Autodiff<B>`) to take input gradients; their inputs
+//! and outputs live on the inner backend.
+//!
+//! ```
+//! use advcal::prelude::*;
+//! use burn::backend::{Autodiff, NdArray};
+//! use burn::prelude::*;
+//!
+//! type B = Autodiff<NdArray>;
+//! let device = Default::default();
+//! let model = SmallCnnConfig::new().with_width(4).init::<B>(&device);
+//! let images = Tensor::<NdArray, 4>::full([4, 3, 32, 32], 0.5, &device);
+//! let labels = Tensor::<NdArray, 1, Int>::from_ints([0, 1, 2, 3], &device);
+//!
+//! let iaa = Iaa::new(IaaConfig::new().with_epsilon(0.03).with_steps(2));
+//! let out = Attack::<B, _>::perturb(&iaa, &model, images, labels.clone()).unwrap();
+//!
+//! let mut acc = CalibrationAccumulator::new(10, 15).unwrap();
+//! acc.add_batch(out.logits, labels).unwrap();
+//! let report = acc.report().unwrap();
+//! println!("ACC {:.3} CONF {:.3} ECE {:.3} MCS {:+.3}", report.accuracy, report.confidence, report.ece, report.mcs);
+//! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(missing_docs)]
+
+pub mod attack;
+pub mod backend;
+pub mod checkpoint;
+pub mod data;
+mod error;
+pub mod eval;
+pub mod io;
+pub mod metrics;
+pub mod model;
+pub mod rng;
+pub mod train;
+
+pub use burn;
+pub use error::{Error, Result};
+
+/// The items most programs need.
+pub mod prelude {
+    pub use crate::attack::{
+        run_epsilons, Attack, AttackGoal, AttackOutput, Fgsm, FgsmConfig, Iaa, IaaConfig, Pgd,
+        PgdConfig, SignGradient, SignGradientConfig, Uca, UcaConfig, UniformNoise,
+        UniformNoiseConfig,
+    };
+    pub use crate::metrics::{CalibrationAccumulator, CalibrationReport};
+    pub use crate::model::{
+        Classifier, MobileNetV2, MobileNetV2Config, Mode, ResNet18, ResNet18Config, SmallCnn,
+        SmallCnnConfig, Vgg19, Vgg19Config,
+    };
+    pub use crate::{Error, Result};
+}
+
+/// The code blocks of the README, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,0 +1,141 @@
+//! MobileNetV2, CIFAR variant (stride-1 stem, stride 1 in the second stage).
+
+use super::resnet::{conv1x1, conv3x3, global_avg_pool};
+use super::{batch_norm, Classifier, Mode, Normalization, NormalizationConfig};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+
+/// Inverted-residual settings `(expansion t, output channels c, repeats n, first stride s)`,
+/// CIFAR variant (second stage stride 1).
+const MOBILENET_V2_CFG: [(usize, usize, usize, usize); 7] = [
+    (1, 16, 1, 1),
+    (6, 24, 2, 1),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+];
+
+/// Expand 1×1 → depthwise 3×3 → project 1×1, BatchNorm after each; residual connection when
+/// the stride is 1 (through a 1×1 conv + BN when the channel count changes).
+#[derive(Module, Debug)]
+pub struct InvertedResidual<B: Backend> {
+    expand: Conv2d<B>,
+    bn1: BatchNorm<B>,
+    depthwise: Conv2d<B>,
+    bn2: BatchNorm<B>,
+    project: Conv2d<B>,
+    bn3: BatchNorm<B>,
+    shortcut: Option<(Conv2d<B>, BatchNorm<B>)>,
+    residual: bool,
+}
+
+impl<B: Backend> InvertedResidual<B> {
+    fn new(cin: usize, cout: usize, expansion: usize, stride: usize, device: &B::Device) -> Self {
+        let hidden = cin * expansion;
+        let residual = stride == 1;
+        let shortcut = (residual && cin != cout).then(|| {
+            (
+                conv1x1(cin, cout, 1, device),
+                BatchNormConfig::new(cout).init(device),
+            )
+        });
+        Self {
+            expand: conv1x1(cin, hidden, 1, device),
+            bn1: BatchNormConfig::new(hidden).init(device),
+            depthwise: Conv2dConfig::new([hidden, hidden], [3, 3])
+                .with_stride([stride, stride])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .with_groups(hidden)
+                .with_bias(false)
+                .init(device),
+            bn2: BatchNormConfig::new(hidden).init(device),
+            project: conv1x1(hidden, cout, 1, device),
+            bn3: BatchNormConfig::new(cout).init(device),
+            shortcut,
+            residual,
+        }
+    }
+
+    fn forward(&self, x: Tensor<B, 4>, mode: Mode) -> Tensor<B, 4> {
+        let out = relu(batch_norm(&self.bn1, self.expand.forward(x.clone()), mode));
+        let out = relu(batch_norm(&self.bn2, self.depthwise.forward(out), mode));
+        let out = batch_norm(&self.bn3, self.project.forward(out), mode);
+        if !self.residual {
+            return out;
+        }
+        match &self.shortcut {
+            Some((conv, bn)) => out + batch_norm(bn, conv.forward(x), mode),
+            None => out + x,
+        }
+    }
+}
+
+/// Configuration of the CIFAR [`MobileNetV2`] (ReLU activations, global average pooling,
+/// linear 1280→K head).
+#[derive(Config, Debug)]
+pub struct MobileNetV2Config {
+    /// Number of classes.
+    #[config(default = 10)]
+    pub num_classes: usize,
+    /// Input normalisation (inside the model).
+    #[config(default = "NormalizationConfig::new()")]
+    pub normalization: NormalizationConfig,
+}
+
+/// The model built by [`MobileNetV2Config::init`].
+#[derive(Module, Debug)]
+pub struct MobileNetV2<B: Backend> {
+    norm: Normalization<B>,
+    stem: Conv2d<B>,
+    stem_bn: BatchNorm<B>,
+    blocks: Vec<InvertedResidual<B>>,
+    head: Conv2d<B>,
+    head_bn: BatchNorm<B>,
+    fc: Linear<B>,
+    num_classes: usize,
+}
+
+impl MobileNetV2Config {
+    /// Builds the model on `device`.
+    pub fn init<B: Backend>(&self, device: &B::Device) -> MobileNetV2<B> {
+        let mut blocks = Vec::new();
+        let mut cin = 32;
+        for &(t, c, n, s) in MOBILENET_V2_CFG.iter() {
+            for i in 0..n {
+                let stride = if i == 0 { s } else { 1 };
+                blocks.push(InvertedResidual::new(cin, c, t, stride, device));
+                cin = c;
+            }
+        }
+        MobileNetV2 {
+            norm: self.normalization.init(device),
+            stem: conv3x3(self.normalization.mean.len(), 32, 1, device),
+            stem_bn: BatchNormConfig::new(32).init(device),
+            blocks,
+            head: conv1x1(320, 1280, 1, device),
+            head_bn: BatchNormConfig::new(1280).init(device),
+            fc: LinearConfig::new(1280, self.num_classes).init(device),
+            num_classes: self.num_classes,
+        }
+    }
+}
+
+impl<B: Backend> Classifier<B> for MobileNetV2<B> {
+    fn forward_mode(&self, images: Tensor<B, 4>, mode: Mode) -> Tensor<B, 2> {
+        let x = self.norm.forward(images);
+        let mut x = relu(batch_norm(&self.stem_bn, self.stem.forward(x), mode));
+        for block in &self.blocks {
+            x = block.forward(x, mode);
+        }
+        let x = relu(batch_norm(&self.head_bn, self.head.forward(x), mode));
+        self.fc.forward(global_avg_pool(x))
+    }
+
+    fn num_classes(&self) -> usize {
+        self.num_classes
+    }
+}

@@ -1,0 +1,117 @@
+//! Classifiers for CIFAR-style images, and the [`Classifier`] trait attacks are written against.
+//!
+//! Every model takes images on the **[0, 1] pixel scale**: per-channel normalisation is a layer
+//! inside the model ([`Normalization`]), so attacks, noise and clamping never need to know the
+//! data set statistics.
+//!
+//! Burn 0.21 chooses BatchNorm's behaviour from the backend type (batch statistics and running
+//! statistic updates on any `Autodiff` backend). Our models instead take an explicit [`Mode`]:
+//! [`Mode::Eval`] uses the running statistics and never updates them, even on an autodiff
+//! backend, so an attack can differentiate the inference-mode network w.r.t. its input.
+
+mod layers;
+mod mobilenet;
+mod registry;
+mod resnet;
+mod small_cnn;
+mod vgg;
+
+pub use layers::{batch_norm, Normalization, NormalizationConfig, CIFAR10_MEAN, CIFAR10_STD};
+pub use mobilenet::{InvertedResidual, MobileNetV2, MobileNetV2Config};
+pub use registry::{AnyModel, AnyModelConfig, Architecture};
+pub use resnet::{BasicBlock, ResNet18, ResNet18Config};
+pub use small_cnn::{SmallCnn, SmallCnnConfig};
+pub use vgg::{Vgg19, Vgg19Config};
+
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Which behaviour normalisation layers (BatchNorm) use in a forward pass.
+///
+/// ```
+/// use advcal::model::Mode;
+/// assert_eq!(Mode::default(), Mode::Eval);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Mode {
+    /// Inference behaviour: BatchNorm uses its running statistics and never updates them.
+    /// The output of one sample does not depend on the other samples of the batch.
+    #[default]
+    Eval,
+    /// Training behaviour: BatchNorm normalises with batch statistics and, on an autodiff
+    /// backend, updates its running statistics.
+    Train,
+}
+
+/// A classifier mapping `[N, C, H, W]` images in `[0, 1]` to `[N, K]` logits.
+///
+/// Implement it for your own [`Module`] to use it with every attack, metric and training
+/// strategy of the crate.
+///
+/// ```
+/// use advcal::model::{Classifier, Mode, SmallCnnConfig};
+/// use burn::backend::NdArray;
+/// use burn::prelude::*;
+///
+/// let device = Default::default();
+/// let model = SmallCnnConfig::new().init::<NdArray>(&device);
+/// let x = Tensor::<NdArray, 4>::zeros([2, 3, 32, 32], &device);
+/// let logits = model.forward_mode(x, Mode::Eval);
+/// assert_eq!(logits.dims(), [2, model.num_classes()]);
+/// ```
+pub trait Classifier<B: Backend>: Module<B> {
+    /// Logits for a batch of images in `[0, 1]`, with the given normalisation behaviour.
+    fn forward_mode(&self, images: Tensor<B, 4>, mode: Mode) -> Tensor<B, 2>;
+
+    /// Number of classes `K` (width of the logits).
+    fn num_classes(&self) -> usize;
+
+    /// Inference-mode logits (shorthand for `forward_mode(images, Mode::Eval)`).
+    fn logits(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
+        self.forward_mode(images, Mode::Eval)
+    }
+}
+
+/// Builds a model with reproducible initial weights.
+///
+/// Burn initialises parameters lazily, on first use, from a process-global generator; with
+/// several threads (parallel tests, data loaders) the weights of `B::seed(s); config.init()`
+/// then depend on timing. This helper seeds the backend, builds the model and touches every
+/// parameter under one global lock, so the same seed always gives the same weights.
+///
+/// ```
+/// use advcal::model::{seeded_init, Classifier, SmallCnnConfig};
+/// use burn::backend::NdArray;
+/// use burn::prelude::*;
+/// let d = Default::default();
+/// let a = seeded_init::<NdArray, _>(&d, 3, || SmallCnnConfig::new().with_width(2).init(&d));
+/// let b = seeded_init::<NdArray, _>(&d, 3, || SmallCnnConfig::new().with_width(2).init(&d));
+/// let x = Tensor::<NdArray, 4>::ones([1, 3, 8, 8], &d);
+/// assert_eq!(a.logits(x.clone()).into_data(), b.logits(x).into_data());
+/// ```
+pub fn seeded_init<B: Backend, M: Module<B>>(
+    device: &B::Device,
+    seed: u64,
+    build: impl FnOnce() -> M,
+) -> M {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    B::seed(device, seed);
+    let model = build();
+    model.visit(&mut Materialize);
+    model
+}
+
+struct Materialize;
+
+impl<B: Backend> burn::module::ModuleVisitor<B> for Materialize {
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<B, D>>) {
+        let _ = param.val();
+    }
+    fn visit_int<const D: usize>(&mut self, param: &burn::module::Param<Tensor<B, D, Int>>) {
+        let _ = param.val();
+    }
+    fn visit_bool<const D: usize>(&mut self, param: &burn::module::Param<Tensor<B, D, Bool>>) {
+        let _ = param.val();
+    }
+}

@@ -1,0 +1,131 @@
+//! Building models by name (for command-line tools and checkpoints).
+
+use super::{Classifier, MobileNetV2Config, ResNet18Config, SmallCnnConfig, Vgg19Config};
+use crate::error::{Error, Result};
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// The architectures shipped with the crate, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Architecture {
+    /// [`SmallCnn`](super::SmallCnn) (`"small_cnn"`).
+    SmallCnn,
+    /// [`ResNet18`](super::ResNet18) (`"resnet18"`).
+    ResNet18,
+    /// [`Vgg19`](super::Vgg19) (`"vgg19"`).
+    Vgg19,
+    /// [`MobileNetV2`](super::MobileNetV2) (`"mobilenet_v2"`).
+    MobileNetV2,
+}
+
+impl Architecture {
+    /// Every architecture.
+    pub const ALL: [Architecture; 4] = [
+        Self::SmallCnn,
+        Self::ResNet18,
+        Self::Vgg19,
+        Self::MobileNetV2,
+    ];
+
+    /// The name used in checkpoints and on the command line.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::SmallCnn => "small_cnn",
+            Self::ResNet18 => "resnet18",
+            Self::Vgg19 => "vgg19",
+            Self::MobileNetV2 => "mobilenet_v2",
+        }
+    }
+
+    /// Parses a name (see [`Architecture::name`]).
+    ///
+    /// ```
+    /// use advcal::model::Architecture;
+    /// assert_eq!(Architecture::parse("resnet18").unwrap(), Architecture::ResNet18);
+    /// assert!(Architecture::parse("alexnet").is_err());
+    /// ```
+    pub fn parse(name: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.name() == name)
+            .ok_or_else(|| Error::param("architecture", format!("unknown `{name}`; expected one of small_cnn, resnet18, vgg19, mobilenet_v2")))
+    }
+}
+
+/// A model of any shipped architecture, so tools can pick one at run time.
+#[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum AnyModel<B: Backend> {
+    /// Small CNN.
+    SmallCnn(super::SmallCnn<B>),
+    /// ResNet-18.
+    ResNet18(super::ResNet18<B>),
+    /// VGG-19.
+    Vgg19(super::Vgg19<B>),
+    /// MobileNetV2.
+    MobileNetV2(super::MobileNetV2<B>),
+}
+
+/// Serialisable config of an [`AnyModel`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnyModelConfig {
+    /// Which architecture.
+    pub architecture: Architecture,
+    /// Number of classes.
+    pub num_classes: usize,
+    /// Width of the small CNN (ignored by the others).
+    pub width: usize,
+}
+
+impl AnyModelConfig {
+    /// Default-width model of `architecture` for `num_classes` classes.
+    pub fn new(architecture: Architecture, num_classes: usize) -> Self {
+        Self {
+            architecture,
+            num_classes,
+            width: 16,
+        }
+    }
+
+    /// Builds the model on `device`.
+    pub fn init<B: Backend>(&self, device: &B::Device) -> AnyModel<B> {
+        let k = self.num_classes;
+        match self.architecture {
+            Architecture::SmallCnn => AnyModel::SmallCnn(
+                SmallCnnConfig::new()
+                    .with_num_classes(k)
+                    .with_width(self.width)
+                    .init(device),
+            ),
+            Architecture::ResNet18 => {
+                AnyModel::ResNet18(ResNet18Config::new().with_num_classes(k).init(device))
+            }
+            Architecture::Vgg19 => {
+                AnyModel::Vgg19(Vgg19Config::new().with_num_classes(k).init(device))
+            }
+            Architecture::MobileNetV2 => {
+                AnyModel::MobileNetV2(MobileNetV2Config::new().with_num_classes(k).init(device))
+            }
+        }
+    }
+}
+
+impl<B: Backend> Classifier<B> for AnyModel<B> {
+    fn forward_mode(&self, images: Tensor<B, 4>, mode: super::Mode) -> Tensor<B, 2> {
+        match self {
+            AnyModel::SmallCnn(m) => m.forward_mode(images, mode),
+            AnyModel::ResNet18(m) => m.forward_mode(images, mode),
+            AnyModel::Vgg19(m) => m.forward_mode(images, mode),
+            AnyModel::MobileNetV2(m) => m.forward_mode(images, mode),
+        }
+    }
+
+    fn num_classes(&self) -> usize {
+        match self {
+            AnyModel::SmallCnn(m) => m.num_classes(),
+            AnyModel::ResNet18(m) => m.num_classes(),
+            AnyModel::Vgg19(m) => m.num_classes(),
+            AnyModel::MobileNetV2(m) => m.num_classes(),
+        }
+    }
+}

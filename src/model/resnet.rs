@@ -1,0 +1,148 @@
+//! ResNet-18, CIFAR variant (3×3 stem, no max-pool).
+
+use super::{batch_norm, Classifier, Mode, Normalization, NormalizationConfig};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+
+pub(crate) fn conv3x3<B: Backend>(
+    cin: usize,
+    cout: usize,
+    stride: usize,
+    device: &B::Device,
+) -> Conv2d<B> {
+    Conv2dConfig::new([cin, cout], [3, 3])
+        .with_stride([stride, stride])
+        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+        .with_bias(false)
+        .init(device)
+}
+
+pub(crate) fn conv1x1<B: Backend>(
+    cin: usize,
+    cout: usize,
+    stride: usize,
+    device: &B::Device,
+) -> Conv2d<B> {
+    Conv2dConfig::new([cin, cout], [1, 1])
+        .with_stride([stride, stride])
+        .with_bias(false)
+        .init(device)
+}
+
+/// Global average pooling `[N, C, H, W] -> [N, C]`.
+pub(crate) fn global_avg_pool<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 2> {
+    let [n, c, _, _] = x.dims();
+    x.mean_dim(3).mean_dim(2).reshape([n, c])
+}
+
+/// The residual block of ResNet-18/34: two 3×3 convs, with a 1×1 projection shortcut when the
+/// shape changes.
+#[derive(Module, Debug)]
+pub struct BasicBlock<B: Backend> {
+    conv1: Conv2d<B>,
+    bn1: BatchNorm<B>,
+    conv2: Conv2d<B>,
+    bn2: BatchNorm<B>,
+    shortcut: Option<(Conv2d<B>, BatchNorm<B>)>,
+}
+
+impl<B: Backend> BasicBlock<B> {
+    /// A block from `cin` to `cout` channels with the given stride.
+    pub fn new(cin: usize, cout: usize, stride: usize, device: &B::Device) -> Self {
+        let shortcut = (stride != 1 || cin != cout).then(|| {
+            (
+                conv1x1(cin, cout, stride, device),
+                BatchNormConfig::new(cout).init(device),
+            )
+        });
+        Self {
+            conv1: conv3x3(cin, cout, stride, device),
+            bn1: BatchNormConfig::new(cout).init(device),
+            conv2: conv3x3(cout, cout, 1, device),
+            bn2: BatchNormConfig::new(cout).init(device),
+            shortcut,
+        }
+    }
+
+    /// Forward pass with the given BatchNorm mode.
+    pub fn forward(&self, x: Tensor<B, 4>, mode: Mode) -> Tensor<B, 4> {
+        let identity = match &self.shortcut {
+            Some((conv, bn)) => batch_norm(bn, conv.forward(x.clone()), mode),
+            None => x.clone(),
+        };
+        let out = relu(batch_norm(&self.bn1, self.conv1.forward(x), mode));
+        relu(batch_norm(&self.bn2, self.conv2.forward(out), mode) + identity)
+    }
+}
+
+/// Configuration of the CIFAR [`ResNet18`]: 3×3 stem (stride 1, no max-pool), four stages of two
+/// [`BasicBlock`]s (widths `w, 2w, 4w, 8w`, strides 1/2/2/2), global average pooling, linear head.
+/// With `width = 64` it has 11,173,962 trainable parameters (the PyTorch count).
+///
+/// Global average pooling makes it work for any input of at least 8×8 (32×32 CIFAR,
+/// 64×64 Tiny ImageNet).
+#[derive(Config, Debug)]
+pub struct ResNet18Config {
+    /// Number of classes.
+    #[config(default = 10)]
+    pub num_classes: usize,
+    /// Width of the first stage (64 in the reference architecture).
+    #[config(default = 64)]
+    pub width: usize,
+    /// Input normalisation (inside the model).
+    #[config(default = "NormalizationConfig::new()")]
+    pub normalization: NormalizationConfig,
+}
+
+/// The model built by [`ResNet18Config::init`].
+#[derive(Module, Debug)]
+pub struct ResNet18<B: Backend> {
+    norm: Normalization<B>,
+    stem: Conv2d<B>,
+    stem_bn: BatchNorm<B>,
+    blocks: Vec<BasicBlock<B>>,
+    fc: Linear<B>,
+    num_classes: usize,
+}
+
+impl ResNet18Config {
+    /// Builds the model on `device`.
+    pub fn init<B: Backend>(&self, device: &B::Device) -> ResNet18<B> {
+        let w = self.width;
+        let mut blocks = Vec::with_capacity(8);
+        let mut cin = w;
+        for stage in 0..4 {
+            let cout = w << stage;
+            for i in 0..2 {
+                let stride = if stage > 0 && i == 0 { 2 } else { 1 };
+                blocks.push(BasicBlock::new(cin, cout, stride, device));
+                cin = cout;
+            }
+        }
+        ResNet18 {
+            norm: self.normalization.init(device),
+            stem: conv3x3(self.normalization.mean.len(), w, 1, device),
+            stem_bn: BatchNormConfig::new(w).init(device),
+            blocks,
+            fc: LinearConfig::new(cin, self.num_classes).init(device),
+            num_classes: self.num_classes,
+        }
+    }
+}
+
+impl<B: Backend> Classifier<B> for ResNet18<B> {
+    fn forward_mode(&self, images: Tensor<B, 4>, mode: Mode) -> Tensor<B, 2> {
+        let x = self.norm.forward(images);
+        let mut x = relu(batch_norm(&self.stem_bn, self.stem.forward(x), mode));
+        for block in &self.blocks {
+            x = block.forward(x, mode);
+        }
+        self.fc.forward(global_avg_pool(x))
+    }
+
+    fn num_classes(&self) -> usize {
+        self.num_classes
+    }
+}

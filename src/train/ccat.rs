@@ -1,0 +1,277 @@
+//! Confidence-calibrated adversarial training (Stutz, Hein, Schiele, ICML 2020).
+
+use super::{accuracy_tensor, BatchContext, StrategyStep, TrainingStrategy};
+use crate::attack::{cross_entropy, frozen_copy, project_linf, soft_cross_entropy};
+use crate::error::{check_epsilon, check_steps, Error, Result};
+use crate::model::{Classifier, Mode};
+use crate::rng::{seeded_rng, uniform_values};
+use burn::module::AutodiffModule;
+use burn::prelude::*;
+use burn::tensor::activation::softmax;
+use burn::tensor::backend::AutodiffBackend;
+use rand::Rng;
+
+/// Configuration of [`Ccat`] (CIFAR-10 settings of the CCAT paper and code).
+#[derive(Config, Debug)]
+pub struct CcatConfig {
+    /// L∞ radius of the inner attack.
+    #[config(default = 0.03)]
+    pub epsilon: f32,
+    /// Iterations of the inner attack.
+    #[config(default = 40)]
+    pub steps: usize,
+    /// Base step size of the inner attack.
+    #[config(default = 0.005)]
+    pub learning_rate: f32,
+    /// Momentum of the normalised gradient.
+    #[config(default = 0.9)]
+    pub momentum: f32,
+    /// Per-example step size is divided by this when a step does not improve the objective.
+    #[config(default = 1.5)]
+    pub backtrack_factor: f32,
+    /// Power ρ of the transition from the one-hot to the uniform target.
+    #[config(default = 10.0)]
+    pub rho: f32,
+    /// Fraction of the batch trained on clean examples.
+    #[config(default = 0.5)]
+    pub clean_fraction: f32,
+}
+
+/// CCAT's target distribution `q̃ = λ·onehot(y) + (1 − λ)·u`, `λ = (1 − min(1, ‖δ‖∞/ε))^ρ`,
+/// for per-example perturbation norms `linf` (`[M]`). Returns `[M, K]`.
+///
+/// ```
+/// use advcal::train::ccat_target;
+/// use burn::backend::NdArray;
+/// use burn::prelude::*;
+/// let d = Default::default();
+/// let q = ccat_target::<NdArray>(Tensor::from_ints([0], &d), Tensor::from_floats([0.0], &d), 0.03, 10.0, 4);
+/// assert_eq!(q.into_data().to_vec::<f32>().unwrap(), vec![1.0, 0.0, 0.0, 0.0]);
+/// ```
+pub fn ccat_target<B: Backend>(
+    labels: Tensor<B, 1, Int>,
+    linf: Tensor<B, 1>,
+    epsilon: f32,
+    rho: f32,
+    num_classes: usize,
+) -> Tensor<B, 2> {
+    let [m] = labels.dims();
+    let ratio = if epsilon > 0.0 {
+        linf.div_scalar(epsilon).clamp_max(1.0)
+    } else {
+        linf.zeros_like().add_scalar(1.0)
+    };
+    let lambda = ratio.neg().add_scalar(1.0).powf_scalar(rho).reshape([m, 1]);
+    let onehot = labels.one_hot(num_classes).float();
+    let uniform = 1.0 / num_classes as f32;
+    onehot * lambda.clone() + lambda.neg().add_scalar(1.0).mul_scalar(uniform)
+}
+
+/// CCAT: half clean, half adversarial examples crafted to maximise the largest non-true-class
+/// probability (40 sign-gradient steps with momentum and per-example backtracking, best iterate),
+/// trained towards [`ccat_target`]. Logs `acc_clean` and `acc_adv`.
+#[derive(Debug, Clone)]
+pub struct Ccat {
+    config: CcatConfig,
+}
+
+impl Ccat {
+    /// CCAT with these settings.
+    pub fn new(config: CcatConfig) -> Self {
+        Self { config }
+    }
+}
+
+impl Default for Ccat {
+    fn default() -> Self {
+        Self::new(CcatConfig::new())
+    }
+}
+
+/// `−max_{k≠y} softmax(z)_k` per example (CCAT's attack minimises it).
+fn negative_max_other<B: Backend>(
+    logits: Tensor<B, 2>,
+    labels: Tensor<B, 1, Int>,
+    k: usize,
+) -> Tensor<B, 1> {
+    let [n, _] = logits.dims();
+    let mask = labels.one_hot(k).float();
+    // Push the true class below every other probability before taking the max.
+    let p = softmax(logits, 1) - mask.mul_scalar(2.0);
+    p.max_dim(1).reshape([n]).neg()
+}
+
+impl Ccat {
+    /// The inner attack on a frozen model; returns the best perturbation found, `[M, C, H, W]`.
+    fn attack<B: AutodiffBackend, M: Classifier<B>>(
+        &self,
+        frozen: &M,
+        x: Tensor<B::InnerBackend, 4>,
+        y: Tensor<B::InnerBackend, 1, Int>,
+        seed: u64,
+    ) -> Result<Tensor<B::InnerBackend, 4>> {
+        let c = &self.config;
+        let eps = c.epsilon;
+        let k = frozen.num_classes();
+        let dims = x.dims();
+        let [m, ch, h, w] = dims;
+        let device = x.device();
+        let y_ad = Tensor::<B, 1, Int>::from_inner(y.clone());
+        // Random initialisation, one kind per batch: zero, uniform in the ball (random radius), Gaussian.
+        let mut rng = seeded_rng(seed);
+        let d = (ch * h * w) as f32;
+        let init: Vec<f32> = match rng.random_range(0..3u8) {
+            0 => vec![0.0; m * ch * h * w],
+            1 => {
+                let dir = uniform_values(m * ch * h * w, 1.0, seed ^ 0x5151);
+                let radii: Vec<f32> = (0..m).map(|_| rng.random::<f32>() * eps).collect();
+                dir.chunks(ch * h * w)
+                    .zip(&radii)
+                    .flat_map(|(v, r)| v.iter().map(move |u| u * r))
+                    .collect()
+            }
+            _ => {
+                let sigma = eps / (2.0 * d.ln());
+                // Box–Muller from two uniform streams.
+                let u1 = uniform_values(m * ch * h * w, 0.5, seed ^ 0xA1);
+                let u2 = uniform_values(m * ch * h * w, 0.5, seed ^ 0xB2);
+                u1.iter()
+                    .zip(&u2)
+                    .map(|(a, b)| {
+                        let r = (-2.0 * (a + 0.5).max(1e-7).ln()).sqrt();
+                        sigma * r * (std::f32::consts::TAU * (b + 0.5)).cos()
+                    })
+                    .collect()
+            }
+        };
+        let init = Tensor::<B::InnerBackend, 4>::from_data(TensorData::new(init, dims), &device);
+        let mut cur = project_linf(x.clone() + init, x.clone(), eps);
+        let mut best = cur.clone();
+        let mut best_f = Tensor::<B::InnerBackend, 1>::full([m], f32::INFINITY, &device);
+        let mut momentum = cur.zeros_like();
+        let mut lr = Tensor::<B::InnerBackend, 4>::full([m, 1, 1, 1], c.learning_rate, &device);
+        for _ in 0..c.steps {
+            let leaf = Tensor::<B, 4>::from_inner(cur.clone()).require_grad();
+            let f = negative_max_other(
+                frozen.forward_mode(leaf.clone(), Mode::Eval),
+                y_ad.clone(),
+                k,
+            );
+            let g = leaf
+                .grad(&f.clone().sum().backward())
+                .ok_or(Error::MissingGradient)?;
+            let f = f.inner();
+            let improved = f.clone().lower(best_f.clone());
+            let imp4 = improved.clone().float().reshape([m, 1, 1, 1]);
+            best = cur.clone() * imp4.clone() + best * imp4.neg().add_scalar(1.0);
+            best_f = f.clone().mask_where(improved.bool_not(), best_f);
+            momentum = momentum.mul_scalar(c.momentum) + g.sign().mul_scalar(1.0 - c.momentum);
+            let cand = project_linf(cur.clone() - momentum.clone() * lr.clone(), x.clone(), eps);
+            let f_cand = negative_max_other(
+                frozen.forward_mode(Tensor::from_inner(cand.clone()), Mode::Eval),
+                y_ad.clone(),
+                k,
+            )
+            .inner();
+            let accept = f_cand.lower_equal(f).float().reshape([m, 1, 1, 1]);
+            let reject = accept.clone().neg().add_scalar(1.0);
+            cur = cand * accept.clone() + cur * reject.clone();
+            // Rejected examples shrink their step size.
+            lr = lr.clone() * accept + lr * reject.div_scalar(c.backtrack_factor);
+        }
+        // The last iterate may be the best one.
+        let f_last = negative_max_other(
+            frozen.forward_mode(Tensor::from_inner(cur.clone()), Mode::Eval),
+            y_ad,
+            k,
+        )
+        .inner();
+        let imp4 = f_last.lower(best_f).float().reshape([m, 1, 1, 1]);
+        let best = cur * imp4.clone() + best * imp4.neg().add_scalar(1.0);
+        Ok(best - x)
+    }
+}
+
+impl<B: AutodiffBackend, M: Classifier<B> + AutodiffModule<B>> TrainingStrategy<B, M> for Ccat {
+    fn name(&self) -> String {
+        "ccat".into()
+    }
+    fn step(
+        &mut self,
+        model: &M,
+        images: Tensor<B::InnerBackend, 4>,
+        labels: Tensor<B::InnerBackend, 1, Int>,
+        ctx: BatchContext<'_>,
+    ) -> Result<StrategyStep<B>> {
+        let c = &self.config;
+        check_epsilon(c.epsilon)?;
+        check_steps(c.steps)?;
+        if !(0.0..=1.0).contains(&c.clean_fraction) {
+            return Err(Error::param("clean_fraction", "must be in [0, 1]"));
+        }
+        let [n, _, _, _] = images.dims();
+        let s = ((c.clean_fraction * n as f32).floor() as usize).min(n);
+        let k = model.num_classes();
+        let x_clean = images.clone().narrow(0, 0, s);
+        let y_clean = labels.clone().narrow(0, 0, s);
+        let x_adv_src = images.narrow(0, s, n - s);
+        let y_adv = labels.clone().narrow(0, s, n - s);
+        let x_adv = if n - s > 0 {
+            let frozen = frozen_copy::<B, M>(model, Mode::Eval);
+            let delta = self.attack::<B, M>(&frozen, x_adv_src.clone(), y_adv.clone(), ctx.seed)?;
+            let linf = delta
+                .clone()
+                .abs()
+                .flatten::<2>(1, 3)
+                .max_dim(1)
+                .reshape([n - s]);
+            let target = ccat_target(y_adv.clone(), linf, c.epsilon, c.rho, k);
+            Some((x_adv_src + delta, target))
+        } else {
+            None
+        };
+        let x = match &x_adv {
+            Some((xa, _)) => Tensor::cat(vec![x_clean, xa.clone()], 0),
+            None => x_clean,
+        };
+        let logits = model.forward_mode(Tensor::from_inner(x), Mode::Train);
+        let w_adv = s as f32 / n as f32;
+        let mut loss = Tensor::<B, 1>::zeros([1], &logits.device());
+        if s > 0 {
+            let ce = cross_entropy(
+                logits.clone().narrow(0, 0, s),
+                Tensor::from_inner(y_clean.clone()),
+            )
+            .mean();
+            loss = loss + ce.mul_scalar(1.0 - w_adv);
+        }
+        if let Some((_, target)) = x_adv {
+            let soft = soft_cross_entropy(
+                logits.clone().narrow(0, s, n - s),
+                Tensor::from_inner(target),
+            )
+            .mean();
+            loss = loss + soft.mul_scalar(w_adv);
+        }
+        let inner = logits.inner();
+        let mut stats = Vec::new();
+        if s > 0 {
+            stats.push((
+                "acc_clean",
+                accuracy_tensor(inner.clone().narrow(0, 0, s), y_clean),
+            ));
+        }
+        if n > s {
+            stats.push((
+                "acc_adv",
+                accuracy_tensor(inner.clone().narrow(0, s, n - s), y_adv),
+            ));
+        }
+        Ok(StrategyStep {
+            loss,
+            logits: inner,
+            labels,
+            stats,
+        })
+    }
+}

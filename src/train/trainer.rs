@@ -1,0 +1,308 @@
+//! The training loop: epochs, schedule, evaluation, history, atomic checkpoints and resume.
+
+use super::{BatchContext, LrSchedule, TrainingStrategy};
+use crate::checkpoint::{
+    check_architecture, load_record_into, read_checkpoint, record_from_bytes, record_to_bytes,
+    save_checkpoint, CheckpointMeta,
+};
+use crate::data::{Augmentation, ImageDataset};
+use crate::error::{Error, Result};
+use crate::eval::evaluate_clean;
+use crate::io::{write_atomic, write_json_atomic};
+use crate::metrics::{CalibrationReport, DEFAULT_BINS};
+use crate::model::Classifier;
+use crate::rng::derive_seed;
+use burn::module::AutodiffModule;
+use burn::optim::{GradientsParams, Optimizer};
+use burn::prelude::*;
+use burn::tensor::backend::AutodiffBackend;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Configuration of [`fit`].
+#[derive(Config, Debug)]
+pub struct TrainerConfig {
+    /// Number of epochs.
+    #[config(default = 10)]
+    pub epochs: usize,
+    /// Mini-batch size.
+    #[config(default = 128)]
+    pub batch_size: usize,
+    /// Base learning rate.
+    #[config(default = 0.1)]
+    pub learning_rate: f64,
+    /// Learning-rate schedule over the whole run.
+    #[config(default = "LrSchedule::Cosine")]
+    pub schedule: LrSchedule,
+    /// Linear warm-up steps.
+    #[config(default = 0)]
+    pub warmup_steps: usize,
+    /// Training augmentation (`None` = none).
+    #[config(default = "Some(Augmentation::cifar())")]
+    pub augmentation: Option<Augmentation>,
+    /// Seed of shuffling, augmentation and attack starts.
+    #[config(default = 0)]
+    pub seed: u64,
+    /// Directory for `last.ckpt`, `history.json` and `history.csv` (`None` = nothing written).
+    #[config(default = "None")]
+    pub output_dir: Option<String>,
+    /// Resume from `output_dir/last.ckpt` when it exists.
+    #[config(default = true)]
+    pub resume: bool,
+    /// Batch size for evaluation.
+    #[config(default = 256)]
+    pub eval_batch_size: usize,
+    /// Stop after this many epochs in this call (the schedule still spans `epochs`); a later
+    /// call with `resume` continues. Useful to time-slice long runs.
+    #[config(default = "None")]
+    pub stop_after_epochs: Option<usize>,
+    /// Print one line per epoch to stderr.
+    #[config(default = true)]
+    pub verbose: bool,
+}
+
+/// One line of the training history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// Epoch (1-based: number of completed epochs).
+    pub epoch: usize,
+    /// Mean training loss.
+    pub train_loss: f64,
+    /// Training-mode accuracy on the examples the strategy trained on.
+    pub train_accuracy: f64,
+    /// Learning rate at the last step of the epoch.
+    pub learning_rate: f64,
+    /// Wall time of the epoch in seconds.
+    pub seconds: f64,
+    /// Training images per second.
+    pub images_per_second: f64,
+    /// Strategy statistics (means over the epoch).
+    pub stats: Vec<(String, f64)>,
+    /// Clean calibration on the evaluation set, if one was given.
+    pub eval: Option<CalibrationReport>,
+}
+
+/// What [`fit`] returns.
+#[derive(Debug)]
+pub struct TrainOutcome<M> {
+    /// The trained model.
+    pub model: M,
+    /// History of every epoch of this run (including epochs restored from a checkpoint).
+    pub history: Vec<EpochRecord>,
+    /// Epoch the run resumed from (0 for a fresh run).
+    pub resumed_from: usize,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TrainingState {
+    history: Vec<EpochRecord>,
+    strategy: String,
+}
+
+/// Trains `model` with `strategy` and `optimizer` on `train`.
+///
+/// `architecture` and `model_config` identify the model in checkpoints (a resume refuses a
+/// checkpoint of another architecture). With an `output_dir`, the model, optimizer state, epoch,
+/// seed and configs are checkpointed atomically after every epoch to `last.ckpt`, and
+/// `history.json`/`history.csv` are rewritten. A non-finite loss stops training with
+/// [`Error::NonFiniteLoss`]; the last good checkpoint is kept.
+#[allow(clippy::too_many_arguments)]
+pub fn fit<B, M, S, O, C>(
+    config: &TrainerConfig,
+    architecture: &str,
+    model_config: &C,
+    mut model: M,
+    mut optimizer: O,
+    strategy: &mut S,
+    train: &ImageDataset,
+    eval: Option<&ImageDataset>,
+    device: &B::Device,
+) -> Result<TrainOutcome<M>>
+where
+    B: AutodiffBackend,
+    M: Classifier<B> + AutodiffModule<B>,
+    M::InnerModule: Classifier<B::InnerBackend>,
+    S: TrainingStrategy<B, M>,
+    O: Optimizer<M, B>,
+    C: Serialize,
+{
+    if config.batch_size == 0 || config.eval_batch_size == 0 {
+        return Err(Error::param("batch_size", "must be at least 1"));
+    }
+    if !(config.learning_rate.is_finite() && config.learning_rate >= 0.0) {
+        return Err(Error::param("learning_rate", "must be finite and >= 0"));
+    }
+    let out_dir = config.output_dir.as_ref().map(PathBuf::from);
+    let ckpt_path = out_dir.as_ref().map(|d| d.join("last.ckpt"));
+    let steps_per_epoch = train.len().div_ceil(config.batch_size);
+    let total_steps = steps_per_epoch * config.epochs;
+
+    let mut history = Vec::new();
+    let mut start_epoch = 0;
+    if let Some(path) = ckpt_path.as_ref().filter(|p| config.resume && p.exists()) {
+        let file = read_checkpoint(path)?;
+        check_architecture(path, &file.meta, architecture, model_config)?;
+        model = load_record_into(path, model, file.model, device)?;
+        if !file.optimizer.is_empty() {
+            optimizer =
+                optimizer.load_record(record_from_bytes::<B, O::Record>(file.optimizer, device)?);
+        }
+        let state: TrainingState =
+            serde_json::from_value(file.meta.training.get("state").cloned().unwrap_or_default())
+                .map_err(|e| Error::Checkpoint {
+                    path: path.clone(),
+                    reason: format!("bad training state: {e}"),
+                })?;
+        history = state.history;
+        start_epoch = file.meta.epoch;
+    }
+    let resumed_from = start_epoch;
+
+    let end_epoch = match config.stop_after_epochs {
+        Some(n) => config.epochs.min(start_epoch + n),
+        None => config.epochs,
+    };
+    for epoch in start_epoch..end_epoch {
+        let started = Instant::now();
+        let mut loss_sum = 0.0;
+        let mut correct = 0.0;
+        let mut seen = 0usize;
+        let mut stat_sums: Vec<(String, f64)> = Vec::new();
+        let mut lr = config.learning_rate;
+        let epoch_seed = derive_seed(config.seed, epoch as u64);
+        for (b, batch) in train
+            .batches(config.batch_size, Some(epoch_seed), config.augmentation)?
+            .enumerate()
+        {
+            let step = epoch * steps_per_epoch + b;
+            lr = config
+                .schedule
+                .lr(config.learning_rate, step, total_steps, config.warmup_steps);
+            let (x, y) = batch.to_tensors::<B::InnerBackend>(device);
+            let ctx = BatchContext {
+                seed: derive_seed(epoch_seed, 1_000_000 + b as u64),
+                indices: &batch.indices,
+                epoch,
+            };
+            let out = strategy.step(&model, x, y, ctx)?;
+            let [m] = out.labels.dims();
+            let acc = super::accuracy_tensor(out.logits, out.labels);
+            // One host read per batch: loss, accuracy and the strategy's statistics together.
+            let mut scalars = vec![out.loss.clone().inner().reshape([1]), acc];
+            scalars.extend(out.stats.iter().map(|(_, t)| t.clone().reshape([1])));
+            let values = Tensor::cat(scalars, 0).into_data().convert::<f64>();
+            let values = values
+                .as_slice::<f64>()
+                .map_err(|e| Error::param("loss", format!("{e:?}")))?
+                .to_vec();
+            if !values[0].is_finite() {
+                return Err(Error::NonFiniteLoss {
+                    value: values[0],
+                    context: format!("epoch {}, batch {b}", epoch + 1),
+                });
+            }
+            loss_sum += values[0] * batch.len() as f64;
+            correct += values[1] * m as f64;
+            seen += m;
+            for (i, (name, _)) in out.stats.iter().enumerate() {
+                match stat_sums.iter_mut().find(|(n, _)| n == name) {
+                    Some(entry) => entry.1 += values[2 + i],
+                    None => stat_sums.push((name.to_string(), values[2 + i])),
+                }
+            }
+            let grads = GradientsParams::from_grads(out.loss.backward(), &model);
+            model = optimizer.step(lr, model, grads);
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        let eval_report = match eval {
+            Some(data) => Some(evaluate_clean(
+                &model.valid(),
+                data,
+                config.eval_batch_size,
+                DEFAULT_BINS,
+                device,
+            )?),
+            None => None,
+        };
+        let record = EpochRecord {
+            epoch: epoch + 1,
+            train_loss: loss_sum / train.len() as f64,
+            train_accuracy: correct / seen.max(1) as f64,
+            learning_rate: lr,
+            seconds,
+            images_per_second: train.len() as f64 / seconds.max(1e-9),
+            stats: stat_sums
+                .into_iter()
+                .map(|(n, s)| (n, s / steps_per_epoch as f64))
+                .collect(),
+            eval: eval_report,
+        };
+        if config.verbose {
+            let eval_txt = record
+                .eval
+                .as_ref()
+                .map(|r| {
+                    format!(
+                        " | eval acc {:.4} conf {:.4} ece {:.4} mcs {:+.4}",
+                        r.accuracy, r.confidence, r.ece, r.mcs
+                    )
+                })
+                .unwrap_or_default();
+            eprintln!(
+                "[{}] epoch {}/{} loss {:.4} acc {:.4} lr {:.4} {:.1}s ({:.0} img/s){eval_txt}",
+                strategy.name(),
+                epoch + 1,
+                config.epochs,
+                record.train_loss,
+                record.train_accuracy,
+                lr,
+                seconds,
+                record.images_per_second
+            );
+        }
+        history.push(record);
+        if let (Some(dir), Some(path)) = (&out_dir, &ckpt_path) {
+            let state = TrainingState {
+                history: history.clone(),
+                strategy: strategy.name(),
+            };
+            let meta = CheckpointMeta::new(architecture, model_config)?
+                .with_epoch(epoch + 1)
+                .with_step((epoch + 1) * steps_per_epoch)
+                .with_seed(config.seed)
+                .with_training(&serde_json::json!({ "trainer": config, "state": state }))?;
+            let optim_bytes = record_to_bytes::<B, _>(optimizer.to_record())?;
+            save_checkpoint::<B, M>(path, &model, &meta, Some(optim_bytes))?;
+            write_json_atomic(dir.join("history.json"), &history)?;
+            write_atomic(dir.join("history.csv"), history_csv(&history).as_bytes())?;
+        }
+    }
+    Ok(TrainOutcome {
+        model,
+        history,
+        resumed_from,
+    })
+}
+
+fn history_csv(history: &[EpochRecord]) -> String {
+    let mut s = String::from("epoch,train_loss,train_accuracy,learning_rate,seconds,images_per_second,eval_accuracy,eval_confidence,eval_ece,eval_mcs\n");
+    for r in history {
+        let e = r.eval.as_ref();
+        let f = |v: Option<f64>| v.map(|v| format!("{v:.6}")).unwrap_or_default();
+        s.push_str(&format!(
+            "{},{:.6},{:.6},{:.6},{:.3},{:.1},{},{},{},{}\n",
+            r.epoch,
+            r.train_loss,
+            r.train_accuracy,
+            r.learning_rate,
+            r.seconds,
+            r.images_per_second,
+            f(e.map(|e| e.accuracy)),
+            f(e.map(|e| e.confidence)),
+            f(e.map(|e| e.ece)),
+            f(e.map(|e| e.mcs))
+        ));
+    }
+    s
+}

@@ -1,0 +1,152 @@
+//! Models: parameter counts, shapes, forward/backward, inference-mode batch independence.
+
+use crate::common::*;
+use advcal::model::*;
+use burn::module::{AutodiffModule, Module};
+use burn::prelude::*;
+
+#[test]
+fn parameter_counts_match_reference_architectures() {
+    // Burn's num_params also counts BatchNorm running mean/var (2 per channel).
+    let resnet = ResNet18Config::new().init::<NB>(&dev());
+    assert_eq!(
+        resnet.num_params(),
+        11_173_962 + 9_600,
+        "ResNet-18 (CIFAR): 11,173,962 trainable"
+    );
+    let vgg = Vgg19Config::new().init::<NB>(&dev());
+    assert_eq!(
+        vgg.num_params(),
+        20_040_522 + 11_008,
+        "VGG-19-BN (CIFAR): 20,040,522 trainable"
+    );
+    let mobilenet = MobileNetV2Config::new().init::<NB>(&dev());
+    assert_eq!(
+        mobilenet.num_params(),
+        2_296_922 + 35_088,
+        "MobileNetV2 (CIFAR): 2,296,922 trainable"
+    );
+    let resnet100 = ResNet18Config::new()
+        .with_num_classes(200)
+        .init::<NB>(&dev());
+    assert_eq!(resnet100.num_params() - resnet.num_params(), 190 * 513);
+}
+
+fn forward_backward<M: Classifier<AD> + AutodiffModule<AD>>(model: M, side: usize)
+where
+    M::InnerModule: Classifier<NB>,
+{
+    let x = Tensor::<AD, 4>::from_inner(images::<NB>([2, 3, side, side], 1, &dev())).require_grad();
+    let logits = model.forward_mode(x.clone(), Mode::Train);
+    assert_eq!(logits.dims(), [2, model.num_classes()]);
+    let loss = advcal::attack::cross_entropy(logits, labels::<AD>(&[0, 1], &dev())).mean();
+    let grads = loss.backward();
+    let g = x.grad(&grads).expect("input gradient");
+    assert_eq!(g.dims(), [2, 3, side, side]);
+    assert!(to_vec(g.abs().sum())[0] > 0.0);
+    let inference = model
+        .valid()
+        .forward_mode(images::<NB>([1, 3, side, side], 2, &dev()), Mode::Eval);
+    assert_eq!(inference.dims(), [1, model.num_classes()]);
+}
+
+#[test]
+fn every_model_runs_forward_and_backward() {
+    forward_backward(SmallCnnConfig::new().with_width(4).init::<AD>(&dev()), 32);
+    forward_backward(ResNet18Config::new().with_width(4).init::<AD>(&dev()), 32);
+    forward_backward(
+        ResNet18Config::new()
+            .with_width(4)
+            .with_num_classes(200)
+            .init::<AD>(&dev()),
+        64,
+    );
+    forward_backward(
+        Vgg19Config::new().with_width_divisor(16).init::<AD>(&dev()),
+        32,
+    );
+    forward_backward(
+        Vgg19Config::new().with_width_divisor(16).init::<AD>(&dev()),
+        64,
+    );
+    forward_backward(MobileNetV2Config::new().init::<AD>(&dev()), 32);
+    forward_backward(
+        AnyModelConfig::new(Architecture::SmallCnn, 10).init::<AD>(&dev()),
+        32,
+    );
+}
+
+#[test]
+fn full_size_resnet18_forward_shape() {
+    let model = ResNet18Config::new().init::<NB>(&dev());
+    let logits = model.forward_mode(images::<NB>([1, 3, 32, 32], 3, &dev()), Mode::Eval);
+    assert_eq!(logits.dims(), [1, 10]);
+    assert!(to_vec(logits).iter().all(|v| v.is_finite()));
+}
+
+#[test]
+fn inference_mode_outputs_do_not_depend_on_the_batch() {
+    let model = tiny_cnn(4, 2);
+    let x = images::<NB>([3, 3, 8, 8], 4, &dev());
+    let alone =
+        to_vec(model.forward_mode(Tensor::from_inner(x.clone().narrow(0, 0, 1)), Mode::Eval));
+    let in_batch = to_vec(
+        model
+            .forward_mode(Tensor::from_inner(x.clone()), Mode::Eval)
+            .narrow(0, 0, 1),
+    );
+    assert!(
+        max_abs_diff(&alone, &in_batch) < 1e-5,
+        "eval mode mixes samples"
+    );
+    // And it matches Burn's own inference path (`valid()`), bit for bit up to rounding.
+    let valid = to_vec(
+        model
+            .valid()
+            .forward_mode(x.clone(), Mode::Eval)
+            .narrow(0, 0, 1),
+    );
+    assert!(max_abs_diff(&valid, &in_batch) < 1e-5);
+    // Training mode uses batch statistics, so the other samples matter.
+    let alone = to_vec(
+        model
+            .forward_mode(Tensor::from_inner(x.clone().narrow(0, 0, 2)), Mode::Train)
+            .narrow(0, 0, 1),
+    );
+    let in_batch = to_vec(
+        model
+            .forward_mode(Tensor::from_inner(x), Mode::Train)
+            .narrow(0, 0, 1),
+    );
+    assert!(
+        max_abs_diff(&alone, &in_batch) > 1e-4,
+        "train mode should use batch statistics"
+    );
+}
+
+#[test]
+fn normalisation_is_inside_the_model() {
+    let cfg = NormalizationConfig::new();
+    let norm = cfg.init::<NB>(&dev());
+    let x = Tensor::<NB, 4>::ones([1, 3, 1, 1], &dev());
+    let out = to_vec(norm.forward(x));
+    for c in 0..3 {
+        assert!((out[c] - (1.0 - CIFAR10_MEAN[c]) / CIFAR10_STD[c]).abs() < 1e-5);
+    }
+    assert!(NormalizationConfig::new()
+        .with_std(vec![0.0, 1.0, 1.0])
+        .validate()
+        .is_err());
+    assert!(NormalizationConfig::new()
+        .with_mean(vec![0.5])
+        .validate()
+        .is_err());
+}
+
+#[test]
+fn architecture_names_round_trip() {
+    for a in Architecture::ALL {
+        assert_eq!(Architecture::parse(a.name()).unwrap(), a);
+    }
+    assert!(Architecture::parse("lenet").is_err());
+}

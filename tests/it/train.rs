@@ -1,0 +1,309 @@
+//! Training strategies and the trainer.
+
+use crate::common::*;
+use advcal::attack::IaaConfig;
+use advcal::data::{ImageDataset, Split};
+use advcal::model::{Classifier, Mode, SmallCnn, SmallCnnConfig};
+use advcal::train::*;
+use advcal::Error;
+use approx::assert_abs_diff_eq;
+use burn::module::AutodiffModule;
+use burn::optim::{momentum::MomentumConfig, AdamConfig, GradientsParams, Optimizer, SgdConfig};
+use burn::prelude::*;
+use burn::tensor::backend::AutodiffBackend;
+
+fn tiny_data(n: usize) -> ImageDataset {
+    sample(Split::Train).take(n)
+}
+
+fn ctx(seed: u64) -> BatchContext<'static> {
+    BatchContext {
+        seed,
+        indices: &[],
+        epoch: 0,
+    }
+}
+
+/// Trains on one fixed batch for `steps` steps and returns (loss before, loss after), both
+/// measured with the same batch seed.
+fn overfit<B: AutodiffBackend, S: TrainingStrategy<B, SmallCnn<B>>>(
+    strategy: &mut S,
+    device: &B::Device,
+) -> (f64, f64, Vec<&'static str>) {
+    let mut model = advcal::model::seeded_init::<B, _>(device, 7, || {
+        SmallCnnConfig::new().with_width(4).init::<B>(device)
+    });
+    let mut optim = AdamConfig::new().init::<B, SmallCnn<B>>();
+    let batch = tiny_data(16).to_batch();
+    let (x, y) = batch.to_tensors::<B::InnerBackend>(device);
+    let loss_of = |s: &mut S, m: &SmallCnn<B>| {
+        s.step(m, x.clone(), y.clone(), ctx(3))
+            .unwrap()
+            .loss
+            .into_scalar()
+            .elem::<f64>()
+    };
+    let before = loss_of(strategy, &model);
+    let names = strategy
+        .step(&model, x.clone(), y.clone(), ctx(3))
+        .unwrap()
+        .stats
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
+    for i in 0..12 {
+        let out = strategy
+            .step(&model, x.clone(), y.clone(), ctx(100 + i))
+            .unwrap();
+        let grads = GradientsParams::from_grads(out.loss.backward(), &model);
+        model = optim.step(0.01, model, grads);
+    }
+    let after = loss_of(strategy, &model);
+    (before, after, names)
+}
+
+#[test]
+#[cfg(feature = "flex")]
+fn every_strategy_lowers_its_training_loss() {
+    let d = Default::default();
+    use advcal::attack::{PgdConfig, StepSize};
+    let pgd = PgdConfig::new()
+        .with_steps(3)
+        .with_step_size(StepSize::Absolute(4.0 / 255.0));
+    let iaa = IaaConfig::new().with_epsilon(8.0 / 255.0).with_steps(3);
+    let mut strategies: Vec<Box<dyn TrainingStrategy<FAD, SmallCnn<FAD>>>> = vec![
+        Box::new(Plain),
+        Box::new(PgdAt::new(PgdAtConfig::new().with_attack(pgd.clone()))),
+        Box::new(Iat::new(IatConfig::new().with_attack(iaa.clone()))),
+        Box::new(AtIat::new(
+            AtIatConfig::new()
+                .with_pgd(pgd.clone())
+                .with_iaa(iaa.clone()),
+        )),
+        Box::new(AtIat::new(
+            AtIatConfig::new()
+                .with_pgd(pgd.clone())
+                .with_iaa(iaa)
+                .with_mix(AtIatMix::Split),
+        )),
+        Box::new(Ccat::new(CcatConfig::new().with_steps(4))),
+        // The signed ACE term flips sign when a prediction becomes correct, so with a large β the
+        // loss is not monotone in training progress; β = 0.2 keeps the test about optimisation.
+        Box::new(AceAt::new(
+            AceAtConfig::new().with_attack(pgd.clone()).with_beta(0.2),
+        )),
+        Box::new(AceAt::new(
+            AceAtConfig::new()
+                .with_attack(pgd)
+                .with_variant(AceVariant::EntropyBonus),
+        )),
+    ];
+    for s in strategies.iter_mut() {
+        let (before, after, stats) = overfit::<FAD, _>(s, &d);
+        assert!(after < before, "{}: loss {before} -> {after}", s.name());
+        match s.name().as_str() {
+            "at-iat" => assert_eq!(stats, vec!["acc_pgd", "acc_iaa"]),
+            "ccat" => assert_eq!(stats, vec!["acc_clean", "acc_adv"]),
+            "ace-at" => assert_eq!(stats, vec!["acc_adv"]),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn ccat_target_matches_hand_computation() {
+    // λ = (1 − min(1, δ/ε))^ρ; q = λ·onehot + (1 − λ)/K.
+    let q = ccat_target::<NB>(
+        labels::<NB>(&[1, 0, 2], &dev()),
+        Tensor::from_floats([0.015, 0.03, 0.0], &dev()),
+        0.03,
+        2.0,
+        4,
+    );
+    let q = to_vec(q);
+    // Row 0: λ = 0.25 → [0.1875, 0.4375, 0.1875, 0.1875]; row 1: λ = 0 → uniform; row 2: one-hot.
+    let expected = [
+        0.1875, 0.4375, 0.1875, 0.1875, 0.25, 0.25, 0.25, 0.25, 0.0, 0.0, 1.0, 0.0,
+    ];
+    for (a, b) in q.iter().zip(expected) {
+        assert_abs_diff_eq!(*a, b, epsilon = 1e-6);
+    }
+}
+
+#[test]
+fn ace_loss_matches_hand_computation() {
+    // Logits [ln 3, 0] (p = [0.75, 0.25]): CE(y=0) = ln(4/3); normalised entropy
+    // H̄ = −(0.75 ln 0.75 + 0.25 ln 0.25)/ln 2 = 0.8112781.
+    let z = Tensor::<NB, 2>::from_floats([[3f32.ln(), 0.0], [3f32.ln(), 0.0]], &dev());
+    let y = labels::<NB>(&[0, 1], &dev());
+    let h = 0.8112781f32;
+    let ce0 = (4.0f32 / 3.0).ln();
+    let ce1 = 4f32.ln();
+    let signed = to_vec(ace_loss(z.clone(), y.clone(), 0.5, AceVariant::Signed));
+    assert_abs_diff_eq!(signed[0], ce0 + 0.5 * h, epsilon = 1e-5); // correct → +β·H̄
+    assert_abs_diff_eq!(signed[1], ce1 - 0.5 * h, epsilon = 1e-5); // wrong → −β·H̄
+    let bonus = to_vec(ace_loss(z, y, 0.5, AceVariant::EntropyBonus));
+    assert_abs_diff_eq!(bonus[0], ce0 - 0.5 * h, epsilon = 1e-5);
+}
+
+fn eval_logits<M: AutodiffModule<AD>>(model: &M) -> Vec<f32>
+where
+    M::InnerModule: Classifier<NB>,
+{
+    let x = sample(Split::Test)
+        .take(4)
+        .to_batch()
+        .images_tensor::<NB>(&dev());
+    to_vec(model.valid().forward_mode(x, Mode::Eval))
+}
+
+fn sgd() -> impl Optimizer<SmallCnn<AD>, AD> {
+    SgdConfig::new()
+        .with_momentum(Some(
+            MomentumConfig::new().with_momentum(0.9).with_dampening(0.0),
+        ))
+        .init::<AD, SmallCnn<AD>>()
+}
+
+fn run_fit<S: TrainingStrategy<AD, SmallCnn<AD>>>(
+    strategy: &mut S,
+    config: &TrainerConfig,
+    init: &SmallCnn<AD>,
+) -> advcal::Result<TrainOutcome<SmallCnn<AD>>> {
+    let cfg = SmallCnnConfig::new().with_width(2);
+    // An independent copy of the initial weights (a clone would share BatchNorm state).
+    let model = cfg
+        .init::<AD>(&dev())
+        .load_record(init.clone().into_record());
+    fit(
+        config,
+        "small_cnn",
+        &cfg,
+        model,
+        sgd(),
+        strategy,
+        &tiny_data(24),
+        None,
+        &dev(),
+    )
+}
+
+fn init_model() -> SmallCnn<AD> {
+    advcal::model::seeded_init::<AD, _>(&dev(), 1, || {
+        SmallCnnConfig::new().with_width(2).init::<AD>(&dev())
+    })
+}
+
+fn trainer(epochs: usize) -> TrainerConfig {
+    TrainerConfig::new()
+        .with_epochs(epochs)
+        .with_batch_size(8)
+        .with_learning_rate(0.05)
+        .with_seed(9)
+        .with_verbose(false)
+}
+
+#[test]
+fn training_is_deterministic_and_iat_at_zero_epsilon_is_plain_training() {
+    let init = init_model();
+    let a = run_fit(&mut Plain, &trainer(1), &init).unwrap();
+    let b = run_fit(&mut Plain, &trainer(1), &init).unwrap();
+    assert_eq!(
+        eval_logits(&a.model),
+        eval_logits(&b.model),
+        "same seed, different weights"
+    );
+    assert_eq!(a.history[0].train_loss, b.history[0].train_loss);
+    let mut iat0 =
+        Iat::new(IatConfig::new().with_attack(IaaConfig::new().with_epsilon(0.0).with_steps(2)));
+    let c = run_fit(&mut iat0, &trainer(1), &init).unwrap();
+    assert_eq!(
+        eval_logits(&a.model),
+        eval_logits(&c.model),
+        "IAT with ε = 0 differs from PT"
+    );
+    let d = run_fit(&mut Plain, &trainer(1).with_seed(10), &init).unwrap();
+    assert_ne!(eval_logits(&a.model), eval_logits(&d.model));
+}
+
+#[test]
+fn resume_equals_uninterrupted_training() {
+    let init = init_model();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let straight = run_fit(&mut Plain, &trainer(2), &init).unwrap();
+    let cfg = trainer(2).with_output_dir(Some(dir.to_string_lossy().into_owned()));
+    let first = run_fit(
+        &mut Plain,
+        &cfg.clone().with_stop_after_epochs(Some(1)),
+        &init,
+    )
+    .unwrap();
+    assert_eq!(first.history.len(), 1);
+    assert!(
+        dir.join("last.ckpt").exists()
+            && dir.join("history.json").exists()
+            && dir.join("history.csv").exists()
+    );
+    // A fresh process would start from a fresh model: resume must restore everything.
+    let resumed = run_fit(&mut Plain, &cfg, &init_model()).unwrap();
+    assert_eq!(resumed.resumed_from, 1);
+    assert_eq!(resumed.history.len(), 2);
+    assert_eq!(
+        eval_logits(&straight.model),
+        eval_logits(&resumed.model),
+        "resume diverged from uninterrupted training"
+    );
+    assert_eq!(
+        straight.history[1].train_loss,
+        resumed.history[1].train_loss
+    );
+    let csv = std::fs::read_to_string(dir.join("history.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3);
+}
+
+/// A strategy whose loss becomes NaN in the second epoch.
+struct NanAfterFirstEpoch;
+impl<B: AutodiffBackend, M: Classifier<B>> TrainingStrategy<B, M> for NanAfterFirstEpoch {
+    fn name(&self) -> String {
+        "nan".into()
+    }
+    fn step(
+        &mut self,
+        model: &M,
+        x: Tensor<B::InnerBackend, 4>,
+        y: Tensor<B::InnerBackend, 1, Int>,
+        ctx: BatchContext<'_>,
+    ) -> advcal::Result<StrategyStep<B>> {
+        let mut out = Plain.step(model, x, y, ctx)?;
+        if ctx.epoch >= 1 {
+            out.loss = out.loss.mul_scalar(f32::NAN);
+        }
+        Ok(out)
+    }
+}
+
+#[test]
+fn nan_loss_stops_with_an_error_and_keeps_the_last_good_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = trainer(3).with_output_dir(Some(tmp.path().to_string_lossy().into_owned()));
+    let err = run_fit(&mut NanAfterFirstEpoch, &cfg, &init_model()).unwrap_err();
+    assert!(matches!(err, Error::NonFiniteLoss { .. }), "{err}");
+    let file = advcal::checkpoint::read_checkpoint(tmp.path().join("last.ckpt")).unwrap();
+    assert_eq!(file.meta.epoch, 1);
+}
+
+#[test]
+fn schedules() {
+    let warm = LrSchedule::Constant;
+    assert_abs_diff_eq!(warm.lr(0.1, 0, 100, 10), 0.01, epsilon = 1e-12);
+    assert_abs_diff_eq!(warm.lr(0.1, 9, 100, 10), 0.1, epsilon = 1e-12);
+    let cos = LrSchedule::Cosine;
+    assert_abs_diff_eq!(cos.lr(0.1, 0, 100, 0), 0.1, epsilon = 1e-12);
+    assert!(cos.lr(0.1, 99, 100, 0) < 0.001);
+    let ms = LrSchedule::MultiStep {
+        milestones: vec![0.75, 0.9],
+        gamma: 0.1,
+    };
+    assert_abs_diff_eq!(ms.lr(0.1, 95, 100, 0), 0.001, epsilon = 1e-12);
+}
