@@ -12,7 +12,7 @@ use advcal::checkpoint::load_model;
 use advcal::data::{bundled_cifar10_sample, Split};
 use advcal::eval::{evaluate_attack, evaluate_clean};
 use advcal::metrics::{CalibrationReport, DEFAULT_BINS};
-use advcal::model::{SmallCnn, SmallCnnConfig};
+use advcal::model::{AnyModel, AnyModelConfig, Architecture};
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use std::path::PathBuf;
@@ -32,7 +32,8 @@ fn row(name: &str, eps: f32, r: &CalibrationReport) {
 
 fn run<B: AutodiffBackend>(device: B::Device, eps: f32, images: usize) -> advcal::Result<()> {
     let started = Instant::now();
-    let config = SmallCnnConfig::new();
+    // Saved by `examples/train.rs`, which stores models as `AnyModel` (architecture by name).
+    let config = AnyModelConfig::new(Architecture::SmallCnn, 10);
     let (model, meta) = load_model(
         weights(),
         config.init::<B>(&device),
@@ -51,7 +52,8 @@ fn run<B: AutodiffBackend>(device: B::Device, eps: f32, images: usize) -> advcal
     println!("|---------------|-------|--------|--------|--------|---------|");
     let clean = evaluate_clean(&model.valid(), &test, 250, DEFAULT_BINS, &device)?;
     row("clean", 0.0, &clean);
-    let attacks: Vec<(&str, Box<dyn Attack<B, SmallCnn<B>>>)> = vec![
+    type Named<B> = (&'static str, Box<dyn Attack<B, AnyModel<B>>>);
+    let attacks: Vec<Named<B>> = vec![
         (
             "uniform noise",
             Box::new(UniformNoise::new(

@@ -21,6 +21,9 @@ where
     }
 }
 
+/// An input gradient `[N, C, H, W]` and the objective's per-sample values `[N]`.
+pub type InputGradient<B> = (Tensor<B, 4>, Tensor<B, 1>);
+
 /// `∇_x Σ_i ℓ(f(x)_i, y_i)` for a frozen model (see [`frozen_copy`]), with the objective's
 /// per-sample values at `x`.
 ///
@@ -31,7 +34,7 @@ pub fn input_gradient<B, M, O>(
     labels: Tensor<B, 1, Int>,
     objective: &O,
     mode: Mode,
-) -> Result<(Tensor<B::InnerBackend, 4>, Tensor<B::InnerBackend, 1>)>
+) -> Result<InputGradient<B::InnerBackend>>
 where
     B: AutodiffBackend,
     M: Classifier<B>,

@@ -31,7 +31,7 @@ mod sign_gradient;
 mod uca;
 
 pub use fgsm::{Fgsm, FgsmConfig};
-pub use gradient::{frozen_copy, input_gradient};
+pub use gradient::{frozen_copy, input_gradient, InputGradient};
 pub use iaa::{Iaa, IaaConfig};
 pub use multi::{run_epsilons, EpsilonResult};
 pub use noise::{UniformNoise, UniformNoiseConfig};

@@ -71,7 +71,7 @@ pub(crate) fn parse_records(
     if bytes.is_empty() {
         return Err(Error::data(path, "file is empty"));
     }
-    if bytes.len() % record != 0 {
+    if !bytes.len().is_multiple_of(record) {
         return Err(Error::data(
             path,
             format!("length {} is not a multiple of the record size {record} (truncated or wrong format?)", bytes.len()),

@@ -227,6 +227,49 @@ impl ImageDataset {
     }
 }
 
+/// Builds a `[N, C, H, W]` image tensor from raw `f32` values, checking the shape (4-D, non-empty,
+/// matching length) and the pixel range `[0, 1]` first, so bad input is a typed error instead of
+/// a panic inside Burn.
+///
+/// ```
+/// use advcal::data::images_from_f32;
+/// use burn::backend::NdArray;
+/// let d = Default::default();
+/// let x = images_from_f32::<NdArray>(vec![0.5; 12], &[1, 3, 2, 2], &d).unwrap();
+/// assert_eq!(x.dims(), [1, 3, 2, 2]);
+/// assert!(images_from_f32::<NdArray>(vec![0.5; 12], &[3, 2, 2], &d).is_err());
+/// ```
+pub fn images_from_f32<B: Backend>(
+    values: Vec<f32>,
+    shape: &[usize],
+    device: &B::Device,
+) -> Result<Tensor<B, 4>> {
+    let dims: [usize; 4] = shape
+        .try_into()
+        .map_err(|_| Error::NotFourDimensional(shape.to_vec()))?;
+    if dims.contains(&0) {
+        return Err(Error::EmptyBatch);
+    }
+    if values.len() != dims.iter().product::<usize>() {
+        return Err(Error::ShapeMismatch {
+            shape: shape.to_vec(),
+            len: values.len(),
+        });
+    }
+    let (min, max) = values
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
+    if values.iter().any(|v| !v.is_finite()) || min < 0.0 || max > 1.0 {
+        return Err(Error::PixelRange {
+            min: min as f64,
+            max: max as f64,
+        });
+    }
+    Ok(Tensor::from_data(TensorData::new(values, dims), device))
+}
+
 /// A mini-batch on the host: pixels in `[0, 1]` as `f32`, labels and dataset indices.
 #[derive(Debug, Clone)]
 pub struct Batch {

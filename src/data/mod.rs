@@ -13,7 +13,7 @@ pub use cifar::{
     load_cifar10, load_cifar100, read_cifar100_file, read_cifar10_file, Cifar100Labels, Split,
     CIFAR10_CLASSES,
 };
-pub use dataset::{Batch, Batches, ImageDataset};
+pub use dataset::{images_from_f32, Batch, Batches, ImageDataset};
 pub use folder::{load_image_folder, ImageFolderOptions};
 pub use sample::{
     bundled_cifar10_sample, bundled_sample_dir, cifar10_dir_from_env, CIFAR10_DIR_ENV,

@@ -364,6 +364,23 @@ fn invalid_attack_inputs_are_typed_errors() {
         run(0.1, empty, labels::<NB>(&[], &dev())),
         Err(Error::EmptyBatch)
     ));
+    use advcal::data::images_from_f32;
+    assert!(matches!(
+        images_from_f32::<NB>(vec![0.5; 12], &[3, 2, 2], &dev()),
+        Err(Error::NotFourDimensional(_))
+    ));
+    assert!(matches!(
+        images_from_f32::<NB>(vec![0.5; 11], &[1, 3, 2, 2], &dev()),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        images_from_f32::<NB>(vec![1.5; 12], &[1, 3, 2, 2], &dev()),
+        Err(Error::PixelRange { .. })
+    ));
+    assert!(matches!(
+        images_from_f32::<NB>(vec![], &[0, 3, 2, 2], &dev()),
+        Err(Error::EmptyBatch)
+    ));
     let zero_steps = Pgd::new(PgdConfig::new().with_steps(0));
     assert!(matches!(
         Attack::<AD, _>::perturb(&zero_steps, &model, x.clone(), y.clone()),
@@ -461,4 +478,73 @@ fn multi_epsilon_run_matches_single_runs() {
     let r = run_epsilons::<AD, _, _>(&wild, &model, x.clone(), y, &[0.01]).unwrap();
     let linf = (r[0].clipped.clone() - x).abs().max().into_scalar();
     assert!(linf <= 0.01 + 1e-6);
+}
+
+/// On a trained model (the bundled PT small CNN, real CIFAR-10 test images): PGD lowers accuracy
+/// and raises MCS; IAA keeps accuracy, lowers confidence and gives a negative MCS.
+#[test]
+#[cfg(feature = "flex")]
+fn behaviour_on_a_trained_model() {
+    use advcal::data::Split;
+    use advcal::eval::{evaluate_attack, evaluate_clean};
+    use advcal::model::{AnyModelConfig, Architecture};
+    let device = Default::default();
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/small_cnn_pt.ckpt");
+    let config = AnyModelConfig::new(Architecture::SmallCnn, 10);
+    let (model, _) = advcal::checkpoint::load_model(
+        &path,
+        config.init::<FAD>(&device),
+        "small_cnn",
+        &config,
+        &device,
+    )
+    .unwrap();
+    let test = sample(Split::Test).take(300);
+    let clean = evaluate_clean(&model.valid(), &test, 100, 15, &device).unwrap();
+    assert!(
+        clean.accuracy > 0.4,
+        "the bundled model should be trained (ACC {})",
+        clean.accuracy
+    );
+    let pgd = evaluate_attack(
+        &Pgd::new(PgdConfig::new().with_epsilon(0.03)),
+        &model,
+        &test,
+        0.03,
+        100,
+        15,
+        &device,
+    )
+    .unwrap();
+    assert!(
+        pgd.report.accuracy < clean.accuracy - 0.2,
+        "PGD ACC {} vs clean {}",
+        pgd.report.accuracy,
+        clean.accuracy
+    );
+    assert!(
+        pgd.report.mcs > clean.mcs,
+        "PGD MCS {} vs clean {}",
+        pgd.report.mcs,
+        clean.mcs
+    );
+    let iaa = evaluate_attack(&Iaa::default(), &model, &test, 0.03, 100, 15, &device).unwrap();
+    assert!(
+        iaa.report.accuracy >= clean.accuracy - 0.05,
+        "IAA ACC {} vs clean {}",
+        iaa.report.accuracy,
+        clean.accuracy
+    );
+    assert!(
+        iaa.report.confidence < clean.confidence,
+        "IAA CONF {} vs clean {}",
+        iaa.report.confidence,
+        clean.confidence
+    );
+    assert!(iaa.report.mcs < 0.0, "IAA MCS {}", iaa.report.mcs);
+    // MCS is CONF − ACC, for every evaluation.
+    for r in [&clean, &pgd.report, &iaa.report] {
+        assert!((r.mcs - (r.confidence - r.accuracy)).abs() < 1e-9);
+    }
 }

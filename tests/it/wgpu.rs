@@ -91,3 +91,35 @@ fn wgpu_attack_output_respects_the_threat_model() {
         assert!(to_vec(out.perturbation.abs().max())[0] <= eps + 1e-6);
     }
 }
+
+#[test]
+fn every_model_runs_forward_and_backward_on_wgpu() {
+    use advcal::model::*;
+    let device = WgpuDevice::DefaultDevice;
+    fn check<M: Classifier<WAD>>(model: M, device: &WgpuDevice) {
+        let x =
+            Tensor::<WAD, 4>::from_data(images::<NB>([2, 3, 32, 32], 1, &dev()).to_data(), device)
+                .require_grad();
+        let logits = model.forward_mode(x.clone(), Mode::Train);
+        assert_eq!(logits.dims(), [2, model.num_classes()]);
+        let grads = advcal::attack::cross_entropy(logits, labels::<WAD>(&[0, 1], device))
+            .mean()
+            .backward();
+        assert_eq!(x.grad(&grads).unwrap().dims(), [2, 3, 32, 32]);
+    }
+    check(
+        SmallCnnConfig::new().with_width(4).init::<WAD>(&device),
+        &device,
+    );
+    check(
+        ResNet18Config::new().with_width(4).init::<WAD>(&device),
+        &device,
+    );
+    check(
+        Vgg19Config::new()
+            .with_width_divisor(16)
+            .init::<WAD>(&device),
+        &device,
+    );
+    check(MobileNetV2Config::new().init::<WAD>(&device), &device);
+}
