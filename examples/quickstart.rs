@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --release --example quickstart
-//! cargo run --release --example quickstart -- --epsilon 0.02 --images 500
+//! cargo run --release --example quickstart -- --epsilon 0.02 --images 1000   # all bundled test images
 //! ```
 
 use advcal::attack::{Attack, Iaa, IaaConfig, Pgd, PgdConfig, UniformNoise, UniformNoiseConfig};
@@ -84,7 +84,7 @@ fn run<B: AutodiffBackend>(device: B::Device, eps: f32, images: usize) -> advcal
 
 fn main() {
     let mut eps = 0.03f32;
-    let mut images = 1000usize;
+    let mut images = 400usize;
     let args: Vec<String> = std::env::args().collect();
     for w in args.windows(2) {
         match w[0].as_str() {
