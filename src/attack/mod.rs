@@ -13,7 +13,7 @@
 //! | [`Uca`] | underconfidence, keep label | ascend CE on the clean prediction, reject label flips | T (10) |
 //!
 //! Attacks never change the model: gradients are taken w.r.t. the input only (the parameters are
-//! frozen with `no_grad` on the copy the attack uses), and the model runs in [`Mode::Eval`]
+//! frozen with `no_grad` on the copy the attack uses), and the model runs in [`Mode::Eval`](crate::model::Mode::Eval)
 //! (BatchNorm running statistics, no update) unless the attack's `mode` says otherwise — and even
 //! then a decoupled copy is used so the running statistics are left untouched.
 //!
