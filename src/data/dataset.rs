@@ -256,12 +256,12 @@ pub fn images_from_f32<B: Backend>(
             len: values.len(),
         });
     }
-    let (min, max) = values
-        .iter()
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
-            (lo.min(v), hi.max(v))
-        });
-    if values.iter().any(|v| !v.is_finite()) || min < 0.0 || max > 1.0 {
+    // One pass: range and finiteness together (`f32::min` would silently skip a NaN).
+    let (min, max, finite) = values.iter().fold(
+        (f32::INFINITY, f32::NEG_INFINITY, true),
+        |(lo, hi, ok), &v| (lo.min(v), hi.max(v), ok && v.is_finite()),
+    );
+    if !finite || min < 0.0 || max > 1.0 {
         return Err(Error::PixelRange {
             min: min as f64,
             max: max as f64,
