@@ -5,6 +5,7 @@
 //! ```text
 //! cargo run --release --example quickstart
 //! cargo run --release --example quickstart -- --epsilon 0.02 --images 1000   # all bundled test images
+//! cargo run --release --features tch --example quickstart -- --backend tch    # LibTorch (see README)
 //! ```
 
 use advcal::attack::{Attack, Iaa, IaaConfig, Pgd, PgdConfig, UniformNoise, UniformNoiseConfig};
@@ -82,28 +83,36 @@ fn run<B: AutodiffBackend>(device: B::Device, eps: f32, images: usize) -> advcal
     Ok(())
 }
 
+struct Quickstart {
+    eps: f32,
+    images: usize,
+}
+
+impl advcal::backend::BackendTask for Quickstart {
+    type Output = advcal::Result<()>;
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
+        run::<B>(device, self.eps, self.images)
+    }
+}
+
 fn main() {
     let mut eps = 0.03f32;
     let mut images = 400usize;
+    // The fastest CPU backend compiled in: LibTorch, else Flex, else NdArray.
+    let mut backend = advcal::backend::default_cpu_backend()
+        .unwrap_or_default()
+        .to_string();
     let args: Vec<String> = std::env::args().collect();
     for w in args.windows(2) {
         match w[0].as_str() {
             "--epsilon" => eps = w[1].parse().expect("--epsilon takes a number"),
             "--images" => images = w[1].parse().expect("--images takes a number"),
+            "--backend" => backend = w[1].clone(),
             _ => {}
         }
     }
-    // The fastest CPU backend compiled in: Flex, else NdArray.
-    #[cfg(feature = "flex")]
-    let result = run::<advcal::backend::flex::Train>(advcal::backend::flex::device(), eps, images);
-    #[cfg(all(not(feature = "flex"), feature = "ndarray"))]
     let result =
-        run::<advcal::backend::ndarray::Train>(advcal::backend::ndarray::device(), eps, images);
-    #[cfg(not(any(feature = "flex", feature = "ndarray")))]
-    let result: advcal::Result<()> = {
-        eprintln!("enable the `flex` or `ndarray` feature");
-        Ok(())
-    };
+        advcal::backend::with_backend(&backend, Quickstart { eps, images }).and_then(|r| r);
     if let Err(e) = result {
         eprintln!("error: {e}");
         std::process::exit(1);

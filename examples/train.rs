@@ -8,7 +8,9 @@
 //! Writes `<out>/<strategy>-<model>/{last.ckpt,history.json,history.csv}` and resumes from
 //! `last.ckpt` when it exists.
 
-use advcal::attack::{IaaConfig, PgdConfig, StepSize};
+use advcal::attack::{
+    AttackConfig, FgsmConfig, IaaConfig, PgdConfig, UcaConfig, UniformNoiseConfig,
+};
 use advcal::data::{bundled_sample_dir, cifar10_dir_from_env, load_cifar10, Split};
 use advcal::model::{AnyModel, AnyModelConfig, Architecture};
 use advcal::train::*;
@@ -47,6 +49,13 @@ struct Args {
     /// Inner attack steps (default from the preset)
     #[arg(long)]
     attack_steps: Option<usize>,
+    /// Attacks run on the evaluation set after every epoch, `name:epsilon` (pgd, iaa, uca,
+    /// fgsm, noise); repeat the flag for several
+    #[arg(long, default_values_t = ["pgd:0.03".to_string(), "iaa:0.03".to_string()])]
+    eval_attack: Vec<String>,
+    /// Steps of the per-epoch evaluation attacks
+    #[arg(long, default_value_t = 10)]
+    eval_attack_steps: usize,
     /// Width of the small CNN
     #[arg(long, default_value_t = 16)]
     width: usize,
@@ -59,10 +68,11 @@ struct Args {
     seed: u64,
     #[arg(long, default_value = "runs")]
     out: PathBuf,
-    /// flex | ndarray | wgpu | cuda (must be compiled in with the matching feature; NdArray's
-    /// convolution backward is ~25x slower than Flex on CPU)
-    #[arg(long, default_value = "flex")]
-    backend: String,
+    /// tch | tch-cuda | flex | ndarray | wgpu | cuda (compiled in by the matching cargo feature;
+    /// default: the fastest CPU backend compiled in. NdArray's convolution backward is ~25x
+    /// slower than Flex, and LibTorch ~8x faster than Flex)
+    #[arg(long)]
+    backend: Option<String>,
 }
 
 struct Preset {
@@ -103,26 +113,28 @@ fn preset(name: &str) -> Preset {
     }
 }
 
-fn strategy_for<B: AutodiffBackend>(
-    name: &str,
-    steps: usize,
-) -> Box<dyn TrainingStrategy<B, AnyModel<B>>> {
-    let pgd = PgdConfig::new()
-        .with_steps(steps)
-        .with_step_size(StepSize::Absolute(2.5 * (8.0 / 255.0) / steps as f32));
-    let iaa = IaaConfig::new().with_epsilon(8.0 / 255.0).with_steps(steps);
-    match name {
-        "pt" => Box::new(Plain),
-        "pgd-at" => Box::new(PgdAt::new(PgdAtConfig::new().with_attack(pgd))),
-        "iat" => Box::new(Iat::new(IatConfig::new().with_attack(iaa))),
-        "at-iat" => Box::new(AtIat::new(AtIatConfig::new().with_pgd(pgd).with_iaa(iaa))),
-        "ccat" => Box::new(Ccat::new(CcatConfig::new().with_steps(4 * steps))),
-        "ace-at" => Box::new(AceAt::new(AceAtConfig::new().with_attack(pgd))),
-        other => {
-            eprintln!("unknown strategy `{other}`");
-            std::process::exit(2)
-        }
+/// Parses `pgd:0.03`, `iaa:0.03`, `fgsm:0.03`, `noise:0.03` or `uca:0.03`.
+fn eval_attack(spec: &str, steps: usize) -> advcal::Result<AttackConfig> {
+    let (name, eps) = spec.split_once(':').unwrap_or((spec, "0.03"));
+    let eps: f32 = eps
+        .parse()
+        .map_err(|_| advcal::Error::param("eval-attack", format!("bad epsilon in `{spec}`")))?;
+    if !(0.0..=1.0).contains(&eps) {
+        return Err(advcal::Error::InvalidEpsilon(eps as f64));
     }
+    Ok(match name {
+        "pgd" => AttackConfig::Pgd(PgdConfig::new().with_epsilon(eps).with_steps(steps)),
+        "iaa" => AttackConfig::Iaa(IaaConfig::new().with_epsilon(eps).with_steps(steps)),
+        "uca" => AttackConfig::Uca(UcaConfig::new().with_epsilon(eps).with_steps(steps)),
+        "fgsm" => AttackConfig::Fgsm(FgsmConfig::new().with_epsilon(eps)),
+        "noise" => AttackConfig::UniformNoise(UniformNoiseConfig::new().with_epsilon(eps)),
+        other => {
+            return Err(advcal::Error::param(
+                "eval-attack",
+                format!("unknown attack `{other}` (pgd, iaa, uca, fgsm, noise)"),
+            ))
+        }
+    })
 }
 
 fn run<B: AutodiffBackend>(args: &Args, device: B::Device) -> advcal::Result<()> {
@@ -153,13 +165,19 @@ fn run<B: AutodiffBackend>(args: &Args, device: B::Device) -> advcal::Result<()>
     let model =
         advcal::model::seeded_init::<B, _>(&device, args.seed, || model_config.init::<B>(&device));
     let steps = args.attack_steps.unwrap_or(p.attack_steps);
-    let mut strategy = strategy_for::<B>(&args.strategy, steps);
+    let mut strategy = StrategyKind::parse(&args.strategy)?.build::<B, AnyModel<B>>(steps)?;
+    let eval_attacks = args
+        .eval_attack
+        .iter()
+        .map(|s| eval_attack(s, args.eval_attack_steps))
+        .collect::<advcal::Result<Vec<_>>>()?;
     let out = args.out.join(format!("{}-{}", args.strategy, arch.name()));
     let config = TrainerConfig::new()
         .with_epochs(args.epochs.unwrap_or(p.epochs))
         .with_batch_size(args.batch_size.unwrap_or(p.batch))
         .with_learning_rate(args.lr.unwrap_or(p.lr))
         .with_seed(args.seed)
+        .with_eval_attacks(eval_attacks)
         .with_output_dir(Some(out.to_string_lossy().into_owned()));
     let wd = Some(WeightDecayConfig::new(5e-4));
     let outcome = match args.optimizer.as_str() {
@@ -208,24 +226,23 @@ fn run<B: AutodiffBackend>(args: &Args, device: B::Device) -> advcal::Result<()>
     Ok(())
 }
 
+struct TrainTask<'a>(&'a Args);
+
+impl advcal::backend::BackendTask for TrainTask<'_> {
+    type Output = advcal::Result<()>;
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
+        run::<B>(self.0, device)
+    }
+}
+
 fn main() {
     let args = Args::parse();
-    let result = match args.backend.as_str() {
-        #[cfg(feature = "ndarray")]
-        "ndarray" => {
-            run::<advcal::backend::ndarray::Train>(&args, advcal::backend::ndarray::device())
-        }
-        #[cfg(feature = "flex")]
-        "flex" => run::<advcal::backend::flex::Train>(&args, advcal::backend::flex::device()),
-        #[cfg(feature = "wgpu")]
-        "wgpu" => run::<advcal::backend::wgpu::Train>(&args, advcal::backend::wgpu::device()),
-        #[cfg(feature = "cuda")]
-        "cuda" => run::<advcal::backend::cuda::Train>(&args, advcal::backend::cuda::device()),
-        other => {
-            eprintln!("backend `{other}` is not compiled in (enable its cargo feature)");
-            std::process::exit(2)
-        }
-    };
+    let backend = args
+        .backend
+        .clone()
+        .or_else(|| advcal::backend::default_cpu_backend().map(str::to_string))
+        .unwrap_or_default();
+    let result = advcal::backend::with_backend(&backend, TrainTask(&args)).and_then(|r| r);
     if let Err(e) = result {
         eprintln!("error: {e}");
         std::process::exit(1);

@@ -1,5 +1,6 @@
 //! Feature-gated backend aliases, so examples and binaries can pick a backend by feature flag.
-//! Library code never names a backend: everything else is generic.
+//! Library code never names a backend: everything else is generic. [`with_backend`] picks one
+//! by name at run time (for `--backend` flags).
 
 #[cfg(feature = "ndarray")]
 /// NdArray CPU backend (SIMD + multi-threads) and its autodiff wrapper.
@@ -50,5 +51,115 @@ pub mod cuda {
     /// GPU 0.
     pub fn device() -> burn::backend::cuda::CudaDevice {
         burn::backend::cuda::CudaDevice::default()
+    }
+}
+
+#[cfg(feature = "tch")]
+/// Burn's LibTorch backend: PyTorch's own CPU (and CUDA) kernels behind the same generic code.
+///
+/// Building needs a libtorch 2.9.0 (`LIBTORCH`); `scripts/setup-libtorch.sh` prepares a CPU one
+/// from the Python package registry.
+pub mod tch {
+    /// Inner backend.
+    pub type Inner = burn::backend::LibTorch<f32>;
+    /// Autodiff backend used by attacks and training.
+    pub type Train = burn::backend::Autodiff<Inner>;
+    /// The CPU device.
+    pub fn device() -> burn::backend::libtorch::LibTorchDevice {
+        burn::backend::libtorch::LibTorchDevice::Cpu
+    }
+    /// CUDA device `index` (needs a CUDA build of libtorch).
+    pub fn cuda_device(index: usize) -> burn::backend::libtorch::LibTorchDevice {
+        burn::backend::libtorch::LibTorchDevice::Cuda(index)
+    }
+}
+
+use burn::tensor::backend::AutodiffBackend;
+
+/// Code that is generic over the backend, run once a backend has been picked by name.
+///
+/// Rust closures cannot be generic over a type, so a program that chooses its backend at run
+/// time (a `--backend` flag) implements this trait once and hands it to [`with_backend`]. Which
+/// backends exist is decided by *advcal's* cargo features, so the choice lives here rather than
+/// in every binary.
+///
+/// ```
+/// use advcal::backend::{with_backend, BackendTask};
+/// use burn::prelude::*;
+/// use burn::tensor::backend::AutodiffBackend;
+///
+/// struct SumOnes;
+/// impl BackendTask for SumOnes {
+///     type Output = f32;
+///     fn run<B: AutodiffBackend>(self, device: B::Device) -> f32 {
+///         Tensor::<B, 1>::ones([4], &device).sum().into_scalar().to_f32()
+///     }
+/// }
+/// assert_eq!(with_backend("ndarray", SumOnes).unwrap(), 4.0);
+/// assert!(with_backend("no-such-backend", SumOnes).is_err());
+/// ```
+pub trait BackendTask {
+    /// What the task returns.
+    type Output;
+    /// Run on autodiff backend `B` and `device`.
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output;
+}
+
+/// Names accepted by [`with_backend`] in this build, fastest CPU backend first.
+///
+/// `tch` is LibTorch on the CPU and `tch-cuda` LibTorch on CUDA device 0.
+pub fn available_backends() -> Vec<&'static str> {
+    let mut names = Vec::new();
+    if cfg!(feature = "tch") {
+        names.push("tch");
+        names.push("tch-cuda");
+    }
+    if cfg!(feature = "flex") {
+        names.push("flex");
+    }
+    if cfg!(feature = "ndarray") {
+        names.push("ndarray");
+    }
+    if cfg!(feature = "wgpu") {
+        names.push("wgpu");
+    }
+    if cfg!(feature = "cuda") {
+        names.push("cuda");
+    }
+    names
+}
+
+/// The fastest CPU backend compiled in (`tch`, else `flex`, else `ndarray`), if any.
+pub fn default_cpu_backend() -> Option<&'static str> {
+    available_backends()
+        .into_iter()
+        .find(|n| matches!(*n, "tch" | "flex" | "ndarray"))
+}
+
+/// Run `task` on the backend called `name` (see [`available_backends`]).
+///
+/// # Errors
+/// [`Error::BackendUnavailable`](crate::Error::BackendUnavailable) when the name is unknown or
+/// its cargo feature is off.
+pub fn with_backend<T: BackendTask>(name: &str, task: T) -> crate::Result<T::Output> {
+    #[allow(unused_variables)]
+    let task = task;
+    match name {
+        #[cfg(feature = "tch")]
+        "tch" => Ok(task.run::<tch::Train>(tch::device())),
+        #[cfg(feature = "tch")]
+        "tch-cuda" => Ok(task.run::<tch::Train>(tch::cuda_device(0))),
+        #[cfg(feature = "flex")]
+        "flex" => Ok(task.run::<flex::Train>(flex::device())),
+        #[cfg(feature = "ndarray")]
+        "ndarray" => Ok(task.run::<ndarray::Train>(ndarray::device())),
+        #[cfg(feature = "wgpu")]
+        "wgpu" => Ok(task.run::<wgpu::Train>(wgpu::device())),
+        #[cfg(feature = "cuda")]
+        "cuda" => Ok(task.run::<cuda::Train>(cuda::device())),
+        _ => Err(crate::Error::BackendUnavailable {
+            name: name.to_string(),
+            available: available_backends().join(", "),
+        }),
     }
 }

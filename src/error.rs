@@ -35,6 +35,14 @@ pub enum Error {
         /// Why it was rejected.
         reason: String,
     },
+    /// A backend was asked for by name but is unknown or not compiled in.
+    #[error("backend `{name}` is not available in this build (available: {available})")]
+    BackendUnavailable {
+        /// The requested name.
+        name: String,
+        /// Comma-separated names of the compiled-in backends.
+        available: String,
+    },
     /// The batch holds no sample.
     #[error("the batch is empty")]
     EmptyBatch,
@@ -147,7 +155,14 @@ impl Error {
         }
     }
 
-    pub(crate) fn param(name: &'static str, reason: impl Into<String>) -> Self {
+    /// An [`Error::InvalidParameter`] — for custom attacks and strategies that validate their
+    /// own settings.
+    ///
+    /// ```
+    /// let e = advcal::Error::param("momentum", "must be in [0, 1)");
+    /// assert_eq!(e.to_string(), "invalid parameter `momentum`: must be in [0, 1)");
+    /// ```
+    pub fn param(name: &'static str, reason: impl Into<String>) -> Self {
         Error::InvalidParameter {
             name,
             reason: reason.into(),

@@ -20,6 +20,7 @@
 //! Custom attacks: give an [`Objective`] to [`SignGradient`], or implement [`Attack`] directly
 //! (see `examples/custom_attack.rs`).
 
+mod any;
 mod fgsm;
 mod gradient;
 mod iaa;
@@ -30,6 +31,7 @@ mod pgd;
 mod sign_gradient;
 mod uca;
 
+pub use any::AttackConfig;
 pub use fgsm::{Fgsm, FgsmConfig};
 pub use gradient::{frozen_copy, input_gradient, InputGradient};
 pub use iaa::{Iaa, IaaConfig};

@@ -1,12 +1,24 @@
-//! Inverse adversarial training (seed Eq. 11–12).
+//! Inverse adversarial training (seed Eq. 11–13).
 
 use super::{ce_step, BatchContext, StrategyStep, TrainingStrategy};
-use crate::attack::{Attack, Iaa, IaaConfig};
-use crate::error::Result;
+use crate::attack::{
+    frozen_copy, project_linf, sign_gradient_step, Attack, Iaa, IaaConfig, IaaObjective, StepSize,
+};
+use crate::error::{Error, Result};
 use crate::model::Classifier;
 use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
+use std::collections::HashMap;
+
+/// Settings of the persistent-noise variant of IAT (seed Eq. 13, "reading B" of the spec).
+#[derive(Config, Debug)]
+pub struct PersistentNoiseConfig {
+    /// IAA steps run at each later visit of an example, warm-started from its stored noise, at
+    /// the fixed radius ε with α = ε/T (T = the attack's `steps`).
+    #[config(default = 1)]
+    pub steps_per_visit: usize,
+}
 
 /// Configuration of [`Iat`]: fresh IAA examples every batch with ε = 8/255, T = 10, λ = 5.
 #[derive(Config, Debug)]
@@ -14,13 +26,33 @@ pub struct IatConfig {
     /// The inner IAA attack.
     #[config(default = "IaaConfig::new().with_epsilon(8.0 / 255.0)")]
     pub attack: IaaConfig,
+    /// `Some`: keep one noise tensor per training example across epochs (Eq. 13) instead of a
+    /// fresh full IAA every batch.
+    #[config(default = "None")]
+    pub persistent: Option<PersistentNoiseConfig>,
 }
 
 /// IAT: `mean_i CE(f(IAA(x_i)), y_i)` — train on inverse adversarial examples, pushing the
 /// low-confidence inputs back to confident and correct. With ε = 0 it is plain training.
+///
+/// **Persistent noise** ([`IatConfig::persistent`]): the first visit of example `i` runs the full
+/// IAA and stores its noise `N[i]`; every later visit runs `steps_per_visit` IAA steps starting
+/// from `Π(x_i + N[i])` with the *current* model, stores the new noise and trains on it. This
+/// amortises the attack (1 instead of T gradient passes per visit by default). Choices, since
+/// the seed leaves them open:
+/// * the bank is filled lazily during the first epoch, so `N[i]` comes from the model of the
+///   batch that first saw `i` rather than from the initial θ₀;
+/// * the noise lives in the *augmented* frame: it is added to whatever augmented view of `x_i`
+///   the batch holds (flips and crops do not move it);
+/// * the bank lives in host memory (f32, 12 KiB per 32×32 RGB image: 600 MB for 50 000 images)
+///   and is **not** saved in checkpoints: after a resume it is rebuilt by full IAAs;
+/// * reading and writing the bank copies the batch's noise between device and host once per
+///   batch, the only synchronisation this strategy adds.
 #[derive(Debug, Clone)]
 pub struct Iat {
     attack: Iaa,
+    persistent: Option<PersistentNoiseConfig>,
+    bank: HashMap<usize, Vec<f32>>,
 }
 
 impl Iat {
@@ -28,7 +60,99 @@ impl Iat {
     pub fn new(config: IatConfig) -> Self {
         Self {
             attack: Iaa::new(config.attack),
+            persistent: config.persistent,
+            bank: HashMap::new(),
         }
+    }
+
+    /// Number of examples with stored noise (persistent mode; 0 otherwise).
+    pub fn bank_len(&self) -> usize {
+        self.bank.len()
+    }
+
+    /// The stored noise of data-set example `index` (persistent mode), flattened `C·H·W`.
+    pub fn stored_noise(&self, index: usize) -> Option<&[f32]> {
+        self.bank.get(&index).map(Vec::as_slice)
+    }
+
+    fn persistent_examples<B, M>(
+        &mut self,
+        steps_per_visit: usize,
+        model: &M,
+        images: Tensor<B::InnerBackend, 4>,
+        labels: Tensor<B::InnerBackend, 1, Int>,
+        ctx: &BatchContext<'_>,
+    ) -> Result<Tensor<B::InnerBackend, 4>>
+    where
+        B: AutodiffBackend,
+        M: Classifier<B> + AutodiffModule<B>,
+    {
+        let eps = self.attack.config.epsilon;
+        let dims = images.dims();
+        let [n, c, h, w] = dims;
+        if ctx.indices.len() != n {
+            return Err(Error::BatchSizeMismatch {
+                images: n,
+                labels: ctx.indices.len(),
+            });
+        }
+        let per = c * h * w;
+        let device = images.device();
+        let all_known = ctx.indices.iter().all(|i| self.bank.contains_key(i));
+        let adversarial = if !all_known {
+            // First visit of (some of) these examples: the full attack; known ones could be
+            // warm-started, but a mixed batch only occurs in the first epoch after a resume.
+            Attack::<B, M>::perturb_with(
+                &self.attack,
+                model,
+                images.clone(),
+                labels,
+                eps,
+                ctx.seed,
+            )?
+            .adversarial
+        } else {
+            let mut host = Vec::with_capacity(n * per);
+            for i in ctx.indices {
+                host.extend_from_slice(&self.bank[i]);
+            }
+            let noise =
+                Tensor::<B::InnerBackend, 1>::from_floats(host.as_slice(), &device).reshape(dims);
+            let mut x_adv = project_linf(images.clone() + noise, images.clone(), eps);
+            let frozen = frozen_copy::<B, M>(model, self.attack.config.mode);
+            let alpha = match self.attack.config.step_size {
+                Some(a) => StepSize::Absolute(a),
+                None => StepSize::EpsilonOverSteps,
+            }
+            .resolve(eps, self.attack.config.steps)?;
+            let objective = IaaObjective {
+                lambda: self.attack.config.lambda,
+            };
+            let labels = Tensor::<B, 1, Int>::from_inner(labels);
+            for _ in 0..steps_per_visit {
+                x_adv = sign_gradient_step::<B, M, _>(
+                    &frozen,
+                    x_adv.clone(),
+                    x_adv,
+                    images.clone(),
+                    labels.clone(),
+                    &objective,
+                    -alpha,
+                    eps,
+                    self.attack.config.mode,
+                )?;
+            }
+            x_adv
+        };
+        let noise = (adversarial.clone() - images)
+            .into_data()
+            .convert::<f32>()
+            .into_vec::<f32>()
+            .map_err(|e| Error::param("persistent noise", format!("{e:?}")))?;
+        for (k, &i) in ctx.indices.iter().enumerate() {
+            self.bank.insert(i, noise[k * per..(k + 1) * per].to_vec());
+        }
+        Ok(adversarial)
     }
 }
 
@@ -40,7 +164,11 @@ impl Default for Iat {
 
 impl<B: AutodiffBackend, M: Classifier<B> + AutodiffModule<B>> TrainingStrategy<B, M> for Iat {
     fn name(&self) -> String {
-        "iat".into()
+        if self.persistent.is_some() {
+            "iat-persistent".into()
+        } else {
+            "iat".into()
+        }
     }
     fn step(
         &mut self,
@@ -50,14 +178,20 @@ impl<B: AutodiffBackend, M: Classifier<B> + AutodiffModule<B>> TrainingStrategy<
         ctx: BatchContext<'_>,
     ) -> Result<StrategyStep<B>> {
         let eps = self.attack.config.epsilon;
-        let iae = Attack::<B, M>::perturb_with(
-            &self.attack,
-            model,
-            images,
-            labels.clone(),
-            eps,
-            ctx.seed,
-        )?;
-        Ok(ce_step(model, iae.adversarial, labels))
+        let iae = match self.persistent.as_ref().map(|p| p.steps_per_visit) {
+            Some(k) => self.persistent_examples::<B, M>(k, model, images, labels.clone(), &ctx)?,
+            None => {
+                Attack::<B, M>::perturb_with(
+                    &self.attack,
+                    model,
+                    images,
+                    labels.clone(),
+                    eps,
+                    ctx.seed,
+                )?
+                .adversarial
+            }
+        };
+        Ok(ce_step(model, iae, labels))
     }
 }

@@ -13,15 +13,17 @@ mod ccat;
 mod iat;
 mod pgd_at;
 mod plain;
+mod registry;
 mod schedule;
 mod trainer;
 
 pub use ace_at::{ace_loss, AceAt, AceAtConfig, AceVariant};
 pub use at_iat::{AtIat, AtIatConfig, AtIatMix};
 pub use ccat::{ccat_target, Ccat, CcatConfig};
-pub use iat::{Iat, IatConfig};
+pub use iat::{Iat, IatConfig, PersistentNoiseConfig};
 pub use pgd_at::{PgdAt, PgdAtConfig};
 pub use plain::Plain;
+pub use registry::StrategyKind;
 pub use schedule::LrSchedule;
 pub use trainer::{fit, EpochRecord, TrainOutcome, TrainerConfig};
 

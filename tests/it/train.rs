@@ -307,3 +307,121 @@ fn schedules() {
     };
     assert_abs_diff_eq!(ms.lr(0.1, 95, 100, 0), 0.001, epsilon = 1e-12);
 }
+
+#[test]
+fn persistent_iat_keeps_one_noise_per_example_inside_the_ball() {
+    let eps = 8.0 / 255.0;
+    let steps = 4;
+    let alpha = eps / steps as f32;
+    let make = |k: usize| {
+        Iat::new(
+            IatConfig::new()
+                .with_attack(IaaConfig::new().with_epsilon(eps).with_steps(steps))
+                .with_persistent(Some(PersistentNoiseConfig::new().with_steps_per_visit(k))),
+        )
+    };
+    let model = init_model();
+    let batch = tiny_data(6).to_batch();
+    let indices: Vec<usize> = (100..106).collect();
+    let (x, y) = batch.to_tensors::<NB>(&dev());
+    let visit = |s: &mut Iat, seed: u64| {
+        let c = BatchContext {
+            seed,
+            indices: &indices,
+            epoch: 0,
+        };
+        let out = TrainingStrategy::<AD, _>::step(s, &model, x.clone(), y.clone(), c).unwrap();
+        assert!(out.loss.into_scalar().elem::<f64>().is_finite());
+        indices
+            .iter()
+            .flat_map(|i| s.stored_noise(*i).unwrap().to_vec())
+            .collect::<Vec<f32>>()
+    };
+    // Zero steps per visit: the stored noise is reused unchanged.
+    let mut frozen = make(0);
+    let first = visit(&mut frozen, 1);
+    assert_eq!(frozen.bank_len(), 6);
+    assert!(first.iter().all(|v| v.abs() <= eps + 1e-6));
+    assert!(
+        first.iter().any(|v| v.abs() > 0.0),
+        "the full IAA found no noise"
+    );
+    assert_eq!(visit(&mut frozen, 2), first);
+    // One step per visit: every pixel moves by at most α and stays in the ε-ball.
+    let mut moving = make(1);
+    let first = visit(&mut moving, 1);
+    let second = visit(&mut moving, 2);
+    assert_ne!(first, second);
+    assert!(second.iter().all(|v| v.abs() <= eps + 1e-6));
+    assert!(max_abs_diff(&first, &second) <= alpha + 1e-6);
+    // A batch whose indices do not match its size is rejected, not silently mis-stored.
+    let bad = BatchContext {
+        seed: 0,
+        indices: &indices[..2],
+        epoch: 0,
+    };
+    assert!(TrainingStrategy::<AD, _>::step(&mut moving, &model, x, y, bad).is_err());
+}
+
+#[test]
+fn trainer_evaluates_under_attacks_every_epoch() {
+    use advcal::attack::{AttackConfig, PgdConfig};
+    let eps = 0.03;
+    let cfg = SmallCnnConfig::new().with_width(2);
+    let dir = tempfile::tempdir().unwrap();
+    let config = trainer(1)
+        .with_output_dir(Some(dir.path().to_string_lossy().into_owned()))
+        .with_eval_attacks(vec![
+            AttackConfig::Pgd(PgdConfig::new().with_epsilon(eps).with_steps(2)),
+            AttackConfig::Iaa(IaaConfig::new().with_epsilon(eps).with_steps(2)),
+        ]);
+    let eval = sample(Split::Test).take(16);
+    let out = fit(
+        &config,
+        "small_cnn",
+        &cfg,
+        init_model(),
+        sgd(),
+        &mut Plain,
+        &tiny_data(16),
+        Some(&eval),
+        &dev(),
+    )
+    .unwrap();
+    let record = &out.history[0];
+    let clean = record.eval.as_ref().unwrap();
+    let names: Vec<&str> = record
+        .eval_attacks
+        .iter()
+        .map(|a| a.attack.as_str())
+        .collect();
+    assert_eq!(names, ["pgd", "iaa"]);
+    for a in &record.eval_attacks {
+        assert_eq!(a.report.n, 16);
+        assert!(
+            a.max_linf <= eps as f64 + 1e-6,
+            "{} left the ball",
+            a.attack
+        );
+        assert!(a.pixel_range.0 >= 0.0 && a.pixel_range.1 <= 1.0);
+    }
+    // The attacked images really were attacked: the model's confidence moved.
+    assert!(
+        record
+            .eval_attacks
+            .iter()
+            .any(|a| a.report.confidence != clean.confidence),
+        "attacks left the confidence unchanged"
+    );
+    let csv = std::fs::read_to_string(dir.path().join("history.csv")).unwrap();
+    let header = csv.lines().next().unwrap();
+    assert!(header
+        .ends_with("pgd@0.03_mcs,iaa@0.03_accuracy,iaa@0.03_confidence,iaa@0.03_ece,iaa@0.03_mcs"));
+    assert_eq!(
+        csv.lines().nth(1).unwrap().split(',').count(),
+        header.split(',').count()
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("history.json")).unwrap()).unwrap();
+    assert_eq!(json[0]["eval_attacks"][1]["attack"], "iaa");
+}

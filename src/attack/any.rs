@@ -1,0 +1,110 @@
+//! A serialisable choice among the built-in attacks, for configuration files and trainers.
+
+use super::{
+    Attack, AttackOutput, Fgsm, FgsmConfig, Iaa, IaaConfig, Pgd, PgdConfig, Uca, UcaConfig,
+    UniformNoise, UniformNoiseConfig,
+};
+use crate::error::Result;
+use crate::model::Classifier;
+use burn::module::AutodiffModule;
+use burn::prelude::*;
+use burn::tensor::backend::AutodiffBackend;
+use serde::{Deserialize, Serialize};
+
+/// One of the built-in attacks with its settings; serialises to JSON as
+/// `{"Pgd": {...}}`, `{"Iaa": {...}}`, ….
+///
+/// Used where an attack must be named in a config (e.g. the trainer's per-epoch
+/// [`eval_attacks`](crate::train::TrainerConfig::eval_attacks)). It implements [`Attack`] itself,
+/// so it can be used wherever an attack is expected.
+///
+/// ```
+/// use advcal::attack::{AttackConfig, IaaConfig, PgdConfig};
+/// let attacks = vec![
+///     AttackConfig::Pgd(PgdConfig::new().with_epsilon(0.03)),
+///     AttackConfig::Iaa(IaaConfig::new().with_epsilon(0.03)),
+/// ];
+/// let json = serde_json::to_string(&attacks).unwrap();
+/// let back: Vec<AttackConfig> = serde_json::from_str(&json).unwrap();
+/// assert_eq!(back[1].epsilon(), 0.03);
+/// assert_eq!(back[0].name(), "pgd");
+/// ```
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum AttackConfig {
+    /// [`Fgsm`].
+    Fgsm(FgsmConfig),
+    /// [`Pgd`].
+    Pgd(PgdConfig),
+    /// [`UniformNoise`].
+    UniformNoise(UniformNoiseConfig),
+    /// [`Iaa`].
+    Iaa(IaaConfig),
+    /// [`Uca`].
+    Uca(UcaConfig),
+}
+
+impl AttackConfig {
+    /// The attack's short name (`fgsm`, `pgd`, `noise`, `iaa`, `uca`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Fgsm(_) => "fgsm",
+            Self::Pgd(_) => "pgd",
+            Self::UniformNoise(_) => "noise",
+            Self::Iaa(_) => "iaa",
+            Self::Uca(_) => "uca",
+        }
+    }
+
+    /// The configured radius ε.
+    pub fn epsilon(&self) -> f32 {
+        match self {
+            Self::Fgsm(c) => c.epsilon,
+            Self::Pgd(c) => c.epsilon,
+            Self::UniformNoise(c) => c.epsilon,
+            Self::Iaa(c) => c.epsilon,
+            Self::Uca(c) => c.epsilon,
+        }
+    }
+}
+
+impl<B, M> Attack<B, M> for AttackConfig
+where
+    B: AutodiffBackend,
+    M: Classifier<B> + AutodiffModule<B>,
+{
+    fn name(&self) -> String {
+        AttackConfig::name(self).to_string()
+    }
+    fn epsilon(&self) -> f32 {
+        AttackConfig::epsilon(self)
+    }
+    fn seed(&self) -> u64 {
+        match self {
+            Self::Fgsm(_) => 0,
+            Self::Pgd(c) => c.seed,
+            Self::UniformNoise(c) => c.seed,
+            Self::Iaa(c) => c.seed,
+            Self::Uca(_) => 0,
+        }
+    }
+    fn perturb_with(
+        &self,
+        model: &M,
+        images: Tensor<B::InnerBackend, 4>,
+        labels: Tensor<B::InnerBackend, 1, Int>,
+        epsilon: f32,
+        seed: u64,
+    ) -> Result<AttackOutput<B::InnerBackend>> {
+        match self {
+            Self::Fgsm(c) => {
+                Fgsm::new(c.clone()).perturb_with(model, images, labels, epsilon, seed)
+            }
+            Self::Pgd(c) => Pgd::new(c.clone()).perturb_with(model, images, labels, epsilon, seed),
+            Self::UniformNoise(c) => {
+                UniformNoise::new(c.clone()).perturb_with(model, images, labels, epsilon, seed)
+            }
+            Self::Iaa(c) => Iaa::new(c.clone()).perturb_with(model, images, labels, epsilon, seed),
+            Self::Uca(c) => Uca::new(c.clone()).perturb_with(model, images, labels, epsilon, seed),
+        }
+    }
+}
