@@ -1,55 +1,85 @@
-//! One attack iteration (forward + backward w.r.t. the input + sign update + projection) for PGD
-//! and IAA, against the raw forward + backward lower bound, per backend and model.
+//! The attack inner loop, per backend, model and batch size:
+//!
+//! * `lower_bound_fwd_bwd`: forward + backward w.r.t. the input on the frozen model — what any
+//!   attack step must cost at least;
+//! * `fwd_bwd_unfrozen`: the same with the weights' gradients computed as well (what an attack
+//!   would cost without `frozen_copy`);
+//! * `pgd_step`, `iaa_step`: one full engine iteration (gradient + sign + step + projection);
+//! * `pgd_t10`, `iaa_t10`, `uca_t10`, `ccat_t10`: complete attacks with T = 10 through the
+//!   public `Attack` API (random start, validation, final logits included);
+//! * `train_pt`, `train_pgd_at_t10`, `train_iat_t10`: one optimiser step of each strategy.
 //!
 //! ```text
-//! cargo bench --bench attack_step                       # NdArray + Flex, small CNN
-//! ADVCAL_BENCH_RESNET=1 cargo bench --bench attack_step # also ResNet-18 (Flex; NdArray is ~77 s/step)
-//! cargo bench --features wgpu --bench attack_step       # also WGPU
+//! cargo bench --bench attack_step                                   # Flex + NdArray, small CNN, batch 32
+//! ADVCAL_BENCH_BACKENDS=tch cargo bench --features tch --bench attack_step
+//! ADVCAL_BENCH_MODELS=small_cnn,resnet18 ADVCAL_BENCH_BATCHES=32,128 cargo bench --bench attack_step
 //! ```
-//! Throughput is reported in images·steps/s (criterion "elem/s").
+//! `ADVCAL_BENCH_BACKENDS` picks among the compiled-in backends (`ndarray`, `flex`, `tch`,
+//! `wgpu`, `cuda`; default: all compiled in); NdArray never runs ResNet-18 (≈77 s per step).
+//! Throughput is reported in images/s per call (criterion "elem/s"); for the T = 10 rows,
+//! images·steps/s is ten times that.
 
-use advcal::attack::{frozen_copy, input_gradient, sign_gradient_step, CrossEntropy, IaaObjective};
+use advcal::attack::{
+    frozen_copy, input_gradient, sign_gradient_step, Attack, CrossEntropy, Iaa, IaaConfig,
+    IaaObjective, Pgd, PgdConfig, Uca, UcaConfig,
+};
 use advcal::model::{Classifier, Mode, ResNet18Config, SmallCnnConfig};
+use advcal::train::{
+    BatchContext, Ccat, CcatConfig, Iat, IatConfig, PgdAt, PgdAtConfig, Plain, TrainingStrategy,
+};
 use burn::module::AutodiffModule;
+use burn::optim::{GradientsParams, Optimizer, SgdConfig};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use std::hint::black_box;
 
-const BATCH: usize = 32;
+fn env_list(name: &str, default: &str) -> Vec<String> {
+    std::env::var(name)
+        .unwrap_or_else(|_| default.to_string())
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
 
-fn bench_model<A, M>(
-    c: &mut Criterion,
-    backend: &str,
-    model_name: &str,
-    model: M,
+fn inputs<A: AutodiffBackend>(
+    batch: usize,
+    device: &A::Device,
+) -> (Tensor<A::InnerBackend, 4>, Tensor<A::InnerBackend, 1, Int>) {
+    let x = Tensor::from_data(
+        TensorData::new(
+            advcal::rng::uniform_values(batch * 3 * 32 * 32, 0.5, 1)
+                .into_iter()
+                .map(|v| v + 0.5)
+                .collect::<Vec<f32>>(),
+            [batch, 3, 32, 32],
+        ),
+        device,
+    );
+    let y = Tensor::from_data(
+        TensorData::new(
+            (0..batch as i64).map(|i| i % 10).collect::<Vec<_>>(),
+            [batch],
+        ),
+        device,
+    );
+    (x, y)
+}
+
+fn step_benches<A, M>(
+    g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    model: &M,
+    batch: usize,
     device: &A::Device,
 ) where
     A: AutodiffBackend,
     M: Classifier<A> + AutodiffModule<A>,
 {
-    let frozen = frozen_copy::<A, M>(&model, Mode::Eval);
-    let x = Tensor::<A::InnerBackend, 4>::from_data(
-        TensorData::new(
-            advcal::rng::uniform_values(BATCH * 3 * 32 * 32, 0.5, 1)
-                .into_iter()
-                .map(|v| v + 0.5)
-                .collect::<Vec<f32>>(),
-            [BATCH, 3, 32, 32],
-        ),
-        device,
-    );
-    let y = Tensor::<A, 1, Int>::from_data(
-        TensorData::new(
-            (0..BATCH as i64).map(|i| i % 10).collect::<Vec<_>>(),
-            [BATCH],
-        ),
-        device,
-    );
+    let frozen = frozen_copy::<A, M>(model, Mode::Eval);
+    let (x, y_inner) = inputs::<A>(batch, device);
+    let y = Tensor::<A, 1, Int>::from_inner(y_inner);
     let (eps, alpha) = (8.0 / 255.0, 2.0 / 255.0);
-    let mut g = c.benchmark_group(format!("attack_step/{model_name}/{backend}"));
-    g.throughput(Throughput::Elements(BATCH as u64));
-    g.sample_size(10);
     // Warm-up (autotune on GPU backends) outside the timed region.
     let _ = sign_gradient_step::<A, M, _>(
         &frozen,
@@ -65,7 +95,7 @@ fn bench_model<A, M>(
     .unwrap();
     A::sync(device).unwrap();
 
-    g.bench_function("forward_backward_lower_bound", |b| {
+    g.bench_function("lower_bound_fwd_bwd", |b| {
         b.iter(|| {
             let (grad, _) = input_gradient::<A, M, _>(
                 &frozen,
@@ -79,59 +109,178 @@ fn bench_model<A, M>(
             grad
         })
     });
-    g.bench_function("pgd_step", |b| {
+    g.bench_function("fwd_bwd_unfrozen", |b| {
         b.iter(|| {
-            let out = sign_gradient_step::<A, M, _>(
-                &frozen,
-                x.clone(),
-                black_box(x.clone()),
-                x.clone(),
+            let leaf = Tensor::<A, 4>::from_inner(black_box(x.clone())).require_grad();
+            let loss = advcal::attack::cross_entropy(
+                model.forward_mode(leaf.clone(), Mode::Eval),
                 y.clone(),
-                &CrossEntropy,
-                alpha,
-                eps,
-                Mode::Eval,
             )
-            .unwrap();
+            .sum();
+            let grad = leaf.grad(&loss.backward()).unwrap();
             A::sync(device).unwrap();
-            out
+            grad
         })
     });
-    g.bench_function("iaa_step", |b| {
-        b.iter(|| {
-            let out = sign_gradient_step::<A, M, _>(
-                &frozen,
-                x.clone(),
-                black_box(x.clone()),
-                x.clone(),
-                y.clone(),
-                &IaaObjective { lambda: 5.0 },
-                -alpha,
-                eps,
-                Mode::Eval,
-            )
-            .unwrap();
-            A::sync(device).unwrap();
-            out
-        })
-    });
-    g.finish();
+    for (name, objective_sign) in [("pgd_step", 1.0f32), ("iaa_step", -1.0)] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let out = if objective_sign > 0.0 {
+                    sign_gradient_step::<A, M, _>(
+                        &frozen,
+                        x.clone(),
+                        black_box(x.clone()),
+                        x.clone(),
+                        y.clone(),
+                        &CrossEntropy,
+                        alpha,
+                        eps,
+                        Mode::Eval,
+                    )
+                } else {
+                    sign_gradient_step::<A, M, _>(
+                        &frozen,
+                        x.clone(),
+                        black_box(x.clone()),
+                        x.clone(),
+                        y.clone(),
+                        &IaaObjective { lambda: 5.0 },
+                        -alpha,
+                        eps,
+                        Mode::Eval,
+                    )
+                }
+                .unwrap();
+                A::sync(device).unwrap();
+                out
+            })
+        });
+    }
 }
 
-fn run_backend<A: AutodiffBackend>(
+fn attack_benches<A, M>(
+    g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    model: &M,
+    batch: usize,
+    device: &A::Device,
+) where
+    A: AutodiffBackend,
+    M: Classifier<A> + AutodiffModule<A>,
+{
+    let (x, y) = inputs::<A>(batch, device);
+    let attacks: Vec<(&str, Box<dyn Attack<A, M>>)> = vec![
+        ("pgd_t10", Box::new(Pgd::new(PgdConfig::new()))),
+        ("iaa_t10", Box::new(Iaa::new(IaaConfig::new()))),
+        ("uca_t10", Box::new(Uca::new(UcaConfig::new()))),
+    ];
+    for (name, attack) in &attacks {
+        g.bench_function(*name, |b| {
+            b.iter(|| {
+                let out = attack
+                    .perturb(model, black_box(x.clone()), y.clone())
+                    .unwrap();
+                A::sync(device).unwrap();
+                out.logits
+            })
+        });
+    }
+    let ccat = Ccat::new(CcatConfig::new().with_steps(10));
+    let frozen = frozen_copy::<A, M>(model, Mode::Eval);
+    g.bench_function("ccat_t10", |b| {
+        b.iter(|| {
+            let delta = ccat
+                .inner_attack::<A, M>(&frozen, black_box(x.clone()), y.clone(), 3)
+                .unwrap();
+            A::sync(device).unwrap();
+            delta
+        })
+    });
+}
+
+fn train_benches<A, M>(
+    g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    model: &M,
+    batch: usize,
+    device: &A::Device,
+) where
+    A: AutodiffBackend,
+    M: Classifier<A> + AutodiffModule<A>,
+{
+    let (x, y) = inputs::<A>(batch, device);
+    let indices: Vec<usize> = (0..batch).collect();
+    let strategies: Vec<(&str, Box<dyn TrainingStrategy<A, M>>)> = vec![
+        ("train_pt", Box::new(Plain)),
+        ("train_pgd_at_t10", Box::new(PgdAt::new(PgdAtConfig::new()))),
+        ("train_iat_t10", Box::new(Iat::new(IatConfig::new()))),
+    ];
+    for (name, mut strategy) in strategies {
+        let mut optim = SgdConfig::new().init::<A, M>();
+        let mut current = Some(model.clone());
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let m = current.take().unwrap();
+                let ctx = BatchContext {
+                    seed: 1,
+                    indices: &indices,
+                    epoch: 0,
+                };
+                let out = strategy
+                    .step(&m, black_box(x.clone()), y.clone(), ctx)
+                    .unwrap();
+                let grads = GradientsParams::from_grads(out.loss.backward(), &m);
+                let m = optim.step(0.01, m, grads);
+                A::sync(device).unwrap();
+                current = Some(m);
+            })
+        });
+    }
+}
+
+fn bench_model<A, M>(
     c: &mut Criterion,
     backend: &str,
-    device: A::Device,
-    resnet: bool,
-) {
-    let small =
-        advcal::model::seeded_init::<A, _>(&device, 0, || SmallCnnConfig::new().init::<A>(&device));
-    bench_model::<A, _>(c, backend, "small_cnn", small, &device);
-    if resnet && std::env::var_os("ADVCAL_BENCH_RESNET").is_some() {
-        let r = advcal::model::seeded_init::<A, _>(&device, 0, || {
-            ResNet18Config::new().init::<A>(&device)
-        });
-        bench_model::<A, _>(c, backend, "resnet18", r, &device);
+    model_name: &str,
+    model: M,
+    device: &A::Device,
+) where
+    A: AutodiffBackend,
+    M: Classifier<A> + AutodiffModule<A>,
+{
+    for batch in env_list("ADVCAL_BENCH_BATCHES", "32") {
+        let Ok(batch) = batch.parse::<usize>() else {
+            continue;
+        };
+        let mut g = c.benchmark_group(format!("{model_name}/{backend}/b{batch}"));
+        g.throughput(Throughput::Elements(batch as u64));
+        g.sample_size(10);
+        step_benches::<A, M>(&mut g, &model, batch, device);
+        attack_benches::<A, M>(&mut g, &model, batch, device);
+        train_benches::<A, M>(&mut g, &model, batch, device);
+        g.finish();
+    }
+}
+
+fn run_backend<A: AutodiffBackend>(c: &mut Criterion, backend: &str, device: A::Device) {
+    let wanted = env_list("ADVCAL_BENCH_BACKENDS", "ndarray,flex,tch,wgpu,cuda");
+    if !wanted.iter().any(|b| b == backend) {
+        return;
+    }
+    for model in env_list("ADVCAL_BENCH_MODELS", "small_cnn") {
+        match model.as_str() {
+            "small_cnn" => {
+                let m = advcal::model::seeded_init::<A, _>(&device, 0, || {
+                    SmallCnnConfig::new().init::<A>(&device)
+                });
+                bench_model::<A, _>(c, backend, "small_cnn", m, &device);
+            }
+            "resnet18" if backend != "ndarray" => {
+                let m = advcal::model::seeded_init::<A, _>(&device, 0, || {
+                    ResNet18Config::new().init::<A>(&device)
+                });
+                bench_model::<A, _>(c, backend, "resnet18", m, &device);
+            }
+            _ => {}
+        }
     }
 }
 
@@ -141,14 +290,15 @@ fn benches(c: &mut Criterion) {
         c,
         "ndarray",
         advcal::backend::ndarray::device(),
-        false,
     );
     #[cfg(feature = "flex")]
-    run_backend::<advcal::backend::flex::Train>(c, "flex", advcal::backend::flex::device(), true);
+    run_backend::<advcal::backend::flex::Train>(c, "flex", advcal::backend::flex::device());
+    #[cfg(feature = "tch")]
+    run_backend::<advcal::backend::tch::Train>(c, "tch", advcal::backend::tch::device());
     #[cfg(feature = "wgpu")]
-    run_backend::<advcal::backend::wgpu::Train>(c, "wgpu", advcal::backend::wgpu::device(), true);
+    run_backend::<advcal::backend::wgpu::Train>(c, "wgpu", advcal::backend::wgpu::device());
     #[cfg(feature = "cuda")]
-    run_backend::<advcal::backend::cuda::Train>(c, "cuda", advcal::backend::cuda::device(), true);
+    run_backend::<advcal::backend::cuda::Train>(c, "cuda", advcal::backend::cuda::device());
 }
 
 criterion_group!(name = attack; config = Criterion::default().without_plots(); targets = benches);

@@ -84,6 +84,9 @@ pub struct MobileNetV2Config {
     /// Input normalisation (inside the model).
     #[config(default = "NormalizationConfig::new()")]
     pub normalization: NormalizationConfig,
+    /// Divides every channel count (1 = the standard network); for reduced-scale experiments.
+    #[config(default = 1)]
+    pub width_divisor: usize,
 }
 
 /// The model built by [`MobileNetV2Config::init`].
@@ -102,9 +105,12 @@ pub struct MobileNetV2<B: Backend> {
 impl MobileNetV2Config {
     /// Builds the model on `device`.
     pub fn init<B: Backend>(&self, device: &B::Device) -> MobileNetV2<B> {
+        let div = self.width_divisor.max(1);
+        let ch = |c: usize| (c / div).max(1);
         let mut blocks = Vec::new();
-        let mut cin = 32;
+        let mut cin = ch(32);
         for &(t, c, n, s) in MOBILENET_V2_CFG.iter() {
+            let c = ch(c);
             for i in 0..n {
                 let stride = if i == 0 { s } else { 1 };
                 blocks.push(InvertedResidual::new(cin, c, t, stride, device));
@@ -113,12 +119,12 @@ impl MobileNetV2Config {
         }
         MobileNetV2 {
             norm: self.normalization.init(device),
-            stem: conv3x3(self.normalization.mean.len(), 32, 1, device),
-            stem_bn: BatchNormConfig::new(32).init(device),
+            stem: conv3x3(self.normalization.mean.len(), ch(32), 1, device),
+            stem_bn: BatchNormConfig::new(ch(32)).init(device),
             blocks,
-            head: conv1x1(320, 1280, 1, device),
-            head_bn: BatchNormConfig::new(1280).init(device),
-            fc: LinearConfig::new(1280, self.num_classes).init(device),
+            head: conv1x1(ch(320), ch(1280), 1, device),
+            head_bn: BatchNormConfig::new(ch(1280)).init(device),
+            fc: LinearConfig::new(ch(1280), self.num_classes).init(device),
             num_classes: self.num_classes,
         }
     }

@@ -75,6 +75,18 @@ pub struct AnyModelConfig {
     pub num_classes: usize,
     /// Width of the small CNN (ignored by the others).
     pub width: usize,
+    /// Divides the channel widths of ResNet-18 (base 64), VGG-19 and MobileNetV2, for
+    /// reduced-scale CPU experiments; 1 = the paper's networks. The small CNN ignores it.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub width_divisor: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+fn is_one(v: &usize) -> bool {
+    *v == 1
 }
 
 impl AnyModelConfig {
@@ -84,6 +96,7 @@ impl AnyModelConfig {
             architecture,
             num_classes,
             width: 16,
+            width_divisor: 1,
         }
     }
 
@@ -97,15 +110,24 @@ impl AnyModelConfig {
                     .with_width(self.width)
                     .init(device),
             ),
-            Architecture::ResNet18 => {
-                AnyModel::ResNet18(ResNet18Config::new().with_num_classes(k).init(device))
-            }
-            Architecture::Vgg19 => {
-                AnyModel::Vgg19(Vgg19Config::new().with_num_classes(k).init(device))
-            }
-            Architecture::MobileNetV2 => {
-                AnyModel::MobileNetV2(MobileNetV2Config::new().with_num_classes(k).init(device))
-            }
+            Architecture::ResNet18 => AnyModel::ResNet18(
+                ResNet18Config::new()
+                    .with_num_classes(k)
+                    .with_width((64 / self.width_divisor.max(1)).max(1))
+                    .init(device),
+            ),
+            Architecture::Vgg19 => AnyModel::Vgg19(
+                Vgg19Config::new()
+                    .with_num_classes(k)
+                    .with_width_divisor(self.width_divisor.max(1))
+                    .init(device),
+            ),
+            Architecture::MobileNetV2 => AnyModel::MobileNetV2(
+                MobileNetV2Config::new()
+                    .with_num_classes(k)
+                    .with_width_divisor(self.width_divisor.max(1))
+                    .init(device),
+            ),
         }
     }
 }

@@ -102,8 +102,11 @@ fn negative_max_other<B: Backend>(
 }
 
 impl Ccat {
-    /// The inner attack on a frozen model; returns the best perturbation found, `[M, C, H, W]`.
-    fn attack<B: AutodiffBackend, M: Classifier<B>>(
+    /// The inner confidence-maximising attack on an already frozen model (see
+    /// [`frozen_copy`](crate::attack::frozen_copy)); returns the best perturbation found,
+    /// `[M, C, H, W]`, inside the ε-ball. Public for benchmarks and analysis; training calls it
+    /// on half of each batch.
+    pub fn inner_attack<B: AutodiffBackend, M: Classifier<B>>(
         &self,
         frozen: &M,
         x: Tensor<B::InnerBackend, 4>,
@@ -218,7 +221,8 @@ impl<B: AutodiffBackend, M: Classifier<B> + AutodiffModule<B>> TrainingStrategy<
         let y_adv = labels.clone().narrow(0, s, n - s);
         let x_adv = if n - s > 0 {
             let frozen = frozen_copy::<B, M>(model, Mode::Eval);
-            let delta = self.attack::<B, M>(&frozen, x_adv_src.clone(), y_adv.clone(), ctx.seed)?;
+            let delta =
+                self.inner_attack::<B, M>(&frozen, x_adv_src.clone(), y_adv.clone(), ctx.seed)?;
             let linf = delta
                 .clone()
                 .abs()

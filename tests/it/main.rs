@@ -7,10 +7,14 @@ mod common;
 
 mod attacks;
 mod checkpoint;
+#[cfg(any(feature = "wgpu", feature = "tch"))]
+mod cross_backend;
 mod data;
 mod metrics;
 mod models;
 mod properties;
+#[cfg(feature = "tch")]
+mod tch;
 mod train;
 #[cfg(feature = "wgpu")]
 mod wgpu;

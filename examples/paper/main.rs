@@ -1,0 +1,534 @@
+//! Reproduces the experiments of *"Towards Calibration Enhanced Network by Inverse Adversarial
+//! Attack"*: Figs. 4–8 and Tables 1–3, as JSON records, Markdown tables and plots.
+//!
+//! ```text
+//! # seconds, bundled sample (what CI runs)
+//! cargo run --release --example paper -- all --preset smoke --out results/smoke
+//! # the real CIFAR-10 subset, small models, a few hours on 2 cores (LibTorch recommended)
+//! cargo run --release --features tch --example paper -- all --preset cpu \
+//!     --data-dir ../shared/data/cifar-10-batches-bin --out results/cpu
+//! # ResNet-18, full recipe: for a GPU
+//! cargo run --release --features cuda --example paper -- all --preset paper --backend cuda \
+//!     --data-dir /data/cifar-10-batches-bin --out results/paper
+//! ```
+//!
+//! Each experiment writes `<out>/<experiment>.json` (a list of records with `model`, `attack`,
+//! `epsilon`, `lambda`, `accuracy`, `confidence`, `ece`, `mcs`, `n`, …), `<out>/<experiment>.md`
+//! and a plot (`.svg`; the gallery is a `.png`). Trained models are cached under
+//! `<out>/models/` and reused (and resumed when interrupted); delete a folder to retrain.
+
+mod gallery;
+mod plot;
+mod presets;
+mod records;
+
+use advcal::attack::{Attack, AttackConfig, IaaConfig, PgdConfig, UcaConfig, UniformNoiseConfig};
+use advcal::checkpoint::load_model;
+use advcal::data::{
+    bundled_sample_dir, cifar10_dir_from_env, load_cifar10, load_image_folder, ImageDataset,
+    ImageFolderOptions, Split,
+};
+use advcal::eval::{evaluate_attack, evaluate_clean};
+use advcal::metrics::{CalibrationAccumulator, DEFAULT_BINS};
+use advcal::model::{AnyModel, AnyModelConfig, Architecture, Classifier, Mode};
+use advcal::train::{fit, StrategyKind, TrainerConfig};
+use advcal::Result;
+use burn::module::AutodiffModule;
+use burn::optim::{decay::WeightDecayConfig, momentum::MomentumConfig, SgdConfig};
+use burn::prelude::*;
+use burn::tensor::backend::AutodiffBackend;
+use clap::Parser;
+use presets::Preset;
+use records::Record;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+const EXPERIMENTS: [&str; 8] = [
+    "fig4", "fig5", "fig6", "fig7", "table1", "table2", "table3", "fig8",
+];
+
+#[derive(Parser, Debug, Clone)]
+#[command(about = "Reproduce the figures and tables of the IAA/IAT paper")]
+struct Args {
+    /// fig4 | fig5 | fig6 | fig7 | table1 | table2 | table3 | fig8 | all | train (the six models
+    /// only); several may be given separated by commas
+    experiment: String,
+    /// smoke (seconds) | cpu (real CIFAR-10 subset, small models) | paper (ResNet-18, GPU)
+    #[arg(long, default_value = "smoke")]
+    preset: String,
+    /// CIFAR-10 binary directory (default: $ADVCAL_CIFAR10_DIR, else the bundled sample)
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Image-folder data set for Table 2 (`<root>/train/<class>/*`, `<root>/val/<class>/*`),
+    /// e.g. Tiny ImageNet; Table 2 is skipped without it
+    #[arg(long)]
+    folder_dir: Option<PathBuf>,
+    /// Output directory
+    #[arg(long, default_value = "results")]
+    out: PathBuf,
+    /// Override the number of evaluation images of the preset
+    #[arg(long)]
+    eval_limit: Option<usize>,
+    /// tch | tch-cuda | flex | ndarray | wgpu | cuda (default: fastest CPU backend compiled in)
+    #[arg(long)]
+    backend: Option<String>,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+/// Everything an experiment needs.
+struct Ctx<B: AutodiffBackend> {
+    args: Args,
+    preset: Preset,
+    device: B::Device,
+    train: ImageDataset,
+    test: ImageDataset,
+}
+
+impl<B: AutodiffBackend> Ctx<B> {
+    fn out(&self, name: &str) -> PathBuf {
+        self.args.out.join(name)
+    }
+
+    /// The model trained with `kind` on `arch`: loaded from the cache when complete, trained
+    /// (or resumed) otherwise.
+    fn model(&self, kind: StrategyKind, arch: Architecture) -> Result<AnyModel<B>> {
+        let p = &self.preset;
+        let mut config = AnyModelConfig::new(arch, self.train.num_classes());
+        config.width = p.small_width;
+        config.width_divisor = p.width_divisor;
+        let dir = self.args.out.join("models").join(format!(
+            "{}-{}-{}",
+            p.name,
+            kind.name(),
+            arch.name()
+        ));
+        let epochs = if kind == StrategyKind::Plain {
+            p.epochs
+        } else {
+            p.adversarial_epochs
+        };
+        let trainer = TrainerConfig::new()
+            .with_epochs(epochs)
+            .with_batch_size(p.batch)
+            .with_learning_rate(p.lr)
+            .with_seed(self.args.seed)
+            .with_eval_batch_size(p.eval_batch)
+            .with_output_dir(Some(dir.to_string_lossy().into_owned()));
+        let ckpt = dir.join("last.ckpt");
+        if ckpt.exists() {
+            // A finished run loads in milliseconds; an unfinished one resumes below.
+            let (model, meta) = load_model(
+                &ckpt,
+                config.init::<B>(&self.device),
+                arch.name(),
+                &config,
+                &self.device,
+            )?;
+            if meta.epoch >= epochs {
+                return Ok(model);
+            }
+        }
+        let model = advcal::model::seeded_init::<B, _>(&self.device, self.args.seed, || {
+            config.init::<B>(&self.device)
+        });
+        let mut strategy = kind.build::<B, AnyModel<B>>(p.train_attack_steps)?;
+        let optim = SgdConfig::new()
+            .with_momentum(Some(
+                MomentumConfig::new().with_momentum(0.9).with_dampening(0.0),
+            ))
+            .with_weight_decay(Some(WeightDecayConfig::new(5e-4)))
+            .init::<B, AnyModel<B>>();
+        eprintln!(
+            "training {} on {} ({} images)",
+            kind.label(),
+            arch.name(),
+            self.train.len()
+        );
+        let started = Instant::now();
+        let outcome = fit(
+            &trainer,
+            arch.name(),
+            &config,
+            model,
+            optim,
+            &mut strategy,
+            &self.train,
+            Some(&self.test),
+            &self.device,
+        )?;
+        eprintln!(
+            "trained {} on {} in {:.0} s",
+            kind.label(),
+            arch.name(),
+            started.elapsed().as_secs_f64()
+        );
+        Ok(outcome.model)
+    }
+
+    fn six_models(&self) -> Result<Vec<(StrategyKind, AnyModel<B>)>> {
+        StrategyKind::ALL
+            .into_iter()
+            .map(|k| Ok((k, self.model(k, self.preset.arch)?)))
+            .collect()
+    }
+
+    fn iaa(&self, lambda: f32) -> AttackConfig {
+        AttackConfig::Iaa(
+            IaaConfig::new()
+                .with_lambda(lambda)
+                .with_steps(self.preset.eval_steps)
+                .with_seed(self.args.seed),
+        )
+    }
+
+    fn pgd(&self) -> AttackConfig {
+        AttackConfig::Pgd(
+            PgdConfig::new()
+                .with_steps(self.preset.eval_steps)
+                .with_seed(self.args.seed),
+        )
+    }
+
+    fn noise(&self) -> AttackConfig {
+        AttackConfig::UniformNoise(UniformNoiseConfig::new().with_seed(self.args.seed))
+    }
+
+    fn uca(&self) -> AttackConfig {
+        AttackConfig::Uca(UcaConfig::new().with_steps(self.preset.eval_steps))
+    }
+
+    fn clean_record(&self, model: &AnyModel<B>, name: &str, data: &ImageDataset) -> Result<Record> {
+        let r = evaluate_clean(
+            &model.valid(),
+            data,
+            self.preset.eval_batch,
+            DEFAULT_BINS,
+            &self.device,
+        )?;
+        Ok(Record::clean(name, &r))
+    }
+
+    fn attack_record(
+        &self,
+        model: &AnyModel<B>,
+        name: &str,
+        attack: &AttackConfig,
+        epsilon: f32,
+        data: &ImageDataset,
+    ) -> Result<Record> {
+        let e = evaluate_attack(
+            attack,
+            model,
+            data,
+            epsilon,
+            self.preset.eval_batch,
+            DEFAULT_BINS,
+            &self.device,
+        )?;
+        let lambda = match attack {
+            AttackConfig::Iaa(c) => Some(c.lambda),
+            _ => None,
+        };
+        Ok(Record::attacked(name, &e, lambda))
+    }
+}
+
+fn fig4<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
+    let arch = ctx.preset.arch;
+    let model = ctx.model(StrategyKind::Plain, arch)?;
+    let name = format!("PT/{}", arch.name());
+    let mut records = vec![ctx.clean_record(&model, &name, &ctx.test)?];
+    for lambda in [1.0f32, 3.0, 5.0, 7.0, 10.0] {
+        for &eps in &ctx.preset.grid {
+            records.push(ctx.attack_record(&model, &name, &ctx.iaa(lambda), eps, &ctx.test)?);
+        }
+    }
+    records::finish(ctx.out("fig4"), &records)?;
+    plot::fig4(&ctx.out("fig4.svg"), &records, ctx.test.num_classes())
+}
+
+fn fig5<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
+    let arch = ctx.preset.arch;
+    let model = ctx.model(StrategyKind::Plain, arch)?;
+    let name = format!("PT/{}", arch.name());
+    let mut records = vec![ctx.clean_record(&model, &name, &ctx.test)?];
+    for attack in [ctx.noise(), ctx.pgd(), ctx.iaa(5.0)] {
+        for &eps in &ctx.preset.grid {
+            records.push(ctx.attack_record(&model, &name, &attack, eps, &ctx.test)?);
+        }
+    }
+    records::finish(ctx.out("fig5"), &records)?;
+    plot::by_attack(
+        &ctx.out("fig5.svg"),
+        "Fig. 5: PT under noise, PGD and IAA",
+        &records,
+        &["mcs"],
+    )
+}
+
+fn six_model_sweep<B: AutodiffBackend>(
+    ctx: &Ctx<B>,
+    experiment: &str,
+    attack: AttackConfig,
+    metrics: &[&'static str],
+    title: &str,
+) -> Result<()> {
+    let mut records = Vec::new();
+    for (kind, model) in ctx.six_models()? {
+        records.push(ctx.clean_record(&model, kind.label(), &ctx.test)?);
+        for &eps in &ctx.preset.grid {
+            records.push(ctx.attack_record(&model, kind.label(), &attack, eps, &ctx.test)?);
+        }
+    }
+    records::finish(ctx.out(experiment), &records)?;
+    plot::by_model(
+        &ctx.out(&format!("{experiment}.svg")),
+        title,
+        &records,
+        metrics,
+    )
+}
+
+fn iaa_vs_uca<B: AutodiffBackend>(
+    ctx: &Ctx<B>,
+    experiment: &str,
+    models: Vec<(StrategyKind, AnyModel<B>)>,
+    data: &ImageDataset,
+) -> Result<()> {
+    let eps = 0.03;
+    let mut records = Vec::new();
+    for (kind, model) in models {
+        let clean = ctx.clean_record(&model, kind.label(), data)?;
+        let iaa = ctx.attack_record(&model, kind.label(), &ctx.iaa(5.0), eps, data)?;
+        let uca = ctx.attack_record(&model, kind.label(), &ctx.uca(), eps, data)?;
+        // UCA never changes a prediction by construction: its accuracy is the clean one.
+        if (uca.accuracy - clean.accuracy).abs() > 1e-12 {
+            return Err(advcal::Error::param(
+                "uca",
+                format!(
+                    "{}: UCA accuracy {} != clean {}",
+                    kind.label(),
+                    uca.accuracy,
+                    clean.accuracy
+                ),
+            ));
+        }
+        records.extend([clean, iaa, uca]);
+    }
+    records::finish(ctx.out(experiment), &records)?;
+    plot::bars(&ctx.out(&format!("{experiment}.svg")), experiment, &records)
+}
+
+fn table1<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
+    iaa_vs_uca(ctx, "table1", ctx.six_models()?, &ctx.test)
+}
+
+fn table2<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
+    let Some(root) = ctx.args.folder_dir.clone() else {
+        eprintln!("table2: skipped (pass --folder-dir with train/ and val/ class folders, e.g. Tiny ImageNet)");
+        return Ok(());
+    };
+    let options = ImageFolderOptions {
+        size: 64,
+        max_per_class: ctx.preset.folder_per_class,
+    };
+    let train = load_image_folder(root.join("train"), options)?;
+    let test = load_image_folder(root.join("val"), options)?.take(ctx.preset.eval_images);
+    let sub = Ctx::<B> {
+        args: Args {
+            out: ctx.args.out.join("folder"),
+            ..ctx.args.clone()
+        },
+        preset: ctx.preset.clone(),
+        device: ctx.device.clone(),
+        train,
+        test,
+    };
+    let models = sub.six_models()?;
+    iaa_vs_uca(&sub, "table2", models, &sub.test)?;
+    for ext in ["json", "md", "svg"] {
+        let (from, to) = (
+            sub.out(&format!("table2.{ext}")),
+            ctx.out(&format!("table2.{ext}")),
+        );
+        std::fs::copy(&from, &to).map_err(|e| advcal::Error::io(&to, e))?;
+    }
+    Ok(())
+}
+
+fn table3<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
+    let archs = [
+        Architecture::ResNet18,
+        Architecture::MobileNetV2,
+        Architecture::Vgg19,
+    ];
+    let models: Vec<AnyModel<B>> = archs
+        .iter()
+        .map(|&a| ctx.model(StrategyKind::Plain, a))
+        .collect::<Result<_>>()?;
+    let inner: Vec<_> = models.iter().map(|m| m.valid()).collect();
+    let k = ctx.test.num_classes();
+    let iaa = ctx.iaa(5.0);
+    let eps = 0.03;
+    // cells[threat][target]
+    let mut cells: Vec<Vec<CalibrationAccumulator>> = (0..3)
+        .map(|_| {
+            (0..3)
+                .map(|_| CalibrationAccumulator::new(k, DEFAULT_BINS))
+                .collect::<Result<_>>()
+        })
+        .collect::<Result<_>>()?;
+    let mut max_linf = [0.0f64; 3];
+    for (b, batch) in ctx
+        .test
+        .batches(ctx.preset.eval_batch, None, None)?
+        .enumerate()
+    {
+        let (x, y) = batch.to_tensors::<B::InnerBackend>(&ctx.device);
+        for (t, threat) in models.iter().enumerate() {
+            let seed = advcal::rng::derive_seed(ctx.args.seed, b as u64);
+            let out = Attack::<B, AnyModel<B>>::perturb_with(
+                &iaa,
+                threat,
+                x.clone(),
+                y.clone(),
+                eps,
+                seed,
+            )?;
+            let linf: f64 = out.perturbation.abs().max().into_scalar().elem();
+            max_linf[t] = max_linf[t].max(linf);
+            for (g, target) in inner.iter().enumerate() {
+                let logits = target.forward_mode(out.adversarial.clone(), Mode::Eval);
+                cells[t][g].add_batch(logits, y.clone())?;
+            }
+        }
+    }
+    let mut records = Vec::new();
+    for (t, row) in cells.iter().enumerate() {
+        for (g, acc) in row.iter().enumerate() {
+            let r = acc.report()?;
+            records.push(Record::transfer(
+                archs[t].name(),
+                archs[g].name(),
+                eps,
+                &r,
+                max_linf[t],
+            ));
+        }
+    }
+    records::finish(ctx.out("table3"), &records)?;
+    plot::heatmap(&ctx.out("table3.svg"), &records, &archs.map(|a| a.name()))
+}
+
+fn fig8<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
+    let arch = ctx.preset.gallery_arch;
+    let model = ctx.model(StrategyKind::Plain, arch)?;
+    gallery::render::<B>(ctx, &model, &ctx.out("fig8.png"))
+}
+
+fn run<B: AutodiffBackend>(args: Args, device: B::Device) -> Result<()> {
+    let preset = presets::by_name(&args.preset)?;
+    let dir = args
+        .data_dir
+        .clone()
+        .or_else(cifar10_dir_from_env)
+        .unwrap_or_else(bundled_sample_dir);
+    let mut train = load_cifar10(&dir, Split::Train)?;
+    if let Some(n) = preset.train_limit {
+        train = train.take(n);
+    }
+    let eval_images = args.eval_limit.unwrap_or(preset.eval_images);
+    let test = load_cifar10(&dir, Split::Test)?.take(eval_images);
+    std::fs::create_dir_all(&args.out).map_err(|e| advcal::Error::io(&args.out, e))?;
+    eprintln!(
+        "preset {}: data {} ({} train / {} eval images), out {}",
+        preset.name,
+        dir.display(),
+        train.len(),
+        test.len(),
+        args.out.display()
+    );
+    let ctx = Ctx::<B> {
+        args: args.clone(),
+        preset: Preset {
+            eval_images,
+            ..preset
+        },
+        device,
+        train,
+        test,
+    };
+    let wanted: Vec<&str> = match args.experiment.as_str() {
+        "all" => EXPERIMENTS.to_vec(),
+        "train" => {
+            ctx.six_models()?;
+            return Ok(());
+        }
+        list => {
+            let names: Vec<&str> = list.split(',').map(str::trim).collect();
+            if let Some(bad) = names.iter().find(|e| !EXPERIMENTS.contains(e)) {
+                return Err(advcal::Error::param(
+                    "experiment",
+                    format!("unknown `{bad}`; expected one of {EXPERIMENTS:?}, all or train"),
+                ));
+            }
+            names
+        }
+    };
+    for e in wanted {
+        let started = Instant::now();
+        match e {
+            "fig4" => fig4(&ctx)?,
+            "fig5" => fig5(&ctx)?,
+            "fig6" => six_model_sweep(
+                &ctx,
+                "fig6",
+                ctx.iaa(5.0),
+                &["mcs", "confidence"],
+                "Fig. 6: IAA against six training strategies",
+            )?,
+            "fig7" => six_model_sweep(
+                &ctx,
+                "fig7",
+                ctx.pgd(),
+                &["accuracy", "confidence", "mcs"],
+                "Fig. 7: PGD against six training strategies",
+            )?,
+            "table1" => table1(&ctx)?,
+            "table2" => table2(&ctx)?,
+            "table3" => table3(&ctx)?,
+            "fig8" => fig8(&ctx)?,
+            _ => unreachable!("checked above"),
+        }
+        eprintln!("{e}: done in {:.1} s", started.elapsed().as_secs_f64());
+    }
+    Ok(())
+}
+
+struct Task(Args);
+
+impl advcal::backend::BackendTask for Task {
+    type Output = Result<()>;
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<()> {
+        run::<B>(self.0, device)
+    }
+}
+
+fn main() {
+    let args = Args::parse();
+    let backend = args
+        .backend
+        .clone()
+        .or_else(|| advcal::backend::default_cpu_backend().map(str::to_string))
+        .unwrap_or_default();
+    if let Err(e) = advcal::backend::with_backend(&backend, Task(args)).and_then(|r| r) {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// Writes `bytes` to `path` atomically (the example's plots and images).
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    advcal::io::write_atomic(path, bytes)
+}

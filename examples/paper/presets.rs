@@ -1,0 +1,106 @@
+//! Experiment scales: `smoke` (CI, seconds), `cpu` (real data, small models, hours on 2 cores),
+//! `paper` (ResNet-18 full recipe, GPU).
+
+use advcal::model::Architecture;
+use advcal::Result;
+
+/// How big every part of the reproduction is.
+#[derive(Debug, Clone)]
+pub struct Preset {
+    pub name: &'static str,
+    /// Architecture of the six-strategy comparisons (Figs. 4–7, Tables 1–2).
+    pub arch: Architecture,
+    /// Architecture of the gallery (Fig. 8; the paper used an ImageNet VGG-19).
+    pub gallery_arch: Architecture,
+    /// Small-CNN width.
+    pub small_width: usize,
+    /// Channel divisor of ResNet-18 and VGG-19 (Table 3).
+    pub width_divisor: usize,
+    pub train_limit: Option<usize>,
+    /// Epochs of plain training (PT models, Table 3 models).
+    pub epochs: usize,
+    /// Epochs of the adversarial strategies (each epoch costs 4–7× a PT epoch).
+    pub adversarial_epochs: usize,
+    pub batch: usize,
+    pub lr: f64,
+    /// Inner-attack steps during adversarial training.
+    pub train_attack_steps: usize,
+    pub eval_images: usize,
+    pub eval_batch: usize,
+    /// Steps T of the evaluation attacks (PGD, IAA, UCA).
+    pub eval_steps: usize,
+    /// ε grid of the sweeps.
+    pub grid: Vec<f32>,
+    /// Table 2: images per class kept from the image folder.
+    pub folder_per_class: Option<usize>,
+}
+
+/// The spec's ε grid {0.02, 0.03, …, 0.10}.
+fn full_grid() -> Vec<f32> {
+    (2..=10).map(|i| i as f32 / 100.0).collect()
+}
+
+pub fn by_name(name: &str) -> Result<Preset> {
+    Ok(match name {
+        "smoke" => Preset {
+            name: "smoke",
+            arch: Architecture::SmallCnn,
+            gallery_arch: Architecture::SmallCnn,
+            small_width: 4,
+            width_divisor: 16,
+            train_limit: Some(128),
+            epochs: 1,
+            adversarial_epochs: 1,
+            batch: 64,
+            lr: 0.05,
+            train_attack_steps: 1,
+            eval_images: 32,
+            eval_batch: 32,
+            eval_steps: 2,
+            grid: vec![0.02, 0.06, 0.1],
+            folder_per_class: Some(4),
+        },
+        "cpu" => Preset {
+            name: "cpu",
+            arch: Architecture::SmallCnn,
+            gallery_arch: Architecture::SmallCnn,
+            small_width: 16,
+            width_divisor: 4,
+            train_limit: None,
+            epochs: 10,
+            adversarial_epochs: 6,
+            batch: 128,
+            lr: 0.05,
+            train_attack_steps: 3,
+            eval_images: 500,
+            eval_batch: 250,
+            eval_steps: 10,
+            grid: full_grid(),
+            folder_per_class: Some(100),
+        },
+        "paper" => Preset {
+            name: "paper",
+            arch: Architecture::ResNet18,
+            gallery_arch: Architecture::Vgg19,
+            small_width: 16,
+            width_divisor: 1,
+            train_limit: None,
+            epochs: 200,
+            adversarial_epochs: 200,
+            batch: 128,
+            lr: 0.1,
+            train_attack_steps: 10,
+            eval_images: 10_000,
+            eval_batch: 500,
+            eval_steps: 10,
+            grid: full_grid(),
+            folder_per_class: None,
+        },
+        other => {
+            return Err(advcal::Error::param(
+                "preset",
+                format!("unknown `{other}` (smoke, cpu, paper)"),
+            ))
+        }
+    })
+}

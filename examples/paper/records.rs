@@ -1,0 +1,145 @@
+//! The result schema shared by every experiment, with the invariants each file must satisfy.
+
+use advcal::eval::AttackEvaluation;
+use advcal::metrics::CalibrationReport;
+use advcal::Result;
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// One (model, attack, ε) measurement. `attack` is `clean` for unattacked images.
+#[derive(Debug, Clone, Serialize)]
+pub struct Record {
+    /// Evaluated model (for Table 3: the target model).
+    pub model: String,
+    /// Table 3 only: the model the IAEs were crafted on (the "threat" model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    pub attack: String,
+    pub epsilon: f32,
+    pub lambda: Option<f32>,
+    pub accuracy: f64,
+    pub confidence: f64,
+    pub ece: f64,
+    pub mcs: f64,
+    pub n: usize,
+    /// Mean probability of the true class.
+    pub gt_confidence: f64,
+    /// ECE split: overconfident and underconfident bin contributions.
+    pub over: f64,
+    pub under: f64,
+    /// Largest ‖x_adv − x‖∞ over the evaluated images (0 for clean).
+    pub max_linf: f64,
+}
+
+impl Record {
+    fn from_report(model: &str, attack: &str, epsilon: f32, r: &CalibrationReport) -> Self {
+        Self {
+            model: model.into(),
+            source: None,
+            attack: attack.into(),
+            epsilon,
+            lambda: None,
+            accuracy: r.accuracy,
+            confidence: r.confidence,
+            ece: r.ece,
+            mcs: r.mcs,
+            n: r.n,
+            gt_confidence: r.gt_confidence,
+            over: r.over,
+            under: r.under,
+            max_linf: 0.0,
+        }
+    }
+
+    pub fn clean(model: &str, r: &CalibrationReport) -> Self {
+        Self::from_report(model, "clean", 0.0, r)
+    }
+
+    pub fn attacked(model: &str, e: &AttackEvaluation, lambda: Option<f32>) -> Self {
+        Self {
+            lambda,
+            max_linf: e.max_linf,
+            ..Self::from_report(model, &e.attack, e.epsilon, &e.report)
+        }
+    }
+
+    pub fn transfer(
+        source: &str,
+        target: &str,
+        epsilon: f32,
+        r: &CalibrationReport,
+        max_linf: f64,
+    ) -> Self {
+        Self {
+            source: Some(source.into()),
+            lambda: Some(5.0),
+            max_linf,
+            ..Self::from_report(target, "iaa", epsilon, r)
+        }
+    }
+
+    /// The invariants every record must satisfy; CI checks them again on the written JSON.
+    fn check(&self) -> std::result::Result<(), String> {
+        let values = [
+            self.accuracy,
+            self.confidence,
+            self.ece,
+            self.mcs,
+            self.gt_confidence,
+            self.over,
+            self.under,
+            self.max_linf,
+        ];
+        if values.iter().any(|v| !v.is_finite()) {
+            return Err("non-finite value".into());
+        }
+        if (self.mcs - (self.confidence - self.accuracy)).abs() > 1e-6 {
+            return Err(format!("MCS {} != CONF − ACC", self.mcs));
+        }
+        if self.max_linf > self.epsilon as f64 + 1e-6 {
+            return Err(format!(
+                "‖δ‖∞ = {} exceeds ε = {}",
+                self.max_linf, self.epsilon
+            ));
+        }
+        if self.n == 0 || !(0.0..=1.0).contains(&self.accuracy) {
+            return Err("empty or out-of-range record".into());
+        }
+        Ok(())
+    }
+}
+
+/// Checks every record, then writes `<stem>.json` and `<stem>.md` atomically.
+pub fn finish(stem: PathBuf, records: &[Record]) -> Result<()> {
+    for r in records {
+        r.check().map_err(|reason| {
+            advcal::Error::param(
+                "record",
+                format!("{} / {} / ε={}: {reason}", r.model, r.attack, r.epsilon),
+            )
+        })?;
+    }
+    advcal::io::write_json_atomic(stem.with_extension("json"), records)?;
+    let mut md = String::from(
+        "| model | source | attack | ε | λ | ACC | CONF | ECE | MCS | GT-CONF | n |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for r in records {
+        md.push_str(&format!(
+            "| {} | {} | {} | {:.2} | {} | {:.4} | {:.4} | {:.4} | {:+.4} | {:.4} | {} |\n",
+            r.model,
+            r.source.as_deref().unwrap_or(""),
+            r.attack,
+            r.epsilon,
+            r.lambda.map(|l| format!("{l}")).unwrap_or_default(),
+            r.accuracy,
+            r.confidence,
+            r.ece,
+            r.mcs,
+            r.gt_confidence,
+            r.n
+        ));
+    }
+    advcal::io::write_atomic(stem.with_extension("md"), md.as_bytes())?;
+    eprintln!("wrote {}", stem.with_extension("json").display());
+    Ok(())
+}

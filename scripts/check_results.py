@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Check the JSON written by `examples/paper` against the result schema and its invariants.
+
+    python3 scripts/check_results.py results/smoke
+
+Independent of the Rust code on purpose: it re-derives every invariant from the written
+numbers. Exits non-zero with a list of problems.
+"""
+import json
+import math
+import sys
+from pathlib import Path
+
+REQUIRED = {"model": str, "attack": str, "epsilon": (int, float), "accuracy": (int, float),
+            "confidence": (int, float), "ece": (int, float), "mcs": (int, float), "n": int}
+EXPERIMENTS = ["fig4", "fig5", "fig6", "fig7", "table1", "table3", "fig8"]
+SIX = {"PT", "PGD-AT", "ACE-AT", "CCAT", "IAT", "AT+IAT"}
+
+
+def check_record(name, i, r, problems):
+    where = f"{name}[{i}]"
+    for key, kind in REQUIRED.items():
+        if key not in r:
+            problems.append(f"{where}: missing `{key}`")
+            return
+        if not isinstance(r[key], kind) or isinstance(r[key], bool):
+            problems.append(f"{where}: `{key}` has type {type(r[key]).__name__}")
+            return
+    if "lambda" not in r:
+        problems.append(f"{where}: missing `lambda` (null where it does not apply)")
+    for key in ("accuracy", "confidence", "ece", "mcs", "epsilon"):
+        if not math.isfinite(r[key]):
+            problems.append(f"{where}: `{key}` is not finite")
+    if not (0 <= r["accuracy"] <= 1 and 0 <= r["confidence"] <= 1 and 0 <= r["ece"] <= 1):
+        problems.append(f"{where}: a rate is outside [0, 1]")
+    if abs(r["mcs"] - (r["confidence"] - r["accuracy"])) > 1e-6:
+        problems.append(f"{where}: MCS != CONF - ACC")
+    if r["ece"] + 1e-9 < abs(r["mcs"]):
+        problems.append(f"{where}: ECE < |MCS|")
+    if r["n"] <= 0:
+        problems.append(f"{where}: n = {r['n']}")
+    if r.get("max_linf", 0.0) > r["epsilon"] + 1e-6:
+        problems.append(f"{where}: max |delta| {r['max_linf']} exceeds epsilon {r['epsilon']}")
+    if r["attack"] == "clean" and r["epsilon"] != 0:
+        problems.append(f"{where}: clean record with epsilon {r['epsilon']}")
+    if r["attack"] == "iaa" and r["lambda"] is None:
+        problems.append(f"{where}: IAA record without lambda")
+
+
+def main(out):
+    out = Path(out)
+    problems = []
+    data = {}
+    for name in EXPERIMENTS:
+        path = out / f"{name}.json"
+        if not path.is_file():
+            problems.append(f"{name}: {path} missing")
+            continue
+        records = json.loads(path.read_text())
+        if not isinstance(records, list) or not records:
+            problems.append(f"{name}: not a non-empty list")
+            continue
+        data[name] = records
+        for i, r in enumerate(records):
+            check_record(name, i, r, problems)
+        plot = out / (f"{name}.png" if name == "fig8" else f"{name}.svg")
+        if not plot.is_file() or plot.stat().st_size == 0:
+            problems.append(f"{name}: plot {plot} missing")
+    # Completeness: every curve has every epsilon, every table every model.
+    if "fig4" in data:
+        lambdas = {r["lambda"] for r in data["fig4"] if r["attack"] == "iaa"}
+        if lambdas != {1, 3, 5, 7, 10}:
+            problems.append(f"fig4: lambdas {sorted(lambdas)}")
+    for name, attacks in (("fig5", {"noise", "pgd", "iaa"}), ("fig6", {"iaa"}), ("fig7", {"pgd"})):
+        if name not in data:
+            continue
+        eps = {r["epsilon"] for r in data[name] if r["attack"] != "clean"}
+        seen = {(r["model"], r["attack"]) for r in data[name] if r["attack"] != "clean"}
+        for model, attack in seen:
+            got = {r["epsilon"] for r in data[name] if r["model"] == model and r["attack"] == attack}
+            if got != eps:
+                problems.append(f"{name}: {model}/{attack} misses epsilons {sorted(eps - got)}")
+        if {a for _, a in seen} != attacks:
+            problems.append(f"{name}: attacks {sorted({a for _, a in seen})}")
+    for name in ("fig6", "fig7", "table1"):
+        if name in data and {r["model"] for r in data[name]} != SIX:
+            problems.append(f"{name}: models {sorted({r['model'] for r in data[name]})}")
+    if "table1" in data:
+        for model in SIX:
+            rows = {r["attack"]: r for r in data["table1"] if r["model"] == model}
+            if set(rows) != {"clean", "iaa", "uca"}:
+                problems.append(f"table1: {model} has {sorted(rows)}")
+            elif rows["uca"]["accuracy"] != rows["clean"]["accuracy"]:
+                problems.append(f"table1: {model}: UCA accuracy differs from clean")
+    if "table3" in data:
+        cells = {(r.get("source"), r["model"]) for r in data["table3"]}
+        if len(cells) != 9:
+            problems.append(f"table3: {len(cells)} cells instead of 9")
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return 1
+    total = sum(len(v) for v in data.values())
+    print(f"check_results: {total} records in {len(data)} files OK ({out})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "results"))
