@@ -34,6 +34,9 @@ use burn::tensor::backend::AutodiffBackend;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use std::hint::black_box;
 
+type NamedAttacks<A, M> = Vec<(&'static str, Box<dyn Attack<A, M>>)>;
+type NamedStrategies<A, M> = Vec<(&'static str, Box<dyn TrainingStrategy<A, M>>)>;
+
 fn env_list(name: &str, default: &str) -> Vec<String> {
     std::env::var(name)
         .unwrap_or_else(|_| default.to_string())
@@ -168,7 +171,7 @@ fn attack_benches<A, M>(
     M: Classifier<A> + AutodiffModule<A>,
 {
     let (x, y) = inputs::<A>(batch, device);
-    let attacks: Vec<(&str, Box<dyn Attack<A, M>>)> = vec![
+    let attacks: NamedAttacks<A, M> = vec![
         ("pgd_t10", Box::new(Pgd::new(PgdConfig::new()))),
         ("iaa_t10", Box::new(Iaa::new(IaaConfig::new()))),
         ("uca_t10", Box::new(Uca::new(UcaConfig::new()))),
@@ -208,7 +211,7 @@ fn train_benches<A, M>(
 {
     let (x, y) = inputs::<A>(batch, device);
     let indices: Vec<usize> = (0..batch).collect();
-    let strategies: Vec<(&str, Box<dyn TrainingStrategy<A, M>>)> = vec![
+    let strategies: NamedStrategies<A, M> = vec![
         ("train_pt", Box::new(Plain)),
         ("train_pgd_at_t10", Box::new(PgdAt::new(PgdAtConfig::new()))),
         ("train_iat_t10", Box::new(Iat::new(IatConfig::new()))),

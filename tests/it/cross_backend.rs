@@ -80,11 +80,13 @@ pub fn attacks_agree_with_ndarray<T: Backend>(device: &T::Device) {
     compare("noise", to_vec(a.adversarial), to_vec(b.adversarial));
 }
 
+type Attacks<T> = Vec<Box<dyn Attack<Autodiff<T>, SmallCnn<Autodiff<T>>>>>;
+
 pub fn attack_outputs_respect_the_threat_model<T: Backend>(device: &T::Device) {
     let other = same_model::<T>(&tiny_cnn(4, 2), device);
     let x = Tensor::<T, 4>::from_data(images::<NB>([2, 3, 8, 8], 1, &dev()).to_data(), device);
     for eps in [0.0f32, 0.03, 0.2] {
-        let attacks: Vec<Box<dyn Attack<Autodiff<T>, SmallCnn<Autodiff<T>>>>> = vec![
+        let attacks: Attacks<T> = vec![
             Box::new(Iaa::new(IaaConfig::new().with_steps(3))),
             Box::new(Pgd::new(PgdConfig::new().with_steps(3))),
             Box::new(Fgsm::default()),
