@@ -275,15 +275,13 @@ pub fn render<B: AutodiffBackend>(ctx: &Ctx<B>, model: &AnyModel<B>, path: &Path
 
     // The schema's records, over the gallery images: clean and IAA.
     let chosen_labels = chosen.labels().to_vec();
-    let clean_logits: Vec<f32> = picked
+    // Softmax outputs, not logits: they are what the clean pass kept for the chosen images.
+    let clean_probs_chosen: Vec<f32> = picked
         .iter()
-        .flat_map(|&i| {
-            clean_probs[i * k..(i + 1) * k]
-                .iter()
-                .map(|p| p.max(1e-30).ln())
-        })
+        .flat_map(|&i| clean_probs[i * k..(i + 1) * k].iter().copied())
         .collect();
-    let clean_report = CalibrationReport::from_logits(&clean_logits, k, &chosen_labels, 15)?;
+    let clean_report =
+        CalibrationReport::from_probabilities(&clean_probs_chosen, k, &chosen_labels, 15)?;
     let adv_report = CalibrationReport::from_logits(&adv_logits, k, &chosen_labels, 15)?;
     let model_name = format!("PT/{}", ctx.preset.gallery_arch.name());
     let max_linf = listing.iter().fold(0.0f64, |m, g| m.max(g.max_linf as f64));

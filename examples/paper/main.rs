@@ -259,11 +259,12 @@ fn fig5<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
         }
     }
     records::finish(ctx.out("fig5"), &records)?;
-    plot::by_attack(
+    plot::by_key(
         &ctx.out("fig5.svg"),
         "Fig. 5: PT under noise, PGD and IAA",
         &records,
         &["mcs"],
+        |r: &Record| r.attack.clone(),
     )
 }
 
@@ -282,11 +283,12 @@ fn six_model_sweep<B: AutodiffBackend>(
         }
     }
     records::finish(ctx.out(experiment), &records)?;
-    plot::by_model(
+    plot::by_key(
         &ctx.out(&format!("{experiment}.svg")),
         title,
         &records,
         metrics,
+        |r: &Record| r.model.clone(),
     )
 }
 

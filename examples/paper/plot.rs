@@ -172,36 +172,19 @@ pub fn fig4(path: &Path, records: &[Record], num_classes: usize) -> Result<()> {
     )
 }
 
-/// One line per attack (Fig. 5).
-pub fn by_attack(
+/// One panel per metric, one line per value of `key` (Fig. 5: the attack; Figs. 6–7: the model).
+pub fn by_key(
     path: &Path,
     title: &str,
     records: &[Record],
     metrics: &[&'static str],
+    key: impl Fn(&Record) -> String + Copy,
 ) -> Result<()> {
     let panels: Vec<Panel> = metrics
         .iter()
         .map(|&m| Panel {
             metric: m,
-            series: series_by(records, |r| r.attack.clone(), m),
-            references: Vec::new(),
-        })
-        .collect();
-    draw_panels(path, title, &panels)
-}
-
-/// One line per model (Figs. 6 and 7).
-pub fn by_model(
-    path: &Path,
-    title: &str,
-    records: &[Record],
-    metrics: &[&'static str],
-) -> Result<()> {
-    let panels: Vec<Panel> = metrics
-        .iter()
-        .map(|&m| Panel {
-            metric: m,
-            series: series_by(records, |r| r.model.clone(), m),
+            series: series_by(records, key, m),
             references: Vec::new(),
         })
         .collect();
