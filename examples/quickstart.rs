@@ -98,21 +98,20 @@ impl advcal::backend::BackendTask for Quickstart {
 fn main() {
     let mut eps = 0.03f32;
     let mut images = 400usize;
-    // The fastest CPU backend compiled in: LibTorch, else Flex, else NdArray.
-    let mut backend = advcal::backend::default_cpu_backend()
-        .unwrap_or_default()
-        .to_string();
+    // Default: the fastest CPU backend compiled in (LibTorch, else Flex, else NdArray).
+    let mut backend = None;
     let args: Vec<String> = std::env::args().collect();
     for w in args.windows(2) {
         match w[0].as_str() {
             "--epsilon" => eps = w[1].parse().expect("--epsilon takes a number"),
             "--images" => images = w[1].parse().expect("--images takes a number"),
-            "--backend" => backend = w[1].clone(),
+            "--backend" => backend = Some(w[1].clone()),
             _ => {}
         }
     }
     let result =
-        advcal::backend::with_backend(&backend, Quickstart { eps, images }).and_then(|r| r);
+        advcal::backend::with_backend_or_default(backend.as_deref(), Quickstart { eps, images })
+            .and_then(|r| r);
     if let Err(e) = result {
         eprintln!("error: {e}");
         std::process::exit(1);

@@ -8,9 +8,7 @@
 //! Writes `<out>/<strategy>-<model>/{last.ckpt,history.json,history.csv}` and resumes from
 //! `last.ckpt` when it exists.
 
-use advcal::attack::{
-    AttackConfig, FgsmConfig, IaaConfig, PgdConfig, UcaConfig, UniformNoiseConfig,
-};
+use advcal::attack::AttackConfig;
 use advcal::data::{bundled_sample_dir, cifar10_dir_from_env, load_cifar10, Split};
 use advcal::model::{AnyModel, AnyModelConfig, Architecture};
 use advcal::train::*;
@@ -113,30 +111,6 @@ fn preset(name: &str) -> Preset {
     }
 }
 
-/// Parses `pgd:0.03`, `iaa:0.03`, `fgsm:0.03`, `noise:0.03` or `uca:0.03`.
-fn eval_attack(spec: &str, steps: usize) -> advcal::Result<AttackConfig> {
-    let (name, eps) = spec.split_once(':').unwrap_or((spec, "0.03"));
-    let eps: f32 = eps
-        .parse()
-        .map_err(|_| advcal::Error::param("eval-attack", format!("bad epsilon in `{spec}`")))?;
-    if !(0.0..=1.0).contains(&eps) {
-        return Err(advcal::Error::InvalidEpsilon(eps as f64));
-    }
-    Ok(match name {
-        "pgd" => AttackConfig::Pgd(PgdConfig::new().with_epsilon(eps).with_steps(steps)),
-        "iaa" => AttackConfig::Iaa(IaaConfig::new().with_epsilon(eps).with_steps(steps)),
-        "uca" => AttackConfig::Uca(UcaConfig::new().with_epsilon(eps).with_steps(steps)),
-        "fgsm" => AttackConfig::Fgsm(FgsmConfig::new().with_epsilon(eps)),
-        "noise" => AttackConfig::UniformNoise(UniformNoiseConfig::new().with_epsilon(eps)),
-        other => {
-            return Err(advcal::Error::param(
-                "eval-attack",
-                format!("unknown attack `{other}` (pgd, iaa, uca, fgsm, noise)"),
-            ))
-        }
-    })
-}
-
 fn run<B: AutodiffBackend>(args: &Args, device: B::Device) -> advcal::Result<()> {
     let p = preset(&args.preset);
     let arch = match &args.model {
@@ -169,7 +143,7 @@ fn run<B: AutodiffBackend>(args: &Args, device: B::Device) -> advcal::Result<()>
     let eval_attacks = args
         .eval_attack
         .iter()
-        .map(|s| eval_attack(s, args.eval_attack_steps))
+        .map(|s| AttackConfig::from_spec(s, args.eval_attack_steps))
         .collect::<advcal::Result<Vec<_>>>()?;
     let out = args.out.join(format!("{}-{}", args.strategy, arch.name()));
     let config = TrainerConfig::new()
@@ -237,12 +211,9 @@ impl advcal::backend::BackendTask for TrainTask<'_> {
 
 fn main() {
     let args = Args::parse();
-    let backend = args
-        .backend
-        .clone()
-        .or_else(|| advcal::backend::default_cpu_backend().map(str::to_string))
-        .unwrap_or_default();
-    let result = advcal::backend::with_backend(&backend, TrainTask(&args)).and_then(|r| r);
+    let result =
+        advcal::backend::with_backend_or_default(args.backend.as_deref(), TrainTask(&args))
+            .and_then(|r| r);
     if let Err(e) = result {
         eprintln!("error: {e}");
         std::process::exit(1);

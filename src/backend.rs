@@ -136,6 +136,36 @@ pub fn default_cpu_backend() -> Option<&'static str> {
         .find(|n| matches!(*n, "tch" | "flex" | "ndarray"))
 }
 
+/// Run `task` on the backend called `name`, or on [`default_cpu_backend`] when `name` is
+/// `None` (what a `--backend` option of a command-line tool wants).
+///
+/// ```
+/// use advcal::backend::{with_backend_or_default, BackendTask};
+/// use burn::tensor::backend::AutodiffBackend;
+///
+/// struct Name;
+/// impl BackendTask for Name {
+///     type Output = String;
+///     fn run<B: AutodiffBackend>(self, _device: B::Device) -> String {
+///         B::name(&Default::default())
+///     }
+/// }
+/// assert!(with_backend_or_default(None, Name).is_ok());
+/// assert!(with_backend_or_default(Some("ndarray"), Name).unwrap().contains("ndarray"));
+/// ```
+///
+/// # Errors
+/// As [`with_backend`]; also when no CPU backend is compiled in and `name` is `None`.
+pub fn with_backend_or_default<T: BackendTask>(
+    name: Option<&str>,
+    task: T,
+) -> crate::Result<T::Output> {
+    match name {
+        Some(name) => with_backend(name, task),
+        None => with_backend(default_cpu_backend().unwrap_or(""), task),
+    }
+}
+
 /// Run `task` on the backend called `name` (see [`available_backends`]).
 ///
 /// # Errors

@@ -95,6 +95,9 @@ pub enum Error {
         /// Where it happened (epoch/step).
         context: String,
     },
+    /// A step run inside burn-train's `Learner` failed (see `advcal::learner::StepFailures`).
+    #[error("a step inside burn-train failed: {0}")]
+    StepFailed(String),
     /// The autodiff backend returned no gradient for the input.
     #[error("no gradient was produced for the attacked input")]
     MissingGradient,

@@ -43,6 +43,9 @@ pub mod data;
 mod error;
 pub mod eval;
 pub mod io;
+#[cfg(feature = "learner")]
+#[cfg_attr(docsrs, doc(cfg(feature = "learner")))]
+pub mod learner;
 pub mod metrics;
 pub mod model;
 pub mod rng;

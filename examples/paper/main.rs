@@ -519,12 +519,10 @@ impl advcal::backend::BackendTask for Task {
 
 fn main() {
     let args = Args::parse();
-    let backend = args
-        .backend
-        .clone()
-        .or_else(|| advcal::backend::default_cpu_backend().map(str::to_string))
-        .unwrap_or_default();
-    if let Err(e) = advcal::backend::with_backend(&backend, Task(args)).and_then(|r| r) {
+    let backend = args.backend.clone();
+    if let Err(e) =
+        advcal::backend::with_backend_or_default(backend.as_deref(), Task(args)).and_then(|r| r)
+    {
         eprintln!("error: {e}");
         std::process::exit(1);
     }

@@ -4,7 +4,7 @@ use super::{
     Attack, AttackOutput, Fgsm, FgsmConfig, Iaa, IaaConfig, Pgd, PgdConfig, Uca, UcaConfig,
     UniformNoise, UniformNoiseConfig,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::Classifier;
 use burn::module::AutodiffModule;
 use burn::prelude::*;
@@ -64,6 +64,57 @@ impl AttackConfig {
             Self::Iaa(c) => c.epsilon,
             Self::Uca(c) => c.epsilon,
         }
+    }
+}
+
+impl AttackConfig {
+    /// `<name>@<ε>` (e.g. `pgd@0.03`): the attack's column prefix in the trainer's history
+    /// and the view name of `advcal::learner::CalibrationMetric::under_attack`.
+    ///
+    /// ```
+    /// use advcal::attack::{AttackConfig, PgdConfig};
+    /// assert_eq!(AttackConfig::Pgd(PgdConfig::new().with_epsilon(0.03)).label(), "pgd@0.03");
+    /// ```
+    pub fn label(&self) -> String {
+        format!("{}@{}", self.name(), self.epsilon())
+    }
+
+    /// Parses a command-line spec `name:ε` (`pgd:0.03`, `iaa:0.03`, `uca:0.03`, `fgsm:0.03`,
+    /// `noise:0.03`; a bare name means ε = 0.03), iterative attacks with `steps` steps and
+    /// every other setting at its default.
+    ///
+    /// ```
+    /// use advcal::attack::AttackConfig;
+    /// let a = AttackConfig::from_spec("iaa:0.05", 10).unwrap();
+    /// assert_eq!(a.label(), "iaa@0.05");
+    /// assert!(AttackConfig::from_spec("pgd:2", 10).is_err());
+    /// assert!(AttackConfig::from_spec("cw:0.03", 10).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidEpsilon`] for ε outside `[0, 1]`, [`Error::InvalidParameter`] for an
+    /// unknown name or an unreadable ε.
+    pub fn from_spec(spec: &str, steps: usize) -> Result<Self> {
+        let (name, eps) = spec.split_once(':').unwrap_or((spec, "0.03"));
+        let eps: f32 = eps
+            .parse()
+            .map_err(|_| Error::param("attack", format!("bad epsilon in `{spec}`")))?;
+        if !(0.0..=1.0).contains(&eps) {
+            return Err(Error::InvalidEpsilon(f64::from(eps)));
+        }
+        Ok(match name {
+            "pgd" => Self::Pgd(PgdConfig::new().with_epsilon(eps).with_steps(steps)),
+            "iaa" => Self::Iaa(IaaConfig::new().with_epsilon(eps).with_steps(steps)),
+            "uca" => Self::Uca(UcaConfig::new().with_epsilon(eps).with_steps(steps)),
+            "fgsm" => Self::Fgsm(FgsmConfig::new().with_epsilon(eps)),
+            "noise" => Self::UniformNoise(UniformNoiseConfig::new().with_epsilon(eps)),
+            other => {
+                return Err(Error::param(
+                    "attack",
+                    format!("unknown attack `{other}` (pgd, iaa, uca, fgsm, noise)"),
+                ))
+            }
+        })
     }
 }
 

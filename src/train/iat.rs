@@ -170,6 +170,9 @@ impl<B: AutodiffBackend, M: Classifier<B> + AutodiffModule<B>> TrainingStrategy<
             "iat".into()
         }
     }
+    fn is_stateful(&self) -> bool {
+        self.persistent.is_some()
+    }
     fn step(
         &mut self,
         model: &M,

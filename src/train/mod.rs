@@ -23,7 +23,7 @@ pub use ccat::{ccat_target, Ccat, CcatConfig};
 pub use iat::{Iat, IatConfig, PersistentNoiseConfig};
 pub use pgd_at::{PgdAt, PgdAtConfig};
 pub use plain::Plain;
-pub use registry::StrategyKind;
+pub use registry::{StrategyKind, StrategyVisitor};
 pub use schedule::LrSchedule;
 pub use trainer::{fit, EpochRecord, TrainOutcome, TrainerConfig};
 
@@ -92,6 +92,14 @@ pub trait TrainingStrategy<B: AutodiffBackend, M> {
         labels: Tensor<B::InnerBackend, 1, Int>,
         ctx: BatchContext<'_>,
     ) -> Result<StrategyStep<B>>;
+
+    /// Whether [`step`](Self::step) keeps state that later steps read (the persistent-noise
+    /// IAT bank). Integrations that clone the strategy per step or per device, such as
+    /// `advcal::learner::StrategyModel` (feature `learner`), refuse stateful strategies rather than
+    /// silently dropping their state. Defaults to `false`.
+    fn is_stateful(&self) -> bool {
+        false
+    }
 }
 
 impl<B: AutodiffBackend, M, S: TrainingStrategy<B, M> + ?Sized> TrainingStrategy<B, M> for Box<S> {
@@ -106,6 +114,9 @@ impl<B: AutodiffBackend, M, S: TrainingStrategy<B, M> + ?Sized> TrainingStrategy
         ctx: BatchContext<'_>,
     ) -> Result<StrategyStep<B>> {
         (**self).step(model, images, labels, ctx)
+    }
+    fn is_stateful(&self) -> bool {
+        (**self).is_stateful()
     }
 }
 

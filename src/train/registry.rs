@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::model::Classifier;
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
+use core::fmt::Debug;
 use serde::{Deserialize, Serialize};
 
 /// The six training strategies compared by the paper.
@@ -103,6 +104,54 @@ impl StrategyKind {
         M: Classifier<B> + AutodiffModule<B> + 'static,
         M::InnerModule: Classifier<B::InnerBackend>,
     {
+        struct Boxed;
+        impl<B, M> StrategyVisitor<B, M> for Boxed
+        where
+            B: AutodiffBackend,
+            M: Classifier<B> + AutodiffModule<B> + 'static,
+        {
+            type Output = Box<dyn TrainingStrategy<B, M>>;
+            fn visit<S>(self, strategy: S) -> Self::Output
+            where
+                S: TrainingStrategy<B, M> + Clone + Send + Sync + Debug + 'static,
+            {
+                Box::new(strategy)
+            }
+        }
+        self.visit(steps, Boxed)
+    }
+
+    /// Hands the concrete strategy (same defaults as [`build`](Self::build)) to `visitor`,
+    /// for code that needs its type rather than a box: burn-train's `Learner` clones the
+    /// strategy per step and per device, which a `Box<dyn TrainingStrategy>` cannot do.
+    ///
+    /// ```
+    /// use advcal::model::SmallCnn;
+    /// use advcal::train::{StrategyKind, StrategyVisitor, TrainingStrategy};
+    /// use burn::backend::{Autodiff, NdArray};
+    ///
+    /// type B = Autodiff<NdArray>;
+    /// struct Name;
+    /// impl StrategyVisitor<B, SmallCnn<B>> for Name {
+    ///     type Output = String;
+    ///     fn visit<S>(self, s: S) -> String
+    ///     where
+    ///         S: TrainingStrategy<B, SmallCnn<B>> + Clone + Send + Sync + std::fmt::Debug + 'static,
+    ///     {
+    ///         s.name()
+    ///     }
+    /// }
+    /// assert_eq!(StrategyKind::AtIat.visit::<B, SmallCnn<B>, _>(10, Name).unwrap(), "at-iat");
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidSteps`] when `steps` is 0.
+    pub fn visit<B, M, V>(&self, steps: usize, visitor: V) -> Result<V::Output>
+    where
+        B: AutodiffBackend,
+        M: Classifier<B> + AutodiffModule<B> + 'static,
+        V: StrategyVisitor<B, M>,
+    {
         if steps == 0 {
             return Err(Error::InvalidSteps(0));
         }
@@ -113,14 +162,26 @@ impl StrategyKind {
             .with_step_size(StepSize::Absolute(2.5 * eps / steps as f32));
         let iaa = IaaConfig::new().with_epsilon(eps).with_steps(steps);
         Ok(match self {
-            Self::Plain => Box::new(Plain),
-            Self::PgdAt => Box::new(PgdAt::new(PgdAtConfig::new().with_attack(pgd))),
-            Self::AceAt => Box::new(AceAt::new(AceAtConfig::new().with_attack(pgd))),
-            Self::Ccat => Box::new(Ccat::new(CcatConfig::new().with_steps(4 * steps))),
-            Self::Iat => Box::new(Iat::new(IatConfig::new().with_attack(iaa))),
-            Self::AtIat => Box::new(AtIat::new(AtIatConfig::new().with_pgd(pgd).with_iaa(iaa))),
+            Self::Plain => visitor.visit(Plain),
+            Self::PgdAt => visitor.visit(PgdAt::new(PgdAtConfig::new().with_attack(pgd))),
+            Self::AceAt => visitor.visit(AceAt::new(AceAtConfig::new().with_attack(pgd))),
+            Self::Ccat => visitor.visit(Ccat::new(CcatConfig::new().with_steps(4 * steps))),
+            Self::Iat => visitor.visit(Iat::new(IatConfig::new().with_attack(iaa))),
+            Self::AtIat => {
+                visitor.visit(AtIat::new(AtIatConfig::new().with_pgd(pgd).with_iaa(iaa)))
+            }
         })
     }
+}
+
+/// Receives the concrete strategy chosen by [`StrategyKind::visit`].
+pub trait StrategyVisitor<B: AutodiffBackend, M> {
+    /// What the visit returns.
+    type Output;
+    /// Called once with the strategy.
+    fn visit<S>(self, strategy: S) -> Self::Output
+    where
+        S: TrainingStrategy<B, M> + Clone + Send + Sync + Debug + 'static;
 }
 
 impl std::fmt::Display for StrategyKind {

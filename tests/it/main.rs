@@ -10,6 +10,8 @@ mod checkpoint;
 #[cfg(any(feature = "wgpu", feature = "tch"))]
 mod cross_backend;
 mod data;
+#[cfg(feature = "learner")]
+mod learner;
 mod metrics;
 mod models;
 mod properties;
