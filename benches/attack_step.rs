@@ -4,6 +4,8 @@
 //!   attack step must cost at least;
 //! * `fwd_bwd_unfrozen`: the same with the weights' gradients computed as well (what an attack
 //!   would cost without `frozen_copy`);
+//! * `step_update_only`: the attack's own work in a step (sign + step + projection) on a
+//!   precomputed gradient — the overhead that `pgd_step − lower_bound_fwd_bwd` estimates;
 //! * `pgd_step`, `iaa_step`: one full engine iteration (gradient + sign + step + projection);
 //! * `pgd_t10`, `iaa_t10`, `uca_t10`, `ccat_t10`: complete attacks with T = 10 through the
 //!   public `Attack` API (random start, validation, final logits included);
@@ -15,13 +17,14 @@
 //! ADVCAL_BENCH_MODELS=small_cnn,resnet18 ADVCAL_BENCH_BATCHES=32,128 cargo bench --bench attack_step
 //! ```
 //! `ADVCAL_BENCH_BACKENDS` picks among the compiled-in backends (`ndarray`, `flex`, `tch`,
-//! `wgpu`, `cuda`; default: all compiled in); NdArray never runs ResNet-18 (≈77 s per step).
+//! `wgpu`, `cuda`; default: all compiled in), plus `tch-bf16` and `tch-f16` (LibTorch in half
+//! precision, only when named); NdArray never runs ResNet-18 (≈77 s per step).
 //! Throughput is reported in images/s per call (criterion "elem/s"); for the T = 10 rows,
 //! images·steps/s is ten times that.
 
 use advcal::attack::{
-    frozen_copy, input_gradient, sign_gradient_step, Attack, CrossEntropy, Iaa, IaaConfig,
-    IaaObjective, Pgd, PgdConfig, Uca, UcaConfig,
+    frozen_copy, input_gradient, project_linf, sign_gradient_step, Attack, CrossEntropy, Iaa,
+    IaaConfig, IaaObjective, Objective, Pgd, PgdConfig, Uca, UcaConfig,
 };
 use advcal::model::{Classifier, Mode, ResNet18Config, SmallCnnConfig};
 use advcal::train::{
@@ -112,6 +115,19 @@ fn step_benches<A, M>(
             grad
         })
     });
+    // The attack's own work per step, timed alone rather than as the small difference of two
+    // noisy timings: sign, scaled step and L∞ + [0, 1] projection on a precomputed gradient.
+    let (grad, _) =
+        input_gradient::<A, M, _>(&frozen, x.clone(), y.clone(), &CrossEntropy, Mode::Eval)
+            .unwrap();
+    g.bench_function("step_update_only", |b| {
+        b.iter(|| {
+            let stepped = black_box(x.clone()) + grad.clone().sign().mul_scalar(alpha);
+            let out = project_linf(stepped, x.clone(), eps);
+            A::sync(device).unwrap();
+            out
+        })
+    });
     g.bench_function("fwd_bwd_unfrozen", |b| {
         b.iter(|| {
             let leaf = Tensor::<A, 4>::from_inner(black_box(x.clone())).require_grad();
@@ -125,34 +141,25 @@ fn step_benches<A, M>(
             grad
         })
     });
-    for (name, objective_sign) in [("pgd_step", 1.0f32), ("iaa_step", -1.0)] {
+    // PGD ascends cross-entropy, IAA descends its own objective: same step, opposite sign.
+    let steps: [(&str, &dyn Objective<A>, f32); 2] = [
+        ("pgd_step", &CrossEntropy, alpha),
+        ("iaa_step", &IaaObjective { lambda: 5.0 }, -alpha),
+    ];
+    for (name, objective, signed_alpha) in steps {
         g.bench_function(name, |b| {
             b.iter(|| {
-                let out = if objective_sign > 0.0 {
-                    sign_gradient_step::<A, M, _>(
-                        &frozen,
-                        x.clone(),
-                        black_box(x.clone()),
-                        x.clone(),
-                        y.clone(),
-                        &CrossEntropy,
-                        alpha,
-                        eps,
-                        Mode::Eval,
-                    )
-                } else {
-                    sign_gradient_step::<A, M, _>(
-                        &frozen,
-                        x.clone(),
-                        black_box(x.clone()),
-                        x.clone(),
-                        y.clone(),
-                        &IaaObjective { lambda: 5.0 },
-                        -alpha,
-                        eps,
-                        Mode::Eval,
-                    )
-                }
+                let out = sign_gradient_step::<A, M, _>(
+                    &frozen,
+                    x.clone(),
+                    black_box(x.clone()),
+                    x.clone(),
+                    y.clone(),
+                    objective,
+                    signed_alpha,
+                    eps,
+                    Mode::Eval,
+                )
                 .unwrap();
                 A::sync(device).unwrap();
                 out
@@ -298,6 +305,15 @@ fn benches(c: &mut Criterion) {
     run_backend::<advcal::backend::flex::Train>(c, "flex", advcal::backend::flex::device());
     #[cfg(feature = "tch")]
     run_backend::<advcal::backend::tch::Train>(c, "tch", advcal::backend::tch::device());
+    // Half precision on LibTorch, opt-in by name only (not in the default backend list): an
+    // exploration of whether f16/bf16 pays on the machine at hand.
+    #[cfg(feature = "tch")]
+    {
+        type Half<E> = burn::backend::Autodiff<burn::backend::LibTorch<E>>;
+        let device = advcal::backend::tch::device();
+        run_backend::<Half<burn::tensor::bf16>>(c, "tch-bf16", device);
+        run_backend::<Half<burn::tensor::f16>>(c, "tch-f16", device);
+    }
     #[cfg(feature = "wgpu")]
     run_backend::<advcal::backend::wgpu::Train>(c, "wgpu", advcal::backend::wgpu::device());
     #[cfg(feature = "cuda")]

@@ -17,10 +17,10 @@
 //! IAT, atomic per-epoch checkpoints and the training history JSON/CSV.
 
 use advcal::attack::AttackConfig;
-use advcal::data::{bundled_sample_dir, cifar10_dir_from_env, load_cifar10, Split};
+use advcal::data::{load_cifar10_splits, resolve_cifar10_dir};
 use advcal::learner::{CalibrationMetric, ImageBatcher, StrategyModel};
 use advcal::model::{AnyModel, AnyModelConfig, Architecture, Classifier};
-use advcal::train::{StrategyKind, StrategyVisitor, TrainingStrategy};
+use advcal::train::{CloneableStrategy, StrategyKind, StrategyVisitor};
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
 use burn::module::AutodiffModule;
@@ -31,7 +31,6 @@ use burn::tensor::Device;
 use burn::train::metric::{AccuracyMetric, LossMetric};
 use burn::train::{ExecutionStrategy, Learner, MultiDeviceOptim, SupervisedTraining};
 use clap::Parser;
-use std::fmt::Debug;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug, Clone)]
@@ -97,19 +96,11 @@ impl<B: AutodiffBackend> StrategyVisitor<B, AnyModel<B>> for Run<B> {
 
     fn visit<S>(self, strategy: S) -> Self::Output
     where
-        S: TrainingStrategy<B, AnyModel<B>> + Clone + Send + Sync + Debug + 'static,
+        S: CloneableStrategy<B, AnyModel<B>>,
     {
         let Run { args, device } = self;
-        let dir = args
-            .data_dir
-            .clone()
-            .or_else(cifar10_dir_from_env)
-            .unwrap_or_else(bundled_sample_dir);
-        let mut train = load_cifar10(&dir, Split::Train)?;
-        if let Some(n) = args.train_limit {
-            train = train.take(n);
-        }
-        let valid = load_cifar10(&dir, Split::Test)?.take(args.eval_limit);
+        let dir = resolve_cifar10_dir(args.data_dir.clone());
+        let (train, valid) = load_cifar10_splits(&dir, args.train_limit, Some(args.eval_limit))?;
         eprintln!(
             "data: {} ({} train, {} validation images)",
             dir.display(),

@@ -9,7 +9,7 @@
 //! `last.ckpt` when it exists.
 
 use advcal::attack::AttackConfig;
-use advcal::data::{bundled_sample_dir, cifar10_dir_from_env, load_cifar10, Split};
+use advcal::data::{load_cifar10_splits, resolve_cifar10_dir};
 use advcal::model::{AnyModel, AnyModelConfig, Architecture};
 use advcal::train::*;
 use burn::optim::{decay::WeightDecayConfig, momentum::MomentumConfig, AdamConfig, SgdConfig};
@@ -117,16 +117,12 @@ fn run<B: AutodiffBackend>(args: &Args, device: B::Device) -> advcal::Result<()>
         Some(m) => Architecture::parse(m)?,
         None => p.model,
     };
-    let dir = args
-        .data_dir
-        .clone()
-        .or_else(cifar10_dir_from_env)
-        .unwrap_or_else(bundled_sample_dir);
-    let mut train = load_cifar10(&dir, Split::Train)?;
-    if let Some(n) = args.train_limit.or(p.train_limit) {
-        train = train.take(n);
-    }
-    let test = load_cifar10(&dir, Split::Test)?.take(args.eval_limit);
+    let dir = resolve_cifar10_dir(args.data_dir.clone());
+    let (train, test) = load_cifar10_splits(
+        &dir,
+        args.train_limit.or(p.train_limit),
+        Some(args.eval_limit),
+    )?;
     eprintln!(
         "data: {} ({} train, {} eval images)",
         dir.display(),

@@ -25,8 +25,7 @@ mod records;
 use advcal::attack::{Attack, AttackConfig, IaaConfig, PgdConfig, UcaConfig, UniformNoiseConfig};
 use advcal::checkpoint::load_model;
 use advcal::data::{
-    bundled_sample_dir, cifar10_dir_from_env, load_cifar10, load_image_folder, ImageDataset,
-    ImageFolderOptions, Split,
+    load_cifar10_splits, load_image_folder, resolve_cifar10_dir, ImageDataset, ImageFolderOptions,
 };
 use advcal::eval::{evaluate_attack, evaluate_clean};
 use advcal::metrics::{CalibrationAccumulator, DEFAULT_BINS};
@@ -431,17 +430,9 @@ fn fig8<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
 
 fn run<B: AutodiffBackend>(args: Args, device: B::Device) -> Result<()> {
     let preset = presets::by_name(&args.preset)?;
-    let dir = args
-        .data_dir
-        .clone()
-        .or_else(cifar10_dir_from_env)
-        .unwrap_or_else(bundled_sample_dir);
-    let mut train = load_cifar10(&dir, Split::Train)?;
-    if let Some(n) = preset.train_limit {
-        train = train.take(n);
-    }
+    let dir = resolve_cifar10_dir(args.data_dir.clone());
     let eval_images = args.eval_limit.unwrap_or(preset.eval_images);
-    let test = load_cifar10(&dir, Split::Test)?.take(eval_images);
+    let (train, test) = load_cifar10_splits(&dir, preset.train_limit, Some(eval_images))?;
     std::fs::create_dir_all(&args.out).map_err(|e| advcal::Error::io(&args.out, e))?;
     eprintln!(
         "preset {}: data {} ({} train / {} eval images), out {}",

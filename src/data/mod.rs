@@ -16,5 +16,6 @@ pub use cifar::{
 pub use dataset::{images_from_f32, Batch, Batches, ImageDataset};
 pub use folder::{load_image_folder, ImageFolderOptions};
 pub use sample::{
-    bundled_cifar10_sample, bundled_sample_dir, cifar10_dir_from_env, CIFAR10_DIR_ENV,
+    bundled_cifar10_sample, bundled_sample_dir, cifar10_dir_from_env, load_cifar10_splits,
+    resolve_cifar10_dir, CIFAR10_DIR_ENV,
 };

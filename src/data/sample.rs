@@ -3,7 +3,7 @@
 
 use super::{load_cifar10, ImageDataset, Split};
 use crate::error::Result;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Environment variable naming a directory in the CIFAR-10 binary layout
 /// (`data_batch_*.bin`, `test_batch.bin`).
@@ -30,4 +30,42 @@ pub fn bundled_cifar10_sample(split: Split) -> Result<ImageDataset> {
 /// The directory named by [`CIFAR10_DIR_ENV`], if set.
 pub fn cifar10_dir_from_env() -> Option<PathBuf> {
     std::env::var_os(CIFAR10_DIR_ENV).map(PathBuf::from)
+}
+
+/// Where to read CIFAR-10 from, in the order every example uses: the `explicit` directory
+/// (a `--data-dir` flag), else [`CIFAR10_DIR_ENV`], else the [bundled sample](bundled_sample_dir).
+///
+/// ```
+/// use std::path::PathBuf;
+/// let dir = advcal::data::resolve_cifar10_dir(Some(PathBuf::from("/data/cifar")));
+/// assert_eq!(dir, PathBuf::from("/data/cifar"));
+/// ```
+pub fn resolve_cifar10_dir(explicit: Option<PathBuf>) -> PathBuf {
+    explicit
+        .or_else(cifar10_dir_from_env)
+        .unwrap_or_else(bundled_sample_dir)
+}
+
+/// Loads the CIFAR-10 training and test splits from `dir`, each truncated to its first
+/// `train_limit` / `test_limit` images when given (the files' order, so the same limit always
+/// selects the same images).
+///
+/// ```
+/// let dir = advcal::data::bundled_sample_dir();
+/// let (train, test) = advcal::data::load_cifar10_splits(&dir, Some(100), Some(50)).unwrap();
+/// assert_eq!((train.len(), test.len()), (100, 50));
+/// ```
+pub fn load_cifar10_splits(
+    dir: impl AsRef<Path>,
+    train_limit: Option<usize>,
+    test_limit: Option<usize>,
+) -> Result<(ImageDataset, ImageDataset)> {
+    let dir = dir.as_ref();
+    let limit = |data: ImageDataset, n: Option<usize>| match n {
+        Some(n) => data.take(n),
+        None => data,
+    };
+    let train = limit(load_cifar10(dir, Split::Train)?, train_limit);
+    let test = limit(load_cifar10(dir, Split::Test)?, test_limit);
+    Ok((train, test))
 }

@@ -7,7 +7,7 @@ use crate::attack::{cross_entropy, Attack, AttackConfig};
 use crate::error::{Error, Result};
 use crate::model::Classifier;
 use crate::rng::derive_seed;
-use crate::train::{BatchContext, TrainingStrategy};
+use crate::train::{BatchContext, CloneableStrategy};
 use burn::module::{AutodiffModule, Devices, Module, ModuleMapper, ModuleVisitor};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
@@ -117,7 +117,7 @@ impl<B, M, S> StrategyModel<B, M, S>
 where
     B: AutodiffBackend,
     M: Classifier<B> + AutodiffModule<B>,
-    S: TrainingStrategy<B, M> + Clone + Send + Sync + Debug + 'static,
+    S: CloneableStrategy<B, M>,
 {
     /// Wraps `model` and `strategy`; refuses stateful strategies (see the type's docs).
     pub fn new(model: M, strategy: S) -> Result<Self> {
@@ -348,7 +348,7 @@ impl<B, M, S> TrainStep for StrategyModel<B, M, S>
 where
     B: AutodiffBackend,
     M: Classifier<B> + AutodiffModule<B>,
-    S: TrainingStrategy<B, M> + Clone + Send + Sync + Debug + 'static,
+    S: CloneableStrategy<B, M>,
 {
     type Input = ImageBatch<B>;
     type Output = ClassificationOutput<B>;

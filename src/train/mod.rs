@@ -102,6 +102,35 @@ pub trait TrainingStrategy<B: AutodiffBackend, M> {
     }
 }
 
+/// A [`TrainingStrategy`] that can be cloned and sent across threads: what
+/// [`StrategyKind::visit`] hands out and what burn-train's `Learner` needs (feature `learner`:
+/// it clones the strategy per step and per device). Implemented for every strategy that
+/// qualifies, so it never needs implementing by hand.
+///
+/// ```
+/// use advcal::model::SmallCnn;
+/// use advcal::train::{CloneableStrategy, Plain, TrainingStrategy};
+/// use burn::backend::{Autodiff, NdArray};
+///
+/// type B = Autodiff<NdArray>;
+/// fn shareable<S: CloneableStrategy<B, SmallCnn<B>>>(strategy: S) -> (S, S) {
+///     (strategy.clone(), strategy)
+/// }
+/// let (a, _b) = shareable(Plain);
+/// assert_eq!(TrainingStrategy::<B, SmallCnn<B>>::name(&a), "pt");
+/// ```
+pub trait CloneableStrategy<B: AutodiffBackend, M>:
+    TrainingStrategy<B, M> + Clone + Send + Sync + std::fmt::Debug + 'static
+{
+}
+
+impl<B, M, S> CloneableStrategy<B, M> for S
+where
+    B: AutodiffBackend,
+    S: TrainingStrategy<B, M> + Clone + Send + Sync + std::fmt::Debug + 'static,
+{
+}
+
 impl<B: AutodiffBackend, M, S: TrainingStrategy<B, M> + ?Sized> TrainingStrategy<B, M> for Box<S> {
     fn name(&self) -> String {
         (**self).name()

@@ -1,15 +1,14 @@
 //! Building the built-in strategies by name (command-line tools, experiment scripts).
 
 use super::{
-    AceAt, AceAtConfig, AtIat, AtIatConfig, Ccat, CcatConfig, Iat, IatConfig, PgdAt, PgdAtConfig,
-    Plain, TrainingStrategy,
+    AceAt, AceAtConfig, AtIat, AtIatConfig, Ccat, CcatConfig, CloneableStrategy, Iat, IatConfig,
+    PgdAt, PgdAtConfig, Plain, TrainingStrategy,
 };
 use crate::attack::{IaaConfig, PgdConfig, StepSize};
 use crate::error::{Error, Result};
 use crate::model::Classifier;
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
-use core::fmt::Debug;
 use serde::{Deserialize, Serialize};
 
 /// The six training strategies compared by the paper.
@@ -102,7 +101,6 @@ impl StrategyKind {
     where
         B: AutodiffBackend,
         M: Classifier<B> + AutodiffModule<B> + 'static,
-        M::InnerModule: Classifier<B::InnerBackend>,
     {
         struct Boxed;
         impl<B, M> StrategyVisitor<B, M> for Boxed
@@ -113,7 +111,7 @@ impl StrategyKind {
             type Output = Box<dyn TrainingStrategy<B, M>>;
             fn visit<S>(self, strategy: S) -> Self::Output
             where
-                S: TrainingStrategy<B, M> + Clone + Send + Sync + Debug + 'static,
+                S: CloneableStrategy<B, M>,
             {
                 Box::new(strategy)
             }
@@ -127,7 +125,7 @@ impl StrategyKind {
     ///
     /// ```
     /// use advcal::model::SmallCnn;
-    /// use advcal::train::{StrategyKind, StrategyVisitor, TrainingStrategy};
+    /// use advcal::train::{CloneableStrategy, StrategyKind, StrategyVisitor};
     /// use burn::backend::{Autodiff, NdArray};
     ///
     /// type B = Autodiff<NdArray>;
@@ -136,7 +134,7 @@ impl StrategyKind {
     ///     type Output = String;
     ///     fn visit<S>(self, s: S) -> String
     ///     where
-    ///         S: TrainingStrategy<B, SmallCnn<B>> + Clone + Send + Sync + std::fmt::Debug + 'static,
+    ///         S: CloneableStrategy<B, SmallCnn<B>>,
     ///     {
     ///         s.name()
     ///     }
@@ -181,7 +179,7 @@ pub trait StrategyVisitor<B: AutodiffBackend, M> {
     /// Called once with the strategy.
     fn visit<S>(self, strategy: S) -> Self::Output
     where
-        S: TrainingStrategy<B, M> + Clone + Send + Sync + Debug + 'static;
+        S: CloneableStrategy<B, M>;
 }
 
 impl std::fmt::Display for StrategyKind {

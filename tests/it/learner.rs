@@ -5,14 +5,14 @@ use crate::common::*;
 use advcal::attack::{AttackConfig, IaaConfig, PgdConfig};
 use advcal::data::{ImageDataset, Split};
 use advcal::eval::{evaluate_attack, evaluate_clean};
-use advcal::learner::{CalibrationMetric, ImageBatcher, StrategyModel};
+use advcal::learner::{CalibrationMetric, ImageBatch, ImageBatcher, StrategyModel};
 use advcal::model::{Classifier, SmallCnn};
 use advcal::train::{
     BatchContext, Iat, IatConfig, PersistentNoiseConfig, PgdAt, PgdAtConfig, Plain, StrategyStep,
     TrainingStrategy,
 };
 use advcal::Error;
-use burn::data::dataloader::DataLoaderBuilder;
+use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
 use burn::module::AutodiffModule;
 use burn::optim::SgdConfig;
 use burn::prelude::*;
@@ -22,9 +22,29 @@ use burn::train::{
     ExecutionStrategy, Learner, LearningResult, MultiDeviceOptim, SupervisedTraining,
 };
 use std::path::Path;
+use std::sync::Arc;
 
 fn data() -> (ImageDataset, ImageDataset) {
     (sample(Split::Train).take(96), sample(Split::Test).take(64))
+}
+
+type Loader<B> = Arc<dyn DataLoader<B, ImageBatch<B>>>;
+
+/// burn-train's loaders over our batcher: training batches of `train_batch` (shuffled with
+/// `shuffle` when given), validation in batches of 32 in order.
+fn loaders(
+    train: ImageDataset,
+    valid: ImageDataset,
+    train_batch: usize,
+    shuffle: Option<u64>,
+) -> (Loader<AD>, Loader<NB>) {
+    let batcher = ImageBatcher::for_dataset(&train);
+    let mut train_builder = DataLoaderBuilder::new(batcher).batch_size(train_batch);
+    if let Some(seed) = shuffle {
+        train_builder = train_builder.shuffle(seed);
+    }
+    let valid_loader = DataLoaderBuilder::new(batcher).batch_size(32).build(valid);
+    (train_builder.build(train), valid_loader)
 }
 
 /// Count-weighted mean of a burn-train numeric log (`value,count` per line): how burn-train
@@ -60,14 +80,7 @@ fn learner_trains_a_strategy_and_logs_exact_calibration_under_attack() {
         .with_random_start(false);
     let iaa = IaaConfig::new().with_epsilon(0.03).with_steps(2);
     let strategy = PgdAt::new(PgdAtConfig::new().with_attack(pgd.clone().with_random_start(true)));
-    let batcher = ImageBatcher::for_dataset(&train);
-    let train_loader = DataLoaderBuilder::new(batcher)
-        .batch_size(32)
-        .shuffle(1)
-        .build(train);
-    let valid_loader = DataLoaderBuilder::new(batcher)
-        .batch_size(32)
-        .build(valid.clone());
+    let (train_loader, valid_loader) = loaders(train, valid.clone(), 32, Some(1));
     let training = SupervisedTraining::new(dir.path(), train_loader, valid_loader)
         .with_application_logger(None)
         .metrics((AccuracyMetric::new(), LossMetric::new()))
@@ -101,36 +114,23 @@ fn learner_trains_a_strategy_and_logs_exact_calibration_under_attack() {
     assert!((epoch_mean(dir.path(), "valid", 2, "ECE") - clean.ece).abs() < 1e-5);
     assert!((epoch_mean(dir.path(), "valid", 2, "MCS") - clean.mcs).abs() < 1e-5);
     let autodiff = SmallCnn::<AD>::from_inner(trained.clone());
-    let attacked = evaluate_attack(
-        &AttackConfig::Pgd(pgd),
-        &autodiff,
-        &valid,
-        0.03,
-        32,
-        15,
-        &dev(),
-    )
-    .unwrap();
+    let under = |attack: AttackConfig| {
+        evaluate_attack(&attack, &autodiff, &valid, 0.03, 32, 15, &dev())
+            .unwrap()
+            .report
+    };
+    let pgd_eval = under(AttackConfig::Pgd(pgd));
     let logged = epoch_mean(dir.path(), "valid", 2, "ECE [pgd@0.03]");
     assert!(
-        (logged - attacked.report.ece).abs() < 1e-5,
+        (logged - pgd_eval.ece).abs() < 1e-5,
         "logged {logged} vs recomputed {}",
-        attacked.report.ece
+        pgd_eval.ece
     );
-    let iaa_eval = evaluate_attack(
-        &AttackConfig::Iaa(iaa),
-        &autodiff,
-        &valid,
-        0.03,
-        32,
-        15,
-        &dev(),
-    )
-    .unwrap();
+    let iaa_eval = under(AttackConfig::Iaa(iaa));
     let logged = epoch_mean(dir.path(), "valid", 2, "CONF [iaa@0.03]");
-    assert!((logged - iaa_eval.report.confidence).abs() < 1e-5);
+    assert!((logged - iaa_eval.confidence).abs() < 1e-5);
     // IAA lowers confidence, the whole point of the attack.
-    assert!(iaa_eval.report.confidence < clean.confidence);
+    assert!(iaa_eval.confidence < clean.confidence);
     // Training metrics were logged for both epochs.
     assert!(epoch_mean(dir.path(), "train", 1, "Loss").is_finite());
     assert!(epoch_mean(dir.path(), "train", 2, "Loss").is_finite());
@@ -142,14 +142,7 @@ fn learner_multi_device_path_runs_on_cpu_devices() {
     let (train, valid) = data();
     let initial = tiny_cnn(4, 4);
     let before = snapshot::<AD, _>(&initial);
-    let batcher = ImageBatcher::for_dataset(&train);
-    let train_loader = DataLoaderBuilder::new(batcher)
-        .batch_size(16)
-        .shuffle(2)
-        .build(train);
-    let valid_loader = DataLoaderBuilder::new(batcher)
-        .batch_size(32)
-        .build(valid.clone());
+    let (train_loader, valid_loader) = loaders(train, valid.clone(), 16, Some(2));
     // NdArray has one device kind; listing it twice still runs burn's multi-device strategy:
     // the loader is split in two, one worker thread per "device", gradients summed on the first.
     let training = SupervisedTraining::new(dir.path(), train_loader, valid_loader)
@@ -210,15 +203,11 @@ fn a_failing_step_is_reported_and_leaves_the_weights_alone() {
     let (train, valid) = data();
     let initial = tiny_cnn(4, 6);
     let before = snapshot::<AD, _>(&initial);
-    let batcher = ImageBatcher::for_dataset(&train);
-    let training = SupervisedTraining::new(
-        dir.path(),
-        DataLoaderBuilder::new(batcher).batch_size(32).build(train),
-        DataLoaderBuilder::new(batcher).batch_size(32).build(valid),
-    )
-    .with_application_logger(None)
-    .metrics((LossMetric::new(),))
-    .num_epochs(3);
+    let (train_loader, valid_loader) = loaders(train, valid, 32, None);
+    let training = SupervisedTraining::new(dir.path(), train_loader, valid_loader)
+        .with_application_logger(None)
+        .metrics((LossMetric::new(),))
+        .num_epochs(3);
     let model = StrategyModel::new(initial, Broken)
         .unwrap()
         .with_interrupter(training.interrupter());
