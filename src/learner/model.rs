@@ -92,7 +92,8 @@ fn batch_seed(seed: u64, indices: &[usize]) -> u64 {
 /// classifier's record, so burn-train checkpoints load into a plain `M`.
 ///
 /// The strategy is cloned for every step (steps take `&self` and may run on several devices at
-/// once), so strategies that keep state between steps ([`TrainingStrategy::is_stateful`], the
+/// once), so strategies that keep state between steps
+/// ([`TrainingStrategy::is_stateful`](crate::train::TrainingStrategy::is_stateful), the
 /// persistent-noise IAT) are refused; train those with [`crate::train::fit`].
 ///
 /// Under burn-train, [`BatchContext::epoch`] is always 0 (a step does not know its epoch)
