@@ -23,7 +23,7 @@
 //! images·steps/s is ten times that.
 
 use advcal::attack::{
-    frozen_copy, input_gradient, project_linf, sign_gradient_step, Attack, CrossEntropy, Iaa,
+    frozen_copy, input_gradient, sign_gradient_step, sign_step_update, Attack, CrossEntropy, Iaa,
     IaaConfig, IaaObjective, Objective, Pgd, PgdConfig, Uca, UcaConfig,
 };
 use advcal::model::{Classifier, Mode, ResNet18Config, SmallCnnConfig};
@@ -86,22 +86,27 @@ fn step_benches<A, M>(
     let (x, y_inner) = inputs::<A>(batch, device);
     let y = Tensor::<A, 1, Int>::from_inner(y_inner);
     let (eps, alpha) = (8.0 / 255.0, 2.0 / 255.0);
-    // Warm-up (autotune on GPU backends) outside the timed region.
-    let _ = sign_gradient_step::<A, M, _>(
-        &frozen,
-        x.clone(),
-        x.clone(),
-        x.clone(),
-        y.clone(),
-        &CrossEntropy,
-        alpha,
-        eps,
-        Mode::Eval,
-    )
-    .unwrap();
-    A::sync(device).unwrap();
+    // Warm-up (autotune on GPU backends) outside the timed region, done once and only when a
+    // bench of this group survives the filter: on Flex at ResNet-18/batch 128 it costs ≈ 13 s.
+    // The gradient it computes is kept for `step_update_only`.
+    let warm_gradient = std::cell::OnceCell::new();
+    let warm_up = || {
+        warm_gradient.get_or_init(|| {
+            let started = std::time::Instant::now();
+            let (grad, _) =
+                input_gradient::<A, M, _>(&frozen, x.clone(), y.clone(), &CrossEntropy, Mode::Eval)
+                    .unwrap();
+            let _ = sign_step_update(x.clone(), grad.clone(), alpha, x.clone(), eps);
+            A::sync(device).unwrap();
+            // The first step pays kernel compilation and autotune on CubeCL backends; reported
+            // so their one-off cost is visible next to the steady-state timings.
+            eprintln!("warm-up step: {:.2} s", started.elapsed().as_secs_f64());
+            grad
+        })
+    };
 
     g.bench_function("lower_bound_fwd_bwd", |b| {
+        warm_up();
         b.iter(|| {
             let (grad, _) = input_gradient::<A, M, _>(
                 &frozen,
@@ -116,19 +121,17 @@ fn step_benches<A, M>(
         })
     });
     // The attack's own work per step, timed alone rather than as the small difference of two
-    // noisy timings: sign, scaled step and L∞ + [0, 1] projection on a precomputed gradient.
-    let (grad, _) =
-        input_gradient::<A, M, _>(&frozen, x.clone(), y.clone(), &CrossEntropy, Mode::Eval)
-            .unwrap();
+    // noisy timings: the very function the attacks call on their gradient.
     g.bench_function("step_update_only", |b| {
+        let grad = warm_up();
         b.iter(|| {
-            let stepped = black_box(x.clone()) + grad.clone().sign().mul_scalar(alpha);
-            let out = project_linf(stepped, x.clone(), eps);
+            let out = sign_step_update(black_box(x.clone()), grad.clone(), alpha, x.clone(), eps);
             A::sync(device).unwrap();
             out
         })
     });
     g.bench_function("fwd_bwd_unfrozen", |b| {
+        warm_up();
         b.iter(|| {
             let leaf = Tensor::<A, 4>::from_inner(black_box(x.clone())).require_grad();
             let loss = advcal::attack::cross_entropy(
@@ -148,6 +151,7 @@ fn step_benches<A, M>(
     ];
     for (name, objective, signed_alpha) in steps {
         g.bench_function(name, |b| {
+            warm_up();
             b.iter(|| {
                 let out = sign_gradient_step::<A, M, _>(
                     &frozen,
@@ -314,9 +318,9 @@ fn benches(c: &mut Criterion) {
         run_backend::<Half<burn::tensor::bf16>>(c, "tch-bf16", device);
         run_backend::<Half<burn::tensor::f16>>(c, "tch-f16", device);
     }
-    #[cfg(feature = "wgpu")]
+    #[cfg(feature = "wgpu-plain")]
     run_backend::<advcal::backend::wgpu::Train>(c, "wgpu", advcal::backend::wgpu::device());
-    #[cfg(feature = "cuda")]
+    #[cfg(feature = "cuda-plain")]
     run_backend::<advcal::backend::cuda::Train>(c, "cuda", advcal::backend::cuda::device());
 }
 

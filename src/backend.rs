@@ -28,8 +28,10 @@ pub mod flex {
     }
 }
 
-#[cfg(feature = "wgpu")]
-/// WGPU backend (Vulkan/Metal/DX12; lavapipe on CPU) with fusion and autotune.
+#[cfg(feature = "wgpu-plain")]
+/// WGPU backend (Vulkan/Metal/DX12; lavapipe on CPU): with kernel fusion and autotune under the
+/// `wgpu` feature, without them under `wgpu-plain` alone (see `docs/performance.md` for what
+/// they bring).
 pub mod wgpu {
     /// Inner backend.
     pub type Inner = burn::backend::Wgpu;
@@ -41,8 +43,9 @@ pub mod wgpu {
     }
 }
 
-#[cfg(feature = "cuda")]
-/// CUDA backend with fusion and autotune.
+#[cfg(feature = "cuda-plain")]
+/// CUDA backend: with kernel fusion and autotune under the `cuda` feature, without them under
+/// `cuda-plain` alone.
 pub mod cuda {
     /// Inner backend.
     pub type Inner = burn::backend::Cuda;
@@ -120,10 +123,10 @@ pub fn available_backends() -> Vec<&'static str> {
     if cfg!(feature = "ndarray") {
         names.push("ndarray");
     }
-    if cfg!(feature = "wgpu") {
+    if cfg!(feature = "wgpu-plain") {
         names.push("wgpu");
     }
-    if cfg!(feature = "cuda") {
+    if cfg!(feature = "cuda-plain") {
         names.push("cuda");
     }
     names
@@ -183,9 +186,9 @@ pub fn with_backend<T: BackendTask>(name: &str, task: T) -> crate::Result<T::Out
         "flex" => Ok(task.run::<flex::Train>(flex::device())),
         #[cfg(feature = "ndarray")]
         "ndarray" => Ok(task.run::<ndarray::Train>(ndarray::device())),
-        #[cfg(feature = "wgpu")]
+        #[cfg(feature = "wgpu-plain")]
         "wgpu" => Ok(task.run::<wgpu::Train>(wgpu::device())),
-        #[cfg(feature = "cuda")]
+        #[cfg(feature = "cuda-plain")]
         "cuda" => Ok(task.run::<cuda::Train>(cuda::device())),
         _ => Err(crate::Error::BackendUnavailable {
             name: name.to_string(),

@@ -216,15 +216,17 @@ pub fn render<B: AutodiffBackend>(ctx: &Ctx<B>, model: &AnyModel<B>, path: &Path
         let (ap, ac) = top1(&adv_probs[col * k..(col + 1) * k]);
         let green = Rgb([0, 120, 0]);
         let red = Rgb([200, 0, 0]);
-        let rows: [(Vec<f32>, String, Rgb<u8>); 3] = [
+        // Class name and confidence on two caption lines: long names ("automobile") would
+        // otherwise push the confidence out of the cell.
+        let rows: [(Vec<f32>, [String; 2], Rgb<u8>); 3] = [
             (
                 clean[col * per..(col + 1) * per].to_vec(),
-                format!("{} {:.0}%", name(cp), cc * 100.0),
+                [name(cp), format!("{:.0}%", cc * 100.0)],
                 if cp == labels[i] { green } else { red },
             ),
             (
                 adv[col * per..(col + 1) * per].to_vec(),
-                format!("{} {:.0}%", name(ap), ac * 100.0),
+                [name(ap), format!("{:.0}%", ac * 100.0)],
                 if ap == labels[i] { green } else { red },
             ),
             (
@@ -232,25 +234,28 @@ pub fn render<B: AutodiffBackend>(ctx: &Ctx<B>, model: &AnyModel<B>, path: &Path
                     .iter()
                     .map(|d| 0.5 + d * amplify)
                     .collect(),
-                format!(
-                    "max {:.3}",
-                    delta[col * per..(col + 1) * per]
-                        .iter()
-                        .fold(0.0f32, |m, d| m.max(d.abs()))
-                ),
+                [
+                    format!(
+                        "max {:.3}",
+                        delta[col * per..(col + 1) * per]
+                            .iter()
+                            .fold(0.0f32, |m, d| m.max(d.abs()))
+                    ),
+                    String::new(),
+                ],
                 Rgb([60, 60, 60]),
             ),
         ];
-        for (r, (pixels, text, color)) in rows.iter().enumerate() {
+        // Characters that fit a cell; counted in chars, so non-ASCII class names cannot split.
+        let fits = (cell_w / (4 * GLYPH_SCALE)) as usize;
+        for (r, (pixels, lines, color)) in rows.iter().enumerate() {
             let y0 = header + r as u32 * cell_h;
             blit(&mut img, pixels, [c, h, w], x0, y0);
-            draw_text(
-                &mut img,
-                &text[..text.len().min(12)],
-                x0,
-                y0 + h as u32 * SCALE + 4,
-                *color,
-            );
+            for (l, line) in lines.iter().enumerate() {
+                let shown: String = line.chars().take(fits).collect();
+                let y = y0 + h as u32 * SCALE + 4 + l as u32 * caption;
+                draw_text(&mut img, &shown, x0, y, *color);
+            }
         }
         listing.push(GalleryImage {
             test_index: i,

@@ -43,8 +43,8 @@ pub use objective::{
 };
 pub use pgd::{Pgd, PgdConfig};
 pub use sign_gradient::{
-    sign_gradient_step, Direction, RadiusSchedule, SignGradient, SignGradientConfig, StartPoint,
-    StepSize,
+    sign_gradient_step, sign_step_update, Direction, RadiusSchedule, SignGradient,
+    SignGradientConfig, StartPoint, StepSize,
 };
 pub use uca::{Uca, UcaConfig};
 

@@ -289,6 +289,40 @@ where
     O: Objective<B> + ?Sized,
 {
     let (grad, _) = input_gradient::<B, M, O>(frozen, point, labels, objective, mode)?;
+    Ok(sign_step_update(x_adv, grad, signed_alpha, images, radius))
+}
+
+/// The attack's own work in one step, on a gradient already computed:
+/// `Π_radius(x_adv + signed_alpha·sign(grad))`, where `Π_radius` clips to the L∞ ball of
+/// `radius` around `images` and then to `[0, 1]` (see [`project_linf`](super::project_linf)).
+///
+/// Every sign-gradient attack in this crate (PGD, IAA, the engine behind them, UCA's candidate
+/// step) updates its iterate through this one function, so benchmarks that time it alone time
+/// exactly what the attacks run. A positive `signed_alpha` ascends the gradient, a negative one
+/// descends it. A zero gradient component leaves that pixel where it is (`sign(0) = 0`).
+///
+/// ```
+/// use advcal::attack::sign_step_update;
+/// use burn::backend::NdArray;
+/// use burn::tensor::{Tensor, TensorData};
+///
+/// let device = Default::default();
+/// let image = Tensor::<NdArray, 4>::from_data(TensorData::new(vec![0.5f32, 0.99, 0.2, 0.0], [1, 1, 2, 2]), &device);
+/// let grad = Tensor::<NdArray, 4>::from_data(TensorData::new(vec![1.0f32, 3.0, -2.0, 0.0], [1, 1, 2, 2]), &device);
+/// // Ascend by 0.1, but stay within 0.05 of the image and inside [0, 1].
+/// let next = sign_step_update(image.clone(), grad, 0.1, image, 0.05);
+/// next.into_data().assert_approx_eq::<f32>(
+///     &TensorData::new(vec![0.55f32, 1.0, 0.15, 0.0], [1, 1, 2, 2]),
+///     burn::tensor::Tolerance::absolute(1e-6),
+/// );
+/// ```
+pub fn sign_step_update<B: Backend>(
+    x_adv: Tensor<B, 4>,
+    grad: Tensor<B, 4>,
+    signed_alpha: f32,
+    images: Tensor<B, 4>,
+    radius: f32,
+) -> Tensor<B, 4> {
     let stepped = x_adv + grad.sign().mul_scalar(signed_alpha);
-    Ok(super::project_linf(stepped, images, radius))
+    super::project_linf(stepped, images, radius)
 }

@@ -102,8 +102,10 @@ where
             mode,
         )?;
         for _ in 0..self.config.steps {
-            let candidate = super::project_linf(
-                current.clone() + grad.clone().sign().mul_scalar(alpha),
+            let candidate = super::sign_step_update(
+                current.clone(),
+                grad.clone(),
+                alpha,
                 images.clone(),
                 epsilon,
             );

@@ -7,7 +7,7 @@ mod common;
 
 mod attacks;
 mod checkpoint;
-#[cfg(any(feature = "wgpu", feature = "tch"))]
+#[cfg(any(feature = "wgpu-plain", feature = "tch"))]
 mod cross_backend;
 mod data;
 #[cfg(feature = "learner")]
@@ -18,5 +18,5 @@ mod properties;
 #[cfg(feature = "tch")]
 mod tch;
 mod train;
-#[cfg(feature = "wgpu")]
+#[cfg(feature = "wgpu-plain")]
 mod wgpu;

@@ -90,3 +90,31 @@ proptest! {
         check(&attack, n, 8, eps, seed)?;
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// The shared update every sign-gradient attack runs, against a per-pixel scalar reference:
+    /// `clamp(clamp(x_adv + α·sign(g), x − r, x + r), 0, 1)`, for any iterate, gradient
+    /// (zeros included), step sign and radius.
+    #[test]
+    fn sign_step_update_matches_scalar_reference(
+        x in prop::collection::vec(0.0f32..=1.0, 8),
+        x_adv in prop::collection::vec(-0.5f32..1.5, 8),
+        g in prop::collection::vec(prop_oneof![Just(0.0f32), -10.0f32..10.0], 8),
+        alpha in -0.3f32..0.3,
+        radius in 0.0f32..0.6,
+    ) {
+        let t = |v: &[f32]| Tensor::<NB, 4>::from_data(TensorData::new(v.to_vec(), [2, 1, 2, 2]), &dev());
+        let got = to_vec(sign_step_update(t(&x_adv), t(&g), alpha, t(&x), radius));
+        for i in 0..8 {
+            let sign = if g[i] > 0.0 { 1.0 } else if g[i] < 0.0 { -1.0 } else { 0.0 };
+            let want = (x_adv[i] + alpha * sign)
+                .max(x[i] - radius)
+                .min(x[i] + radius)
+                .clamp(0.0, 1.0);
+            prop_assert!((got[i] - want).abs() <= 1e-6, "pixel {i}: got {}, want {want}", got[i]);
+            prop_assert!((got[i] - x[i]).abs() <= radius + 1e-6);
+        }
+    }
+}
