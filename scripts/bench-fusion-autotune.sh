@@ -41,8 +41,9 @@ for config in "${configs[@]}"; do
     features=${config#*:}
     echo "== building $name (--features $features)" >&2
     # --no-default-features: the CPU backends are not benched here and would only lengthen the build.
+    # JSON on stdout (to find the binary), cargo's progress and errors on stderr as usual.
     listing=$(cd "$root" && cargo bench --no-run --no-default-features --features "$features" \
-        --bench attack_step --message-format=json 2>/dev/null)
+        --bench attack_step --message-format=json)
     binary[$name]=$(printf '%s\n' "$listing" | python3 -c '
 import json, sys
 for line in sys.stdin:
