@@ -20,11 +20,10 @@ use advcal::attack::AttackConfig;
 use advcal::data::{load_cifar10_splits, resolve_cifar10_dir};
 use advcal::learner::{CalibrationMetric, ImageBatcher, StrategyModel};
 use advcal::model::{AnyModel, AnyModelConfig, Architecture, Classifier};
-use advcal::train::{CloneableStrategy, StrategyKind, StrategyVisitor};
+use advcal::train::{paper_sgd, CloneableStrategy, StrategyKind, StrategyVisitor};
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
 use burn::module::AutodiffModule;
-use burn::optim::{decay::WeightDecayConfig, momentum::MomentumConfig, SgdConfig};
 use burn::record::CompactRecorder;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::Device;
@@ -169,12 +168,7 @@ impl<B: AutodiffBackend> StrategyVisitor<B, AnyModel<B>> for Run<B> {
             .with_eval_attacks(eval_attacks)
             .with_interrupter(training.interrupter());
         let failures = model.failures();
-        let optim = SgdConfig::new()
-            .with_momentum(Some(
-                MomentumConfig::new().with_momentum(0.9).with_dampening(0.0),
-            ))
-            .with_weight_decay(Some(WeightDecayConfig::new(5e-4)))
-            .init();
+        let optim = paper_sgd(false).init();
         let schedule =
             CosineAnnealingLrSchedulerConfig::new(args.lr, steps_per_epoch * args.epochs.max(1))
                 .init()

@@ -12,7 +12,7 @@ use advcal::attack::AttackConfig;
 use advcal::data::{load_cifar10_splits, resolve_cifar10_dir};
 use advcal::model::{AnyModel, AnyModelConfig, Architecture};
 use advcal::train::*;
-use burn::optim::{decay::WeightDecayConfig, momentum::MomentumConfig, AdamConfig, SgdConfig};
+use burn::optim::{decay::WeightDecayConfig, AdamConfig};
 use burn::tensor::backend::AutodiffBackend;
 use clap::Parser;
 use std::path::PathBuf;
@@ -149,7 +149,6 @@ fn run<B: AutodiffBackend>(args: &Args, device: B::Device) -> advcal::Result<()>
         .with_seed(args.seed)
         .with_eval_attacks(eval_attacks)
         .with_output_dir(Some(out.to_string_lossy().into_owned()));
-    let wd = Some(WeightDecayConfig::new(5e-4));
     // The optimiser's type differs per arm, so the shared call is a macro, not a closure.
     macro_rules! fit_with {
         ($optim:expr) => {
@@ -168,18 +167,9 @@ fn run<B: AutodiffBackend>(args: &Args, device: B::Device) -> advcal::Result<()>
     }
     let outcome = match args.optimizer {
         OptimizerKind::Adam => fit_with!(AdamConfig::new()
-            .with_weight_decay(wd)
+            .with_weight_decay(Some(WeightDecayConfig::new(PAPER_WEIGHT_DECAY)))
             .init::<B, AnyModel<B>>()),
-        OptimizerKind::Sgd => {
-            let momentum = MomentumConfig::new()
-                .with_momentum(0.9)
-                .with_dampening(0.0)
-                .with_nesterov(args.nesterov);
-            fit_with!(SgdConfig::new()
-                .with_momentum(Some(momentum))
-                .with_weight_decay(wd)
-                .init::<B, AnyModel<B>>())
-        }
+        OptimizerKind::Sgd => fit_with!(paper_sgd(args.nesterov).init::<B, AnyModel<B>>()),
     };
     if outcome.resumed_from > 0 {
         eprintln!("resumed from epoch {}", outcome.resumed_from);

@@ -30,10 +30,9 @@ use advcal::data::{
 use advcal::eval::{evaluate_attack, evaluate_clean};
 use advcal::metrics::{CalibrationAccumulator, DEFAULT_BINS};
 use advcal::model::{AnyModel, AnyModelConfig, Architecture, Classifier, Mode};
-use advcal::train::{fit, StrategyKind, TrainerConfig};
+use advcal::train::{fit, paper_sgd, StrategyKind, TrainerConfig};
 use advcal::Result;
 use burn::module::AutodiffModule;
-use burn::optim::{decay::WeightDecayConfig, momentum::MomentumConfig, SgdConfig};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use clap::Parser;
@@ -132,12 +131,7 @@ impl<B: AutodiffBackend> Ctx<B> {
             config.init::<B>(&self.device)
         });
         let mut strategy = kind.build::<B, AnyModel<B>>(p.train_attack_steps)?;
-        let optim = SgdConfig::new()
-            .with_momentum(Some(
-                MomentumConfig::new().with_momentum(0.9).with_dampening(0.0),
-            ))
-            .with_weight_decay(Some(WeightDecayConfig::new(5e-4)))
-            .init::<B, AnyModel<B>>();
+        let optim = paper_sgd(false).init::<B, AnyModel<B>>();
         eprintln!(
             "training {} on {} ({} images)",
             kind.label(),
