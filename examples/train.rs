@@ -57,6 +57,9 @@ struct Args {
     /// Width of the small CNN
     #[arg(long, default_value_t = 16)]
     width: usize,
+    /// Channel divisor of ResNet-18, VGG-19 and MobileNetV2 (1 = the paper's widths)
+    #[arg(long, default_value_t = 1)]
+    width_divisor: usize,
     /// SGD with momentum 0.9 (the paper's), or Adam; both with weight decay 5e-4.
     #[arg(long, value_enum, default_value_t = OptimizerKind::Sgd)]
     optimizer: OptimizerKind,
@@ -132,6 +135,7 @@ fn run<B: AutodiffBackend>(args: &Args, device: B::Device) -> advcal::Result<()>
 
     let mut model_config = AnyModelConfig::new(arch, 10);
     model_config.width = args.width;
+    model_config.width_divisor = args.width_divisor;
     let model =
         advcal::model::seeded_init::<B, _>(&device, args.seed, || model_config.init::<B>(&device));
     let steps = args.attack_steps.unwrap_or(p.attack_steps);

@@ -98,6 +98,51 @@ pub enum Error {
     /// A step run inside burn-train's `Learner` failed (see `advcal::learner::StepFailures`).
     #[error("a step inside burn-train failed: {0}")]
     StepFailed(String),
+    /// A model evaluated in [`Mode::Eval`](crate::model::Mode::Eval) on an autodiff backend
+    /// behaves as in training: the output of an image depends on the rest of the batch (or is
+    /// random). Stock `burn::nn::BatchNorm` and `Dropout` do this on every `Autodiff` backend.
+    #[error(
+        "the model runs in training behaviour although inference (Mode::Eval) was asked for: \
+         the logits of one image change by {max_difference:.3e} with the rest of the batch. \
+         Stock burn::nn::BatchNorm/Dropout always take their training branch on an Autodiff \
+         backend; in Classifier::forward_mode call advcal::model::batch_norm(&self.bn, x, mode) \
+         instead of self.bn.forward(x), and skip dropout when mode == Mode::Eval"
+    )]
+    TrainingBehaviourInEval {
+        /// Largest absolute difference between the probe image's logits alone and in a batch.
+        max_difference: f64,
+    },
+    /// A model evaluated for inference on an autodiff backend where it cannot be made to run
+    /// in inference behaviour generically.
+    #[error(
+        "{function} evaluates an inference model, but got one on an autodiff backend, where \
+         stock BatchNorm/Dropout run their training branch and would update the model: pass \
+         `model.valid()` (the same model on the inner backend)"
+    )]
+    AutodiffModelForInference {
+        /// The function that refused the model.
+        function: &'static str,
+    },
+    /// The model's logits do not have the shape `[N, num_classes()]`.
+    #[error("the model declares {declared} classes but produced logits of shape {logits:?}")]
+    ClassCountMismatch {
+        /// [`Classifier::num_classes`](crate::model::Classifier::num_classes).
+        declared: usize,
+        /// Shape of the logits it produced.
+        logits: Vec<usize>,
+    },
+    /// The images do not have the number of channels the model expects.
+    #[error("the model expects {expected} input channels, the images have {found}")]
+    ChannelMismatch {
+        /// [`Classifier::input_channels`](crate::model::Classifier::input_channels).
+        expected: usize,
+        /// Channels of the batch.
+        found: usize,
+    },
+    /// The model's forward pass failed (panicked) on the given images, e.g. on a shape the
+    /// model does not accept.
+    #[error("the model's forward pass failed: {0}")]
+    ModelForward(String),
     /// The autodiff backend returned no gradient for the input.
     #[error("no gradient was produced for the attacked input")]
     MissingGradient,
@@ -123,6 +168,44 @@ pub enum Error {
         /// The checkpoint file or directory.
         path: PathBuf,
         /// What is wrong.
+        reason: String,
+    },
+    /// A weight file (PyTorch `.pt`/`.pth` or `.safetensors`, see [`crate::interop`]) does not
+    /// fit the model: a tensor has the wrong shape or an unsupported dtype, a tensor of the model
+    /// is missing from the file, or the file holds a tensor the model has no place for.
+    ///
+    /// `key` names the tensor: advcal's own parameter path (`blocks.2.shortcut.1.running_var`)
+    /// when the problem is seen from the model (shape mismatch, missing tensor), the file's key
+    /// (`layer2.0.shortcut.1.running_var`) when it is seen from the file (unexpected tensor,
+    /// dtype). `reason` names the other side as well.
+    #[error("weights {path}: `{key}`: {reason}")]
+    Weights {
+        /// The weight file.
+        path: PathBuf,
+        /// The tensor concerned (model path or file key, see above).
+        key: String,
+        /// What is wrong, with the expected and found shapes where they differ.
+        reason: String,
+    },
+    /// A weight file could not be parsed or written: a malformed PyTorch archive or pickle, a
+    /// malformed safetensors header, a failed write.
+    #[error("weights file {path}: {source}")]
+    WeightsFile {
+        /// The weight file.
+        path: PathBuf,
+        /// The underlying error (from burn-store's readers and writers).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A weight layout (see [`crate::interop::WeightLayout`]) has no correspondence for this
+    /// architecture, because the two networks differ in structure and not just in names.
+    #[error("architecture `{architecture}` has no `{layout}` weight layout: {reason}")]
+    UnsupportedLayout {
+        /// The architecture name (`"vgg19"`, ...).
+        architecture: String,
+        /// The layout name (`"torchvision"`, ...).
+        layout: String,
+        /// Why the networks are incompatible.
         reason: String,
     },
     /// An I/O error, with the path it concerns.

@@ -28,6 +28,17 @@ pub struct AttackEvaluation {
 
 /// Calibration of `model` (inference mode, no gradient) on `data`.
 ///
+/// `model` lives on an inference backend: pass `model.valid()` for a model on an autodiff
+/// backend. (There, Burn's stock `BatchNorm` and `Dropout` always run their training branch, and
+/// a generic `M` cannot be moved off the autodiff backend here.)
+///
+/// # Errors
+/// [`Error::AutodiffModelForInference`] for a model on an autodiff backend;
+/// [`Error::ChannelMismatch`] when the images do not have the model's input channels;
+/// [`Error::InvalidBins`], [`Error::InvalidParameter`] (more classes in the data than in the
+/// model, zero batch size), and [`Error::ClassCountMismatch`] when the model's logits are not
+/// `[N, num_classes()]`.
+///
 /// ```
 /// use advcal::data::ImageDataset;
 /// use advcal::eval::evaluate_clean;
@@ -47,13 +58,37 @@ pub fn evaluate_clean<B: Backend, M: Classifier<B>>(
     bins: usize,
     device: &B::Device,
 ) -> Result<CalibrationReport> {
+    if B::ad_enabled(device) {
+        return Err(Error::AutodiffModelForInference {
+            function: "evaluate_clean",
+        });
+    }
     let mut acc = CalibrationAccumulator::new(model.num_classes(), bins)?;
     check_classes(model.num_classes(), data)?;
+    check_channels(model.input_channels(), data)?;
     for batch in data.batches(batch_size, None, None)? {
         let (x, y) = batch.to_tensors::<B>(device);
-        acc.add_batch(model.forward_mode(x, Mode::Eval), y)?;
+        let logits = model.forward_mode(x, Mode::Eval);
+        let [rows, k] = logits.dims();
+        if rows != y.dims()[0] || k != model.num_classes() {
+            return Err(Error::ClassCountMismatch {
+                declared: model.num_classes(),
+                logits: vec![rows, k],
+            });
+        }
+        acc.add_batch(logits, y)?;
     }
     acc.report()
+}
+
+fn check_channels(expected: Option<usize>, data: &ImageDataset) -> Result<()> {
+    match expected {
+        Some(expected) if data.image_shape()[0] != expected => Err(Error::ChannelMismatch {
+            expected,
+            found: data.image_shape()[0],
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn check_classes(k: usize, data: &ImageDataset) -> Result<()> {
@@ -88,6 +123,7 @@ where
     A: Attack<B, M> + ?Sized,
 {
     check_classes(model.num_classes(), data)?;
+    check_channels(model.input_channels(), data)?;
     let mut acc = CalibrationAccumulator::new(model.num_classes(), bins)?;
     let (mut max_linf, mut lo, mut hi) = (0.0f64, f64::INFINITY, f64::NEG_INFINITY);
     for (i, batch) in data.batches(batch_size, None, None)?.enumerate() {

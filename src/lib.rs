@@ -42,6 +42,7 @@ pub mod checkpoint;
 pub mod data;
 mod error;
 pub mod eval;
+pub mod interop;
 pub mod io;
 #[cfg(feature = "learner")]
 #[cfg_attr(docsrs, doc(cfg(feature = "learner")))]

@@ -21,6 +21,7 @@ mod gallery;
 mod plot;
 mod presets;
 mod records;
+mod runinfo;
 
 use advcal::attack::{Attack, AttackConfig, IaaConfig, PgdConfig, UcaConfig, UniformNoiseConfig};
 use advcal::checkpoint::load_model;
@@ -41,17 +42,19 @@ use records::Record;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-const EXPERIMENTS: [&str; 8] = [
-    "fig4", "fig5", "fig6", "fig7", "table1", "table2", "table3", "fig8",
+const EXPERIMENTS: [&str; 9] = [
+    "models", "fig4", "fig5", "fig6", "fig7", "table1", "table2", "table3", "fig8",
 ];
 
 #[derive(Parser, Debug, Clone)]
 #[command(about = "Reproduce the figures and tables of the IAA/IAT paper")]
 struct Args {
-    /// fig4 | fig5 | fig6 | fig7 | table1 | table2 | table3 | fig8 | all | train (the six models
-    /// only); several may be given separated by commas
+    /// models (clean calibration of every trained model on `clean_images` test images) | fig4 |
+    /// fig5 | fig6 | fig7 | table1 | table2 | table3 | fig8 | all | train (the six models only);
+    /// several may be given separated by commas
     experiment: String,
-    /// smoke (seconds) | cpu (real CIFAR-10 subset, small models) | paper (ResNet-18, GPU)
+    /// smoke (seconds) | cpu (small CNN) | cifar (ResNet-18/4, 40,000 images, LibTorch) | paper
+    /// (ResNet-18, GPU)
     #[arg(long, default_value = "smoke")]
     preset: String,
     /// CIFAR-10 binary directory (default: $ADVCAL_CIFAR10_DIR, else the bundled sample)
@@ -64,6 +67,10 @@ struct Args {
     /// Output directory
     #[arg(long, default_value = "results")]
     out: PathBuf,
+    /// Where trained models are cached and resumed (default `<out>/models`); keep long runs
+    /// outside the repository, e.g. `~/.cache/advcal/runs/cifar`
+    #[arg(long)]
+    models_dir: Option<PathBuf>,
     /// Override the number of evaluation images of the preset
     #[arg(long)]
     eval_limit: Option<usize>,
@@ -80,7 +87,10 @@ struct Ctx<B: AutodiffBackend> {
     preset: Preset,
     device: B::Device,
     train: ImageDataset,
+    /// The first `eval_images` test images (every attacked sweep).
     test: ImageDataset,
+    /// The first `clean_images` test images (clean rows of `models`).
+    test_full: ImageDataset,
 }
 
 impl<B: AutodiffBackend> Ctx<B> {
@@ -88,28 +98,70 @@ impl<B: AutodiffBackend> Ctx<B> {
         self.args.out.join(name)
     }
 
-    /// The model trained with `kind` on `arch`: loaded from the cache when complete, trained
-    /// (or resumed) otherwise.
+    /// Where trained models are cached (`--models-dir`, default `<out>/models`).
+    fn models_dir(&self) -> PathBuf {
+        self.args
+            .models_dir
+            .clone()
+            .unwrap_or_else(|| self.args.out.join("models"))
+    }
+
+    /// The model trained with `kind` on `arch` for the six-strategy comparisons: from scratch,
+    /// or, with [`Preset::finetune`], fine-tuned from [`Ctx::base`] (PT included).
     fn model(&self, kind: StrategyKind, arch: Architecture) -> Result<AnyModel<B>> {
         let p = &self.preset;
+        match p.finetune {
+            None => {
+                let epochs = if kind == StrategyKind::Plain {
+                    p.epochs
+                } else {
+                    p.adversarial_epochs
+                };
+                let dir = format!("{}-{}-{}", p.name, kind.name(), arch.name());
+                self.trained(kind, arch, epochs, p.lr, None, &dir)
+            }
+            Some(ft) => {
+                let base = self.base(arch)?;
+                let dir = format!("{}-{}-ft-{}", p.name, kind.name(), arch.name());
+                self.trained(kind, arch, ft.epochs, ft.lr, Some(base), &dir)
+            }
+        }
+    }
+
+    /// The plain model trained from scratch for `preset.epochs` (Table 3, and the starting point
+    /// of every fine-tuned strategy).
+    fn base(&self, arch: Architecture) -> Result<AnyModel<B>> {
+        let p = &self.preset;
+        let dir = format!("{}-{}-{}", p.name, StrategyKind::Plain.name(), arch.name());
+        self.trained(StrategyKind::Plain, arch, p.epochs, p.lr, None, &dir)
+    }
+
+    fn model_config(&self, arch: Architecture) -> AnyModelConfig {
         let mut config = AnyModelConfig::new(arch, self.train.num_classes());
-        config.width = p.small_width;
-        config.width_divisor = p.width_divisor;
-        let dir = self.args.out.join("models").join(format!(
-            "{}-{}-{}",
-            p.name,
-            kind.name(),
-            arch.name()
-        ));
-        let epochs = if kind == StrategyKind::Plain {
-            p.epochs
-        } else {
-            p.adversarial_epochs
-        };
+        config.width = self.preset.small_width;
+        config.width_divisor = self.preset.width_divisor;
+        config
+    }
+
+    /// Loads `<models>/<dir>/last.ckpt` when it holds all `epochs`; otherwise trains (or resumes)
+    /// it, starting from `init` (or seeded random weights), and writes `run.json` (wall time,
+    /// peak resident memory) beside the checkpoint.
+    fn trained(
+        &self,
+        kind: StrategyKind,
+        arch: Architecture,
+        epochs: usize,
+        lr: f64,
+        init: Option<AnyModel<B>>,
+        dir: &str,
+    ) -> Result<AnyModel<B>> {
+        let p = &self.preset;
+        let config = self.model_config(arch);
+        let dir = self.models_dir().join(dir);
         let trainer = TrainerConfig::new()
             .with_epochs(epochs)
             .with_batch_size(p.batch)
-            .with_learning_rate(p.lr)
+            .with_learning_rate(lr)
             .with_seed(self.args.seed)
             .with_eval_batch_size(p.eval_batch)
             .with_output_dir(Some(dir.to_string_lossy().into_owned()));
@@ -127,17 +179,24 @@ impl<B: AutodiffBackend> Ctx<B> {
                 return Ok(model);
             }
         }
-        let model = advcal::model::seeded_init::<B, _>(&self.device, self.args.seed, || {
-            config.init::<B>(&self.device)
-        });
+        let model = match init {
+            Some(model) => model,
+            None => advcal::model::seeded_init::<B, _>(&self.device, self.args.seed, || {
+                config.init::<B>(&self.device)
+            }),
+        };
         let mut strategy = kind.build::<B, AnyModel<B>>(p.train_attack_steps)?;
         let optim = paper_sgd(false).init::<B, AnyModel<B>>();
         eprintln!(
-            "training {} on {} ({} images)",
+            "training {} on {} ({} images, {} epochs at lr {}) in {}",
             kind.label(),
             arch.name(),
-            self.train.len()
+            self.train.len(),
+            epochs,
+            lr,
+            dir.display()
         );
+        runinfo::reset_peak_memory();
         let started = Instant::now();
         let outcome = fit(
             &trainer,
@@ -150,11 +209,13 @@ impl<B: AutodiffBackend> Ctx<B> {
             Some(&self.test),
             &self.device,
         )?;
+        let seconds = started.elapsed().as_secs_f64();
+        runinfo::write(&dir, kind, arch, epochs, lr, &outcome.history, seconds)?;
         eprintln!(
             "trained {} on {} in {:.0} s",
             kind.label(),
             arch.name(),
-            started.elapsed().as_secs_f64()
+            seconds
         );
         Ok(outcome.model)
     }
@@ -225,6 +286,21 @@ impl<B: AutodiffBackend> Ctx<B> {
         };
         Ok(Record::attacked(name, &e, lambda))
     }
+}
+
+/// Clean calibration of the plain base model and the six strategies on `clean_images` test
+/// images (all 10,000 in the `cifar` preset).
+fn models<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
+    let arch = ctx.preset.arch;
+    let mut records = Vec::new();
+    if ctx.preset.finetune.is_some() {
+        let base = ctx.base(arch)?;
+        records.push(ctx.clean_record(&base, "PT (base)", &ctx.test_full)?);
+    }
+    for (kind, model) in ctx.six_models()? {
+        records.push(ctx.clean_record(&model, kind.label(), &ctx.test_full)?);
+    }
+    records::finish(ctx.out("models"), &records)
 }
 
 fn fig4<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
@@ -333,11 +409,13 @@ fn table2<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
     let sub = Ctx::<B> {
         args: Args {
             out: ctx.args.out.join("folder"),
+            models_dir: ctx.args.models_dir.as_ref().map(|d| d.join("folder")),
             ..ctx.args.clone()
         },
         preset: ctx.preset.clone(),
         device: ctx.device.clone(),
         train,
+        test_full: test.clone(),
         test,
     };
     let models = sub.six_models()?;
@@ -358,10 +436,7 @@ fn table3<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
         Architecture::MobileNetV2,
         Architecture::Vgg19,
     ];
-    let models: Vec<AnyModel<B>> = archs
-        .iter()
-        .map(|&a| ctx.model(StrategyKind::Plain, a))
-        .collect::<Result<_>>()?;
+    let models: Vec<AnyModel<B>> = archs.iter().map(|&a| ctx.base(a)).collect::<Result<_>>()?;
     let inner: Vec<_> = models.iter().map(|m| m.valid()).collect();
     let k = ctx.test.num_classes();
     let iaa = ctx.iaa(5.0);
@@ -426,7 +501,9 @@ fn run<B: AutodiffBackend>(args: Args, device: B::Device) -> Result<()> {
     let preset = presets::by_name(&args.preset)?;
     let dir = resolve_cifar10_dir(args.data_dir.clone());
     let eval_images = args.eval_limit.unwrap_or(preset.eval_images);
-    let (train, test) = load_cifar10_splits(&dir, preset.train_limit, Some(eval_images))?;
+    let clean_images = args.eval_limit.unwrap_or(preset.clean_images);
+    let (train, test_full) = load_cifar10_splits(&dir, preset.train_limit, Some(clean_images))?;
+    let test = test_full.take(eval_images);
     std::fs::create_dir_all(&args.out).map_err(|e| advcal::Error::io(&args.out, e))?;
     eprintln!(
         "preset {}: data {} ({} train / {} eval images), out {}",
@@ -440,11 +517,13 @@ fn run<B: AutodiffBackend>(args: Args, device: B::Device) -> Result<()> {
         args: args.clone(),
         preset: Preset {
             eval_images,
+            clean_images,
             ..preset
         },
         device,
         train,
         test,
+        test_full,
     };
     let wanted: Vec<&str> = match args.experiment.as_str() {
         "all" => EXPERIMENTS.to_vec(),
@@ -466,6 +545,7 @@ fn run<B: AutodiffBackend>(args: Args, device: B::Device) -> Result<()> {
     for e in wanted {
         let started = Instant::now();
         match e {
+            "models" => models(&ctx)?,
             "fig4" => fig4(&ctx)?,
             "fig5" => fig5(&ctx)?,
             "fig6" => six_model_sweep(

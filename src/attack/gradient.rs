@@ -6,19 +6,126 @@ use crate::model::{Classifier, Mode};
 use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::ElementConversion;
 
 /// The copy of `model` an attack differentiates: parameters frozen (`no_grad`, so the backward
-/// pass computes no weight gradient), and for [`Mode::Train`] a copy whose BatchNorm running
-/// statistics are decoupled from the original (Burn's `clone` shares them).
+/// pass computes no weight gradient) and BatchNorm running statistics decoupled from the
+/// original (Burn's `clone` shares them; `valid()` + `from_inner` copies them), whatever the
+/// mode. Nothing done to the copy — even a training-behaviour forward pass of a stock
+/// `burn::nn::BatchNorm` — can change `model`.
+///
+/// Attacks should pair it with [`check_inference_behaviour`] when they run in [`Mode::Eval`].
 pub fn frozen_copy<B, M>(model: &M, mode: Mode) -> M
 where
     B: AutodiffBackend,
     M: AutodiffModule<B>,
 {
-    match mode {
-        Mode::Eval => model.clone().no_grad(),
-        Mode::Train => M::from_inner(model.valid()).no_grad(),
+    let _ = mode;
+    M::from_inner(model.valid()).no_grad()
+}
+
+/// Relative tolerance of [`check_inference_behaviour`]: outputs of one image alone and inside a
+/// batch may differ by float reassociation (`≈ 1e-6`), never by this much.
+pub const INFERENCE_PROBE_TOLERANCE: f64 = 1e-3;
+
+/// Checks that `frozen` (a [`frozen_copy`]) really evaluates in inference behaviour in
+/// [`Mode::Eval`] on the autodiff backend, and that its output has `num_classes()` columns.
+///
+/// Burn's stock `BatchNorm` and `Dropout` pick their behaviour from the backend type: on any
+/// `Autodiff` backend they always run their training branch (batch statistics, random masks).
+/// A [`Classifier`] that calls `bn.forward(x)` without looking at the [`Mode`] is therefore
+/// attacked in training behaviour, its per-sample outputs depending on the rest of the batch.
+/// The probe runs the first image alone and beside a second image (`1 − x`), and compares the
+/// first image's logits; a difference above [`INFERENCE_PROBE_TOLERANCE`] (relative to the
+/// logit scale) is [`Error::TrainingBehaviourInEval`], which names the fix.
+///
+/// Cost: two forward passes of one and two images, without a graph.
+///
+/// # Errors
+/// [`Error::TrainingBehaviourInEval`] as above; [`Error::ClassCountMismatch`] when the logits
+/// do not have [`Classifier::num_classes`] columns; [`Error::ModelForward`] when the model's
+/// forward pass panics on the images (e.g. a channel mismatch inside a user's convolution).
+pub fn check_inference_behaviour<B, M>(
+    frozen: &M,
+    images: &Tensor<B::InnerBackend, 4>,
+) -> Result<()>
+where
+    B: AutodiffBackend,
+    M: Classifier<B>,
+{
+    let first = images.clone().slice([0..1]);
+    let second = first.clone().neg().add_scalar(1.0);
+    let alone = forward_checked::<B, M>(frozen, first.clone())?;
+    let together = forward_checked::<B, M>(frozen, Tensor::cat(vec![first, second], 0))?;
+    let scale: f64 = alone.clone().abs().max().into_scalar().elem();
+    let difference: f64 = (together.slice([0..1]) - alone)
+        .abs()
+        .max()
+        .into_scalar()
+        .elem();
+    if difference.is_nan() || difference > INFERENCE_PROBE_TOLERANCE * (1.0 + scale) {
+        return Err(Error::TrainingBehaviourInEval {
+            max_difference: difference,
+        });
     }
+    Ok(())
+}
+
+/// Inference-mode logits of `images` (no graph kept), with the class count checked and a panic
+/// inside the model's forward pass turned into [`Error::ModelForward`].
+pub(crate) fn forward_checked<B, M>(
+    frozen: &M,
+    images: Tensor<B::InnerBackend, 4>,
+) -> Result<Tensor<B::InnerBackend, 2>>
+where
+    B: AutodiffBackend,
+    M: Classifier<B>,
+{
+    let [n, ..] = images.dims();
+    let logits = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        frozen
+            .forward_mode(Tensor::from_inner(images), Mode::Eval)
+            .inner()
+    }))
+    .map_err(|payload| Error::ModelForward(panic_message(payload.as_ref())))?;
+    let [rows, k] = logits.dims();
+    if rows != n || k != frozen.num_classes() {
+        return Err(Error::ClassCountMismatch {
+            declared: frozen.num_classes(),
+            logits: vec![rows, k],
+        });
+    }
+    Ok(logits)
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "the forward pass panicked".into())
+}
+
+/// The frozen copy an attack uses, after validating the batch ([`super::validate_batch`] and
+/// the model's input channels) and, in [`Mode::Eval`], probing that the model evaluates in
+/// inference behaviour ([`check_inference_behaviour`]).
+pub(crate) fn attack_copy<B, M>(
+    model: &M,
+    images: &Tensor<B::InnerBackend, 4>,
+    labels: &Tensor<B::InnerBackend, 1, Int>,
+    epsilon: f32,
+    mode: Mode,
+) -> Result<M>
+where
+    B: AutodiffBackend,
+    M: Classifier<B> + AutodiffModule<B>,
+{
+    super::validate_for::<B, M>(model, images, labels, epsilon)?;
+    let frozen = frozen_copy::<B, M>(model, mode);
+    if mode == Mode::Eval {
+        check_inference_behaviour::<B, M>(&frozen, images)?;
+    }
+    Ok(frozen)
 }
 
 /// An input gradient `[N, C, H, W]` and the objective's per-sample values `[N]`.

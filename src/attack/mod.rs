@@ -33,7 +33,11 @@ mod uca;
 
 pub use any::AttackConfig;
 pub use fgsm::{Fgsm, FgsmConfig};
-pub use gradient::{frozen_copy, input_gradient, InputGradient};
+pub(crate) use gradient::attack_copy;
+pub use gradient::{
+    check_inference_behaviour, frozen_copy, input_gradient, InputGradient,
+    INFERENCE_PROBE_TOLERANCE,
+};
 pub use iaa::{Iaa, IaaConfig};
 pub use multi::{run_epsilons, EpsilonResult};
 pub use noise::{UniformNoise, UniformNoiseConfig};
@@ -220,6 +224,12 @@ pub(crate) fn validate_for<B: AutodiffBackend, M: Classifier<B>>(
     labels: &Tensor<B::InnerBackend, 1, Int>,
     epsilon: f32,
 ) -> Result<()> {
+    if let Some(expected) = model.input_channels() {
+        let found = images.dims()[1];
+        if found != expected {
+            return Err(Error::ChannelMismatch { expected, found });
+        }
+    }
     validate_batch(images, labels, model.num_classes(), epsilon)
 }
 

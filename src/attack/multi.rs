@@ -1,6 +1,7 @@
 //! Running one attack at many radii in one call (foolbox style).
 
-use super::{frozen_copy, project_linf, validate_for, Attack, AttackGoal, AttackOutput};
+use super::gradient::{attack_copy, forward_checked};
+use super::{project_linf, validate_for, Attack, AttackGoal, AttackOutput};
 use crate::error::Result;
 use crate::model::{Classifier, Mode};
 use burn::module::AutodiffModule;
@@ -61,13 +62,13 @@ where
     for &eps in epsilons {
         validate_for::<B, M>(model, &images, &labels, eps)?;
     }
+    // One checked inference copy serves the clean and the re-clipped forward passes.
+    let frozen = attack_copy::<B, M>(model, &images, &labels, 0.0, Mode::Eval)?;
     let [n, _, _, _] = images.dims();
     let goal = attack.goal();
     let clean_conf = match goal {
         AttackGoal::Underconfidence => {
-            let logits = frozen_copy::<B, M>(model, Mode::Eval)
-                .forward_mode(Tensor::from_inner(images.clone()), Mode::Eval)
-                .inner();
+            let logits = forward_checked::<B, M>(&frozen, images.clone())?;
             Some(softmax(logits, 1).max_dim(1).reshape([n]))
         }
         AttackGoal::Misclassify => None,
@@ -86,9 +87,7 @@ where
                 .into_scalar()
                 .elem::<f64>();
             let logits = if moved > 0.0 {
-                frozen_copy::<B, M>(model, Mode::Eval)
-                    .forward_mode(Tensor::from_inner(clipped.clone()), Mode::Eval)
-                    .inner()
+                forward_checked::<B, M>(&frozen, clipped.clone())?
             } else {
                 output.logits.clone()
             };

@@ -1,6 +1,6 @@
 //! Uniform noise baseline ("UN" in the seed's Fig. 5).
 
-use super::{finish, frozen_copy, validate_for, Attack, AttackOutput, CrossEntropy};
+use super::{attack_copy, finish, Attack, AttackOutput, CrossEntropy};
 use crate::error::Result;
 use crate::model::{Classifier, Mode};
 use crate::rng::uniform_tensor;
@@ -62,11 +62,10 @@ where
         epsilon: f32,
         seed: u64,
     ) -> Result<AttackOutput<B::InnerBackend>> {
-        validate_for::<B, M>(model, &images, &labels, epsilon)?;
+        let frozen = attack_copy::<B, M>(model, &images, &labels, epsilon, Mode::Eval)?;
         let noise =
             uniform_tensor::<B::InnerBackend, 4>(images.dims(), epsilon, seed, &images.device());
         let adversarial = super::project_linf(images.clone() + noise, images.clone(), epsilon);
-        let frozen = frozen_copy::<B, M>(model, Mode::Eval);
         Ok(finish::<B, M, _>(
             &frozen,
             images,

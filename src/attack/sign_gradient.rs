@@ -1,8 +1,6 @@
 //! The shared sign-gradient engine behind FGSM, PGD, IAA and custom attacks.
 
-use super::{
-    finish, frozen_copy, input_gradient, validate_for, Attack, AttackGoal, AttackOutput, Objective,
-};
+use super::{attack_copy, finish, input_gradient, Attack, AttackGoal, AttackOutput, Objective};
 use crate::error::{check_steps, Error, Result};
 use crate::model::{Classifier, Mode};
 use crate::rng::uniform_tensor;
@@ -181,8 +179,7 @@ where
         epsilon: f32,
         seed: u64,
     ) -> Result<AttackOutput<B::InnerBackend>> {
-        validate_for::<B, M>(model, &images, &labels, epsilon)?;
-        let frozen = frozen_copy::<B, M>(model, self.config.mode);
+        let frozen = attack_copy::<B, M>(model, &images, &labels, epsilon, self.config.mode)?;
         let adversarial = run_sign_gradient::<B, M, O>(
             &frozen,
             images.clone(),

@@ -1,8 +1,7 @@
 //! Underconfidence calibration attack, white-box (Obadinma et al.; spec §4.4).
 
 use super::{
-    finish, frozen_copy, input_gradient, validate_for, Attack, AttackGoal, AttackOutput,
-    CrossEntropy, StepSize,
+    attack_copy, finish, input_gradient, Attack, AttackGoal, AttackOutput, CrossEntropy, StepSize,
 };
 use crate::error::{check_steps, Result};
 use crate::model::{Classifier, Mode};
@@ -79,11 +78,10 @@ where
         epsilon: f32,
         _seed: u64,
     ) -> Result<AttackOutput<B::InnerBackend>> {
-        validate_for::<B, M>(model, &images, &labels, epsilon)?;
         check_steps(self.config.steps)?;
         let alpha = self.config.step_size.resolve(epsilon, self.config.steps)?;
         let mode = self.config.mode;
-        let frozen = frozen_copy::<B, M>(model, mode);
+        let frozen = attack_copy::<B, M>(model, &images, &labels, epsilon, mode)?;
         let [n, _, _, _] = images.dims();
 
         // Clean prediction ŷ₀: the label the attack must preserve.

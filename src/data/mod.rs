@@ -1,12 +1,13 @@
-//! Real image data: CIFAR-10/100 binary files, image folders, an in-memory [`ImageDataset`]
-//! with subsets, seeded shuffling, augmentation and batching into Burn tensors, and the small
-//! CIFAR-10 sample bundled with the repository.
+//! Real image data: CIFAR-10/100 binary files, the official Tiny ImageNet-200 layout, image
+//! folders, an in-memory [`ImageDataset`] with subsets, seeded shuffling, augmentation and
+//! batching into Burn tensors, and the small CIFAR-10 sample bundled with the repository.
 
 mod augment;
 mod cifar;
 mod dataset;
 mod folder;
 mod sample;
+mod tiny_imagenet;
 
 pub use augment::Augmentation;
 pub use cifar::{
@@ -19,3 +20,4 @@ pub use sample::{
     bundled_cifar10_sample, bundled_sample_dir, cifar10_dir_from_env, load_cifar10_splits,
     resolve_cifar10_dir, CIFAR10_DIR_ENV,
 };
+pub use tiny_imagenet::{load_tiny_imagenet, load_tiny_imagenet_with, TinyImageNetOptions};

@@ -91,11 +91,59 @@ impl CalibrationReport {
     }
 }
 
-#[derive(Debug, Clone, Default)]
-struct BinSums {
-    count: usize,
-    correct: usize,
-    confidence: f64,
+/// Running sums of one confidence bin.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct BinSums {
+    pub(crate) count: usize,
+    pub(crate) correct: usize,
+    pub(crate) confidence: f64,
+}
+
+impl BinSums {
+    /// Adds one sample of confidence `confidence`.
+    pub(crate) fn add(&mut self, confidence: f64, correct: bool) {
+        self.count += 1;
+        self.correct += usize::from(correct);
+        self.confidence += confidence;
+    }
+}
+
+/// The binned gaps `conf_m − acc_m` summarised over the non-empty bins: ECE, MCE and the
+/// over/under split of the MCS (`mcs = over + under`). Shared by [`CalibrationAccumulator`] and
+/// the bootstrap, so both compute the metrics with the same floating-point operations.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct BinGaps {
+    pub(crate) ece: f64,
+    pub(crate) mce: f64,
+    pub(crate) over: f64,
+    pub(crate) under: f64,
+}
+
+impl BinGaps {
+    /// Summarises `bins`, which hold `n` samples in all.
+    pub(crate) fn from_sums(bins: &[BinSums], n: usize) -> Self {
+        let n = n as f64;
+        let mut g = Self::default();
+        for b in bins.iter().filter(|b| b.count > 0) {
+            let acc = b.correct as f64 / b.count as f64;
+            let conf = b.confidence / b.count as f64;
+            let weight = b.count as f64 / n;
+            let gap = conf - acc;
+            g.ece += weight * gap.abs();
+            g.mce = g.mce.max(gap.abs());
+            if gap > 0.0 {
+                g.over += weight * gap;
+            } else {
+                g.under += weight * gap;
+            }
+        }
+        g
+    }
+
+    /// The signed miscalibration score `Σ (|B_m|/N)(conf_m − acc_m)`.
+    pub(crate) fn mcs(&self) -> f64 {
+        self.over + self.under
+    }
 }
 
 /// Streaming calibration statistics, fed batch by batch.
@@ -165,60 +213,24 @@ impl CalibrationAccumulator {
         logits: Tensor<B, 2>,
         labels: Tensor<B, 1, Int>,
     ) -> Result<()> {
-        let [n, k] = logits.dims();
+        let [_, k] = logits.dims();
         if k != self.num_classes {
             return Err(Error::InvalidProbabilities(format!(
                 "expected {} classes, logits have {k}",
                 self.num_classes
             )));
         }
-        let [nl] = labels.dims();
-        if nl != n {
-            return Err(Error::BatchSizeMismatch {
-                images: n,
-                labels: nl,
-            });
-        }
-        let z = logits.into_data().convert::<f32>();
-        let z = z
-            .as_slice::<f32>()
-            .map_err(|e| Error::InvalidProbabilities(format!("{e:?}")))?;
-        let y = labels.into_data().convert::<i64>();
-        let y = y
-            .as_slice::<i64>()
-            .map_err(|e| Error::InvalidProbabilities(format!("{e:?}")))?;
-        let mut labels_usize = Vec::with_capacity(n);
-        for &l in y {
-            if l < 0 || l as usize >= self.num_classes {
-                return Err(Error::LabelOutOfRange {
-                    label: l,
-                    num_classes: self.num_classes,
-                });
-            }
-            labels_usize.push(l as usize);
-        }
-        self.add_logits_slice(z, &labels_usize)
+        let (z, y) = batch_to_host(logits, labels)?;
+        self.add_logits_slice(&z, &y)
     }
 
     /// Adds row-major logits (`N × K`) from the host.
     pub fn add_logits_slice(&mut self, logits: &[f32], labels: &[usize]) -> Result<()> {
-        self.check_lengths(logits.len(), labels)?;
+        check_lengths(logits.len(), self.num_classes, labels)?;
         let k = self.num_classes;
         let mut log_probs = vec![0.0f64; k];
         for (row, &y) in logits.chunks_exact(k).zip(labels) {
-            if row.iter().any(|v| !v.is_finite()) {
-                return Err(Error::InvalidProbabilities("non-finite logit".into()));
-            }
-            let max = row.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
-            let lse = max
-                + row
-                    .iter()
-                    .map(|&v| (v as f64 - max).exp())
-                    .sum::<f64>()
-                    .ln();
-            for (lp, &v) in log_probs.iter_mut().zip(row) {
-                *lp = v as f64 - lse;
-            }
+            log_softmax_into(row, &mut log_probs)?;
             self.push(&log_probs, y);
         }
         Ok(())
@@ -226,7 +238,7 @@ impl CalibrationAccumulator {
 
     /// Adds row-major probabilities (`N × K`) from the host (each row should sum to 1).
     pub fn add_probabilities(&mut self, probs: &[f32], labels: &[usize]) -> Result<()> {
-        self.check_lengths(probs.len(), labels)?;
+        check_lengths(probs.len(), self.num_classes, labels)?;
         let k = self.num_classes;
         let mut log_probs = vec![0.0f64; k];
         for (row, &y) in probs.chunks_exact(k).zip(labels) {
@@ -243,44 +255,12 @@ impl CalibrationAccumulator {
         Ok(())
     }
 
-    fn check_lengths(&self, len: usize, labels: &[usize]) -> Result<()> {
-        let k = self.num_classes;
-        if len != labels.len() * k {
-            return Err(Error::ShapeMismatch {
-                shape: vec![labels.len(), k],
-                len,
-            });
-        }
-        if let Some(&bad) = labels.iter().find(|&&l| l >= k) {
-            return Err(Error::LabelOutOfRange {
-                label: bad as i64,
-                num_classes: k,
-            });
-        }
-        Ok(())
-    }
-
     /// Adds one sample given its log-probabilities.
     fn push(&mut self, log_probs: &[f64], label: usize) {
-        // argmax with ties resolved to the lowest index.
-        let (pred, max_lp) =
-            log_probs
-                .iter()
-                .enumerate()
-                .fold((0, f64::NEG_INFINITY), |(bi, bv), (i, &v)| {
-                    if v > bv {
-                        (i, v)
-                    } else {
-                        (bi, bv)
-                    }
-                });
-        let conf = max_lp.exp();
+        let (pred, conf) = prediction(log_probs);
         let correct = pred == label;
         let bin = bin_index(conf, self.bins.len());
-        let b = &mut self.bins[bin];
-        b.count += 1;
-        b.correct += usize::from(correct);
-        b.confidence += conf;
+        self.bins[bin].add(conf, correct);
         self.n += 1;
         self.correct += usize::from(correct);
         self.confidence += conf;
@@ -303,7 +283,7 @@ impl CalibrationAccumulator {
         }
         let n = self.n as f64;
         let m = self.bins.len();
-        let (mut ece, mut mce, mut over, mut under) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+        let gaps = BinGaps::from_sums(&self.bins, self.n);
         let bins = self
             .bins
             .iter()
@@ -319,23 +299,12 @@ impl CalibrationAccumulator {
                         confidence: None,
                     };
                 }
-                let acc = b.correct as f64 / b.count as f64;
-                let conf = b.confidence / b.count as f64;
-                let weight = b.count as f64 / n;
-                let gap = conf - acc;
-                ece += weight * gap.abs();
-                mce = mce.max(gap.abs());
-                if gap > 0.0 {
-                    over += weight * gap;
-                } else {
-                    under += weight * gap;
-                }
                 ReliabilityBin {
                     lower,
                     upper,
                     count: b.count,
-                    accuracy: Some(acc),
-                    confidence: Some(conf),
+                    accuracy: Some(b.correct as f64 / b.count as f64),
+                    confidence: Some(b.confidence / b.count as f64),
                 }
             })
             .collect();
@@ -344,16 +313,110 @@ impl CalibrationAccumulator {
             accuracy: self.correct as f64 / n,
             confidence: self.confidence / n,
             gt_confidence: self.gt_confidence / n,
-            ece,
-            mce,
-            mcs: over + under,
-            over,
-            under,
+            ece: gaps.ece,
+            mce: gaps.mce,
+            mcs: gaps.mcs(),
+            over: gaps.over,
+            under: gaps.under,
             nll: self.nll / n,
             brier: self.brier / n,
             bins,
         })
     }
+}
+
+/// Checks that `len` values form `labels.len()` rows of `num_classes` (≥ 1) and every label is
+/// below `num_classes`.
+pub(crate) fn check_lengths(len: usize, num_classes: usize, labels: &[usize]) -> Result<()> {
+    let k = num_classes;
+    if k == 0 {
+        return Err(Error::param("num_classes", "must be at least 1"));
+    }
+    if len != labels.len() * k {
+        return Err(Error::ShapeMismatch {
+            shape: vec![labels.len(), k],
+            len,
+        });
+    }
+    if let Some(&bad) = labels.iter().find(|&&l| l >= k) {
+        return Err(Error::LabelOutOfRange {
+            label: bad as i64,
+            num_classes: k,
+        });
+    }
+    Ok(())
+}
+
+/// Reads a batch of logits `[N, K]` and labels `[N]` to the host (one read per tensor),
+/// checking that the batch sizes agree and every label lies in `0..K`.
+pub(crate) fn batch_to_host<B: Backend>(
+    logits: Tensor<B, 2>,
+    labels: Tensor<B, 1, Int>,
+) -> Result<(Vec<f32>, Vec<usize>)> {
+    let [n, k] = logits.dims();
+    let [nl] = labels.dims();
+    if nl != n {
+        return Err(Error::BatchSizeMismatch {
+            images: n,
+            labels: nl,
+        });
+    }
+    let z = logits
+        .into_data()
+        .convert::<f32>()
+        .into_vec::<f32>()
+        .map_err(|e| Error::InvalidProbabilities(format!("{e:?}")))?;
+    let y = labels.into_data().convert::<i64>();
+    let y = y
+        .as_slice::<i64>()
+        .map_err(|e| Error::InvalidProbabilities(format!("{e:?}")))?;
+    let mut labels_usize = Vec::with_capacity(n);
+    for &l in y {
+        if l < 0 || l as usize >= k {
+            return Err(Error::LabelOutOfRange {
+                label: l,
+                num_classes: k,
+            });
+        }
+        labels_usize.push(l as usize);
+    }
+    Ok((z, labels_usize))
+}
+
+/// Log-softmax of one row of logits, in f64 with the log-sum-exp trick, written into `out`
+/// (same length as `row`). Errors on a non-finite logit.
+pub(crate) fn log_softmax_into(row: &[f32], out: &mut [f64]) -> Result<()> {
+    if row.iter().any(|v| !v.is_finite()) {
+        return Err(Error::InvalidProbabilities("non-finite logit".into()));
+    }
+    let max = row.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
+    let lse = max
+        + row
+            .iter()
+            .map(|&v| (v as f64 - max).exp())
+            .sum::<f64>()
+            .ln();
+    for (lp, &v) in out.iter_mut().zip(row) {
+        *lp = v as f64 - lse;
+    }
+    Ok(())
+}
+
+/// Prediction `argmax_k` (ties resolved to the lowest index) and confidence `max_k p_k` of one
+/// row of log-probabilities.
+pub(crate) fn prediction(log_probs: &[f64]) -> (usize, f64) {
+    let (pred, max_lp) =
+        log_probs
+            .iter()
+            .enumerate()
+            .fold((0, f64::NEG_INFINITY), |(bi, bv), (i, &v)| {
+                if v > bv {
+                    (i, v)
+                } else {
+                    (bi, bv)
+                }
+            });
+    (pred, max_lp.exp())
 }
 
 /// Index of the bin `(m/M, (m+1)/M]` holding `confidence`; 0 goes to the first bin, values above

@@ -9,9 +9,16 @@
 //!
 //! Two entry points give identical results: [`CalibrationAccumulator`] fed with logits tensors
 //! batch by batch (any backend), and [`CalibrationReport::from_probabilities`] on host slices.
+//!
+//! Seeded percentile-bootstrap confidence intervals of ACC, CONF, ECE and MCS come from
+//! [`CalibrationSamples::bootstrap`], which keeps the per-image data the accumulator discards.
 
+mod bootstrap;
 mod calibration;
 mod temperature;
 
+pub use bootstrap::{
+    BootstrapConfig, CalibrationEstimate, CalibrationSamples, ConfidenceIntervals,
+};
 pub use calibration::{CalibrationAccumulator, CalibrationReport, ReliabilityBin, DEFAULT_BINS};
 pub use temperature::{apply_temperature, fit_temperature, nll_at_temperature};

@@ -103,6 +103,11 @@ pub struct Normalization<B: Backend> {
 }
 
 impl<B: Backend> Normalization<B> {
+    /// Number of channels `C` the layer normalises.
+    pub fn channels(&self) -> usize {
+        self.mean.dims()[1]
+    }
+
     /// Normalises a `[N, C, H, W]` batch in `[0, 1]`.
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
         (x - self.mean.clone()) * self.inv_std.clone()

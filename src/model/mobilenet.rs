@@ -144,4 +144,8 @@ impl<B: Backend> Classifier<B> for MobileNetV2<B> {
     fn num_classes(&self) -> usize {
         self.num_classes
     }
+
+    fn input_channels(&self) -> Option<usize> {
+        Some(self.norm.channels())
+    }
 }

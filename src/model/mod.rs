@@ -66,6 +66,14 @@ pub trait Classifier<B: Backend>: Module<B> {
     /// Number of classes `K` (width of the logits).
     fn num_classes(&self) -> usize;
 
+    /// Number of input channels `C` the model expects, when it knows it (`None` = unknown;
+    /// attacks then rely on the model's forward pass to reject a wrong shape). Every model of
+    /// the crate knows it, and a batch with another channel count is rejected with
+    /// [`Error::ChannelMismatch`](crate::Error::ChannelMismatch) before any work.
+    fn input_channels(&self) -> Option<usize> {
+        None
+    }
+
     /// Inference-mode logits (shorthand for `forward_mode(images, Mode::Eval)`).
     fn logits(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
         self.forward_mode(images, Mode::Eval)

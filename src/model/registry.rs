@@ -150,4 +150,13 @@ impl<B: Backend> Classifier<B> for AnyModel<B> {
             AnyModel::MobileNetV2(m) => m.num_classes(),
         }
     }
+
+    fn input_channels(&self) -> Option<usize> {
+        match self {
+            AnyModel::SmallCnn(m) => m.input_channels(),
+            AnyModel::ResNet18(m) => m.input_channels(),
+            AnyModel::Vgg19(m) => m.input_channels(),
+            AnyModel::MobileNetV2(m) => m.input_channels(),
+        }
+    }
 }

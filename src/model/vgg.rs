@@ -95,4 +95,8 @@ impl<B: Backend> Classifier<B> for Vgg19<B> {
     fn num_classes(&self) -> usize {
         self.num_classes
     }
+
+    fn input_channels(&self) -> Option<usize> {
+        Some(self.norm.channels())
+    }
 }

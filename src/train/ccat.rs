@@ -1,7 +1,7 @@
 //! Confidence-calibrated adversarial training (Stutz, Hein, Schiele, ICML 2020).
 
 use super::{accuracy_tensor, BatchContext, StrategyStep, TrainingStrategy};
-use crate::attack::{cross_entropy, frozen_copy, project_linf, soft_cross_entropy};
+use crate::attack::{attack_copy, cross_entropy, project_linf, soft_cross_entropy};
 use crate::error::{check_epsilon, check_steps, Error, Result};
 use crate::model::{Classifier, Mode};
 use crate::rng::{seeded_rng, uniform_values};
@@ -220,7 +220,7 @@ impl<B: AutodiffBackend, M: Classifier<B> + AutodiffModule<B>> TrainingStrategy<
         let x_adv_src = images.narrow(0, s, n - s);
         let y_adv = labels.clone().narrow(0, s, n - s);
         let x_adv = if n - s > 0 {
-            let frozen = frozen_copy::<B, M>(model, Mode::Eval);
+            let frozen = attack_copy::<B, M>(model, &x_adv_src, &y_adv, c.epsilon, Mode::Eval)?;
             let delta =
                 self.inner_attack::<B, M>(&frozen, x_adv_src.clone(), y_adv.clone(), ctx.seed)?;
             let linf = delta

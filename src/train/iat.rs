@@ -2,7 +2,7 @@
 
 use super::{ce_step, BatchContext, StrategyStep, TrainingStrategy};
 use crate::attack::{
-    frozen_copy, project_linf, sign_gradient_step, Attack, Iaa, IaaConfig, IaaObjective, StepSize,
+    attack_copy, project_linf, sign_gradient_step, Attack, Iaa, IaaConfig, IaaObjective, StepSize,
 };
 use crate::error::{Error, Result};
 use crate::model::Classifier;
@@ -119,7 +119,8 @@ impl Iat {
             let noise =
                 Tensor::<B::InnerBackend, 1>::from_floats(host.as_slice(), &device).reshape(dims);
             let mut x_adv = project_linf(images.clone() + noise, images.clone(), eps);
-            let frozen = frozen_copy::<B, M>(model, self.attack.config.mode);
+            let frozen =
+                attack_copy::<B, M>(model, &images, &labels, eps, self.attack.config.mode)?;
             let alpha = match self.attack.config.step_size {
                 Some(a) => StepSize::Absolute(a),
                 None => StepSize::EpsilonOverSteps,

@@ -113,3 +113,13 @@ pub fn sample(split: Split) -> ImageDataset {
 pub fn snapshot<B: Backend, M: Module<B>>(model: &M) -> Vec<u8> {
     advcal::checkpoint::record_to_bytes::<B, _>(model.clone().into_record()).unwrap()
 }
+
+/// `n` deterministic 3×8×8 images with labels `i % 10`, as a data set.
+pub fn toy_dataset(n: usize, seed: u64) -> ImageDataset {
+    let pixels = advcal::rng::uniform_values(n * 3 * 8 * 8, 0.5, seed)
+        .into_iter()
+        .map(|u| ((u + 0.5) * 255.0).round().clamp(0.0, 255.0) as u8)
+        .collect();
+    let labels = (0..n).map(|i| i % 10).collect();
+    ImageDataset::new(pixels, labels, [3, 8, 8], 10).expect("toy data set")
+}

@@ -25,11 +25,20 @@ fn real_cifar10_test_batch() {
 fn real_cifar10_training_batch() {
     let Some(dir) = cifar_dir() else { return };
     let train = load_cifar10(&dir, Split::Train).unwrap();
-    assert_eq!(train.len(), 10_000);
-    assert_eq!(
-        train.label_histogram(),
-        vec![1005, 974, 1032, 1016, 999, 937, 1030, 1001, 1025, 981]
-    );
+    // data_batch_{1,3,4,5}: data_batch_2 is held back, so 40,000 images (the shared README).
+    assert_eq!(train.len(), 40_000);
+    // Per-batch class counts of the README, summed in file order.
+    let per_batch = [
+        [1005, 974, 1032, 1016, 999, 937, 1030, 1001, 1025, 981],
+        [994, 1042, 965, 997, 990, 1029, 978, 1015, 961, 1029],
+        [1003, 963, 1041, 976, 1004, 1021, 1004, 981, 1024, 983],
+        [1014, 1014, 952, 1016, 997, 1025, 980, 977, 1003, 1022],
+    ];
+    let expected: Vec<usize> = (0..10)
+        .map(|c| per_batch.iter().map(|b| b[c]).sum())
+        .collect();
+    assert_eq!(train.label_histogram(), expected);
+    // The first record of data_batch_1 comes first (files are read in order).
     assert_eq!(train.labels()[0], 6);
     assert_eq!(
         train

@@ -6,10 +6,12 @@
 mod common;
 
 mod attacks;
+mod bootstrap;
 mod checkpoint;
 #[cfg(any(feature = "wgpu-plain", feature = "tch"))]
 mod cross_backend;
 mod data;
+mod interop;
 #[cfg(feature = "learner")]
 mod learner;
 mod metrics;
@@ -17,6 +19,8 @@ mod models;
 mod properties;
 #[cfg(feature = "tch")]
 mod tch;
+mod tiny_imagenet;
 mod train;
+mod user_model;
 #[cfg(feature = "wgpu-plain")]
 mod wgpu;

@@ -1,0 +1,1085 @@
+//! PyTorch interoperability: load PyTorch state dicts (`.pt`/`.pth`) and `.safetensors` files
+//! into advcal's models, and export advcal weights as safetensors that PyTorch reads — all
+//! through Burn's own store (`burn::store`, the burn-store crate).
+//!
+//! ```
+//! use advcal::interop::{load_pytorch, save_safetensors, WeightLayout};
+//! use advcal::model::{AnyModelConfig, Architecture, Classifier};
+//! use burn::backend::NdArray;
+//! use burn::prelude::*;
+//!
+//! let device = Default::default();
+//! let mut config = AnyModelConfig::new(Architecture::ResNet18, 10);
+//! config.width_divisor = 16; // 4-channel first stage: a quick example
+//! let model = config.init::<NdArray>(&device);
+//!
+//! // Export under kuangliu/pytorch-cifar's names (`conv1`, `layer1.0.bn1`, `linear`, ...): in
+//! // PyTorch, `ResNet18().load_state_dict(safetensors.torch.load_file(path))` reads it.
+//! let dir = tempfile::tempdir().unwrap();
+//! let path = dir.path().join("resnet18.safetensors");
+//! save_safetensors(&model, &path, &WeightLayout::KuangliuCifar).unwrap();
+//!
+//! // ... and load it back (a `.pt`/`.pth` file written by `torch.save` loads the same way).
+//! let layout = WeightLayout::KuangliuCifar;
+//! let loaded = load_pytorch::<NdArray>(&path, &config, &layout, &device).unwrap();
+//! let x = Tensor::<NdArray, 4>::full([2, 3, 32, 32], 0.5, &device);
+//! assert_eq!(model.logits(x.clone()).into_data(), loaded.logits(x).into_data());
+//! ```
+//!
+//! # Layouts
+//!
+//! A [`WeightLayout`] names the key convention of the *file*; advcal maps it onto its own
+//! parameter paths (`stem`, `stem_bn`, `blocks.3.bn1`, `fc`, ...):
+//!
+//! | architecture | [`KuangliuCifar`](WeightLayout::KuangliuCifar) | [`Torchvision`](WeightLayout::Torchvision) | [`Native`](WeightLayout::Native) | [`Custom`](WeightLayout::Custom) |
+//! |---|---|---|---|---|
+//! | ResNet-18 | yes (`models/resnet.py`, `ResNet18()`) | names only (see below) | yes | yes |
+//! | VGG-19 | yes (`models/vgg.py`, `VGG('VGG19')`) | no: other classifier | yes | yes |
+//! | MobileNetV2 | yes (`models/mobilenetv2.py`) | no: other network | yes | yes |
+//! | small CNN | no PyTorch counterpart | no | yes | yes |
+//!
+//! An unsupported pair is an [`Error::UnsupportedLayout`], before any file is read. The
+//! structures were checked against the kuangliu/pytorch-cifar sources:
+//!
+//! * **ResNet-18**: 3×3 stride-1 stem without max-pool, `BasicBlock`s with a 1×1 conv + BN
+//!   shortcut when the stride or width changes, average pooling over the final 4×4 map (global
+//!   for 32×32 inputs), `Linear(512, 10)`: the same network as advcal's
+//!   [`ResNet18`](crate::model::ResNet18). The oracle of `scripts/torch_oracle.py` (base width 16)
+//!   is `width_divisor = 4`.
+//! * **VGG-19**: `features` is one `nn.Sequential` of `Conv2d(bias=True)`, `BatchNorm2d`, `ReLU`
+//!   per conv and `MaxPool2d(2, 2)` per `'M'` (plus a parameterless `AvgPool2d(1)`), so conv *k*
+//!   sits at the index computed from the VGG-19 plan (0, 3, 7, 10, 14, ..., 49) and its BatchNorm
+//!   at the next index; the classifier is a single `Linear(512, 10)` after the five pools have
+//!   shrunk 32×32 to 1×1. advcal's [`Vgg19`](crate::model::Vgg19) is the same (its global average
+//!   pool is the identity on 1×1 maps).
+//! * **MobileNetV2**: stride-1 stem `conv1` 3→32, blocks with settings
+//!   (1,16,1,1), (6,24,2,1), (6,32,3,2), (6,64,4,2), (6,96,3,1), (6,160,3,2), (6,320,1,1),
+//!   an expansion conv even for expansion 1, a conv + BN shortcut when the stride is 1 and the
+//!   width changes, the final `conv2` 320→1280 + `bn2`, average pooling, `Linear(1280, 10)`: the
+//!   same as advcal's [`MobileNetV2`](crate::model::MobileNetV2) (`expand`/`depthwise`/`project`
+//!   are kuangliu's `conv1`/`conv2`/`conv3`).
+//! * **Torchvision** names (`downsample` for the shortcut, `fc` for the head) are supported for
+//!   ResNet-18 only, and only as *names*: torchvision's own ImageNet `resnet18` has a 7×7
+//!   stride-2 stem and a max-pool, so its `conv1.weight` fails with a shape error. A CIFAR
+//!   ResNet-18 built from torchvision's class with `conv1 = Conv2d(3, 64, 3, 1, 1, bias=False)`
+//!   loads — but if its `maxpool` was kept (not replaced by `nn.Identity()`), the weights load
+//!   while the PyTorch network computes something else; the file cannot tell. torchvision's
+//!   `vgg19_bn` has a 7×7 adaptive pool and a three-layer 4096-wide classifier, its
+//!   `mobilenet_v2` a stride-2 stem, ReLU6, no shortcut convs and no expansion conv in the first
+//!   block: neither fits advcal's CIFAR networks.
+//!
+//! # Conventions and strictness
+//!
+//! * Conv weights are `[out, in/groups, kh, kw]` in both frameworks. Linear weights are
+//!   PyTorch's `[out, in]` in the file and transposed to Burn's `[in, out]` (Burn's
+//!   `PyTorchToBurnAdapter`/`BurnToPyTorchAdapter`). BatchNorm's `weight`/`bias` are Burn's
+//!   `gamma`/`beta`; `running_mean`/`running_var` are loaded and written;
+//!   `num_batches_tracked` is ignored on load and not written (PyTorch's `load_state_dict` fills
+//!   it in for state dicts without version metadata).
+//! * Loading is **strict**: every tensor of the model must be in the file with exactly its shape
+//!   ([`Error::Weights`] naming advcal's path, the file key and both shapes otherwise), float
+//!   tensors must have the model's float dtype (no silent `f64`/`f16` conversion), and every
+//!   tensor of the file must be used, except `*.num_batches_tracked`. A tensor that would be
+//!   silently ignored usually means a wrong architecture, width, number of classes or layout, so
+//!   it is an error too.
+//! * With the built-in layouts, a prefix of wrapper names shared by **all** keys is dropped:
+//!   `module.` (`nn.DataParallel`), `net.` (kuangliu's `ckpt.pth` = `{'net': state_dict, 'acc':
+//!   ..., 'epoch': ...}`; nested dicts are flattened to `net.module.conv1.weight`), `model.`,
+//!   `state_dict.`, `model_state_dict.`. A file that also holds other tensors (an optimizer
+//!   state) needs [`Custom`](WeightLayout::Custom) rules.
+//! * The **input normalisation** is not in a state dict: advcal's models normalise inside, with
+//!   the constants of [`AnyModelConfig`] (the CIFAR-10 mean and std, std = (0.2470, 0.2435,
+//!   0.2616)). A PyTorch model trained with other constants — kuangliu's `main.py` uses std =
+//!   (0.2023, 0.1994, 0.2010) — sees slightly different inputs after loading.
+//! * Saving writes a temporary file next to the target and renames it over the target
+//!   (an existing file is replaced; a crash never leaves a half-written file). The metadata is
+//!   `{"format": "pt"}`.
+//!
+//! # Mapping any other layout
+//!
+//! List the file's keys and shapes with [`inspect`], compare them with advcal's paths (those of
+//! a [`Native`](WeightLayout::Native) export, or [`WeightLayout::load_rules`] of a built-in
+//! layout), and write [`WeightLayout::Custom`] rules: `(regex, replacement)` pairs applied **in
+//! order** to each file key, each to the result of the previous one (Rust `regex` syntax;
+//! `$1`/`${name}` insert capture groups; a rule that does not match leaves the key alone). Custom
+//! rules replace the built-in ones and the wrapper-prefix removal; they must produce advcal's
+//! paths, where BatchNorm parameters may keep PyTorch's names (`bn1.weight` finds `bn1.gamma`).
+//! The built-in rules are available to build on:
+//!
+//! ```no_run
+//! use advcal::interop::{inspect, load_pytorch, WeightLayout};
+//! use advcal::model::{AnyModelConfig, Architecture};
+//! use burn::backend::NdArray;
+//!
+//! for (key, shape) in inspect("ckpt.pth")? {
+//!     println!("{key:40} {shape:?}"); // e.g. `backbone.layer1.0.conv1.weight  [64, 64, 3, 3]`
+//! }
+//! // A kuangliu ResNet-18 stored under `backbone.`, with its head renamed to `head`:
+//! let mut rules = vec![
+//!     (r"^backbone\.".to_string(), String::new()),
+//!     (r"^head\.".to_string(), "linear.".to_string()),
+//! ];
+//! rules.extend(WeightLayout::KuangliuCifar.load_rules(Architecture::ResNet18)?); // linear. -> fc.
+//! let config = AnyModelConfig::new(Architecture::ResNet18, 10);
+//! let layout = WeightLayout::Custom(rules);
+//! let _model = load_pytorch::<NdArray>("ckpt.pth", &config, &layout, &Default::default())?;
+//! # Ok::<(), advcal::Error>(())
+//! ```
+//!
+//! For [`save_safetensors`] the rules of a `Custom` layout run the other way: on advcal's paths
+//! (with BatchNorm's `gamma`/`beta` already renamed `weight`/`bias`), producing the file keys.
+
+use crate::error::{Error, Result};
+use crate::model::{AnyModel, AnyModelConfig, Architecture};
+use burn::module::Module;
+use burn::prelude::Backend;
+use burn::store::{
+    ApplyError, ApplyResult, BurnToPyTorchAdapter, KeyRemapper, ModuleAdapter, ModuleSnapshot,
+    ModuleStore, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore, TensorSnapshot,
+};
+use burn::tensor::{DType, Tensor};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+/// The key-name convention of a weight file: how its tensor names correspond to advcal's
+/// parameter paths (see the [module docs](crate::interop) for the supported pairs and the
+/// rules).
+///
+/// ```
+/// use advcal::interop::WeightLayout;
+/// use advcal::model::Architecture;
+///
+/// let rules = WeightLayout::KuangliuCifar.load_rules(Architecture::ResNet18).unwrap();
+/// assert!(rules.contains(&(r"^linear\.".to_string(), "fc.".to_string())));
+/// assert!(WeightLayout::Torchvision.load_rules(Architecture::Vgg19).is_err());
+/// assert_eq!(WeightLayout::parse("kuangliu").unwrap(), WeightLayout::KuangliuCifar);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WeightLayout {
+    /// The CIFAR models of [kuangliu/pytorch-cifar](https://github.com/kuangliu/pytorch-cifar),
+    /// the usual CIFAR-10 reference implementations:
+    /// * ResNet-18: `conv1`, `bn1`, `layer{1..4}.{0,1}.{conv1,bn1,conv2,bn2}`,
+    ///   `layer{2,3,4}.0.shortcut.{0,1}`, `linear`;
+    /// * `VGG('VGG19')`: `features.<i>` (one `Sequential` of Conv2d/BatchNorm2d/ReLU/MaxPool2d),
+    ///   `classifier` (`Linear(512, 10)`);
+    /// * MobileNetV2: `conv1`, `bn1`, `layers.<n>.{conv1,bn1,conv2,bn2,conv3,bn3,shortcut.{0,1}}`,
+    ///   `conv2`, `bn2`, `linear`.
+    KuangliuCifar,
+    /// torchvision's module names, for ResNet-18 only: as [`KuangliuCifar`](Self::KuangliuCifar)
+    /// with `downsample.{0,1}` for the shortcut and `fc` for the head. It renames only — the
+    /// network must be a CIFAR ResNet-18 (3×3 stem, no max-pool).
+    Torchvision,
+    /// advcal's own paths (`stem`, `stem_bn`, `blocks.<i>.conv1`, `fc`, ...) with PyTorch's
+    /// tensor conventions (BatchNorm `weight`/`bias`, Linear `[out, in]`): what
+    /// [`save_safetensors`] writes with this layout. Every architecture supports it.
+    Native,
+    /// User rules `(regex, replacement)`, applied in order to every key, **instead of** the
+    /// built-in rules. On load they map file keys to advcal paths; on save, advcal paths (with
+    /// BatchNorm's `weight`/`bias` names) to file keys. See the [module docs](crate::interop).
+    Custom(Vec<(String, String)>),
+}
+
+impl WeightLayout {
+    /// Short name: `"kuangliu"`, `"torchvision"`, `"native"` or `"custom"`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::KuangliuCifar => "kuangliu",
+            Self::Torchvision => "torchvision",
+            Self::Native => "native",
+            Self::Custom(_) => "custom",
+        }
+    }
+
+    /// Parses the name of a built-in layout (see [`WeightLayout::name`]; `kuangliu_cifar` is
+    /// accepted too).
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "kuangliu" | "kuangliu_cifar" => Ok(Self::KuangliuCifar),
+            "torchvision" => Ok(Self::Torchvision),
+            "native" => Ok(Self::Native),
+            _ => Err(Error::param(
+                "layout",
+                format!("unknown `{name}`; expected one of kuangliu, torchvision, native"),
+            )),
+        }
+    }
+
+    /// The rules that turn this layout's file keys into advcal's paths for `architecture`
+    /// (`(regex, replacement)`, applied in order). Empty for [`Native`](Self::Native); the
+    /// rules themselves for [`Custom`](Self::Custom). The wrapper-prefix removal of the module
+    /// docs is not included.
+    pub fn load_rules(&self, architecture: Architecture) -> Result<Vec<(String, String)>> {
+        if let Self::Custom(rules) = self {
+            return Ok(rules.clone());
+        }
+        Ok(self
+            .prefix_pairs(architecture)?
+            .into_iter()
+            .map(|(file, advcal)| (anchored(&file), advcal))
+            .collect())
+    }
+
+    /// The inverse of [`WeightLayout::load_rules`]: advcal paths (BatchNorm parameters already
+    /// named `weight`/`bias`) to this layout's file keys, as [`save_safetensors`] applies them.
+    pub fn save_rules(&self, architecture: Architecture) -> Result<Vec<(String, String)>> {
+        if let Self::Custom(rules) = self {
+            return Ok(rules.clone());
+        }
+        Ok(self
+            .prefix_pairs(architecture)?
+            .into_iter()
+            .map(|(file, advcal)| (anchored(&advcal), file))
+            .collect())
+    }
+
+    /// Literal prefix correspondences `(file prefix, advcal prefix)`, most specific first. The
+    /// first segments of the two sides never overlap, so in either direction exactly the first
+    /// matching pair rewrites a key and no later one matches the result.
+    fn prefix_pairs(&self, architecture: Architecture) -> Result<Vec<(String, String)>> {
+        let unsupported = |reason: &str| Error::UnsupportedLayout {
+            architecture: architecture.name().to_string(),
+            layout: self.name().to_string(),
+            reason: reason.to_string(),
+        };
+        match (self, architecture) {
+            (Self::Native | Self::Custom(_), _) => Ok(Vec::new()),
+            (_, Architecture::SmallCnn) => Err(unsupported(
+                "advcal's small CNN has no PyTorch reference implementation; use the native layout",
+            )),
+            (Self::KuangliuCifar, Architecture::ResNet18) => Ok(resnet18_pairs(false)),
+            (Self::Torchvision, Architecture::ResNet18) => Ok(resnet18_pairs(true)),
+            (Self::KuangliuCifar, Architecture::Vgg19) => Ok(vgg19_pairs()),
+            (Self::KuangliuCifar, Architecture::MobileNetV2) => Ok(mobilenet_v2_pairs()),
+            (Self::Torchvision, Architecture::Vgg19) => Err(unsupported(
+                "torchvision's vgg19_bn ends in a 7x7 adaptive pool and a three-layer 4096-wide \
+                 classifier; advcal's VGG-19 has the CIFAR head (one Linear 512 -> K)",
+            )),
+            (Self::Torchvision, Architecture::MobileNetV2) => Err(unsupported(
+                "torchvision's mobilenet_v2 is the ImageNet network (stride-2 stem, ReLU6, no \
+                 shortcut convs, no expansion conv in the first block); advcal's is the CIFAR \
+                 variant of kuangliu/pytorch-cifar",
+            )),
+        }
+    }
+}
+
+/// `^` + the literal prefix as a regex (the prefixes hold only `[a-z0-9_.]`).
+fn anchored(prefix: &str) -> String {
+    format!("^{}", prefix.replace('.', r"\."))
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+/// ResNet-18: `layer<l>.<b>` is advcal's `blocks.<2(l-1)+b>`; kuangliu's `shortcut.{0,1}` is
+/// already advcal's `(Conv2d, BatchNorm)` tuple path.
+fn resnet18_pairs(torchvision: bool) -> Vec<(String, String)> {
+    let mut out = pairs(&[("conv1.", "stem."), ("bn1.", "stem_bn.")]);
+    let blocks = (1..=4).flat_map(|layer| (0..2).map(move |block| (layer, block)));
+    for (i, (layer, block)) in blocks.enumerate() {
+        if torchvision {
+            out.push((
+                format!("layer{layer}.{block}.downsample."),
+                format!("blocks.{i}.shortcut."),
+            ));
+        }
+        out.push((format!("layer{layer}.{block}."), format!("blocks.{i}.")));
+    }
+    if !torchvision {
+        // torchvision's head is `fc`, as advcal's.
+        out.push(("linear.".to_string(), "fc.".to_string()));
+    }
+    out
+}
+
+/// kuangliu's `cfg['VGG19']` (conv widths; 0 = `'M'`, a max-pool).
+const KUANGLIU_VGG19: [usize; 21] = [
+    64, 64, 0, 128, 128, 0, 256, 256, 256, 256, 0, 512, 512, 512, 512, 0, 512, 512, 512, 512, 0,
+];
+
+/// Index of each conv in kuangliu's `features` Sequential: a conv takes three indices (Conv2d,
+/// BatchNorm2d, ReLU), a max-pool one. Its BatchNorm is at the next index.
+fn vgg19_conv_indices() -> Vec<usize> {
+    let mut index = 0;
+    let mut convs = Vec::new();
+    for &width in KUANGLIU_VGG19.iter() {
+        if width == 0 {
+            index += 1;
+        } else {
+            convs.push(index);
+            index += 3;
+        }
+    }
+    convs
+}
+
+fn vgg19_pairs() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (k, i) in vgg19_conv_indices().into_iter().enumerate() {
+        out.push((format!("features.{i}."), format!("convs.{k}.")));
+        out.push((format!("features.{}.", i + 1), format!("bns.{k}.")));
+    }
+    out.push(("classifier.".to_string(), "fc.".to_string()));
+    out
+}
+
+/// kuangliu's MobileNetV2 `cfg`: (expansion, out_planes, num_blocks, stride).
+const KUANGLIU_MOBILENET_V2: [(usize, usize, usize, usize); 7] = [
+    (1, 16, 1, 1),
+    (6, 24, 2, 1),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+];
+
+fn mobilenet_v2_pairs() -> Vec<(String, String)> {
+    let mut out = pairs(&[
+        ("conv1.", "stem."),
+        ("bn1.", "stem_bn."),
+        ("conv2.", "head."),
+        ("bn2.", "head_bn."),
+        ("linear.", "fc."),
+    ]);
+    let blocks: usize = KUANGLIU_MOBILENET_V2.iter().map(|c| c.2).sum();
+    for n in 0..blocks {
+        out.push((format!("layers.{n}.conv1."), format!("blocks.{n}.expand.")));
+        out.push((
+            format!("layers.{n}.conv2."),
+            format!("blocks.{n}.depthwise."),
+        ));
+        out.push((format!("layers.{n}.conv3."), format!("blocks.{n}.project.")));
+        // bn1/bn2/bn3 and shortcut.{0,1} keep their names.
+        out.push((format!("layers.{n}."), format!("blocks.{n}.")));
+    }
+    out
+}
+
+/// Compiles rules into Burn's [`KeyRemapper`] (an invalid regex is an error, not the panic of
+/// the stores' `with_key_remapping`).
+fn compile(rules: &[(String, String)]) -> Result<KeyRemapper> {
+    let mut remapper = KeyRemapper::new();
+    for (from, to) in rules {
+        remapper = remapper
+            .add_pattern(from, to.clone())
+            .map_err(|e| Error::param("layout", format!("invalid regex `{from}`: {e}")))?;
+    }
+    Ok(remapper)
+}
+
+/// One name through the rules, exactly as `KeyRemapper::remap` rewrites a snapshot's path.
+fn remap_name(remapper: &KeyRemapper, name: &str) -> String {
+    let mut out = name.to_string();
+    for (pattern, replacement) in &remapper.patterns {
+        if pattern.is_match(&out) {
+            out = pattern.replace_all(&out, replacement.as_str()).into_owned();
+        }
+    }
+    out
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Pytorch,
+    Safetensors,
+}
+
+impl Format {
+    fn of(path: &Path) -> Result<Self> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("pt" | "pth") => Ok(Self::Pytorch),
+            Some("safetensors") => Ok(Self::Safetensors),
+            _ => Err(Error::param(
+                "weights file",
+                format!(
+                    "`{}` has an unknown extension; expected .pt or .pth (a PyTorch state dict) \
+                     or .safetensors",
+                    path.display()
+                ),
+            )),
+        }
+    }
+}
+
+fn file_error(path: &Path, e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::WeightsFile {
+        path: path.to_path_buf(),
+        source: Box::new(e),
+    }
+}
+
+fn weights(path: &Path, key: &str, reason: impl Into<String>) -> Error {
+    Error::Weights {
+        path: path.to_path_buf(),
+        key: key.to_string(),
+        reason: reason.into(),
+    }
+}
+
+fn and_more(reason: String, more: usize, what: &str) -> String {
+    if more == 0 {
+        reason
+    } else {
+        format!("{reason} (and {more} more {what})")
+    }
+}
+
+/// A tensor of a weight file, as its header or pickle describes it (no data is read).
+struct FileTensor {
+    key: String,
+    shape: Vec<usize>,
+    dtype: DType,
+}
+
+fn listing(all: &BTreeMap<String, TensorSnapshot>) -> Vec<FileTensor> {
+    all.iter()
+        .map(|(key, snapshot)| FileTensor {
+            key: key.clone(),
+            shape: snapshot.shape.to_vec(),
+            dtype: snapshot.dtype,
+        })
+        .collect()
+}
+
+/// The tensors of a file with their raw keys (no remapping, no index renumbering), sorted.
+fn read_listing(path: &Path) -> Result<Vec<FileTensor>> {
+    let format = Format::of(path)?;
+    std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    Ok(match format {
+        Format::Pytorch => {
+            let mut store = PytorchStore::from_file(path).map_indices_contiguous(false);
+            listing(store.get_all_snapshots().map_err(|e| file_error(path, e))?)
+        }
+        Format::Safetensors => {
+            let mut store = SafetensorsStore::from_file(path);
+            listing(store.get_all_snapshots().map_err(|e| file_error(path, e))?)
+        }
+    })
+}
+
+/// The keys and shapes of the tensors in a `.pt`/`.pth` or `.safetensors` file, sorted by key
+/// (as stored: no layout applied, nested dictionaries flattened with dots). Reads only the
+/// header (safetensors) or the pickle (PyTorch), not the tensor data.
+///
+/// ```
+/// use advcal::interop::{inspect, save_safetensors, WeightLayout};
+/// use advcal::model::{AnyModelConfig, Architecture};
+/// use burn::backend::NdArray;
+///
+/// let mut config = AnyModelConfig::new(Architecture::ResNet18, 10);
+/// config.width_divisor = 16;
+/// let model = config.init::<NdArray>(&Default::default());
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("resnet18.safetensors");
+/// save_safetensors(&model, &path, &WeightLayout::KuangliuCifar).unwrap();
+///
+/// let keys = inspect(&path).unwrap();
+/// assert!(keys.contains(&("conv1.weight".to_string(), vec![4, 3, 3, 3])));
+/// assert!(keys.contains(&("linear.weight".to_string(), vec![10, 32]))); // PyTorch's [out, in]
+/// assert!(keys.contains(&("layer2.0.shortcut.1.running_var".to_string(), vec![8])));
+/// ```
+pub fn inspect(path: impl AsRef<Path>) -> Result<Vec<(String, Vec<usize>)>> {
+    Ok(read_listing(path.as_ref())?
+        .into_iter()
+        .map(|t| (t.key, t.shape))
+        .collect())
+}
+
+/// Wrapper names that `torch.save` users put around a state dict.
+const WRAPPERS: [&str; 5] = ["module", "net", "model", "state_dict", "model_state_dict"];
+
+/// The longest prefix of wrapper segments (`net.module.`) that every key starts with.
+fn wrapper_prefix(file: &[FileTensor]) -> String {
+    let mut prefix = String::new();
+    if file.is_empty() {
+        return prefix;
+    }
+    loop {
+        let mut common: Option<&str> = None;
+        for tensor in file {
+            // Every key starts with `prefix` (checked in the previous rounds).
+            let rest = &tensor.key[prefix.len()..];
+            let Some((segment, _)) = rest.split_once('.') else {
+                return prefix;
+            };
+            if !WRAPPERS.contains(&segment) || common.is_some_and(|c| c != segment) {
+                return prefix;
+            }
+            common = Some(segment);
+        }
+        match common {
+            Some(segment) => {
+                prefix.push_str(segment);
+                prefix.push('.');
+            }
+            None => return prefix,
+        }
+    }
+}
+
+/// BatchNorm's Burn parameter names → PyTorch's (the only `gamma`/`beta` in advcal's models).
+fn pytorch_name(path: &str) -> String {
+    if let Some(stem) = path.strip_suffix(".gamma") {
+        format!("{stem}.weight")
+    } else if let Some(stem) = path.strip_suffix(".beta") {
+        format!("{stem}.bias")
+    } else {
+        path.to_string()
+    }
+}
+
+/// F32 and Flex32 hold the same values.
+fn same_float(a: DType, b: DType) -> bool {
+    let f32_like = |d: DType| matches!(d, DType::F32 | DType::Flex32);
+    a == b || (f32_like(a) && f32_like(b))
+}
+
+/// Everything a load needs besides the model: the file, the rules, and what the file holds.
+struct LoadPlan {
+    path: PathBuf,
+    format: Format,
+    remapper: KeyRemapper,
+    /// advcal path → file key, for "missing" messages (`None` for custom rules).
+    reverse: Option<KeyRemapper>,
+    /// The wrapper prefix removed from every key.
+    wrapper: String,
+    /// Remapped name → (file key, file shape).
+    origin: HashMap<String, (String, Vec<usize>)>,
+}
+
+impl LoadPlan {
+    fn new(
+        path: &Path,
+        layout: &WeightLayout,
+        architecture: Architecture,
+        float: DType,
+    ) -> Result<Self> {
+        // Unsupported pairs and unknown extensions fail before the file is opened.
+        let mut rules = layout.load_rules(architecture)?;
+        let format = Format::of(path)?;
+        let file = read_listing(path)?;
+        let (wrapper, reverse) = match layout {
+            WeightLayout::Custom(_) => (String::new(), None),
+            _ => (
+                wrapper_prefix(&file),
+                Some(compile(&layout.save_rules(architecture)?)?),
+            ),
+        };
+        if !wrapper.is_empty() {
+            rules.insert(0, (anchored(&wrapper), String::new()));
+        }
+        let remapper = compile(&rules)?;
+
+        let mut origin = HashMap::with_capacity(file.len());
+        for tensor in &file {
+            if tensor.dtype.is_float() && !same_float(tensor.dtype, float) {
+                return Err(weights(
+                    path,
+                    &tensor.key,
+                    format!(
+                        "dtype {:?}, but the model computes in {float:?}; convert the state dict \
+                         first (in PyTorch: `{{k: v.float() for k, v in sd.items()}}`)",
+                        tensor.dtype
+                    ),
+                ));
+            }
+            let name = remap_name(&remapper, &tensor.key);
+            if let Some((other, _)) =
+                origin.insert(name.clone(), (tensor.key.clone(), tensor.shape.clone()))
+            {
+                return Err(weights(
+                    path,
+                    &name,
+                    format!(
+                        "the file keys `{other}` and `{}` both map to it; check the layout rules",
+                        tensor.key
+                    ),
+                ));
+            }
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            format,
+            remapper,
+            reverse,
+            wrapper,
+            origin,
+        })
+    }
+
+    /// Loads the file into `module` (freshly built) with Burn's store, then checks the result.
+    fn load<B: Backend, M: Module<B>>(&self, mut module: M) -> Result<M> {
+        // `validate(false)` + `allow_partial(true)`: the store then returns the full
+        // `ApplyResult` instead of a formatted string, and `check` turns it into typed errors.
+        // `map_indices_contiguous(false)`: the rules already produce advcal's exact indices
+        // (PytorchStore would otherwise renumber `features.0, 3, 7` to `0, 1, 2`).
+        let result = match self.format {
+            Format::Pytorch => {
+                let mut store = PytorchStore::from_file(self.path.clone())
+                    .remap(self.remapper.clone())
+                    .map_indices_contiguous(false)
+                    .skip_enum_variants(true)
+                    .validate(false)
+                    .allow_partial(true);
+                <M as ModuleSnapshot<B>>::load_from(&mut module, &mut store)
+                    .map_err(|e| file_error(&self.path, e))?
+            }
+            Format::Safetensors => {
+                let mut store = SafetensorsStore::from_file(self.path.clone())
+                    .with_from_adapter(PyTorchToBurnAdapter)
+                    .remap(self.remapper.clone())
+                    .map_indices_contiguous(false)
+                    .skip_enum_variants(true)
+                    .validate(false)
+                    .allow_partial(true);
+                <M as ModuleSnapshot<B>>::load_from(&mut module, &mut store)
+                    .map_err(|e| file_error(&self.path, e))?
+            }
+        };
+        self.check(&result)?;
+        Ok(module)
+    }
+
+    /// The file tensor a model path was (or would have been) read from: its own name, or
+    /// BatchNorm's PyTorch name (`weight` for `gamma`, `bias` for `beta`).
+    fn source_of(&self, model_path: &str) -> Option<&(String, Vec<usize>)> {
+        self.origin
+            .get(model_path)
+            .or_else(|| self.origin.get(&pytorch_name(model_path)))
+    }
+
+    /// The file key a model path is expected under (built-in layouts only).
+    fn expected_key(&self, model_path: &str) -> Option<String> {
+        let reverse = self.reverse.as_ref()?;
+        Some(format!(
+            "{}{}",
+            self.wrapper,
+            remap_name(reverse, &pytorch_name(model_path))
+        ))
+    }
+
+    fn apply_error(&self, error: &ApplyError) -> Error {
+        match error {
+            ApplyError::ShapeMismatch {
+                path,
+                expected,
+                found,
+            } => {
+                let expected = expected.to_vec();
+                let found = found.to_vec();
+                let (file_key, file_shape) = match self.source_of(path) {
+                    Some((key, shape)) => (key.clone(), shape.clone()),
+                    None => (path.clone(), found.clone()),
+                };
+                // Linear weights were transposed to Burn's [in, out]: state the need in the
+                // file's [out, in] convention.
+                let transposed = file_shape.len() == 2
+                    && found.len() == 2
+                    && expected.len() == 2
+                    && file_shape[0] != file_shape[1]
+                    && found == [file_shape[1], file_shape[0]];
+                let (needed, convention) = if transposed {
+                    (vec![expected[1], expected[0]], " (PyTorch's [out, in])")
+                } else {
+                    (expected, "")
+                };
+                weights(
+                    &self.path,
+                    path,
+                    format!(
+                        "shape mismatch: the model needs {needed:?}{convention}, the file has \
+                         {file_shape:?} under `{file_key}` (another width, number of classes or \
+                         architecture?)"
+                    ),
+                )
+            }
+            ApplyError::LoadError { path, message } => {
+                let file_key = self
+                    .source_of(path)
+                    .map_or(path.as_str(), |(k, _)| k.as_str());
+                weights(
+                    &self.path,
+                    path,
+                    format!("cannot read the data of `{file_key}`: {message}"),
+                )
+            }
+            other => {
+                let path = match other {
+                    ApplyError::DTypeMismatch { path, .. }
+                    | ApplyError::AdapterError { path, .. } => path.as_str(),
+                    _ => "",
+                };
+                weights(&self.path, path, other.to_string())
+            }
+        }
+    }
+
+    /// Turns Burn's `ApplyResult` into the first typed error, if any (see the module docs for
+    /// the strictness rules).
+    fn check(&self, result: &ApplyResult) -> Result<()> {
+        if let Some(first) = result.errors.first() {
+            return Err(match self.apply_error(first) {
+                Error::Weights { path, key, reason } => Error::Weights {
+                    path,
+                    key,
+                    reason: and_more(reason, result.errors.len() - 1, "errors"),
+                },
+                other => other,
+            });
+        }
+        if let Some((model_path, _)) = result.missing.first() {
+            let reason = match self.expected_key(model_path) {
+                Some(key) => format!("missing from the file (expected under `{key}`)"),
+                None => "missing from the file (no file key maps to it under the custom rules)"
+                    .to_string(),
+            };
+            return Err(weights(
+                &self.path,
+                model_path,
+                and_more(reason, result.missing.len() - 1, "missing tensors"),
+            ));
+        }
+        let applied: HashSet<&str> = result.applied.iter().map(String::as_str).collect();
+        let ignorable = |name: &str| match name.rsplit_once('.') {
+            Some((_, "num_batches_tracked")) => true,
+            // BatchNorm `weight`/`bias` found by Burn's alternative-name lookup for
+            // `gamma`/`beta` are never marked as used (burn-store 0.21 applier).
+            Some((stem, "weight")) => applied.contains(format!("{stem}.gamma").as_str()),
+            Some((stem, "bias")) => applied.contains(format!("{stem}.beta").as_str()),
+            _ => false,
+        };
+        let unexpected: Vec<&String> = result
+            .unused
+            .iter()
+            .filter(|n| !ignorable(n.as_str()))
+            .collect();
+        if let Some(name) = unexpected.first() {
+            let (file_key, shape) = self
+                .origin
+                .get(name.as_str())
+                .map_or((name.as_str(), Vec::new()), |(k, s)| {
+                    (k.as_str(), s.clone())
+                });
+            return Err(weights(
+                &self.path,
+                file_key,
+                and_more(
+                    format!(
+                        "unexpected tensor {shape:?}: it maps to `{name}`, which the model does \
+                         not have (another architecture, width or layout? every tensor of the \
+                         file must be used)"
+                    ),
+                    unexpected.len() - 1,
+                    "unexpected tensors",
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The float dtype the backend builds parameters with.
+fn float_dtype<B: Backend>(device: &B::Device) -> DType {
+    Tensor::<B, 1>::zeros([1], device).dtype()
+}
+
+/// Loads a PyTorch state dict (`.pt`/`.pth`, as written by `torch.save(model.state_dict())`)
+/// or a `.safetensors` file (as written by `safetensors.torch.save_file` or
+/// [`save_safetensors`]) into a freshly built model of `config`.
+///
+/// The format follows the extension. `config` must describe the file's network: architecture,
+/// number of classes, and width (for ResNet-18, base width `64 / width_divisor`: kuangliu's
+/// full-width files need `width_divisor = 1`, the oracle of `scripts/torch_oracle.py` needs 4).
+/// `layout` says how the file's keys are named (see the [module docs](crate::interop)). Uses
+/// Burn's `PytorchStore` / `SafetensorsStore` with the PyTorch adapter (Linear weights transposed,
+/// BatchNorm `weight`/`bias` as `gamma`/`beta`) and `load_from`.
+///
+/// # Errors
+/// * [`Error::UnsupportedLayout`] if `layout` has no rules for the architecture;
+/// * [`Error::Weights`] for a shape mismatch (with both shapes), a tensor of the model missing
+///   from the file, an unexpected tensor in the file, a float dtype other than the model's, or
+///   two file keys mapping to one path;
+/// * [`Error::WeightsFile`] if the file cannot be parsed, [`Error::Io`] if it cannot be opened,
+///   [`Error::InvalidParameter`] for an unknown extension or an invalid custom regex.
+///
+/// ```no_run
+/// use advcal::interop::{load_pytorch, WeightLayout};
+/// use advcal::model::{AnyModelConfig, Architecture};
+/// use burn::backend::NdArray;
+///
+/// // kuangliu/pytorch-cifar's `checkpoint/ckpt.pth` of `VGG('VGG19')`
+/// // (`{'net': DataParallel state dict, ...}`: the `net.module.` prefix is dropped).
+/// let config = AnyModelConfig::new(Architecture::Vgg19, 10);
+/// let layout = WeightLayout::KuangliuCifar;
+/// let _model = load_pytorch::<NdArray>("ckpt.pth", &config, &layout, &Default::default())?;
+/// # Ok::<(), advcal::Error>(())
+/// ```
+pub fn load_pytorch<B: Backend>(
+    path: impl AsRef<Path>,
+    config: &AnyModelConfig,
+    layout: &WeightLayout,
+    device: &B::Device,
+) -> Result<AnyModel<B>> {
+    let plan = LoadPlan::new(
+        path.as_ref(),
+        layout,
+        config.architecture,
+        float_dtype::<B>(device),
+    )?;
+    Ok(match config.init::<B>(device) {
+        AnyModel::SmallCnn(m) => AnyModel::SmallCnn(plan.load::<B, _>(m)?),
+        AnyModel::ResNet18(m) => AnyModel::ResNet18(plan.load::<B, _>(m)?),
+        AnyModel::Vgg19(m) => AnyModel::Vgg19(plan.load::<B, _>(m)?),
+        AnyModel::MobileNetV2(m) => AnyModel::MobileNetV2(plan.load::<B, _>(m)?),
+    })
+}
+
+fn architecture_of<B: Backend>(model: &AnyModel<B>) -> Architecture {
+    match model {
+        AnyModel::SmallCnn(_) => Architecture::SmallCnn,
+        AnyModel::ResNet18(_) => Architecture::ResNet18,
+        AnyModel::Vgg19(_) => Architecture::Vgg19,
+        AnyModel::MobileNetV2(_) => Architecture::MobileNetV2,
+    }
+}
+
+/// Writes the weights of `model` as a `.safetensors` file under `layout`'s names, with PyTorch's
+/// tensor conventions (Linear `[out, in]`, BatchNorm `weight`/`bias`/`running_mean`/
+/// `running_var`), so that `model.load_state_dict(safetensors.torch.load_file(path))` of the
+/// matching PyTorch class reads it, and [`load_pytorch`] with the same layout reads it back
+/// exactly.
+///
+/// Uses Burn's `SafetensorsStore` with `BurnToPyTorchAdapter` and `save_into`, writing to a
+/// temporary file in the same directory that is then renamed over `path` (an existing file is
+/// replaced). The input normalisation is not a tensor of the file (see the module docs).
+///
+/// # Errors
+/// [`Error::UnsupportedLayout`] if `layout` has no rules for the architecture,
+/// [`Error::Weights`] if custom rules map two tensors to one key, [`Error::WeightsFile`] /
+/// [`Error::Io`] if the file cannot be written.
+pub fn save_safetensors<B: Backend>(
+    model: &AnyModel<B>,
+    path: impl AsRef<Path>,
+    layout: &WeightLayout,
+) -> Result<()> {
+    let path = path.as_ref();
+    let remapper = compile(&layout.save_rules(architecture_of(model))?)?;
+    match model {
+        AnyModel::SmallCnn(m) => save_module::<B, _>(m, path, &remapper),
+        AnyModel::ResNet18(m) => save_module::<B, _>(m, path, &remapper),
+        AnyModel::Vgg19(m) => save_module::<B, _>(m, path, &remapper),
+        AnyModel::MobileNetV2(m) => save_module::<B, _>(m, path, &remapper),
+    }
+}
+
+fn save_module<B: Backend, M: Module<B>>(
+    module: &M,
+    path: &Path,
+    remapper: &KeyRemapper,
+) -> Result<()> {
+    // Two tensors under one key would silently lose one (possible with custom rules).
+    let adapter: Box<dyn ModuleAdapter> = Box::new(BurnToPyTorchAdapter);
+    let mut keys: HashMap<String, String> = HashMap::new();
+    for snapshot in <M as ModuleSnapshot<B>>::collect(module, None, Some(adapter), true) {
+        let name = snapshot.full_path();
+        let key = remap_name(remapper, &name);
+        if let Some(other) = keys.insert(key.clone(), name.clone()) {
+            return Err(weights(
+                path,
+                &key,
+                format!(
+                    "the model tensors `{other}` and `{name}` both map to it; check the layout \
+                     rules"
+                ),
+            ));
+        }
+    }
+
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    let tmp = crate::io::temp_path(path);
+    let written = (|| -> Result<()> {
+        let mut store = SafetensorsStore::from_file(tmp.clone())
+            .with_to_adapter(BurnToPyTorchAdapter)
+            .skip_enum_variants(true)
+            .remap(remapper.clone())
+            .clear_metadata()
+            .metadata("format", "pt")
+            .overwrite(true);
+        <M as ModuleSnapshot<B>>::save_into(module, &mut store).map_err(|e| file_error(path, e))?;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vgg19_indices_follow_the_plan() {
+        assert_eq!(
+            vgg19_conv_indices(),
+            [0, 3, 7, 10, 14, 17, 20, 23, 27, 30, 33, 36, 40, 43, 46, 49]
+        );
+    }
+
+    #[test]
+    fn mobilenet_has_17_blocks() {
+        let pairs = mobilenet_v2_pairs();
+        assert!(pairs.contains(&("layers.16.".to_string(), "blocks.16.".to_string())));
+        assert!(!pairs.iter().any(|(f, _)| f == "layers.17."));
+    }
+
+    /// Every prefix pair survives save → load, and no rule re-matches the output of another.
+    #[test]
+    fn rules_are_inverse_bijections() {
+        let layouts = [
+            (WeightLayout::KuangliuCifar, Architecture::ResNet18),
+            (WeightLayout::Torchvision, Architecture::ResNet18),
+            (WeightLayout::KuangliuCifar, Architecture::Vgg19),
+            (WeightLayout::KuangliuCifar, Architecture::MobileNetV2),
+        ];
+        for (layout, arch) in layouts {
+            let load = compile(&layout.load_rules(arch).unwrap()).unwrap();
+            let save = compile(&layout.save_rules(arch).unwrap()).unwrap();
+            let mut seen = HashSet::new();
+            for (file, advcal) in layout.prefix_pairs(arch).unwrap() {
+                let file_key = format!("{file}weight");
+                let advcal_path = format!("{advcal}weight");
+                assert_eq!(
+                    remap_name(&load, &file_key),
+                    advcal_path,
+                    "{layout:?} {arch:?}"
+                );
+                assert_eq!(
+                    remap_name(&save, &advcal_path),
+                    file_key,
+                    "{layout:?} {arch:?}"
+                );
+                assert!(seen.insert(advcal_path), "{layout:?} {arch:?}: duplicate");
+            }
+        }
+    }
+
+    #[test]
+    fn examples_of_the_mappings() {
+        let load = |layout: &WeightLayout, arch, key: &str| {
+            remap_name(&compile(&layout.load_rules(arch).unwrap()).unwrap(), key)
+        };
+        let k = WeightLayout::KuangliuCifar;
+        let r = Architecture::ResNet18;
+        assert_eq!(
+            load(&k, r, "layer3.1.bn2.running_var"),
+            "blocks.5.bn2.running_var"
+        );
+        assert_eq!(
+            load(&k, r, "layer4.0.shortcut.1.weight"),
+            "blocks.6.shortcut.1.weight"
+        );
+        assert_eq!(load(&k, r, "bn1.bias"), "stem_bn.bias");
+        let t = WeightLayout::Torchvision;
+        assert_eq!(
+            load(&t, r, "layer2.0.downsample.0.weight"),
+            "blocks.2.shortcut.0.weight"
+        );
+        assert_eq!(load(&t, r, "fc.weight"), "fc.weight");
+        let v = Architecture::Vgg19;
+        assert_eq!(load(&k, v, "features.49.bias"), "convs.15.bias");
+        assert_eq!(
+            load(&k, v, "features.50.running_mean"),
+            "bns.15.running_mean"
+        );
+        assert_eq!(load(&k, v, "classifier.weight"), "fc.weight");
+        let m = Architecture::MobileNetV2;
+        assert_eq!(
+            load(&k, m, "layers.0.conv1.weight"),
+            "blocks.0.expand.weight"
+        );
+        assert_eq!(
+            load(&k, m, "layers.10.conv2.weight"),
+            "blocks.10.depthwise.weight"
+        );
+        assert_eq!(
+            load(&k, m, "layers.1.conv3.weight"),
+            "blocks.1.project.weight"
+        );
+        assert_eq!(
+            load(&k, m, "layers.0.shortcut.1.bias"),
+            "blocks.0.shortcut.1.bias"
+        );
+        assert_eq!(load(&k, m, "conv2.weight"), "head.weight");
+        assert_eq!(load(&k, m, "bn2.weight"), "head_bn.weight");
+    }
+
+    #[test]
+    fn wrapper_prefixes() {
+        let file = |keys: &[&str]| -> Vec<FileTensor> {
+            keys.iter()
+                .map(|k| FileTensor {
+                    key: k.to_string(),
+                    shape: vec![1],
+                    dtype: DType::F32,
+                })
+                .collect()
+        };
+        assert_eq!(
+            wrapper_prefix(&file(&[
+                "net.module.conv1.weight",
+                "net.module.linear.bias"
+            ])),
+            "net.module."
+        );
+        assert_eq!(wrapper_prefix(&file(&["module.conv1.weight"])), "module.");
+        assert_eq!(wrapper_prefix(&file(&["conv1.weight", "module.x"])), "");
+        assert_eq!(
+            wrapper_prefix(&file(&["model.conv1.weight", "optimizer.state.0.m"])),
+            ""
+        );
+        assert_eq!(wrapper_prefix(&file(&[])), "");
+    }
+
+    #[test]
+    fn unsupported_pairs_are_typed_errors() {
+        for (layout, arch) in [
+            (WeightLayout::Torchvision, Architecture::Vgg19),
+            (WeightLayout::Torchvision, Architecture::MobileNetV2),
+            (WeightLayout::KuangliuCifar, Architecture::SmallCnn),
+        ] {
+            assert!(matches!(
+                layout.load_rules(arch),
+                Err(Error::UnsupportedLayout { .. })
+            ));
+        }
+        assert!(WeightLayout::Native
+            .load_rules(Architecture::SmallCnn)
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn invalid_custom_regex_is_an_error() {
+        let rules = vec![("(".to_string(), String::new())];
+        assert!(matches!(
+            compile(&rules),
+            Err(Error::InvalidParameter { .. })
+        ));
+    }
+}

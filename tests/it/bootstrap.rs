@@ -1,0 +1,290 @@
+//! Seeded percentile-bootstrap confidence intervals of the calibration metrics.
+
+use crate::common::*;
+use advcal::metrics::*;
+use advcal::rng::{seeded_rng, uniform_values};
+use advcal::Error;
+use burn::prelude::*;
+use rand::Rng;
+
+/// `n` images of an overconfident model: confidence ~ U(0.6, 1), right with probability
+/// `confidence − 0.2`, true-class probability = confidence when right, below `1 − confidence`
+/// otherwise. Every bin's gap is about +0.2, so ECE ≈ MCS and no bin changes sign on resamples.
+fn overconfident(n: usize, seed: u64) -> CalibrationSamples {
+    let mut rng = seeded_rng(seed);
+    let mut s = CalibrationSamples::with_capacity(n);
+    for _ in 0..n {
+        let c = 0.6 + 0.4 * rng.random::<f64>();
+        let ok = rng.random::<f64>() < c - 0.2;
+        let gt = if ok {
+            c
+        } else {
+            (1.0 - c) * rng.random::<f64>()
+        };
+        s.push(c, ok, gt).unwrap();
+    }
+    s
+}
+
+/// `(name, point estimate, interval)` of every metric.
+fn pairs(e: &CalibrationEstimate, ci: &ConfidenceIntervals) -> [(&'static str, f64, [f64; 2]); 5] {
+    [
+        ("ACC", e.accuracy, ci.accuracy),
+        ("CONF", e.confidence, ci.confidence),
+        ("ECE", e.ece, ci.ece),
+        ("MCS", e.mcs, ci.mcs),
+        ("GT-CONF", e.gt_confidence, ci.gt_confidence),
+    ]
+}
+
+#[test]
+fn all_correct_and_certain_gives_point_intervals() {
+    let mut s = CalibrationSamples::new();
+    for _ in 0..50 {
+        s.push(1.0, true, 1.0).unwrap();
+    }
+    let ci = s
+        .bootstrap(&BootstrapConfig::new().with_resamples(200))
+        .unwrap();
+    assert_eq!(ci.accuracy, [1.0, 1.0]);
+    assert_eq!(ci.confidence, [1.0, 1.0]);
+    assert_eq!(ci.gt_confidence, [1.0, 1.0]);
+    assert_eq!(ci.ece, [0.0, 0.0]);
+    assert_eq!(ci.mcs, [0.0, 0.0]);
+    assert_eq!((ci.level, ci.resamples), (0.95, 200));
+}
+
+#[test]
+fn two_certain_images_one_wrong_give_full_intervals() {
+    // Resampled ACC is 0, 1/2 or 1 with probabilities 1/4, 1/2, 1/4: with 1000 resamples the
+    // 2.5 % and 97.5 % quantiles are 0 and 1. Both images sit in the last bin at confidence 1, so
+    // ECE = MCS = 1 − ACC on every resample, and CONF is always 1.
+    let mut s = CalibrationSamples::new();
+    s.push(1.0, true, 1.0).unwrap();
+    s.push(1.0, false, 0.0).unwrap();
+    let e = s.estimate(15).unwrap();
+    assert_eq!((e.n, e.accuracy, e.ece, e.mcs), (2, 0.5, 0.5, 0.5));
+    let ci = s.bootstrap(&BootstrapConfig::new()).unwrap();
+    assert_eq!(ci.accuracy, [0.0, 1.0]);
+    assert_eq!(ci.confidence, [1.0, 1.0]);
+    assert_eq!(ci.ece, [0.0, 1.0]);
+    assert_eq!(ci.mcs, [0.0, 1.0]);
+    assert_eq!(ci.gt_confidence, [0.0, 1.0]);
+}
+
+#[test]
+fn intervals_contain_the_estimate_and_shrink_as_one_over_sqrt_n() {
+    let config = BootstrapConfig::new().with_seed(3);
+    let mut widths = Vec::new();
+    for (n, seed) in [(400, 11), (6400, 12)] {
+        let s = overconfident(n, seed);
+        let e = s.estimate(config.bins).unwrap();
+        let ci = s.bootstrap(&config).unwrap();
+        let metrics = pairs(&e, &ci);
+        for (name, point, [lo, hi]) in metrics {
+            assert!(
+                lo < point && point < hi,
+                "{name}, N = {n}: {point} not inside [{lo}, {hi}]"
+            );
+        }
+        widths.push(metrics.map(|(name, _, [lo, hi])| (name, hi - lo)));
+    }
+    // sqrt(6400 / 400) = 4.
+    for ((name, small), (_, large)) in widths[0].iter().zip(&widths[1]) {
+        let ratio = small / large;
+        assert!(
+            (3.0..5.0).contains(&ratio),
+            "{name}: width {small} at N = 400, {large} at N = 6400, ratio {ratio}"
+        );
+    }
+}
+
+#[test]
+fn accuracy_interval_matches_the_normal_approximation() {
+    let n = 2000;
+    let mut rng = seeded_rng(5);
+    let mut s = CalibrationSamples::new();
+    for _ in 0..n {
+        let ok = rng.random::<f64>() < 0.7;
+        s.push(0.7, ok, if ok { 0.7 } else { 0.2 }).unwrap();
+    }
+    let e = s.estimate(15).unwrap();
+    let p = e.accuracy;
+    let half = 1.96 * (p * (1.0 - p) / n as f64).sqrt();
+    let ci = s.bootstrap(&BootstrapConfig::new().with_seed(9)).unwrap();
+    let [lo, hi] = ci.accuracy;
+    assert!((lo - (p - half)).abs() < 0.01, "lower {lo} vs {}", p - half);
+    assert!((hi - (p + half)).abs() < 0.01, "upper {hi} vs {}", p + half);
+    // A constant confidence is the same on every resample...
+    assert_eq!(ci.confidence, [e.confidence, e.confidence]);
+    // ...and, all in one bin, MCS = CONF − ACC mirrors the accuracy interval.
+    assert!(
+        (ci.mcs[0] - (e.confidence - hi)).abs() < 1e-9,
+        "{:?}",
+        ci.mcs
+    );
+    assert!(
+        (ci.mcs[1] - (e.confidence - lo)).abs() < 1e-9,
+        "{:?}",
+        ci.mcs
+    );
+}
+
+#[test]
+fn bootstrap_is_deterministic_per_seed() {
+    let s = overconfident(300, 21);
+    let config = BootstrapConfig::new().with_resamples(200).with_seed(4);
+    let a = s.bootstrap(&config).unwrap();
+    assert_eq!(a, s.bootstrap(&config).unwrap());
+    assert_eq!(a, s.clone().bootstrap(&config.clone()).unwrap());
+    let b = s.bootstrap(&config.clone().with_seed(5)).unwrap();
+    assert_ne!(a, b);
+    // CONF is continuous, so its bounds differ between seeds.
+    assert_ne!(a.confidence, b.confidence);
+}
+
+#[test]
+fn invalid_configs_and_inputs_are_typed_errors() {
+    let s = overconfident(10, 1);
+    let expect_param = |config: BootstrapConfig, expected: &str| {
+        match config.validate() {
+            Err(Error::InvalidParameter { name, .. }) => assert_eq!(name, expected),
+            other => panic!("{config:?}: expected `{expected}` error, got {other:?}"),
+        }
+        match s.bootstrap(&config) {
+            Err(Error::InvalidParameter { name, .. }) => assert_eq!(name, expected),
+            other => panic!("{config:?}: expected `{expected}` error, got {other:?}"),
+        }
+    };
+    for resamples in [0, 1] {
+        expect_param(
+            BootstrapConfig::new().with_resamples(resamples),
+            "resamples",
+        );
+    }
+    for level in [0.0, 1.0, -0.5, 1.5, f64::NAN, f64::INFINITY] {
+        expect_param(BootstrapConfig::new().with_level(level), "level");
+    }
+    assert!(matches!(
+        s.bootstrap(&BootstrapConfig::new().with_bins(0)),
+        Err(Error::InvalidBins)
+    ));
+    assert!(BootstrapConfig::new().validate().is_ok());
+    assert!(matches!(s.estimate(0), Err(Error::InvalidBins)));
+
+    let empty = CalibrationSamples::new();
+    assert!(matches!(
+        empty.bootstrap(&BootstrapConfig::new()),
+        Err(Error::EmptyBatch)
+    ));
+    assert!(matches!(empty.estimate(15), Err(Error::EmptyBatch)));
+
+    // Samples: rejected values leave the set unchanged.
+    let mut s = CalibrationSamples::new();
+    for (c, gt) in [
+        (1.5, 0.5),
+        (-0.1, 0.0),
+        (f64::NAN, 0.5),
+        (0.5, f64::NAN),
+        (0.5, 2.0),
+    ] {
+        assert!(matches!(
+            s.push(c, true, gt),
+            Err(Error::InvalidProbabilities(_))
+        ));
+    }
+    assert!(s.is_empty());
+    assert!(matches!(
+        s.extend_from_logits(&[], 0, &[]),
+        Err(Error::InvalidParameter {
+            name: "num_classes",
+            ..
+        })
+    ));
+    assert!(matches!(
+        s.extend_from_logits(&[0.0; 5], 2, &[0, 1]),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        s.extend_from_logits(&[0.0; 4], 2, &[0, 2]),
+        Err(Error::LabelOutOfRange {
+            label: 2,
+            num_classes: 2
+        })
+    ));
+    // A bad second row adds nothing, not even the first row.
+    assert!(matches!(
+        s.extend_from_logits(&[1.0, 0.0, f32::INFINITY, 0.0], 2, &[0, 1]),
+        Err(Error::InvalidProbabilities(_))
+    ));
+    assert!(s.is_empty());
+    let z = Tensor::<NB, 2>::zeros([3, 2], &dev());
+    assert!(matches!(
+        s.add_batch(z.clone(), labels::<NB>(&[0, 1], &dev())),
+        Err(Error::BatchSizeMismatch {
+            images: 3,
+            labels: 2
+        })
+    ));
+    assert!(matches!(
+        s.add_batch(z, labels::<NB>(&[0, -1, 1], &dev())),
+        Err(Error::LabelOutOfRange { label: -1, .. })
+    ));
+    assert!(s.is_empty());
+}
+
+#[test]
+fn point_estimates_match_the_report() {
+    let (n, k) = (1000, 10);
+    let logits = uniform_values(n * k, 4.0, 17);
+    let mut rng = seeded_rng(18);
+    let targets: Vec<usize> = (0..n).map(|_| rng.random_range(0..k)).collect();
+
+    let mut s = CalibrationSamples::new();
+    s.extend_from_logits(&logits, k, &targets).unwrap();
+    assert_eq!(s.len(), n);
+    for bins in [1, 10, 15, 40] {
+        let r = CalibrationReport::from_logits(&logits, k, &targets, bins).unwrap();
+        let e = s.estimate(bins).unwrap();
+        assert_eq!(e.n, r.n);
+        for (name, a, b) in [
+            ("ACC", e.accuracy, r.accuracy),
+            ("CONF", e.confidence, r.confidence),
+            ("ECE", e.ece, r.ece),
+            ("MCS", e.mcs, r.mcs),
+            ("GT-CONF", e.gt_confidence, r.gt_confidence),
+        ] {
+            assert!((a - b).abs() <= 1e-12, "{name}, {bins} bins: {a} vs {b}");
+        }
+    }
+
+    // The tensor path, in two batches, against the accumulator fed the same batches.
+    let mut from_tensors = CalibrationSamples::new();
+    let mut acc = CalibrationAccumulator::new(k, 15).unwrap();
+    for rows in [0..600, 600..n] {
+        let z = Tensor::<NB, 1>::from_floats(&logits[rows.start * k..rows.end * k], &dev())
+            .reshape([rows.len(), k]);
+        let ys: Vec<i64> = targets[rows].iter().map(|&v| v as i64).collect();
+        let y = labels::<NB>(&ys, &dev());
+        from_tensors.add_batch(z.clone(), y.clone()).unwrap();
+        acc.add_batch(z, y).unwrap();
+    }
+    assert_eq!(from_tensors, s);
+    let (e, r) = (from_tensors.estimate(15).unwrap(), acc.report().unwrap());
+    for (name, a, b) in [
+        ("ACC", e.accuracy, r.accuracy),
+        ("CONF", e.confidence, r.confidence),
+        ("ECE", e.ece, r.ece),
+        ("MCS", e.mcs, r.mcs),
+    ] {
+        assert!((a - b).abs() <= 1e-12, "{name}: {a} vs {b}");
+    }
+    // The interval of each metric contains its estimate on this realistic (random-logit) set.
+    let ci = s.bootstrap(&BootstrapConfig::new()).unwrap();
+    for (name, point, [lo, hi]) in pairs(&e, &ci) {
+        assert!(
+            lo <= point && point <= hi,
+            "{name}: {point} not in [{lo}, {hi}]"
+        );
+    }
+}
