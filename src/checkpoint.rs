@@ -29,6 +29,7 @@
 
 use crate::error::{Error, Result};
 use crate::io::write_atomic;
+use crate::model::{AnyModel, AnyModelConfig, Architecture};
 use burn::module::Module;
 use burn::prelude::Backend;
 use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Record, Recorder};
@@ -296,4 +297,115 @@ pub fn load_record_into<B: Backend, M: Module<B>>(
         ));
     }
     Ok(loaded)
+}
+
+/// Loads a checkpoint of an [`AnyModel`] without knowing its architecture in advance: the
+/// architecture name and the [`AnyModelConfig`] (width, width divisor, number of classes, input
+/// normalisation) are read from the checkpoint's metadata, the model is built from them and the
+/// weights are loaded into it.
+///
+/// Works for every checkpoint whose `model_config` is a serialised [`AnyModelConfig`]: those
+/// written by [`fit`](crate::train::fit) when it trains an [`AnyModel`] (as `examples/train.rs`
+/// and the paper pipeline do), or by [`save_checkpoint`] with
+/// `CheckpointMeta::new(config.architecture.name(), &config)`. A checkpoint of a concrete model
+/// saved with its own config (a `SmallCnn` with a `SmallCnnConfig`, ...) loads with
+/// [`load_model`] instead.
+///
+/// The model lives on `B` (an autodiff backend works too); the checkpoint's normalisation is
+/// part of the model, so inputs stay in `[0, 1]`.
+///
+/// # Errors
+/// Every error of [`read_checkpoint`] (missing, truncated or corrupted file), and
+/// [`Error::Checkpoint`] with a reason naming the problem when
+/// * the architecture name is not one of [`Architecture::ALL`],
+/// * `model_config` is not an [`AnyModelConfig`] (its JSON is quoted in the reason),
+/// * the config's architecture differs from the stored architecture name,
+/// * the config cannot build a model (zero classes, zero small-CNN width, an invalid
+///   normalisation),
+/// * the weights do not fit the model built from the config.
+///
+/// ```
+/// use advcal::checkpoint::{load_any_model, save_checkpoint, CheckpointMeta};
+/// use advcal::model::{AnyModel, AnyModelConfig, Architecture, Classifier};
+/// use burn::backend::NdArray;
+/// use burn::prelude::*;
+///
+/// let device = Default::default();
+/// let mut config = AnyModelConfig::new(Architecture::SmallCnn, 10);
+/// config.width = 2;
+/// let model = config.init::<NdArray>(&device);
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("model.ckpt");
+/// let meta = CheckpointMeta::new(config.architecture.name(), &config).unwrap().with_epoch(5);
+/// save_checkpoint(&path, &model, &meta, None).unwrap();
+///
+/// let (loaded, meta) = load_any_model::<NdArray>(&path, &device).unwrap();
+/// assert!(matches!(loaded, AnyModel::SmallCnn(_)));
+/// assert_eq!((meta.architecture.as_str(), meta.epoch), ("small_cnn", 5));
+/// let x = Tensor::<NdArray, 4>::full([1, 3, 8, 8], 0.5, &device);
+/// assert_eq!(model.logits(x.clone()).into_data(), loaded.logits(x).into_data());
+/// ```
+pub fn load_any_model<B: Backend>(
+    path: impl AsRef<Path>,
+    device: &B::Device,
+) -> Result<(AnyModel<B>, CheckpointMeta)> {
+    let path = path.as_ref();
+    let file = read_checkpoint(path)?;
+    let config = any_model_config(path, &file.meta)?;
+    let model = load_record_into(path, config.init::<B>(device), file.model, device)?;
+    Ok((model, file.meta))
+}
+
+/// The [`AnyModelConfig`] stored in `meta`, checked against the architecture name and for the
+/// settings [`AnyModelConfig::init`] would panic on.
+fn any_model_config(path: &Path, meta: &CheckpointMeta) -> Result<AnyModelConfig> {
+    let names = Architecture::ALL.map(|a| a.name()).join(", ");
+    let architecture = Architecture::ALL
+        .into_iter()
+        .find(|a| a.name() == meta.architecture)
+        .ok_or_else(|| {
+            bad(
+                path,
+                format!(
+                    "unknown architecture `{}` (expected one of {names})",
+                    meta.architecture
+                ),
+            )
+        })?;
+    let config: AnyModelConfig =
+        serde_json::from_value(meta.model_config.clone()).map_err(|e| {
+            bad(
+                path,
+                format!(
+                    "model config is not an AnyModelConfig ({e}): {}; a checkpoint of a concrete \
+                     model saved with its own config loads with `load_model`",
+                    meta.model_config
+                ),
+            )
+        })?;
+    if config.architecture != architecture {
+        return Err(bad(
+            path,
+            format!(
+                "architecture is `{}` but the model config is for `{}`",
+                meta.architecture,
+                config.architecture.name()
+            ),
+        ));
+    }
+    if config.num_classes == 0 {
+        return Err(bad(path, "model config has 0 classes"));
+    }
+    if config.architecture == Architecture::SmallCnn && config.width == 0 {
+        return Err(bad(path, "model config has a small-CNN width of 0"));
+    }
+    if let Some(normalization) = &config.normalization {
+        normalization.validate().map_err(|e| {
+            bad(
+                path,
+                format!("model config has an invalid normalisation: {e}"),
+            )
+        })?;
+    }
+    Ok(config)
 }

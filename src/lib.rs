@@ -49,6 +49,7 @@ pub mod io;
 pub mod learner;
 pub mod metrics;
 pub mod model;
+pub mod report;
 pub mod rng;
 pub mod train;
 

@@ -42,7 +42,7 @@ pub fn batch_norm<B: Backend, const D: usize>(
 }
 
 /// Configuration of [`Normalization`].
-#[derive(Config, Debug)]
+#[derive(Config, Debug, PartialEq)]
 pub struct NormalizationConfig {
     /// Per-channel mean subtracted from the `[0, 1]` input.
     #[config(default = "CIFAR10_MEAN.to_vec()")]

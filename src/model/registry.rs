@@ -1,6 +1,8 @@
 //! Building models by name (for command-line tools and checkpoints).
 
-use super::{Classifier, MobileNetV2Config, ResNet18Config, SmallCnnConfig, Vgg19Config};
+use super::{
+    Classifier, MobileNetV2Config, NormalizationConfig, ResNet18Config, SmallCnnConfig, Vgg19Config,
+};
 use crate::error::{Error, Result};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -79,6 +81,11 @@ pub struct AnyModelConfig {
     /// reduced-scale CPU experiments; 1 = the paper's networks. The small CNN ignores it.
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub width_divisor: usize,
+    /// Input normalisation inside the model (`None` = the CIFAR-10 statistics
+    /// [`CIFAR10_MEAN`](super::CIFAR10_MEAN)/[`CIFAR10_STD`](super::CIFAR10_STD)); set it to the
+    /// statistics imported weights were trained with, and to 64×64 data sets' own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normalization: Option<NormalizationConfig>,
 }
 
 fn one() -> usize {
@@ -97,7 +104,15 @@ impl AnyModelConfig {
             num_classes,
             width: 16,
             width_divisor: 1,
+            normalization: None,
         }
+    }
+
+    /// The input normalisation the model is built with.
+    pub fn normalization(&self) -> NormalizationConfig {
+        self.normalization
+            .clone()
+            .unwrap_or_else(NormalizationConfig::new)
     }
 
     /// Builds the model on `device`.
@@ -106,24 +121,28 @@ impl AnyModelConfig {
         match self.architecture {
             Architecture::SmallCnn => AnyModel::SmallCnn(
                 SmallCnnConfig::new()
+                    .with_normalization(self.normalization())
                     .with_num_classes(k)
                     .with_width(self.width)
                     .init(device),
             ),
             Architecture::ResNet18 => AnyModel::ResNet18(
                 ResNet18Config::new()
+                    .with_normalization(self.normalization())
                     .with_num_classes(k)
                     .with_width((64 / self.width_divisor.max(1)).max(1))
                     .init(device),
             ),
             Architecture::Vgg19 => AnyModel::Vgg19(
                 Vgg19Config::new()
+                    .with_normalization(self.normalization())
                     .with_num_classes(k)
                     .with_width_divisor(self.width_divisor.max(1))
                     .init(device),
             ),
             Architecture::MobileNetV2 => AnyModel::MobileNetV2(
                 MobileNetV2Config::new()
+                    .with_normalization(self.normalization())
                     .with_num_classes(k)
                     .with_width_divisor(self.width_divisor.max(1))
                     .init(device),

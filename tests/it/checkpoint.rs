@@ -101,3 +101,121 @@ fn corrupt_or_foreign_checkpoints_are_errors() {
     );
     let _ = model.num_params();
 }
+
+#[test]
+fn load_any_model_rebuilds_the_model_written_by_fit() {
+    use advcal::model::{AnyModel, AnyModelConfig, Architecture};
+    use advcal::train::{fit, Plain, TrainerConfig};
+    use burn::optim::SgdConfig;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let mut config = AnyModelConfig::new(Architecture::SmallCnn, 10);
+    config.width = 2;
+    let model = advcal::model::seeded_init::<AD, _>(&dev(), 5, || config.init::<AD>(&dev()));
+    let trainer = TrainerConfig::new()
+        .with_epochs(1)
+        .with_batch_size(4)
+        .with_augmentation(None)
+        .with_verbose(false)
+        .with_progress(false)
+        .with_output_dir(Some(dir.to_string_lossy().into_owned()));
+    let outcome = fit(
+        &trainer,
+        config.architecture.name(),
+        &config,
+        model,
+        SgdConfig::new().init::<AD, AnyModel<AD>>(),
+        &mut Plain,
+        &toy_dataset(8, 3),
+        None,
+        &dev(),
+    )
+    .unwrap();
+
+    let (loaded, meta) = load_any_model::<AD>(dir.join("last.ckpt"), &dev()).unwrap();
+    assert!(matches!(loaded, AnyModel::SmallCnn(_)));
+    assert_eq!((meta.architecture.as_str(), meta.epoch), ("small_cnn", 1));
+    let x = images::<NB>([3, 3, 8, 8], 4, &dev());
+    assert_eq!(
+        to_vec(outcome.model.valid().forward_mode(x.clone(), Mode::Eval)),
+        to_vec(loaded.valid().forward_mode(x, Mode::Eval)),
+        "weights and BatchNorm statistics must load exactly"
+    );
+
+    // The bundled weights (written by examples/train.rs) load without naming the architecture.
+    let bundled =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/small_cnn_pt.ckpt");
+    let (any, _) = load_any_model::<NB>(&bundled, &dev()).unwrap();
+    let known = AnyModelConfig::new(Architecture::SmallCnn, 10);
+    let (model, _) = load_model::<NB, _, _>(
+        &bundled,
+        known.init::<NB>(&dev()),
+        "small_cnn",
+        &known,
+        &dev(),
+    )
+    .unwrap();
+    let x = images::<NB>([2, 3, 32, 32], 5, &dev());
+    assert_eq!(to_vec(any.logits(x.clone())), to_vec(model.logits(x)));
+}
+
+#[test]
+fn load_any_model_rejects_foreign_metadata_with_reasons() {
+    use advcal::model::{AnyModelConfig, Architecture};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let mut any = AnyModelConfig::new(Architecture::SmallCnn, 10);
+    any.width = 2;
+    let model = any.init::<NB>(&dev());
+    let reason_of = |name: &str, meta: CheckpointMeta| {
+        let path = tmp.path().join(name);
+        save_checkpoint::<NB, _>(&path, &model, &meta, None).unwrap();
+        match load_any_model::<NB>(&path, &dev()) {
+            Err(Error::Checkpoint { path: p, reason }) => {
+                assert_eq!(p, path);
+                reason
+            }
+            other => panic!("{name}: expected Error::Checkpoint, got {other:?}"),
+        }
+    };
+
+    let reason = reason_of("arch.ckpt", CheckpointMeta::new("alexnet", &any).unwrap());
+    assert!(
+        reason.contains("unknown architecture `alexnet`") && reason.contains("resnet18"),
+        "{reason}"
+    );
+    let concrete = SmallCnnConfig::new().with_width(2);
+    let reason = reason_of(
+        "config.ckpt",
+        CheckpointMeta::new("small_cnn", &concrete).unwrap(),
+    );
+    assert!(reason.contains("not an AnyModelConfig"), "{reason}");
+    let reason = reason_of(
+        "mismatch.ckpt",
+        CheckpointMeta::new("resnet18", &any).unwrap(),
+    );
+    assert!(
+        reason.contains("`resnet18`") && reason.contains("`small_cnn`"),
+        "{reason}"
+    );
+    let mut zero = any.clone();
+    zero.num_classes = 0;
+    let reason = reason_of(
+        "zero.ckpt",
+        CheckpointMeta::new("small_cnn", &zero).unwrap(),
+    );
+    assert!(reason.contains("0 classes"), "{reason}");
+    // Weights of another width: the shapes do not fit the model the metadata describes.
+    let mut wider = any.clone();
+    wider.width = 4;
+    let reason = reason_of(
+        "shape.ckpt",
+        CheckpointMeta::new("small_cnn", &wider).unwrap(),
+    );
+    assert!(!reason.is_empty());
+    assert!(matches!(
+        load_any_model::<NB>(tmp.path().join("missing.ckpt"), &dev()),
+        Err(Error::Io { .. })
+    ));
+}

@@ -123,3 +123,37 @@ pub fn toy_dataset(n: usize, seed: u64) -> ImageDataset {
     let labels = (0..n).map(|i| i % 10).collect();
     ImageDataset::new(pixels, labels, [3, 8, 8], 10).expect("toy data set")
 }
+
+/// Environment variable naming the directory written by `scripts/torch_oracle.py`.
+pub const ORACLE_DIR_ENV: &str = "ADVCAL_TORCH_ORACLE_DIR";
+
+/// `$ADVCAL_TORCH_ORACLE_DIR`; in CI (`CI` set) an unset variable is a failure, not a skip.
+pub fn oracle_dir() -> Option<PathBuf> {
+    match std::env::var_os(ORACLE_DIR_ENV) {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            assert!(
+                dir.is_dir(),
+                "{ORACLE_DIR_ENV}={} is not a directory",
+                dir.display()
+            );
+            Some(dir)
+        }
+        None if std::env::var_os("CI").is_some() => panic!(
+            "{ORACLE_DIR_ENV} is not set: the PyTorch oracle tests cannot run in CI (run \
+             scripts/torch_oracle.py OUTDIR and point the variable at OUTDIR)"
+        ),
+        None => {
+            eprintln!("SKIPPED: no PyTorch oracle ({ORACLE_DIR_ENV} unset)");
+            None
+        }
+    }
+}
+
+pub fn f32s(view: &safetensors::tensor::TensorView<'_>) -> Vec<f32> {
+    assert_eq!(view.dtype(), safetensors::Dtype::F32);
+    view.data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}

@@ -16,7 +16,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The output directory of `scripts/torch_oracle.py` (see notes/torch-oracle.md).
-const ORACLE_DIR_ENV: &str = "ADVCAL_TORCH_ORACLE_DIR";
 
 fn config(architecture: Architecture, width_divisor: usize) -> AnyModelConfig {
     let mut config = AnyModelConfig::new(architecture, 10);
@@ -495,37 +494,6 @@ fn saving_replaces_an_existing_file() {
     assert_eq!(tensors(&loaded), tensors(&second));
     let files: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
     assert_eq!(files.len(), 1, "temporary file left behind");
-}
-
-/// `$ADVCAL_TORCH_ORACLE_DIR`; in CI (`CI` set) an unset variable is a failure, not a skip.
-fn oracle_dir() -> Option<PathBuf> {
-    match std::env::var_os(ORACLE_DIR_ENV) {
-        Some(dir) => {
-            let dir = PathBuf::from(dir);
-            assert!(
-                dir.is_dir(),
-                "{ORACLE_DIR_ENV}={} is not a directory",
-                dir.display()
-            );
-            Some(dir)
-        }
-        None if std::env::var_os("CI").is_some() => panic!(
-            "{ORACLE_DIR_ENV} is not set: the PyTorch oracle tests cannot run in CI (run \
-             scripts/torch_oracle.py OUTDIR and point the variable at OUTDIR)"
-        ),
-        None => {
-            eprintln!("SKIPPED: no PyTorch oracle ({ORACLE_DIR_ENV} unset)");
-            None
-        }
-    }
-}
-
-fn f32s(view: &TensorView<'_>) -> Vec<f32> {
-    assert_eq!(view.dtype(), Dtype::F32);
-    view.data()
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
 }
 
 /// The oracle's ResNet-18 (kuangliu layout, base width 16, trained, with BN running

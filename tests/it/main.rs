@@ -16,7 +16,9 @@ mod interop;
 mod learner;
 mod metrics;
 mod models;
+mod oracle;
 mod properties;
+mod robustness;
 #[cfg(feature = "tch")]
 mod tch;
 mod tiny_imagenet;
