@@ -25,13 +25,23 @@ pub struct UcaConfig {
     /// Model behaviour during the attack.
     #[config(default = "Mode::Eval")]
     pub mode: Mode,
+    /// Factor applied to a sample's own step size each time its candidate is rejected (it would
+    /// change the prediction), in `(0, 1]`. With `0.5` a rejected sample keeps searching with
+    /// half the step from where it is; `1.0` is the reference code's behaviour, where the same
+    /// candidate is proposed and rejected again, freezing the sample for the rest of the attack.
+    #[config(default = 0.5)]
+    pub rejection_decay: f32,
 }
 
 /// UCA (white-box): sign-gradient **ascent** on `CE(f(x), ŷ₀)` where `ŷ₀` is the clean
 /// prediction, rejecting every step that would change the prediction. Lowers confidence and
 /// never changes a prediction, so accuracy under UCA equals clean accuracy.
 ///
-/// Unlike the reference code, the perturbation respects ε exactly (no dropout rescaling).
+/// Unlike the reference code, the perturbation respects ε exactly (no dropout rescaling), and a
+/// rejected sample is not frozen: its own step size is multiplied by
+/// [`rejection_decay`](UcaConfig::rejection_decay) and it tries again from its current point
+/// (per sample: `α_i ← decay · α_i` on rejection), so every sample can keep lowering its
+/// confidence until the budget of T candidates is spent.
 /// The gradient of an accepted candidate is reused as the next step's gradient, so the attack
 /// costs T + 1 forward/backward passes.
 #[derive(Debug, Clone)]
@@ -99,11 +109,18 @@ where
             &CrossEntropy,
             mode,
         )?;
+        let decay = self.config.rejection_decay;
+        if !(decay > 0.0 && decay <= 1.0) {
+            return Err(crate::Error::param(
+                "rejection_decay",
+                format!("must lie in (0, 1], got {decay}"),
+            ));
+        }
+        // Per-sample step sizes `[N, 1, 1, 1]`.
+        let mut step = Tensor::<B::InnerBackend, 4>::full([n, 1, 1, 1], alpha, &images.device());
         for _ in 0..self.config.steps {
-            let candidate = super::sign_step_update(
-                current.clone(),
-                grad.clone(),
-                alpha,
+            let candidate = super::project_linf(
+                current.clone() + grad.clone().sign() * step.clone(),
                 images.clone(),
                 epsilon,
             );
@@ -118,7 +135,8 @@ where
             let keep = pred.equal(y0.clone()).float().reshape([n, 1, 1, 1]);
             let reject = keep.clone().neg().add_scalar(1.0);
             current = candidate * keep.clone() + current * reject.clone();
-            grad = cand_grad * keep + grad * reject;
+            grad = cand_grad * keep.clone() + grad * reject.clone();
+            step = step.clone() * keep + step * reject.mul_scalar(decay);
         }
         Ok(finish::<B, M, _>(
             &frozen,

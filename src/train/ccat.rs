@@ -32,9 +32,66 @@ pub struct CcatConfig {
     /// Power ρ of the transition from the one-hot to the uniform target.
     #[config(default = 10.0)]
     pub rho: f32,
-    /// Fraction of the batch trained on clean examples.
+    /// Fraction of the batch trained on clean examples, strictly between 0 and 1 (both ends
+    /// would weight one of the two halves by zero and the other away: no loss).
     #[config(default = 0.5)]
     pub clean_fraction: f32,
+}
+
+/// Largest distance one pixel can travel in `steps` iterations of CCAT's momentum update at
+/// step size 1 (`m_k = β m_{k−1} + (1 − β) sign(g)`, `m_0 = 0`, constant gradient sign):
+/// `Σ_{k=1..steps} (1 − β^k)`.
+fn momentum_travel(steps: usize, momentum: f32) -> f32 {
+    (1..=steps)
+        .map(|k| 1.0 - momentum.powi(k as i32))
+        .sum()
+}
+
+impl CcatConfig {
+    /// The base step size the inner attack starts from:
+    /// `max(learning_rate, 1.5 · ε / Σ_{k=1..T} (1 − β^k))`.
+    ///
+    /// The CCAT paper's 40 iterations at 0.005 can travel `0.005 · 31.1 ≈ 0.156 ≫ ε = 0.03`, and
+    /// the value is used unchanged. A shorter budget (e.g. 12 iterations, which travel at most
+    /// `0.005 · 5.6 ≈ 0.028 < ε`) could never reach the ε-ball's boundary, where the attack
+    /// ends in the paper; the step is then raised so that a pixel with a steady gradient sign
+    /// can travel 1.5 ε, leaving room for backtracking.
+    ///
+    /// ```
+    /// use advcal::train::CcatConfig;
+    /// assert_eq!(CcatConfig::new().effective_learning_rate(), 0.005);
+    /// let short = CcatConfig::new().with_steps(12);
+    /// assert!(short.effective_learning_rate() > 0.0079);
+    /// ```
+    pub fn effective_learning_rate(&self) -> f32 {
+        let travel = momentum_travel(self.steps, self.momentum);
+        if travel > 0.0 {
+            self.learning_rate.max(1.5 * self.epsilon / travel)
+        } else {
+            self.learning_rate
+        }
+    }
+
+    /// Checks ε, the step count and `0 < clean_fraction < 1`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidEpsilon`], [`Error::InvalidSteps`], or [`Error::InvalidParameter`]
+    /// naming `clean_fraction`.
+    pub fn validate(&self) -> Result<()> {
+        check_epsilon(self.epsilon)?;
+        check_steps(self.steps)?;
+        if !(self.clean_fraction > 0.0 && self.clean_fraction < 1.0) {
+            return Err(Error::param(
+                "clean_fraction",
+                format!(
+                    "must lie strictly between 0 and 1 (got {}): at 0 or 1 one half of the loss \
+                     is weighted by zero and the other is empty",
+                    self.clean_fraction
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// CCAT's target distribution `q̃ = λ·onehot(y) + (1 − λ)·u`, `λ = (1 − min(1, ‖δ‖∞/ε))^ρ`,
@@ -152,7 +209,8 @@ impl Ccat {
         let mut best = cur.clone();
         let mut best_f = Tensor::<B::InnerBackend, 1>::full([m], f32::INFINITY, &device);
         let mut momentum = cur.zeros_like();
-        let mut lr = Tensor::<B::InnerBackend, 4>::full([m, 1, 1, 1], c.learning_rate, &device);
+        let mut lr =
+            Tensor::<B::InnerBackend, 4>::full([m, 1, 1, 1], c.effective_learning_rate(), &device);
         for _ in 0..c.steps {
             let leaf = Tensor::<B, 4>::from_inner(cur.clone()).require_grad();
             let f = negative_max_other(
@@ -207,11 +265,7 @@ impl<B: AutodiffBackend, M: Classifier<B> + AutodiffModule<B>> TrainingStrategy<
         ctx: BatchContext<'_>,
     ) -> Result<StrategyStep<B>> {
         let c = &self.config;
-        check_epsilon(c.epsilon)?;
-        check_steps(c.steps)?;
-        if !(0.0..=1.0).contains(&c.clean_fraction) {
-            return Err(Error::param("clean_fraction", "must be in [0, 1]"));
-        }
+        c.validate()?;
         let [n, _, _, _] = images.dims();
         let s = ((c.clean_fraction * n as f32).floor() as usize).min(n);
         let k = model.num_classes();
@@ -239,7 +293,13 @@ impl<B: AutodiffBackend, M: Classifier<B> + AutodiffModule<B>> TrainingStrategy<
             None => x_clean,
         };
         let logits = model.forward_mode(Tensor::from_inner(x), Mode::Train);
-        let w_adv = s as f32 / n as f32;
+        // The reference code's weights, `(1 − s/n)` on the clean and `s/n` on the adversarial
+        // part (½/½ for an even batch); a batch too small to split trains on its one part.
+        let w_adv = match s {
+            0 => 1.0,
+            s if s == n => 0.0,
+            s => s as f32 / n as f32,
+        };
         let mut loss = Tensor::<B, 1>::zeros([1], &logits.device());
         if s > 0 {
             let ce = cross_entropy(

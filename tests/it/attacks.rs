@@ -548,3 +548,41 @@ fn behaviour_on_a_trained_model() {
         assert!((r.mcs - (r.confidence - r.accuracy)).abs() < 1e-9);
     }
 }
+
+/// A rejected UCA sample keeps searching with a smaller step instead of freezing: on
+/// `f(x) = 5x` (two classes, one pixel each) at x = (0.56, 0.44), ε = 0.4, the first step
+/// α = ε/4 = 0.1 would flip the prediction (0.46 < 0.54) and is rejected; the half step (0.51,
+/// 0.49) keeps it and lowers the confidence. With decay 1 (the reference code) the sample never
+/// moves.
+#[test]
+fn uca_rejected_samples_keep_searching_with_a_smaller_step() {
+    let model = seeded_toy();
+    let x = Tensor::<NB, 4>::from_floats([[[[0.56f32]], [[0.44]]]], &dev());
+    let y = labels::<NB>(&[0], &dev());
+    let run = |decay: f32| {
+        let uca = Uca::new(
+            UcaConfig::new()
+                .with_epsilon(0.4)
+                .with_steps(3)
+                .with_rejection_decay(decay),
+        );
+        let out = Attack::<AD, _>::perturb(&uca, &model, x.clone(), y.clone()).unwrap();
+        (to_vec(out.perturbation), to_vec(softmax(out.logits, 1)))
+    };
+    let (frozen_delta, frozen_probs) = run(1.0);
+    assert_eq!(frozen_delta, vec![0.0, 0.0], "decay 1: rejected forever");
+    let (delta, probs) = run(0.5);
+    // Step 1 rejected (α 0.1), step 2 accepted (α 0.05), step 3 rejected (0.51 − 0.05 flips).
+    assert_abs_diff_eq!(delta[0], -0.05, epsilon = 1e-6);
+    assert_abs_diff_eq!(delta[1], 0.05, epsilon = 1e-6);
+    assert!(probs[0] > 0.5 && probs[0] < frozen_probs[0]);
+    let bad = Uca::new(UcaConfig::new().with_rejection_decay(0.0));
+    assert!(matches!(
+        Attack::<AD, _>::perturb(&bad, &model, x, y),
+        Err(Error::InvalidParameter { name: "rejection_decay", .. })
+    ));
+}
+
+fn seeded_toy() -> LinearToy<AD> {
+    LinearToy::identity(2, 5.0, &dev())
+}

@@ -425,3 +425,42 @@ fn trainer_evaluates_under_attacks_every_epoch() {
         serde_json::from_slice(&std::fs::read(dir.path().join("history.json")).unwrap()).unwrap();
     assert_eq!(json[0]["eval_attacks"][1]["attack"], "iaa");
 }
+
+#[test]
+fn ccat_rejects_a_clean_fraction_of_zero_or_one() {
+    let model = tiny_cnn(2, 1);
+    let x = images::<NB>([4, 3, 8, 8], 2, &dev());
+    let y = labels::<NB>(&[0, 1, 2, 3], &dev());
+    let indices = [0, 1, 2, 3];
+    let ctx = BatchContext {
+        seed: 0,
+        indices: &indices,
+        epoch: 0,
+    };
+    for fraction in [0.0f32, 1.0, -0.5, f32::NAN] {
+        let mut ccat = Ccat::new(CcatConfig::new().with_steps(1).with_clean_fraction(fraction));
+        let result = TrainingStrategy::<AD, _>::step(&mut ccat, &model, x.clone(), y.clone(), ctx);
+        assert!(
+            matches!(result, Err(Error::InvalidParameter { name: "clean_fraction", .. })),
+            "{fraction}: {result:?}"
+        );
+    }
+}
+
+/// With a short iteration budget the inner attack still reaches the ε-ball's boundary: on a
+/// linear model the gradient sign is constant, so every pixel travels the full distance the
+/// step size allows (before the fix, 12 iterations at 0.005 stopped at ≈ 0.028 < ε = 0.03).
+#[test]
+fn ccat_inner_attack_reaches_epsilon_with_a_short_budget() {
+    let config = CcatConfig::new().with_steps(12);
+    assert!(config.effective_learning_rate() > config.learning_rate);
+    assert_eq!(CcatConfig::new().effective_learning_rate(), 0.005);
+    let ccat = Ccat::new(config);
+    let model = LinearToy::<AD>::identity(4, 3.0, &dev());
+    let frozen = advcal::attack::frozen_copy::<AD, _>(&model, Mode::Eval);
+    let x = Tensor::<NB, 4>::full([2, 4, 1, 1], 0.5, &dev());
+    let y = labels::<NB>(&[0, 1], &dev());
+    let delta = ccat.inner_attack::<AD, _>(&frozen, x, y, 3).unwrap();
+    let linf: f32 = delta.abs().max().into_scalar();
+    assert_abs_diff_eq!(linf, 0.03, epsilon = 1e-6);
+}
