@@ -111,7 +111,7 @@ pub fn by_name(name: &str) -> Result<Preset> {
             adversarial_epochs: 10,
             batch: 128,
             lr: 0.1,
-            train_attack_steps: 5,
+            train_attack_steps: 3,
             eval_images: 2000,
             eval_batch: 500,
             eval_steps: 10,

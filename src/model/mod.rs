@@ -48,6 +48,25 @@ pub enum Mode {
 /// Implement it for your own [`Module`] to use it with every attack, metric and training
 /// strategy of the crate.
 ///
+/// # The one rule: route BatchNorm and Dropout through `mode`
+///
+/// Burn's stock `BatchNorm::forward` and `Dropout::forward` pick their behaviour from the
+/// backend type: on every `Autodiff` backend — where attacks differentiate — they run their
+/// training branch (batch statistics and running-statistic updates; random masks). Call
+/// [`batch_norm`]`(&self.bn, x, mode)` instead of `self.bn.forward(x)`, and apply dropout only
+/// when `mode == Mode::Train`.
+///
+/// What the crate guarantees for any implementation, even one that breaks the rule:
+/// * attacks, evaluations and strategies' inner attacks never modify the model: they work on a
+///   decoupled, frozen copy ([`frozen_copy`](crate::attack::frozen_copy));
+/// * an inference-mode attack first probes that one image's logits do not depend on the rest of
+///   the batch, and otherwise returns
+///   [`Error::TrainingBehaviourInEval`](crate::Error::TrainingBehaviourInEval)
+///   ([`check_inference_behaviour`](crate::attack::check_inference_behaviour));
+/// * a batch with the wrong channel count
+///   ([`input_channels`](Classifier::input_channels)) or logits without
+///   [`num_classes`](Classifier::num_classes) columns are typed errors.
+///
 /// ```
 /// use advcal::model::{Classifier, Mode, SmallCnnConfig};
 /// use burn::backend::NdArray;
