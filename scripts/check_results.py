@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Check the JSON written by `examples/paper` against the result schema and its invariants.
 
-    python3 scripts/check_results.py results/smoke
+    python3 scripts/check_results.py results/smoke [--require table2]
+
+Table 2 (Tiny ImageNet) is checked whenever `table2.json` exists, and required with
+`--require table2`.
 
 Independent of the Rust code on purpose: it re-derives every invariant from the written
 numbers. Exits non-zero with a list of problems.
@@ -15,6 +18,8 @@ REQUIRED = {"model": str, "attack": str, "epsilon": (int, float), "accuracy": (i
             "confidence": (int, float), "ece": (int, float), "mcs": (int, float), "n": int}
 EXPERIMENTS = ["fig4", "fig5", "fig6", "fig7", "table1", "table3", "fig8"]
 SIX = {"PT", "PGD-AT", "ACE-AT", "CCAT", "IAT", "AT+IAT"}
+# The paper's Table 2 rows (no CCAT).
+FIVE = SIX - {"CCAT"}
 
 
 def check_record(name, i, r, problems):
@@ -47,11 +52,12 @@ def check_record(name, i, r, problems):
         problems.append(f"{where}: IAA record without lambda")
 
 
-def main(out):
+def main(out, required=()):
     out = Path(out)
     problems = []
     data = {}
-    for name in EXPERIMENTS:
+    optional = [n for n in ("table2",) if n in required or (out / f"{n}.json").is_file()]
+    for name in EXPERIMENTS + optional:
         path = out / f"{name}.json"
         if not path.is_file():
             problems.append(f"{name}: {path} missing")
@@ -85,13 +91,17 @@ def main(out):
     for name in ("fig6", "fig7", "table1"):
         if name in data and {r["model"] for r in data[name]} != SIX:
             problems.append(f"{name}: models {sorted({r['model'] for r in data[name]})}")
-    if "table1" in data:
-        for model in SIX:
-            rows = {r["attack"]: r for r in data["table1"] if r["model"] == model}
+    if "table2" in data and {r["model"] for r in data["table2"]} != FIVE:
+        problems.append(f"table2: models {sorted({r['model'] for r in data['table2']})}")
+    for name, models in (("table1", SIX), ("table2", FIVE)):
+        if name not in data:
+            continue
+        for model in models:
+            rows = {r["attack"]: r for r in data[name] if r["model"] == model}
             if set(rows) != {"clean", "iaa", "uca"}:
-                problems.append(f"table1: {model} has {sorted(rows)}")
+                problems.append(f"{name}: {model} has {sorted(rows)}")
             elif rows["uca"]["accuracy"] != rows["clean"]["accuracy"]:
-                problems.append(f"table1: {model}: UCA accuracy differs from clean")
+                problems.append(f"{name}: {model}: UCA accuracy differs from clean")
     if "table3" in data:
         cells = {(r.get("source"), r["model"]) for r in data["table3"]}
         if len(cells) != 9:
@@ -105,4 +115,10 @@ def main(out):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "results"))
+    args = sys.argv[1:]
+    required = []
+    while "--require" in args:
+        i = args.index("--require")
+        required.append(args[i + 1])
+        del args[i:i + 2]
+    sys.exit(main(args[0] if args else "results", required))

@@ -24,13 +24,16 @@ mod records;
 mod runinfo;
 
 use advcal::attack::{Attack, AttackConfig, IaaConfig, PgdConfig, UcaConfig, UniformNoiseConfig};
-use advcal::checkpoint::load_model;
+use advcal::checkpoint::{load_model, read_checkpoint, save_checkpoint, CheckpointMeta};
 use advcal::data::{
-    load_cifar10_splits, load_image_folder, resolve_cifar10_dir, ImageDataset, ImageFolderOptions,
+    load_cifar10_splits, load_image_folder, load_tiny_imagenet, load_tiny_imagenet_with,
+    resolve_cifar10_dir, ImageDataset, ImageFolderOptions, Split, TinyImageNetOptions,
 };
 use advcal::eval::{evaluate_attack, evaluate_clean};
 use advcal::metrics::{CalibrationAccumulator, DEFAULT_BINS};
-use advcal::model::{AnyModel, AnyModelConfig, Architecture, Classifier, Mode};
+use advcal::model::{
+    AnyModel, AnyModelConfig, Architecture, Classifier, Mode, NormalizationConfig,
+};
 use advcal::train::{fit, paper_sgd, StrategyKind, TrainerConfig};
 use advcal::Result;
 use burn::module::AutodiffModule;
@@ -60,10 +63,11 @@ struct Args {
     /// CIFAR-10 binary directory (default: $ADVCAL_CIFAR10_DIR, else the bundled sample)
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// Image-folder data set for Table 2 (`<root>/train/<class>/*`, `<root>/val/<class>/*`),
-    /// e.g. Tiny ImageNet; Table 2 is skipped without it
-    #[arg(long)]
-    folder_dir: Option<PathBuf>,
+    /// Table 2's data: Tiny ImageNet-200 in its official layout (`wnids.txt`,
+    /// `train/<wnid>/images/`, `val/val_annotations.txt`), or any image folder with
+    /// `train/<class>/*` and `val/<class>/*`; Table 2 is skipped without it
+    #[arg(long, alias = "folder-dir")]
+    tiny_imagenet_dir: Option<PathBuf>,
     /// Output directory
     #[arg(long, default_value = "results")]
     out: PathBuf,
@@ -91,6 +95,8 @@ struct Ctx<B: AutodiffBackend> {
     test: ImageDataset,
     /// The first `clean_images` test images (clean rows of `models`).
     test_full: ImageDataset,
+    /// Input normalisation of the models (`None`: CIFAR-10's).
+    normalization: Option<NormalizationConfig>,
 }
 
 impl<B: AutodiffBackend> Ctx<B> {
@@ -140,6 +146,7 @@ impl<B: AutodiffBackend> Ctx<B> {
         let mut config = AnyModelConfig::new(arch, self.train.num_classes());
         config.width = self.preset.small_width;
         config.width_divisor = self.preset.width_divisor;
+        config.normalization = self.normalization.clone();
         config
     }
 
@@ -176,6 +183,7 @@ impl<B: AutodiffBackend> Ctx<B> {
                 &self.device,
             )?;
             if meta.epoch >= epochs {
+                export_weights(&dir, &model, &meta)?;
                 return Ok(model);
             }
         }
@@ -211,6 +219,7 @@ impl<B: AutodiffBackend> Ctx<B> {
         )?;
         let seconds = started.elapsed().as_secs_f64();
         runinfo::write(&dir, kind, arch, epochs, lr, &outcome.history, seconds)?;
+        export_weights(&dir, &outcome.model, &read_checkpoint(&ckpt)?.meta)?;
         eprintln!(
             "trained {} on {} in {:.0} s",
             kind.label(),
@@ -396,16 +405,29 @@ fn table1<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
 }
 
 fn table2<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
-    let Some(root) = ctx.args.folder_dir.clone() else {
-        eprintln!("table2: skipped (pass --folder-dir with train/ and val/ class folders, e.g. Tiny ImageNet)");
+    let Some(root) = ctx.args.tiny_imagenet_dir.clone() else {
+        eprintln!(
+            "table2: skipped (pass --tiny-imagenet-dir, e.g. ../shared/data/tiny-imagenet-200)"
+        );
         return Ok(());
     };
-    let options = ImageFolderOptions {
-        size: 64,
-        max_per_class: ctx.preset.folder_per_class,
+    let (train, test, normalization) = if root.join("wnids.txt").is_file() {
+        let mut options = TinyImageNetOptions::default();
+        options.max_per_class = ctx.preset.folder_per_class;
+        let train = load_tiny_imagenet_with(&root, Split::Train, options)?;
+        // The validation set is sorted by file name, not by class: its first images are a
+        // class-mixed sample.
+        let test = load_tiny_imagenet(&root, Split::Test)?.take(ctx.preset.eval_images);
+        (train, test, Some(NormalizationConfig::tiny_imagenet()))
+    } else {
+        let options = ImageFolderOptions {
+            size: 64,
+            max_per_class: ctx.preset.folder_per_class,
+        };
+        let train = load_image_folder(root.join("train"), options)?;
+        let test = load_image_folder(root.join("val"), options)?.take(ctx.preset.eval_images);
+        (train, test, None)
     };
-    let train = load_image_folder(root.join("train"), options)?;
-    let test = load_image_folder(root.join("val"), options)?.take(ctx.preset.eval_images);
     let sub = Ctx::<B> {
         args: Args {
             out: ctx.args.out.join("folder"),
@@ -417,8 +439,19 @@ fn table2<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
         train,
         test_full: test.clone(),
         test,
+        normalization,
     };
-    let models = sub.six_models()?;
+    // The paper's Table 2 rows: every strategy but CCAT.
+    let models = [
+        StrategyKind::Plain,
+        StrategyKind::PgdAt,
+        StrategyKind::AceAt,
+        StrategyKind::Iat,
+        StrategyKind::AtIat,
+    ]
+    .into_iter()
+    .map(|k| Ok((k, sub.model(k, sub.preset.arch)?)))
+    .collect::<Result<Vec<_>>>()?;
     iaa_vs_uca(&sub, "table2", models, &sub.test)?;
     for ext in ["json", "md", "svg"] {
         let (from, to) = (
@@ -524,6 +557,7 @@ fn run<B: AutodiffBackend>(args: Args, device: B::Device) -> Result<()> {
         train,
         test,
         test_full,
+        normalization: None,
     };
     let wanted: Vec<&str> = match args.experiment.as_str() {
         "all" => EXPERIMENTS.to_vec(),
@@ -591,6 +625,21 @@ fn main() {
         eprintln!("error: {e}");
         std::process::exit(1);
     }
+}
+
+/// Writes `<dir>/weights.ckpt`: the finished model without its optimizer state (a third of
+/// `last.ckpt`'s size), loadable with `advcal::checkpoint::load_any_model`; these are the files
+/// committed as `results/<preset>/weights/*.ckpt`.
+fn export_weights<B: Backend>(
+    dir: &Path,
+    model: &AnyModel<B>,
+    meta: &CheckpointMeta,
+) -> Result<()> {
+    let path = dir.join("weights.ckpt");
+    if path.exists() {
+        return Ok(());
+    }
+    save_checkpoint(&path, model, meta, None)
 }
 
 /// Writes `bytes` to `path` atomically (the example's plots and images).

@@ -9,6 +9,28 @@ pub const CIFAR10_MEAN: [f32; 3] = [0.4914, 0.4822, 0.4465];
 /// Per-channel standard deviation of the CIFAR-10 training set.
 pub const CIFAR10_STD: [f32; 3] = [0.2470, 0.2435, 0.2616];
 
+/// Per-channel mean of Tiny ImageNet-200's training images on the `[0, 1]` scale, measured on
+/// the 20,000-image training subset used here (100 per class; the full 100,000-image set is
+/// commonly quoted as 0.4802, 0.4481, 0.3975).
+pub const TINY_IMAGENET_MEAN: [f32; 3] = [0.4823, 0.4484, 0.3998];
+/// Per-channel standard deviation of Tiny ImageNet-200's training images (same subset; commonly
+/// quoted for the full set: 0.2770, 0.2691, 0.2821).
+pub const TINY_IMAGENET_STD: [f32; 3] = [0.2764, 0.2687, 0.2817];
+
+impl NormalizationConfig {
+    /// The Tiny ImageNet-200 statistics ([`TINY_IMAGENET_MEAN`], [`TINY_IMAGENET_STD`]).
+    ///
+    /// ```
+    /// use advcal::model::{NormalizationConfig, TINY_IMAGENET_MEAN};
+    /// assert_eq!(NormalizationConfig::tiny_imagenet().mean, TINY_IMAGENET_MEAN.to_vec());
+    /// ```
+    pub fn tiny_imagenet() -> Self {
+        Self::new()
+            .with_mean(TINY_IMAGENET_MEAN.to_vec())
+            .with_std(TINY_IMAGENET_STD.to_vec())
+    }
+}
+
 /// BatchNorm with an explicit mode.
 ///
 /// In [`Mode::Eval`] it applies the inference formula with the layer's running statistics

@@ -16,7 +16,10 @@ mod resnet;
 mod small_cnn;
 mod vgg;
 
-pub use layers::{batch_norm, Normalization, NormalizationConfig, CIFAR10_MEAN, CIFAR10_STD};
+pub use layers::{
+    batch_norm, Normalization, NormalizationConfig, CIFAR10_MEAN, CIFAR10_STD, TINY_IMAGENET_MEAN,
+    TINY_IMAGENET_STD,
+};
 pub use mobilenet::{InvertedResidual, MobileNetV2, MobileNetV2Config};
 pub use registry::{AnyModel, AnyModelConfig, Architecture};
 pub use resnet::{BasicBlock, ResNet18, ResNet18Config};

@@ -42,9 +42,7 @@ pub struct CcatConfig {
 /// step size 1 (`m_k = β m_{k−1} + (1 − β) sign(g)`, `m_0 = 0`, constant gradient sign):
 /// `Σ_{k=1..steps} (1 − β^k)`.
 fn momentum_travel(steps: usize, momentum: f32) -> f32 {
-    (1..=steps)
-        .map(|k| 1.0 - momentum.powi(k as i32))
-        .sum()
+    (1..=steps).map(|k| 1.0 - momentum.powi(k as i32)).sum()
 }
 
 impl CcatConfig {

@@ -579,7 +579,10 @@ fn uca_rejected_samples_keep_searching_with_a_smaller_step() {
     let bad = Uca::new(UcaConfig::new().with_rejection_decay(0.0));
     assert!(matches!(
         Attack::<AD, _>::perturb(&bad, &model, x, y),
-        Err(Error::InvalidParameter { name: "rejection_decay", .. })
+        Err(Error::InvalidParameter {
+            name: "rejection_decay",
+            ..
+        })
     ));
 }
 

@@ -11,6 +11,7 @@ mod checkpoint;
 #[cfg(any(feature = "wgpu-plain", feature = "tch"))]
 mod cross_backend;
 mod data;
+mod folding;
 mod interop;
 #[cfg(feature = "learner")]
 mod learner;

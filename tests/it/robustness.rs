@@ -365,440 +365,560 @@ fn invalid_settings_and_data_are_typed_errors() {
 #[allow(unused_imports, clippy::all)]
 mod doc_mirror {
 
-#[test]
-fn doc_1() {
-use advcal::data::ImageDataset;
-use advcal::metrics::BootstrapConfig;
-use advcal::model::SmallCnnConfig;
-use advcal::report::{robustness_report, RobustnessConfig};
-use burn::backend::{Autodiff, NdArray};
+    #[test]
+    fn doc_1() {
+        use advcal::data::ImageDataset;
+        use advcal::metrics::BootstrapConfig;
+        use advcal::model::SmallCnnConfig;
+        use advcal::report::{robustness_report, RobustnessConfig};
+        use burn::backend::{Autodiff, NdArray};
 
-let device = Default::default();
-let model = SmallCnnConfig::new().with_width(2).init::<Autodiff<NdArray>>(&device);
-let pixels = (0..4 * 3 * 8 * 8).map(|i| (i * 7 % 256) as u8).collect();
-let data = ImageDataset::new(pixels, vec![0, 1, 2, 3], [3, 8, 8], 10).unwrap();
-let config = RobustnessConfig::new()
-    .with_epsilons(vec![0.03])
-    .with_steps(1)
-    .with_progress(false)
-    .with_bootstrap(BootstrapConfig::new().with_resamples(20));
-let report = robustness_report(&model, &data, &config, &device).unwrap();
-// pgd, iaa, uca and worst at ε = 0.03
-assert_eq!(report.rows.len(), 4);
-println!("{}", report.to_markdown());
-let dir = tempfile::tempdir().unwrap();
-report.write(dir.path()).unwrap(); // report.json, report.md, reliability-eps0.03.svg
-}
+        let device = Default::default();
+        let model = SmallCnnConfig::new()
+            .with_width(2)
+            .init::<Autodiff<NdArray>>(&device);
+        let pixels = (0..4 * 3 * 8 * 8).map(|i| (i * 7 % 256) as u8).collect();
+        let data = ImageDataset::new(pixels, vec![0, 1, 2, 3], [3, 8, 8], 10).unwrap();
+        let config = RobustnessConfig::new()
+            .with_epsilons(vec![0.03])
+            .with_steps(1)
+            .with_progress(false)
+            .with_bootstrap(BootstrapConfig::new().with_resamples(20));
+        let report = robustness_report(&model, &data, &config, &device).unwrap();
+        // pgd, iaa, uca and worst at ε = 0.03
+        assert_eq!(report.rows.len(), 4);
+        println!("{}", report.to_markdown());
+        let dir = tempfile::tempdir().unwrap();
+        report.write(dir.path()).unwrap(); // report.json, report.md, reliability-eps0.03.svg
+    }
 
-#[test]
-fn doc_2() {
-use advcal::report::ReportAttack;
-assert_eq!(ReportAttack::parse("iaa").unwrap(), ReportAttack::Iaa);
-assert_eq!(ReportAttack::Pgd.name(), "pgd");
-assert_eq!(serde_json::to_string(&ReportAttack::Uca).unwrap(), "\"uca\"");
-assert!(ReportAttack::parse("fgsm").is_err());
-}
+    #[test]
+    fn doc_2() {
+        use advcal::report::ReportAttack;
+        assert_eq!(ReportAttack::parse("iaa").unwrap(), ReportAttack::Iaa);
+        assert_eq!(ReportAttack::Pgd.name(), "pgd");
+        assert_eq!(
+            serde_json::to_string(&ReportAttack::Uca).unwrap(),
+            "\"uca\""
+        );
+        assert!(ReportAttack::parse("fgsm").is_err());
+    }
 
-#[test]
-fn doc_3() {
-use advcal::report::ReportAttack;
-let names: Vec<_> = ReportAttack::ALL.iter().map(|a| a.name()).collect();
-assert_eq!(names, ["pgd", "iaa", "uca"]);
-}
+    #[test]
+    fn doc_3() {
+        use advcal::report::ReportAttack;
+        let names: Vec<_> = ReportAttack::ALL.iter().map(|a| a.name()).collect();
+        assert_eq!(names, ["pgd", "iaa", "uca"]);
+    }
 
-#[test]
-fn doc_4() {
-use advcal::report::ReportAttack;
-assert_eq!(ReportAttack::parse("pgd").unwrap(), ReportAttack::Pgd);
-assert!(ReportAttack::parse("PGD").is_err());
-}
+    #[test]
+    fn doc_4() {
+        use advcal::report::ReportAttack;
+        assert_eq!(ReportAttack::parse("pgd").unwrap(), ReportAttack::Pgd);
+        assert!(ReportAttack::parse("PGD").is_err());
+    }
 
-#[test]
-fn doc_5() {
-use advcal::report::{ReportAttack, RobustnessConfig};
+    #[test]
+    fn doc_5() {
+        use advcal::report::{ReportAttack, RobustnessConfig};
 
-let config = RobustnessConfig::new().with_epsilons(vec![0.03]).with_limit(Some(500));
-assert_eq!(config.attacks, ReportAttack::ALL.to_vec());
-assert_eq!((config.steps, config.bins, config.bootstrap.resamples), (10, 15, 1000));
-assert!(config.validate().is_ok());
-assert!(config.clone().with_epsilons(vec![]).validate().is_err());
-}
+        let config = RobustnessConfig::new()
+            .with_epsilons(vec![0.03])
+            .with_limit(Some(500));
+        assert_eq!(config.attacks, ReportAttack::ALL.to_vec());
+        assert_eq!(
+            (config.steps, config.bins, config.bootstrap.resamples),
+            (10, 15, 1000)
+        );
+        assert!(config.validate().is_ok());
+        assert!(config.clone().with_epsilons(vec![]).validate().is_err());
+    }
 
-#[test]
-fn doc_6() {
-use advcal::report::RobustnessConfig;
-use advcal::Error;
-assert!(RobustnessConfig::new().validate().is_ok());
-assert!(matches!(
-    RobustnessConfig::new().with_epsilons(vec![0.03, 1.5]).validate(),
-    Err(Error::InvalidEpsilon(_))
-));
-}
+    #[test]
+    fn doc_6() {
+        use advcal::report::RobustnessConfig;
+        use advcal::Error;
+        assert!(RobustnessConfig::new().validate().is_ok());
+        assert!(matches!(
+            RobustnessConfig::new()
+                .with_epsilons(vec![0.03, 1.5])
+                .validate(),
+            Err(Error::InvalidEpsilon(_))
+        ));
+    }
 
-#[test]
-fn doc_7() {
-use advcal::report::{ReportAttack, RobustnessConfig};
-let attack = RobustnessConfig::new().with_steps(5).attack_config(ReportAttack::Iaa, 0.02);
-assert_eq!(attack.label(), "iaa@0.02");
-}
+    #[test]
+    fn doc_7() {
+        use advcal::report::{ReportAttack, RobustnessConfig};
+        let attack = RobustnessConfig::new()
+            .with_steps(5)
+            .attack_config(ReportAttack::Iaa, 0.02);
+        assert_eq!(attack.label(), "iaa@0.02");
+    }
 
-#[test]
-fn doc_8() {
-use advcal::data::ImageDataset;
-use advcal::metrics::BootstrapConfig;
-use advcal::model::SmallCnnConfig;
-use advcal::report::{robustness_report, RobustnessConfig};
-use burn::backend::{Autodiff, NdArray};
-let device = Default::default();
-let model = SmallCnnConfig::new().with_width(2).init::<Autodiff<NdArray>>(&device);
-let pixels = (0..4 * 3 * 8 * 8).map(|i| (i * 7 % 256) as u8).collect();
-let data = ImageDataset::new(pixels, vec![0, 1, 2, 3], [3, 8, 8], 10).unwrap();
-let config = RobustnessConfig::new().with_epsilons(vec![0.03]).with_steps(1)
-    .with_progress(false).with_bootstrap(BootstrapConfig::new().with_resamples(20));
-let report = robustness_report(&model, &data, &config, &device).unwrap();
-let pgd = report.row("pgd", 0.03).unwrap();
-assert_eq!((pgd.n, pgd.samples.len()), (4, 4));
-assert!(pgd.max_linf <= 0.03 + 1e-6);
-assert!((pgd.mcs - (pgd.confidence - pgd.accuracy)).abs() < 1e-9);
-let json = serde_json::to_value(pgd).unwrap();
-assert_eq!(json["accuracy"], serde_json::json!(pgd.accuracy));
-}
+    #[test]
+    fn doc_8() {
+        use advcal::data::ImageDataset;
+        use advcal::metrics::BootstrapConfig;
+        use advcal::model::SmallCnnConfig;
+        use advcal::report::{robustness_report, RobustnessConfig};
+        use burn::backend::{Autodiff, NdArray};
+        let device = Default::default();
+        let model = SmallCnnConfig::new()
+            .with_width(2)
+            .init::<Autodiff<NdArray>>(&device);
+        let pixels = (0..4 * 3 * 8 * 8).map(|i| (i * 7 % 256) as u8).collect();
+        let data = ImageDataset::new(pixels, vec![0, 1, 2, 3], [3, 8, 8], 10).unwrap();
+        let config = RobustnessConfig::new()
+            .with_epsilons(vec![0.03])
+            .with_steps(1)
+            .with_progress(false)
+            .with_bootstrap(BootstrapConfig::new().with_resamples(20));
+        let report = robustness_report(&model, &data, &config, &device).unwrap();
+        let pgd = report.row("pgd", 0.03).unwrap();
+        assert_eq!((pgd.n, pgd.samples.len()), (4, 4));
+        assert!(pgd.max_linf <= 0.03 + 1e-6);
+        assert!((pgd.mcs - (pgd.confidence - pgd.accuracy)).abs() < 1e-9);
+        let json = serde_json::to_value(pgd).unwrap();
+        assert_eq!(json["accuracy"], serde_json::json!(pgd.accuracy));
+    }
 
-#[test]
-fn doc_9() {
-use advcal::data::ImageDataset;
-use advcal::metrics::BootstrapConfig;
-use advcal::model::SmallCnnConfig;
-use advcal::report::{robustness_report, RobustnessConfig};
-use burn::backend::{Autodiff, NdArray};
-let device = Default::default();
-let model = SmallCnnConfig::new().with_width(2).init::<Autodiff<NdArray>>(&device);
-let pixels = (0..4 * 3 * 8 * 8).map(|i| (i * 7 % 256) as u8).collect();
-let data = ImageDataset::new(pixels, vec![0, 1, 2, 3], [3, 8, 8], 10).unwrap();
-let config = RobustnessConfig::new().with_epsilons(vec![0.03]).with_steps(1)
-    .with_progress(false).with_bootstrap(BootstrapConfig::new().with_resamples(20));
-let report = robustness_report(&model, &data, &config, &device).unwrap();
-let names: Vec<&str> = report.rows.iter().map(|r| r.attack.as_str()).collect();
-assert_eq!(names, ["pgd", "iaa", "uca", "worst"]);
-assert_eq!((report.n, report.clean.attack.as_str()), (4, "clean"));
-// UCA never changes a prediction.
-assert_eq!(report.row("uca", 0.03).unwrap().accuracy, report.clean.accuracy);
-}
+    #[test]
+    fn doc_9() {
+        use advcal::data::ImageDataset;
+        use advcal::metrics::BootstrapConfig;
+        use advcal::model::SmallCnnConfig;
+        use advcal::report::{robustness_report, RobustnessConfig};
+        use burn::backend::{Autodiff, NdArray};
+        let device = Default::default();
+        let model = SmallCnnConfig::new()
+            .with_width(2)
+            .init::<Autodiff<NdArray>>(&device);
+        let pixels = (0..4 * 3 * 8 * 8).map(|i| (i * 7 % 256) as u8).collect();
+        let data = ImageDataset::new(pixels, vec![0, 1, 2, 3], [3, 8, 8], 10).unwrap();
+        let config = RobustnessConfig::new()
+            .with_epsilons(vec![0.03])
+            .with_steps(1)
+            .with_progress(false)
+            .with_bootstrap(BootstrapConfig::new().with_resamples(20));
+        let report = robustness_report(&model, &data, &config, &device).unwrap();
+        let names: Vec<&str> = report.rows.iter().map(|r| r.attack.as_str()).collect();
+        assert_eq!(names, ["pgd", "iaa", "uca", "worst"]);
+        assert_eq!((report.n, report.clean.attack.as_str()), (4, "clean"));
+        // UCA never changes a prediction.
+        assert_eq!(
+            report.row("uca", 0.03).unwrap().accuracy,
+            report.clean.accuracy
+        );
+    }
 
-#[test]
-fn doc_10() {
-use advcal::data::ImageDataset;
-use advcal::metrics::BootstrapConfig;
-use advcal::model::SmallCnnConfig;
-use advcal::report::{robustness_report, RobustnessConfig};
-use burn::backend::{Autodiff, NdArray};
-let device = Default::default();
-let model = SmallCnnConfig::new().with_width(2).init::<Autodiff<NdArray>>(&device);
-let pixels = (0..4 * 3 * 8 * 8).map(|i| (i * 7 % 256) as u8).collect();
-let data = ImageDataset::new(pixels, vec![0, 1, 2, 3], [3, 8, 8], 10).unwrap();
-let config = RobustnessConfig::new().with_epsilons(vec![0.03]).with_steps(1)
-    .with_progress(false).with_bootstrap(BootstrapConfig::new().with_resamples(20));
-let report = robustness_report(&model, &data, &config, &device).unwrap();
-let worst = report.row("worst", 0.03).unwrap();
-assert_eq!(worst.sources.as_ref().unwrap().values().sum::<usize>(), 4);
-assert!(report.row("pgd", 0.05).is_none());
-}
+    #[test]
+    fn doc_10() {
+        use advcal::data::ImageDataset;
+        use advcal::metrics::BootstrapConfig;
+        use advcal::model::SmallCnnConfig;
+        use advcal::report::{robustness_report, RobustnessConfig};
+        use burn::backend::{Autodiff, NdArray};
+        let device = Default::default();
+        let model = SmallCnnConfig::new()
+            .with_width(2)
+            .init::<Autodiff<NdArray>>(&device);
+        let pixels = (0..4 * 3 * 8 * 8).map(|i| (i * 7 % 256) as u8).collect();
+        let data = ImageDataset::new(pixels, vec![0, 1, 2, 3], [3, 8, 8], 10).unwrap();
+        let config = RobustnessConfig::new()
+            .with_epsilons(vec![0.03])
+            .with_steps(1)
+            .with_progress(false)
+            .with_bootstrap(BootstrapConfig::new().with_resamples(20));
+        let report = robustness_report(&model, &data, &config, &device).unwrap();
+        let worst = report.row("worst", 0.03).unwrap();
+        assert_eq!(worst.sources.as_ref().unwrap().values().sum::<usize>(), 4);
+        assert!(report.row("pgd", 0.05).is_none());
+    }
 
-#[test]
-fn doc_11() {
-use advcal::data::ImageDataset;
-use advcal::metrics::BootstrapConfig;
-use advcal::model::SmallCnnConfig;
-use advcal::report::{robustness_report, RobustnessConfig};
-use burn::backend::{Autodiff, NdArray};
-let device = Default::default();
-let model = SmallCnnConfig::new().with_width(2).init::<Autodiff<NdArray>>(&device);
-let pixels = (0..4 * 3 * 8 * 8).map(|i| (i * 7 % 256) as u8).collect();
-let data = ImageDataset::new(pixels, vec![0, 1, 2, 3], [3, 8, 8], 10).unwrap();
-let config = RobustnessConfig::new().with_epsilons(vec![0.03]).with_steps(1)
-    .with_progress(false).with_bootstrap(BootstrapConfig::new().with_resamples(20));
-let report = robustness_report(&model, &data, &config, &device).unwrap();
-let json: serde_json::Value = serde_json::from_str(&report.to_json().unwrap()).unwrap();
-for key in ["accuracy", "confidence", "ece", "mcs", "n"] {
-    assert!(json["clean"].get(key).is_some(), "{key}");
-}
-}
-
-#[test]
-fn doc_12() {
-use advcal::data::ImageDataset;
-use advcal::metrics::BootstrapConfig;
-use advcal::model::SmallCnnConfig;
-use advcal::report::{robustness_report, RobustnessConfig};
-use burn::backend::{Autodiff, NdArray};
-let device = Default::default();
-let model = SmallCnnConfig::new().with_width(2).init::<Autodiff<NdArray>>(&device);
-let pixels = (0..4 * 3 * 8 * 8).map(|i| (i * 7 % 256) as u8).collect();
-let data = ImageDataset::new(pixels, vec![0, 1, 2, 3], [3, 8, 8], 10).unwrap();
-let config = RobustnessConfig::new().with_epsilons(vec![0.03]).with_steps(1)
-    .with_progress(false).with_bootstrap(BootstrapConfig::new().with_resamples(20));
-let report = robustness_report(&model, &data, &config, &device).unwrap();
-let md = report.to_markdown();
-assert!(md.starts_with("| attack | ε |"));
-assert!(md.contains("| worst | 0.03 |"));
-}
-
-#[test]
-fn doc_13() {
-use advcal::data::ImageDataset;
-use advcal::metrics::BootstrapConfig;
-use advcal::model::SmallCnnConfig;
-use advcal::report::{robustness_report, RobustnessConfig};
-use burn::backend::{Autodiff, NdArray};
-let device = Default::default();
-let model = SmallCnnConfig::new().with_width(2).init::<Autodiff<NdArray>>(&device);
-let pixels = (0..4 * 3 * 8 * 8).map(|i| (i * 7 % 256) as u8).collect();
-let data = ImageDataset::new(pixels, vec![0, 1, 2, 3], [3, 8, 8], 10).unwrap();
-let config = RobustnessConfig::new().with_epsilons(vec![0.03]).with_steps(1)
-    .with_progress(false).with_bootstrap(BootstrapConfig::new().with_resamples(20));
-let report = robustness_report(&model, &data, &config, &device).unwrap();
-let svg = report.reliability_svg(0.03);
-assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
-assert!(svg.contains("PGD") && svg.contains("IAA"));
-}
-
-#[test]
-fn doc_14() {
-use advcal::data::ImageDataset;
-use advcal::metrics::BootstrapConfig;
-use advcal::model::SmallCnnConfig;
-use advcal::report::{robustness_report, RobustnessConfig};
-use burn::backend::{Autodiff, NdArray};
-let device = Default::default();
-let model = SmallCnnConfig::new().with_width(2).init::<Autodiff<NdArray>>(&device);
-let pixels = (0..4 * 3 * 8 * 8).map(|i| (i * 7 % 256) as u8).collect();
-let data = ImageDataset::new(pixels, vec![0, 1, 2, 3], [3, 8, 8], 10).unwrap();
-let config = RobustnessConfig::new().with_epsilons(vec![0.03]).with_steps(1)
-    .with_progress(false).with_bootstrap(BootstrapConfig::new().with_resamples(20));
-let report = robustness_report(&model, &data, &config, &device).unwrap();
-let dir = tempfile::tempdir().unwrap();
-report.write(dir.path().join("out")).unwrap();
-for file in ["report.json", "report.md", "reliability-eps0.03.svg"] {
-    assert!(dir.path().join("out").join(file).is_file(), "{file}");
-}
-}
-
-#[test]
-fn doc_15() {
-assert_eq!(advcal::report::reliability_file_name(0.03), "reliability-eps0.03.svg");
-}
-
-#[test]
-fn doc_16() {
-use advcal::data::ImageDataset;
-use advcal::metrics::BootstrapConfig;
-use advcal::model::SmallCnnConfig;
-use advcal::report::{robustness_report, ReportAttack, RobustnessConfig};
-use burn::backend::{Autodiff, NdArray};
-
-let device = Default::default();
-let model = SmallCnnConfig::new().with_width(2).init::<Autodiff<NdArray>>(&device);
-let pixels = (0..4 * 3 * 8 * 8).map(|i| (i * 7 % 256) as u8).collect();
-let data = ImageDataset::new(pixels, vec![0, 1, 2, 3], [3, 8, 8], 10).unwrap();
-let config = RobustnessConfig::new()
-    .with_epsilons(vec![0.03])
-    .with_steps(1)
-    .with_attacks(vec![ReportAttack::Pgd, ReportAttack::Iaa])
-    .with_progress(false)
-    .with_bootstrap(BootstrapConfig::new().with_resamples(20));
-let report = robustness_report(&model, &data, &config, &device).unwrap();
-assert_eq!(report.rows.len(), 3); // pgd, iaa, worst
-let worst = report.row("worst", 0.03).unwrap();
-assert!(worst.ci95.ece[0] <= worst.ci95.ece[1]);
-}
-
-#[test]
-fn doc_17() {
-use advcal::checkpoint::{load_model, save_checkpoint, CheckpointMeta};
-use advcal::model::SmallCnnConfig;
-use burn::backend::NdArray;
-
-let device = Default::default();
-let config = SmallCnnConfig::new().with_width(4);
-let model = config.init::<NdArray>(&device);
-let path = std::env::temp_dir().join("advcal-doc-checkpoint.ckpt");
-let meta = CheckpointMeta::new("small_cnn", &config).unwrap().with_epoch(3);
-save_checkpoint(&path, &model, &meta, None).unwrap();
-let (loaded, meta) = load_model(&path, config.init::<NdArray>(&device), "small_cnn", &config, &device).unwrap();
-assert_eq!(meta.epoch, 3);
-let _ = loaded;
-}
-
-#[test]
-fn doc_18() {
-use advcal::checkpoint::{load_any_model, save_checkpoint, CheckpointMeta};
-use advcal::model::{AnyModel, AnyModelConfig, Architecture, Classifier};
-use burn::backend::NdArray;
-use burn::prelude::*;
-
-let device = Default::default();
-let mut config = AnyModelConfig::new(Architecture::SmallCnn, 10);
-config.width = 2;
-let model = config.init::<NdArray>(&device);
-let dir = tempfile::tempdir().unwrap();
-let path = dir.path().join("model.ckpt");
-let meta = CheckpointMeta::new(config.architecture.name(), &config).unwrap().with_epoch(5);
-save_checkpoint(&path, &model, &meta, None).unwrap();
-
-let (loaded, meta) = load_any_model::<NdArray>(&path, &device).unwrap();
-assert!(matches!(loaded, AnyModel::SmallCnn(_)));
-assert_eq!((meta.architecture.as_str(), meta.epoch), ("small_cnn", 5));
-let x = Tensor::<NdArray, 4>::full([1, 3, 8, 8], 0.5, &device);
-assert_eq!(model.logits(x.clone()).into_data(), loaded.logits(x).into_data());
-}
-
-mod ckpt {
-
-#[test]
-fn dbg_fit_ckpt() {
-    use advcal::model::{AnyModel, AnyModelConfig, Architecture};
-    use advcal::train::{fit, Plain, TrainerConfig};
-    use burn::optim::SgdConfig;
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("run");
-    let mut config = AnyModelConfig::new(Architecture::SmallCnn, 10);
-    config.width = 2;
-    let model = advcal::model::seeded_init::<AD, _>(&dev(), 5, || config.init::<AD>(&dev()));
-    let trainer = TrainerConfig::new().with_epochs(1).with_batch_size(4).with_augmentation(None)
-        .with_verbose(false).with_progress(false)
-        .with_output_dir(Some(dir.to_string_lossy().into_owned()));
-    let outcome = fit(&trainer, "small_cnn", &config, model, SgdConfig::new().init::<AD, AnyModel<AD>>(),
-        &mut Plain, &toy_dataset(8, 3), None, &dev()).unwrap();
-    let file = read_checkpoint(dir.join("last.ckpt")).unwrap();
-    let mem = snapshot::<AD, _>(&outcome.model);
-    eprintln!("bytes equal: {} ({} vs {})", mem == file.model, mem.len(), file.model.len());
-    let (loaded, _) = load_any_model::<AD>(dir.join("last.ckpt"), &dev()).unwrap();
-    let back = snapshot::<AD, _>(&loaded);
-    eprintln!("reload equal: {}", back == file.model);
-    let mem2 = snapshot::<AD, _>(&outcome.model);
-    eprintln!("mem stable: {}", mem2 == mem);
-}
-use crate::common::*;
-use advcal::checkpoint::*;
-use advcal::model::{Classifier, Mode, SmallCnnConfig};
-use advcal::Error;
-use burn::module::{AutodiffModule, Module};
-#[test]
-fn load_any_model_rebuilds_the_model_written_by_fit() {
-    use advcal::model::{AnyModel, AnyModelConfig, Architecture};
-    use advcal::train::{fit, Plain, TrainerConfig};
-    use burn::optim::SgdConfig;
-
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("run");
-    let mut config = AnyModelConfig::new(Architecture::SmallCnn, 10);
-    config.width = 2;
-    let model = advcal::model::seeded_init::<AD, _>(&dev(), 5, || config.init::<AD>(&dev()));
-    let trainer = TrainerConfig::new()
-        .with_epochs(1)
-        .with_batch_size(4)
-        .with_augmentation(None)
-        .with_verbose(false)
-        .with_progress(false)
-        .with_output_dir(Some(dir.to_string_lossy().into_owned()));
-    let outcome = fit(
-        &trainer,
-        config.architecture.name(),
-        &config,
-        model,
-        SgdConfig::new().init::<AD, AnyModel<AD>>(),
-        &mut Plain,
-        &toy_dataset(8, 3),
-        None,
-        &dev(),
-    )
-    .unwrap();
-
-    let (loaded, meta) = load_any_model::<AD>(dir.join("last.ckpt"), &dev()).unwrap();
-    assert!(matches!(loaded, AnyModel::SmallCnn(_)));
-    assert_eq!((meta.architecture.as_str(), meta.epoch), ("small_cnn", 1));
-    let x = images::<NB>([3, 3, 8, 8], 4, &dev());
-    assert_eq!(
-        to_vec(outcome.model.valid().forward_mode(x.clone(), Mode::Eval)),
-        to_vec(loaded.valid().forward_mode(x, Mode::Eval)),
-        "weights and BatchNorm statistics must load exactly"
-    );
-
-    // The bundled weights (written by examples/train.rs) load without naming the architecture.
-    let bundled =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/small_cnn_pt.ckpt");
-    let (any, _) = load_any_model::<NB>(&bundled, &dev()).unwrap();
-    let known = AnyModelConfig::new(Architecture::SmallCnn, 10);
-    let (model, _) = load_model::<NB, _, _>(
-        &bundled,
-        known.init::<NB>(&dev()),
-        "small_cnn",
-        &known,
-        &dev(),
-    )
-    .unwrap();
-    let x = images::<NB>([2, 3, 32, 32], 5, &dev());
-    assert_eq!(to_vec(any.logits(x.clone())), to_vec(model.logits(x)));
-}
-
-#[test]
-fn load_any_model_rejects_foreign_metadata_with_reasons() {
-    use advcal::model::{AnyModelConfig, Architecture};
-
-    let tmp = tempfile::tempdir().unwrap();
-    let mut any = AnyModelConfig::new(Architecture::SmallCnn, 10);
-    any.width = 2;
-    let model = any.init::<NB>(&dev());
-    let reason_of = |name: &str, meta: CheckpointMeta| {
-        let path = tmp.path().join(name);
-        save_checkpoint::<NB, _>(&path, &model, &meta, None).unwrap();
-        match load_any_model::<NB>(&path, &dev()) {
-            Err(Error::Checkpoint { path: p, reason }) => {
-                assert_eq!(p, path);
-                reason
-            }
-            other => panic!("{name}: expected Error::Checkpoint, got {other:?}"),
+    #[test]
+    fn doc_11() {
+        use advcal::data::ImageDataset;
+        use advcal::metrics::BootstrapConfig;
+        use advcal::model::SmallCnnConfig;
+        use advcal::report::{robustness_report, RobustnessConfig};
+        use burn::backend::{Autodiff, NdArray};
+        let device = Default::default();
+        let model = SmallCnnConfig::new()
+            .with_width(2)
+            .init::<Autodiff<NdArray>>(&device);
+        let pixels = (0..4 * 3 * 8 * 8).map(|i| (i * 7 % 256) as u8).collect();
+        let data = ImageDataset::new(pixels, vec![0, 1, 2, 3], [3, 8, 8], 10).unwrap();
+        let config = RobustnessConfig::new()
+            .with_epsilons(vec![0.03])
+            .with_steps(1)
+            .with_progress(false)
+            .with_bootstrap(BootstrapConfig::new().with_resamples(20));
+        let report = robustness_report(&model, &data, &config, &device).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&report.to_json().unwrap()).unwrap();
+        for key in ["accuracy", "confidence", "ece", "mcs", "n"] {
+            assert!(json["clean"].get(key).is_some(), "{key}");
         }
-    };
+    }
 
-    let reason = reason_of("arch.ckpt", CheckpointMeta::new("alexnet", &any).unwrap());
-    assert!(
-        reason.contains("unknown architecture `alexnet`") && reason.contains("resnet18"),
-        "{reason}"
-    );
-    let concrete = SmallCnnConfig::new().with_width(2);
-    let reason = reason_of(
-        "config.ckpt",
-        CheckpointMeta::new("small_cnn", &concrete).unwrap(),
-    );
-    assert!(reason.contains("not an AnyModelConfig"), "{reason}");
-    let reason = reason_of(
-        "mismatch.ckpt",
-        CheckpointMeta::new("resnet18", &any).unwrap(),
-    );
-    assert!(
-        reason.contains("`resnet18`") && reason.contains("`small_cnn`"),
-        "{reason}"
-    );
-    let mut zero = any.clone();
-    zero.num_classes = 0;
-    let reason = reason_of(
-        "zero.ckpt",
-        CheckpointMeta::new("small_cnn", &zero).unwrap(),
-    );
-    assert!(reason.contains("0 classes"), "{reason}");
-    // Weights of another width: the shapes do not fit the model the metadata describes.
-    let mut wider = any.clone();
-    wider.width = 4;
-    let reason = reason_of(
-        "shape.ckpt",
-        CheckpointMeta::new("small_cnn", &wider).unwrap(),
-    );
-    assert!(!reason.is_empty());
-    assert!(matches!(
-        load_any_model::<NB>(tmp.path().join("missing.ckpt"), &dev()),
-        Err(Error::Io { .. })
-    ));
-}
-}
+    #[test]
+    fn doc_12() {
+        use advcal::data::ImageDataset;
+        use advcal::metrics::BootstrapConfig;
+        use advcal::model::SmallCnnConfig;
+        use advcal::report::{robustness_report, RobustnessConfig};
+        use burn::backend::{Autodiff, NdArray};
+        let device = Default::default();
+        let model = SmallCnnConfig::new()
+            .with_width(2)
+            .init::<Autodiff<NdArray>>(&device);
+        let pixels = (0..4 * 3 * 8 * 8).map(|i| (i * 7 % 256) as u8).collect();
+        let data = ImageDataset::new(pixels, vec![0, 1, 2, 3], [3, 8, 8], 10).unwrap();
+        let config = RobustnessConfig::new()
+            .with_epsilons(vec![0.03])
+            .with_steps(1)
+            .with_progress(false)
+            .with_bootstrap(BootstrapConfig::new().with_resamples(20));
+        let report = robustness_report(&model, &data, &config, &device).unwrap();
+        let md = report.to_markdown();
+        assert!(md.starts_with("| attack | ε |"));
+        assert!(md.contains("| worst | 0.03 |"));
+    }
+
+    #[test]
+    fn doc_13() {
+        use advcal::data::ImageDataset;
+        use advcal::metrics::BootstrapConfig;
+        use advcal::model::SmallCnnConfig;
+        use advcal::report::{robustness_report, RobustnessConfig};
+        use burn::backend::{Autodiff, NdArray};
+        let device = Default::default();
+        let model = SmallCnnConfig::new()
+            .with_width(2)
+            .init::<Autodiff<NdArray>>(&device);
+        let pixels = (0..4 * 3 * 8 * 8).map(|i| (i * 7 % 256) as u8).collect();
+        let data = ImageDataset::new(pixels, vec![0, 1, 2, 3], [3, 8, 8], 10).unwrap();
+        let config = RobustnessConfig::new()
+            .with_epsilons(vec![0.03])
+            .with_steps(1)
+            .with_progress(false)
+            .with_bootstrap(BootstrapConfig::new().with_resamples(20));
+        let report = robustness_report(&model, &data, &config, &device).unwrap();
+        let svg = report.reliability_svg(0.03);
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        assert!(svg.contains("PGD") && svg.contains("IAA"));
+    }
+
+    #[test]
+    fn doc_14() {
+        use advcal::data::ImageDataset;
+        use advcal::metrics::BootstrapConfig;
+        use advcal::model::SmallCnnConfig;
+        use advcal::report::{robustness_report, RobustnessConfig};
+        use burn::backend::{Autodiff, NdArray};
+        let device = Default::default();
+        let model = SmallCnnConfig::new()
+            .with_width(2)
+            .init::<Autodiff<NdArray>>(&device);
+        let pixels = (0..4 * 3 * 8 * 8).map(|i| (i * 7 % 256) as u8).collect();
+        let data = ImageDataset::new(pixels, vec![0, 1, 2, 3], [3, 8, 8], 10).unwrap();
+        let config = RobustnessConfig::new()
+            .with_epsilons(vec![0.03])
+            .with_steps(1)
+            .with_progress(false)
+            .with_bootstrap(BootstrapConfig::new().with_resamples(20));
+        let report = robustness_report(&model, &data, &config, &device).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        report.write(dir.path().join("out")).unwrap();
+        for file in ["report.json", "report.md", "reliability-eps0.03.svg"] {
+            assert!(dir.path().join("out").join(file).is_file(), "{file}");
+        }
+    }
+
+    #[test]
+    fn doc_15() {
+        assert_eq!(
+            advcal::report::reliability_file_name(0.03),
+            "reliability-eps0.03.svg"
+        );
+    }
+
+    #[test]
+    fn doc_16() {
+        use advcal::data::ImageDataset;
+        use advcal::metrics::BootstrapConfig;
+        use advcal::model::SmallCnnConfig;
+        use advcal::report::{robustness_report, ReportAttack, RobustnessConfig};
+        use burn::backend::{Autodiff, NdArray};
+
+        let device = Default::default();
+        let model = SmallCnnConfig::new()
+            .with_width(2)
+            .init::<Autodiff<NdArray>>(&device);
+        let pixels = (0..4 * 3 * 8 * 8).map(|i| (i * 7 % 256) as u8).collect();
+        let data = ImageDataset::new(pixels, vec![0, 1, 2, 3], [3, 8, 8], 10).unwrap();
+        let config = RobustnessConfig::new()
+            .with_epsilons(vec![0.03])
+            .with_steps(1)
+            .with_attacks(vec![ReportAttack::Pgd, ReportAttack::Iaa])
+            .with_progress(false)
+            .with_bootstrap(BootstrapConfig::new().with_resamples(20));
+        let report = robustness_report(&model, &data, &config, &device).unwrap();
+        assert_eq!(report.rows.len(), 3); // pgd, iaa, worst
+        let worst = report.row("worst", 0.03).unwrap();
+        assert!(worst.ci95.ece[0] <= worst.ci95.ece[1]);
+    }
+
+    #[test]
+    fn doc_17() {
+        use advcal::checkpoint::{load_model, save_checkpoint, CheckpointMeta};
+        use advcal::model::SmallCnnConfig;
+        use burn::backend::NdArray;
+
+        let device = Default::default();
+        let config = SmallCnnConfig::new().with_width(4);
+        let model = config.init::<NdArray>(&device);
+        let path = std::env::temp_dir().join("advcal-doc-checkpoint.ckpt");
+        let meta = CheckpointMeta::new("small_cnn", &config)
+            .unwrap()
+            .with_epoch(3);
+        save_checkpoint(&path, &model, &meta, None).unwrap();
+        let (loaded, meta) = load_model(
+            &path,
+            config.init::<NdArray>(&device),
+            "small_cnn",
+            &config,
+            &device,
+        )
+        .unwrap();
+        assert_eq!(meta.epoch, 3);
+        let _ = loaded;
+    }
+
+    #[test]
+    fn doc_18() {
+        use advcal::checkpoint::{load_any_model, save_checkpoint, CheckpointMeta};
+        use advcal::model::{AnyModel, AnyModelConfig, Architecture, Classifier};
+        use burn::backend::NdArray;
+        use burn::prelude::*;
+
+        let device = Default::default();
+        let mut config = AnyModelConfig::new(Architecture::SmallCnn, 10);
+        config.width = 2;
+        let model = config.init::<NdArray>(&device);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.ckpt");
+        let meta = CheckpointMeta::new(config.architecture.name(), &config)
+            .unwrap()
+            .with_epoch(5);
+        save_checkpoint(&path, &model, &meta, None).unwrap();
+
+        let (loaded, meta) = load_any_model::<NdArray>(&path, &device).unwrap();
+        assert!(matches!(loaded, AnyModel::SmallCnn(_)));
+        assert_eq!((meta.architecture.as_str(), meta.epoch), ("small_cnn", 5));
+        let x = Tensor::<NdArray, 4>::full([1, 3, 8, 8], 0.5, &device);
+        assert_eq!(
+            model.logits(x.clone()).into_data(),
+            loaded.logits(x).into_data()
+        );
+    }
+
+    mod ckpt {
+
+        #[test]
+        fn dbg_fit_ckpt() {
+            use advcal::model::{AnyModel, AnyModelConfig, Architecture};
+            use advcal::train::{fit, Plain, TrainerConfig};
+            use burn::optim::SgdConfig;
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path().join("run");
+            let mut config = AnyModelConfig::new(Architecture::SmallCnn, 10);
+            config.width = 2;
+            let model =
+                advcal::model::seeded_init::<AD, _>(&dev(), 5, || config.init::<AD>(&dev()));
+            let trainer = TrainerConfig::new()
+                .with_epochs(1)
+                .with_batch_size(4)
+                .with_augmentation(None)
+                .with_verbose(false)
+                .with_progress(false)
+                .with_output_dir(Some(dir.to_string_lossy().into_owned()));
+            let outcome = fit(
+                &trainer,
+                "small_cnn",
+                &config,
+                model,
+                SgdConfig::new().init::<AD, AnyModel<AD>>(),
+                &mut Plain,
+                &toy_dataset(8, 3),
+                None,
+                &dev(),
+            )
+            .unwrap();
+            let file = read_checkpoint(dir.join("last.ckpt")).unwrap();
+            let mem = snapshot::<AD, _>(&outcome.model);
+            eprintln!(
+                "bytes equal: {} ({} vs {})",
+                mem == file.model,
+                mem.len(),
+                file.model.len()
+            );
+            let (loaded, _) = load_any_model::<AD>(dir.join("last.ckpt"), &dev()).unwrap();
+            let back = snapshot::<AD, _>(&loaded);
+            eprintln!("reload equal: {}", back == file.model);
+            let mem2 = snapshot::<AD, _>(&outcome.model);
+            eprintln!("mem stable: {}", mem2 == mem);
+            let x = images::<NB>([3, 3, 8, 8], 4, &dev());
+            let a = to_vec(outcome.model.valid().forward_mode(x.clone(), Mode::Eval));
+            let b = to_vec(loaded.valid().forward_mode(x.clone(), Mode::Eval));
+            let fresh = config
+                .init::<AD>(&dev())
+                .load_record(outcome.model.clone().into_record());
+            let c = to_vec(fresh.valid().forward_mode(x.clone(), Mode::Eval));
+            let (lm, _) = load_model::<AD, _, _>(
+                dir.join("last.ckpt"),
+                config.init::<AD>(&dev()),
+                "small_cnn",
+                &config,
+                &dev(),
+            )
+            .unwrap();
+            let d = to_vec(lm.valid().forward_mode(x.clone(), Mode::Eval));
+            let (ln, _) = load_any_model::<NB>(dir.join("last.ckpt"), &dev()).unwrap();
+            let e = to_vec(ln.forward_mode(x.clone(), Mode::Eval));
+            let f = to_vec(outcome.model.valid().forward_mode(x.clone(), Mode::Eval));
+            eprintln!(
+                "a-b {} a-c {} a-d {} a-e {} a-f {} b-e {}",
+                max_abs_diff(&a, &b),
+                max_abs_diff(&a, &c),
+                max_abs_diff(&a, &d),
+                max_abs_diff(&a, &e),
+                max_abs_diff(&a, &f),
+                max_abs_diff(&b, &e)
+            );
+        }
+        use crate::common::*;
+        use advcal::checkpoint::*;
+        use advcal::model::{Classifier, Mode, SmallCnnConfig};
+        use advcal::Error;
+        use burn::module::{AutodiffModule, Module};
+        #[test]
+        fn load_any_model_rebuilds_the_model_written_by_fit() {
+            use advcal::model::{AnyModel, AnyModelConfig, Architecture};
+            use advcal::train::{fit, Plain, TrainerConfig};
+            use burn::optim::SgdConfig;
+
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path().join("run");
+            let mut config = AnyModelConfig::new(Architecture::SmallCnn, 10);
+            config.width = 2;
+            let model =
+                advcal::model::seeded_init::<AD, _>(&dev(), 5, || config.init::<AD>(&dev()));
+            let trainer = TrainerConfig::new()
+                .with_epochs(1)
+                .with_batch_size(4)
+                .with_augmentation(None)
+                .with_verbose(false)
+                .with_progress(false)
+                .with_output_dir(Some(dir.to_string_lossy().into_owned()));
+            let outcome = fit(
+                &trainer,
+                config.architecture.name(),
+                &config,
+                model,
+                SgdConfig::new().init::<AD, AnyModel<AD>>(),
+                &mut Plain,
+                &toy_dataset(8, 3),
+                None,
+                &dev(),
+            )
+            .unwrap();
+
+            let (loaded, meta) = load_any_model::<AD>(dir.join("last.ckpt"), &dev()).unwrap();
+            assert!(matches!(loaded, AnyModel::SmallCnn(_)));
+            assert_eq!((meta.architecture.as_str(), meta.epoch), ("small_cnn", 1));
+            let x = images::<NB>([3, 3, 8, 8], 4, &dev());
+            assert_eq!(
+                to_vec(outcome.model.valid().forward_mode(x.clone(), Mode::Eval)),
+                to_vec(loaded.valid().forward_mode(x, Mode::Eval)),
+                "weights and BatchNorm statistics must load exactly"
+            );
+
+            // The bundled weights (written by examples/train.rs) load without naming the architecture.
+            let bundled = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("assets/models/small_cnn_pt.ckpt");
+            let (any, _) = load_any_model::<NB>(&bundled, &dev()).unwrap();
+            let known = AnyModelConfig::new(Architecture::SmallCnn, 10);
+            let (model, _) = load_model::<NB, _, _>(
+                &bundled,
+                known.init::<NB>(&dev()),
+                "small_cnn",
+                &known,
+                &dev(),
+            )
+            .unwrap();
+            let x = images::<NB>([2, 3, 32, 32], 5, &dev());
+            assert_eq!(to_vec(any.logits(x.clone())), to_vec(model.logits(x)));
+        }
+
+        #[test]
+        fn load_any_model_rejects_foreign_metadata_with_reasons() {
+            use advcal::model::{AnyModelConfig, Architecture};
+
+            let tmp = tempfile::tempdir().unwrap();
+            let mut any = AnyModelConfig::new(Architecture::SmallCnn, 10);
+            any.width = 2;
+            let model = any.init::<NB>(&dev());
+            let reason_of = |name: &str, meta: CheckpointMeta| {
+                let path = tmp.path().join(name);
+                save_checkpoint::<NB, _>(&path, &model, &meta, None).unwrap();
+                match load_any_model::<NB>(&path, &dev()) {
+                    Err(Error::Checkpoint { path: p, reason }) => {
+                        assert_eq!(p, path);
+                        reason
+                    }
+                    other => panic!("{name}: expected Error::Checkpoint, got {other:?}"),
+                }
+            };
+
+            let reason = reason_of("arch.ckpt", CheckpointMeta::new("alexnet", &any).unwrap());
+            assert!(
+                reason.contains("unknown architecture `alexnet`") && reason.contains("resnet18"),
+                "{reason}"
+            );
+            let concrete = SmallCnnConfig::new().with_width(2);
+            let reason = reason_of(
+                "config.ckpt",
+                CheckpointMeta::new("small_cnn", &concrete).unwrap(),
+            );
+            assert!(reason.contains("not an AnyModelConfig"), "{reason}");
+            let reason = reason_of(
+                "mismatch.ckpt",
+                CheckpointMeta::new("resnet18", &any).unwrap(),
+            );
+            assert!(
+                reason.contains("`resnet18`") && reason.contains("`small_cnn`"),
+                "{reason}"
+            );
+            let mut zero = any.clone();
+            zero.num_classes = 0;
+            let reason = reason_of(
+                "zero.ckpt",
+                CheckpointMeta::new("small_cnn", &zero).unwrap(),
+            );
+            assert!(reason.contains("0 classes"), "{reason}");
+            // Weights of another width: the shapes do not fit the model the metadata describes.
+            let mut wider = any.clone();
+            wider.width = 4;
+            let reason = reason_of(
+                "shape.ckpt",
+                CheckpointMeta::new("small_cnn", &wider).unwrap(),
+            );
+            assert!(!reason.is_empty());
+            assert!(matches!(
+                load_any_model::<NB>(tmp.path().join("missing.ckpt"), &dev()),
+                Err(Error::Io { .. })
+            ));
+        }
+    }
 }

@@ -473,3 +473,36 @@ fn undecodable_and_wrongly_sized_images_are_image_errors() {
         other => panic!("expected an image error, got {other:?}"),
     }
 }
+
+/// The normalisation constants shipped for Tiny ImageNet are the statistics of its training
+/// images (checked on 25 images per class, 5,000 in all, to 0.01).
+#[test]
+fn tiny_imagenet_normalisation_constants_match_the_training_images() {
+    let Some(dir) = tiny_imagenet_dir() else {
+        return;
+    };
+    let options = TinyImageNetOptions::default().with_max_per_class(25);
+    let data = load_tiny_imagenet_with(&dir, Split::Train, options).unwrap();
+    let (mut sum, mut sq, mut count) = ([0f64; 3], [0f64; 3], 0f64);
+    for i in 0..data.len() {
+        let image = data.image(i).unwrap();
+        for c in 0..3 {
+            for &p in &image[c * 4096..(c + 1) * 4096] {
+                let v = p as f64 / 255.0;
+                sum[c] += v;
+                sq[c] += v * v;
+            }
+        }
+        count += 4096.0;
+    }
+    for c in 0..3 {
+        let mean = sum[c] / count;
+        let std = (sq[c] / count - mean * mean).sqrt();
+        let (m, s) = (
+            advcal::model::TINY_IMAGENET_MEAN[c] as f64,
+            advcal::model::TINY_IMAGENET_STD[c] as f64,
+        );
+        assert!((mean - m).abs() < 0.01, "channel {c}: mean {mean} vs {m}");
+        assert!((std - s).abs() < 0.01, "channel {c}: std {std} vs {s}");
+    }
+}

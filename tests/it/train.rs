@@ -438,10 +438,20 @@ fn ccat_rejects_a_clean_fraction_of_zero_or_one() {
         epoch: 0,
     };
     for fraction in [0.0f32, 1.0, -0.5, f32::NAN] {
-        let mut ccat = Ccat::new(CcatConfig::new().with_steps(1).with_clean_fraction(fraction));
+        let mut ccat = Ccat::new(
+            CcatConfig::new()
+                .with_steps(1)
+                .with_clean_fraction(fraction),
+        );
         let result = TrainingStrategy::<AD, _>::step(&mut ccat, &model, x.clone(), y.clone(), ctx);
         assert!(
-            matches!(result, Err(Error::InvalidParameter { name: "clean_fraction", .. })),
+            matches!(
+                result,
+                Err(Error::InvalidParameter {
+                    name: "clean_fraction",
+                    ..
+                })
+            ),
             "{fraction}: {result:?}"
         );
     }
