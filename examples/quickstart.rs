@@ -16,8 +16,24 @@ use advcal::metrics::{CalibrationReport, DEFAULT_BINS};
 use advcal::model::{AnyModel, AnyModelConfig, Architecture};
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
+use clap::Parser;
 use std::path::PathBuf;
 use std::time::Instant;
+
+#[derive(Parser, Debug)]
+#[command(about = "Calibration of the bundled small CNN: clean, uniform noise, PGD and IAA")]
+struct Args {
+    /// L∞ radius of the noise and the attacks, on the [0, 1] pixel scale
+    #[arg(long, default_value_t = 0.03)]
+    epsilon: f32,
+    /// Number of bundled CIFAR-10 test images to evaluate (at most 1000)
+    #[arg(long, default_value_t = 400)]
+    images: usize,
+    /// tch | tch-cuda | flex | ndarray | wgpu | cuda (those compiled in); default: the fastest
+    /// CPU backend compiled in (LibTorch, else Flex, else NdArray)
+    #[arg(long)]
+    backend: Option<String>,
+}
 
 /// The bundled weights: see `assets/models/README.md` for how they were trained.
 fn weights() -> PathBuf {
@@ -96,22 +112,13 @@ impl advcal::backend::BackendTask for Quickstart {
 }
 
 fn main() {
-    let mut eps = 0.03f32;
-    let mut images = 400usize;
-    // Default: the fastest CPU backend compiled in (LibTorch, else Flex, else NdArray).
-    let mut backend = None;
-    let args: Vec<String> = std::env::args().collect();
-    for w in args.windows(2) {
-        match w[0].as_str() {
-            "--epsilon" => eps = w[1].parse().expect("--epsilon takes a number"),
-            "--images" => images = w[1].parse().expect("--images takes a number"),
-            "--backend" => backend = Some(w[1].clone()),
-            _ => {}
-        }
-    }
-    let result =
-        advcal::backend::with_backend_or_default(backend.as_deref(), Quickstart { eps, images })
-            .and_then(|r| r);
+    let args = Args::parse();
+    let task = Quickstart {
+        eps: args.epsilon,
+        images: args.images,
+    };
+    let result = advcal::backend::with_backend_or_default(args.backend.as_deref(), task)
+        .and_then(|r| r);
     if let Err(e) = result {
         eprintln!("error: {e}");
         std::process::exit(1);

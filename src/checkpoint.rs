@@ -62,6 +62,10 @@ pub struct CheckpointMeta {
 
 impl CheckpointMeta {
     /// Metadata for a model built from `config`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Json`] when `config` cannot be serialised to JSON.
     pub fn new<C: Serialize>(architecture: impl Into<String>, config: &C) -> Result<Self> {
         Ok(Self {
             architecture: architecture.into(),
@@ -93,6 +97,10 @@ impl CheckpointMeta {
     }
 
     /// Sets the training configuration.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Json`] when `training` cannot be serialised to JSON.
     pub fn with_training<T: Serialize>(mut self, training: &T) -> Result<Self> {
         self.training = serde_json::to_value(training)?;
         Ok(self)
@@ -100,26 +108,42 @@ impl CheckpointMeta {
 }
 
 /// Serialises any Burn record (model or optimizer) to bytes.
+///
+/// # Errors
+///
+/// [`Error::Record`] (with Burn's recorder error as its source) when the record cannot be
+/// serialised.
 pub fn record_to_bytes<B: Backend, R: Record<B>>(record: R) -> Result<Vec<u8>> {
-    Recorder::<B>::record(&Rec::default(), record, ()).map_err(|e| Error::Checkpoint {
-        path: Default::default(),
-        reason: format!("cannot serialise record: {e:?}"),
+    Recorder::<B>::record(&Rec::default(), record, ()).map_err(|source| Error::Record {
+        operation: "serialise",
+        source,
     })
 }
 
 /// Deserialises a record written by [`record_to_bytes`].
+///
+/// # Errors
+///
+/// [`Error::Record`] (with Burn's recorder error as its source) when the bytes are not a record
+/// of type `R` (another model, another float precision, corrupted bytes).
 pub fn record_from_bytes<B: Backend, R: Record<B>>(
     bytes: Vec<u8>,
     device: &B::Device,
 ) -> Result<R> {
-    Recorder::<B>::load(&Rec::default(), bytes, device).map_err(|e| Error::Checkpoint {
-        path: Default::default(),
-        reason: format!("cannot decode record: {e:?}"),
+    Recorder::<B>::load(&Rec::default(), bytes, device).map_err(|source| Error::Record {
+        operation: "decode",
+        source,
     })
 }
 
 /// Writes a checkpoint atomically. `optimizer` is the optimizer record as produced by
 /// [`record_to_bytes`] (or `None`).
+///
+/// # Errors
+///
+/// [`Error::Checkpoint`] (naming `path`) when the model record cannot be serialised;
+/// [`Error::Json`] for metadata that cannot be serialised; [`Error::Io`] when the file cannot be
+/// written.
 pub fn save_checkpoint<B: Backend, M: Module<B>>(
     path: impl AsRef<Path>,
     model: &M,
@@ -152,11 +176,12 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-fn with_path(e: Error, path: &Path) -> Error {
+/// Turns a path-less [`Error::Record`] into an [`Error::Checkpoint`] naming `path`.
+pub(crate) fn with_path(e: Error, path: &Path) -> Error {
     match e {
-        Error::Checkpoint { reason, .. } => Error::Checkpoint {
+        e @ Error::Record { .. } => Error::Checkpoint {
             path: path.to_path_buf(),
-            reason,
+            reason: e.to_string(),
         },
         other => other,
     }
@@ -181,6 +206,12 @@ pub struct CheckpointFile {
 }
 
 /// Reads and validates the container of a checkpoint (magic, version, section lengths, JSON).
+///
+/// # Errors
+///
+/// [`Error::Io`] when the file cannot be read; [`Error::Checkpoint`] (naming the file) when it
+/// is not an advcal checkpoint, is truncated or corrupted (checksum), has an unsupported format
+/// version or malformed metadata.
 pub fn read_checkpoint(path: impl AsRef<Path>) -> Result<CheckpointFile> {
     let path = path.as_ref();
     let file = std::fs::read(path).map_err(|e| Error::io(path, e))?;
@@ -233,6 +264,10 @@ pub fn read_checkpoint(path: impl AsRef<Path>) -> Result<CheckpointFile> {
 
 /// Loads the weights of a checkpoint into `model` (built from `config`), after checking that the
 /// checkpoint was written for the same architecture and config.
+///
+/// # Errors
+///
+/// Those of [`read_checkpoint`], [`check_architecture`] and [`load_record_into`].
 pub fn load_model<B: Backend, M: Module<B>, C: Serialize>(
     path: impl AsRef<Path>,
     model: M,
@@ -248,6 +283,11 @@ pub fn load_model<B: Backend, M: Module<B>, C: Serialize>(
 }
 
 /// Checks the architecture name and config stored in a checkpoint.
+///
+/// # Errors
+///
+/// [`Error::Checkpoint`] (naming `path`) when the architecture name or the model config differ;
+/// [`Error::Json`] when `config` cannot be serialised.
 pub fn check_architecture<C: Serialize>(
     path: &Path,
     meta: &CheckpointMeta,
@@ -277,6 +317,11 @@ pub fn check_architecture<C: Serialize>(
 }
 
 /// Loads model record bytes into `model`, rejecting records whose parameter shapes differ.
+///
+/// # Errors
+///
+/// [`Error::Checkpoint`] (naming `path`) when the bytes are not a record of this model or its
+/// parameter count differs.
 pub fn load_record_into<B: Backend, M: Module<B>>(
     path: &Path,
     model: M,

@@ -43,9 +43,13 @@ pub enum Error {
         /// Comma-separated names of the compiled-in backends.
         available: String,
     },
-    /// The batch holds no sample.
+    /// The batch holds no sample (an image tensor with a zero dimension, or empty labels).
     #[error("the batch is empty")]
     EmptyBatch,
+    /// There is nothing to compute a statistic from: a calibration accumulator or sample set to
+    /// which no sample was added, or an empty data set.
+    #[error("no samples: the metric or data set needs at least one sample")]
+    NoSamples,
     /// Images and labels disagree on the batch size.
     #[error("batch size mismatch: {images} images but {labels} labels")]
     BatchSizeMismatch {
@@ -53,6 +57,15 @@ pub enum Error {
         images: usize,
         /// Number of labels.
         labels: usize,
+    },
+    /// A training batch carries a different number of data-set indices than images
+    /// ([`BatchContext::indices`](crate::train::BatchContext::indices)).
+    #[error("index count mismatch: {images} images but {indices} data-set indices")]
+    IndexCountMismatch {
+        /// Number of data-set indices.
+        indices: usize,
+        /// Number of images.
+        images: usize,
     },
     /// A label is outside `0..num_classes`.
     #[error("label {label} is out of range for {num_classes} classes")]
@@ -84,7 +97,9 @@ pub enum Error {
     /// The number of calibration bins must be at least 1.
     #[error("the number of bins must be at least 1")]
     InvalidBins,
-    /// Probabilities or logits are malformed (wrong length, NaN, negative, ...).
+    /// Probabilities or logits have malformed values (NaN or infinite, negative, outside
+    /// `[0, 1]`); wrong lengths are [`Error::ShapeMismatch`], wrong class counts
+    /// [`Error::ClassCountMismatch`].
     #[error("invalid probabilities or logits: {0}")]
     InvalidProbabilities(String),
     /// The model produced a non-finite loss.
@@ -123,10 +138,13 @@ pub enum Error {
         /// The function that refused the model.
         function: &'static str,
     },
-    /// The model's logits do not have the shape `[N, num_classes()]`.
-    #[error("the model declares {declared} classes but produced logits of shape {logits:?}")]
+    /// Logits do not have the shape `[N, K]` for the number of classes `K` that was declared:
+    /// a model's [`Classifier::num_classes`](crate::model::Classifier::num_classes), or the
+    /// `num_classes` a [`CalibrationAccumulator`](crate::metrics::CalibrationAccumulator) was
+    /// created with.
+    #[error("{declared} classes were declared, but the logits have shape {logits:?}")]
     ClassCountMismatch {
-        /// [`Classifier::num_classes`](crate::model::Classifier::num_classes).
+        /// The declared number of classes.
         declared: usize,
         /// Shape of the logits it produced.
         logits: Vec<usize>,
@@ -154,13 +172,46 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
-    /// An image file could not be decoded.
-    #[error("cannot decode image {path}: {reason}")]
+    /// An image file could not be opened or decoded.
+    #[error("cannot decode image {path}: {source}")]
     Image {
         /// The file.
         path: PathBuf,
-        /// The decoder's message.
-        reason: String,
+        /// The decoder's error.
+        #[source]
+        source: image::ImageError,
+    },
+    /// An image decoded fine but does not have the size the data set prescribes (images that
+    /// are not resized, e.g. Tiny ImageNet's 64×64).
+    #[error("image {path} is {width}×{height}, expected {expected_width}×{expected_height}")]
+    ImageSize {
+        /// The file.
+        path: PathBuf,
+        /// Width of the decoded image.
+        width: u32,
+        /// Height of the decoded image.
+        height: u32,
+        /// Width the data set prescribes.
+        expected_width: u32,
+        /// Height the data set prescribes.
+        expected_height: u32,
+    },
+    /// Tensor data could not be read back to the host as the requested element type (a
+    /// backend returned data of an unexpected type).
+    #[error("cannot convert tensor data: {0}")]
+    TensorConversion(#[source] burn::tensor::DataError),
+    /// A Burn record (model or optimizer state) could not be serialised to or deserialised from
+    /// bytes by [`record_to_bytes`](crate::checkpoint::record_to_bytes) /
+    /// [`record_from_bytes`](crate::checkpoint::record_from_bytes), which know no file; the
+    /// functions that read or write a checkpoint file report [`Error::Checkpoint`] with its path
+    /// instead.
+    #[error("cannot {operation} record: {source}")]
+    Record {
+        /// `"serialise"` or `"decode"`.
+        operation: &'static str,
+        /// Burn's recorder error.
+        #[source]
+        source: burn::record::RecorderError,
     },
     /// A checkpoint is missing, truncated, or belongs to another architecture.
     #[error("checkpoint {path}: {reason}")]

@@ -36,8 +36,8 @@ pub struct AttackEvaluation {
 /// [`Error::AutodiffModelForInference`] for a model on an autodiff backend;
 /// [`Error::ChannelMismatch`] when the images do not have the model's input channels;
 /// [`Error::InvalidBins`], [`Error::InvalidParameter`] (more classes in the data than in the
-/// model, zero batch size), and [`Error::ClassCountMismatch`] when the model's logits are not
-/// `[N, num_classes()]`.
+/// model, zero batch size), [`Error::NoSamples`] for an empty data set, and
+/// [`Error::ClassCountMismatch`] when the model's logits are not `[N, num_classes()]`.
 ///
 /// ```
 /// use advcal::data::ImageDataset;
@@ -108,6 +108,12 @@ fn check_classes(k: usize, data: &ImageDataset) -> Result<()> {
 ///
 /// Batch `i` uses the seed `derive_seed(attack.seed(), i)`, so results do not depend on how
 /// many other evaluations ran before.
+///
+/// # Errors
+///
+/// [`Error::InvalidBins`]; [`Error::InvalidParameter`] (more classes in the data than in the
+/// model, zero batch size); [`Error::NoSamples`] for an empty data set; and the attack's errors
+/// (see [`Attack::perturb_with`]).
 pub fn evaluate_attack<B, M, A>(
     attack: &A,
     model: &M,

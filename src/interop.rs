@@ -192,6 +192,10 @@ impl WeightLayout {
 
     /// Parses the name of a built-in layout (see [`WeightLayout::name`]; `kuangliu_cifar` is
     /// accepted too).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] for any other name.
     pub fn parse(name: &str) -> Result<Self> {
         match name {
             "kuangliu" | "kuangliu_cifar" => Ok(Self::KuangliuCifar),
@@ -208,6 +212,10 @@ impl WeightLayout {
     /// (`(regex, replacement)`, applied in order). Empty for [`Native`](Self::Native); the
     /// rules themselves for [`Custom`](Self::Custom). The wrapper-prefix removal of the module
     /// docs is not included.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnsupportedLayout`] when this layout has no correspondence for `architecture`.
     pub fn load_rules(&self, architecture: Architecture) -> Result<Vec<(String, String)>> {
         if let Self::Custom(rules) = self {
             return Ok(rules.clone());
@@ -221,6 +229,10 @@ impl WeightLayout {
 
     /// The inverse of [`WeightLayout::load_rules`]: advcal paths (BatchNorm parameters already
     /// named `weight`/`bias`) to this layout's file keys, as [`save_safetensors`] applies them.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnsupportedLayout`] when this layout has no correspondence for `architecture`.
     pub fn save_rules(&self, architecture: Architecture) -> Result<Vec<(String, String)>> {
         if let Self::Custom(rules) = self {
             return Ok(rules.clone());
@@ -468,6 +480,12 @@ fn read_listing(path: &Path) -> Result<Vec<FileTensor>> {
 /// The keys and shapes of the tensors in a `.pt`/`.pth` or `.safetensors` file, sorted by key
 /// (as stored: no layout applied, nested dictionaries flattened with dots). Reads only the
 /// header (safetensors) or the pickle (PyTorch), not the tensor data.
+///
+/// # Errors
+///
+/// [`Error::InvalidParameter`] for a file name without a `.pt`, `.pth` or `.safetensors`
+/// extension; [`Error::Io`] when the file cannot be accessed; [`Error::WeightsFile`] when it
+/// cannot be parsed.
 ///
 /// ```
 /// use advcal::interop::{inspect, save_safetensors, WeightLayout};

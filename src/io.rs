@@ -16,6 +16,11 @@ pub(crate) fn temp_path(path: &Path) -> PathBuf {
 /// Writes `bytes` to `path` atomically: write a temporary file in the same directory, flush it
 /// to disk, then rename it over `path`. Parent directories are created.
 ///
+/// # Errors
+///
+/// [`Error::Io`] (naming the parent directory or `path`) when a directory cannot be created or
+/// the file cannot be written, flushed or renamed; the temporary file is removed then.
+///
 /// ```
 /// let dir = std::env::temp_dir().join("advcal-doc-io");
 /// let path = dir.join("out.json");
@@ -42,6 +47,10 @@ pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
 }
 
 /// Serialises `value` as pretty JSON and writes it atomically.
+///
+/// # Errors
+///
+/// [`Error::Json`] when `value` cannot be serialised; otherwise those of [`write_atomic`].
 pub fn write_json_atomic<T: serde::Serialize + ?Sized>(
     path: impl AsRef<Path>,
     value: &T,

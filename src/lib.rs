@@ -2,7 +2,8 @@
 //!
 //! Adversarial and **inverse**-adversarial attacks and calibration metrics for the
 //! [Burn](https://burn.dev) deep-learning framework, implementing *"Towards Calibration Enhanced
-//! Network by Inverse Adversarial Attack"*.
+//! Network by Inverse Adversarial Attack"* (Cheng et al., 2025,
+//! <https://arxiv.org/abs/2504.06358>).
 //!
 //! * PGD exposes **overconfidence** (wrong, but confident); the inverse adversarial attack
 //!   ([`attack::Iaa`]) finds inputs inside an L∞ ball that the model still classifies correctly,
@@ -56,17 +57,41 @@ pub mod train;
 pub use burn;
 pub use error::{Error, Result};
 
-/// The items most programs need.
+/// The items most programs need: attacks, evaluation, calibration metrics, models, training
+/// strategies and the trainer.
+///
+/// Made to be glob-imported beside Burn's prelude (`use burn::prelude::*; use
+/// advcal::prelude::*;`): no name here clashes with one of Burn's (`Config`, `Module`, `Tensor`,
+/// `Backend`, `Float`, ...).
+///
+/// ```
+/// use advcal::prelude::*;
+/// use burn::prelude::*;
+///
+/// let strategy = StrategyKind::parse("at-iat").unwrap();
+/// assert_eq!(strategy, StrategyKind::AtIat);
+/// let pgd = AttackConfig::from_spec("pgd:0.03", 10).unwrap();
+/// assert_eq!(pgd.label(), "pgd@0.03");
+/// let _iat = Iat::new(IatConfig::new().with_attack(IaaConfig::new().with_lambda(5.0)));
+/// let x = Tensor::<burn::backend::NdArray, 1>::zeros([1], &Default::default());
+/// assert_eq!(x.dims(), [1]);
+/// ```
 pub mod prelude {
     pub use crate::attack::{
-        run_epsilons, Attack, AttackGoal, AttackOutput, Fgsm, FgsmConfig, Iaa, IaaConfig, Pgd,
-        PgdConfig, SignGradient, SignGradientConfig, Uca, UcaConfig, UniformNoise,
-        UniformNoiseConfig,
+        run_epsilons, Attack, AttackConfig, AttackGoal, AttackOutput, Fgsm, FgsmConfig, Iaa,
+        IaaConfig, Pgd, PgdConfig, SignGradient, SignGradientConfig, Uca, UcaConfig,
+        UniformNoise, UniformNoiseConfig,
     };
+    pub use crate::eval::{evaluate_attack, evaluate_clean};
     pub use crate::metrics::{CalibrationAccumulator, CalibrationReport};
     pub use crate::model::{
         Classifier, MobileNetV2, MobileNetV2Config, Mode, ResNet18, ResNet18Config, SmallCnn,
         SmallCnnConfig, Vgg19, Vgg19Config,
+    };
+    pub use crate::report::{robustness_report, RobustnessConfig};
+    pub use crate::train::{
+        fit, AceAt, AceAtConfig, AtIat, AtIatConfig, Ccat, CcatConfig, Iat, IatConfig, PgdAt,
+        PgdAtConfig, Plain, StrategyKind, TrainerConfig, TrainingStrategy,
     };
     pub use crate::{Error, Result};
 }

@@ -860,7 +860,7 @@ fn host_logits<B: Backend>(logits: Tensor<B, 2>, n: usize, k: usize) -> Result<V
         .into_data()
         .convert::<f32>()
         .into_vec::<f32>()
-        .map_err(|e| Error::InvalidProbabilities(format!("{e:?}")))
+        .map_err(Error::TensorConversion)
 }
 
 /// `‖x_adv − x‖∞` of every image of the batch (one read).
@@ -872,7 +872,7 @@ fn per_image_linf<B: Backend>(perturbation: Tensor<B, 4>) -> Result<Vec<f64>> {
         .into_data()
         .convert::<f64>()
         .into_vec::<f64>()
-        .map_err(|e| Error::InvalidProbabilities(format!("{e:?}")))
+        .map_err(Error::TensorConversion)
 }
 
 fn progress_bar(enabled: bool, units: usize) -> Option<indicatif::ProgressBar> {
@@ -901,7 +901,7 @@ fn progress_bar(enabled: bool, units: usize) -> Option<indicatif::ProgressBar> {
 /// with 17 bytes per image and row (the per-image data of the intervals).
 ///
 /// # Errors
-/// [`RobustnessConfig::validate`]'s errors; [`Error::EmptyBatch`] for an empty data set;
+/// [`RobustnessConfig::validate`]'s errors; [`Error::NoSamples`] for an empty data set;
 /// [`Error::InvalidParameter`] when the data has more classes than the model;
 /// [`Error::ChannelMismatch`]; [`Error::ClassCountMismatch`] when the model's logits are not
 /// `[N, num_classes()]`; the attacks' errors (e.g. [`Error::PixelRange`]).
@@ -949,7 +949,7 @@ where
         _ => data,
     };
     if data.is_empty() {
-        return Err(Error::EmptyBatch);
+        return Err(Error::NoSamples);
     }
     let k = model.num_classes();
     if data.num_classes() > k {

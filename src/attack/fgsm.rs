@@ -1,4 +1,5 @@
-//! Fast gradient sign method (Goodfellow, Shlens, Szegedy, ICLR 2015).
+//! Fast gradient sign method (Goodfellow, Shlens, Szegedy, "Explaining and Harnessing
+//! Adversarial Examples", ICLR 2015, <https://arxiv.org/abs/1412.6572>).
 
 use super::{
     Attack, AttackGoal, AttackOutput, CrossEntropy, Direction, RadiusSchedule, SignGradientConfig,

@@ -109,6 +109,11 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// The frozen copy an attack uses, after validating the batch ([`super::validate_batch`] and
 /// the model's input channels) and, in [`Mode::Eval`], probing that the model evaluates in
 /// inference behaviour ([`check_inference_behaviour`]).
+///
+/// In [`Mode::Eval`] the copy returned has its BatchNorms folded into the convolutions when the
+/// model supports it ([`Classifier::fold_batch_norm`]): same logits and gradients up to float
+/// rounding, fewer element-wise passes. The probe runs on the unfolded copy, since it is about
+/// how the model's own BatchNorm behaves.
 pub(crate) fn attack_copy<B, M>(
     model: &M,
     images: &Tensor<B::InnerBackend, 4>,
@@ -124,6 +129,11 @@ where
     let frozen = frozen_copy::<B, M>(model, mode);
     if mode == Mode::Eval {
         check_inference_behaviour::<B, M>(&frozen, images)?;
+        // `no_grad` again: a user's fold may create parameters that require gradients.
+        return Ok(match frozen.fold_batch_norm() {
+            Some(folded) => folded.no_grad(),
+            None => frozen,
+        });
     }
     Ok(frozen)
 }
@@ -135,6 +145,10 @@ pub type InputGradient<B> = (Tensor<B, 4>, Tensor<B, 1>);
 /// per-sample values at `x`.
 ///
 /// Gradients are taken w.r.t. the input only; every other gradient is dropped.
+///
+/// # Errors
+///
+/// [`Error::MissingGradient`] when the backend returns no gradient for the input.
 pub fn input_gradient<B, M, O>(
     frozen: &M,
     images: Tensor<B::InnerBackend, 4>,

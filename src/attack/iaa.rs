@@ -1,4 +1,5 @@
-//! Inverse adversarial attack (seed paper, Algorithm 1, with the spec's corrections).
+//! Inverse adversarial attack (IAA, Algorithm 1 of Cheng et al., "Towards Calibration Enhanced
+//! Network by Inverse Adversarial Attack", <https://arxiv.org/abs/2504.06358>).
 
 use super::{
     Attack, AttackGoal, AttackOutput, Direction, IaaObjective, RadiusSchedule, SignGradientConfig,
@@ -11,25 +12,26 @@ use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
 /// Configuration of [`Iaa`]. Defaults: λ = 5, T = 10 updates, α = ε/T, radius growing as
-/// `t·ε/T`, `N₀ ~ U(−ε, ε)`, ε = 0.03 (the seed's evaluation radius), inference-mode model.
+/// `t·ε/T`, `N₀ ~ U(−ε, ε)`, ε = 0.03 (the paper's evaluation radius), inference-mode model.
 #[derive(Config, Debug)]
 pub struct IaaConfig {
     /// L∞ radius on the `[0, 1]` scale.
     #[config(default = 0.03)]
     pub epsilon: f32,
-    /// Number of updates T (the printed Algorithm 1 runs T−1; we run T and return `X + N_T`).
+    /// Number of updates T (the paper's printed Algorithm 1 loops `t = 1 … T−1`; here all T
+    /// updates run and `X + N_T` is returned, so the radius reaches ε).
     #[config(default = 10)]
     pub steps: usize,
     /// Weight λ of the uniform-target term.
     #[config(default = 5.0)]
     pub lambda: f32,
-    /// Step size; `None` means `α = ε/T` as in the seed.
+    /// Step size; `None` means `α = ε/T` as in Algorithm 1.
     #[config(default = "None")]
     pub step_size: Option<f32>,
-    /// Grow the projection radius as `t·ε/T` (seed) instead of using ε at every step.
+    /// Grow the projection radius as `t·ε/T` (Algorithm 1) instead of using ε at every step.
     #[config(default = true)]
     pub growing_radius: bool,
-    /// Start from `N₀ ~ U(−ε, ε)` (seed) instead of `N₀ = 0`.
+    /// Start from `N₀ ~ U(−ε, ε)` (Algorithm 1) instead of `N₀ = 0`.
     #[config(default = true)]
     pub random_start: bool,
     /// Model behaviour during the attack.
@@ -40,10 +42,36 @@ pub struct IaaConfig {
     pub seed: u64,
 }
 
-/// IAA: sign-gradient **descent** on `CE(f(x+N), y) + λ·CE(f(x+N), uniform)` inside the L∞ ball.
+/// IAA: sign-gradient **descent** on `CE(f(x+N), y) + λ·CE(f(x+N), uniform)` inside the L∞ ball
+/// (Cheng et al., <https://arxiv.org/abs/2504.06358>).
 ///
-/// Finds inputs the model still classifies correctly, but with low confidence: at the optimum
-/// `p_y = (1 + λ/K)/(1 + λ)` (0.25 for K = 10, λ = 5), exposing underconfidence.
+/// Finds inputs the model still classifies correctly, but with low confidence, exposing
+/// underconfidence. Over the probabilities, the loss is minimal when the true class gets
+/// `p_y* = (1 + λ/K)/(1 + λ)` and every other class `(λ/K)/(1 + λ)`: 0.25 for K = 10 and 0.1708
+/// for K = 200 at λ = 5 ([`iaa_optimal_confidence`](super::iaa_optimal_confidence)). The true
+/// class stays the most probable, so a correct prediction stays correct at the optimum.
+///
+/// Algorithm 1 of the paper, line by line with the [`SignGradientConfig`] setting that realises
+/// it (the engine behind [`Iaa`]; [`IaaConfig`] fields in brackets):
+///
+/// ```text
+/// input: images X ∈ [0,1], labels y, model f, radius ε, T = 10, λ = 5, K classes
+/// N₀ ~ U(−ε, ε)                 start: StartPoint::UniformUnclamped   [random_start = true]
+///                               (X + N₀ is not clipped; the first forward pass sees
+///                                clip(X + N₀, 0, 1))
+/// α = ε / T                     step_size: StepSize::EpsilonOverSteps  [step_size = None]
+/// for t = 1 … T:                steps: T                               [steps = 10]
+///   L = CE(f(X + N), y)         objective: IaaObjective { lambda }     [lambda = 5.0]
+///     + λ·CE(f(X + N), 1/K)       (per sample; summed over the batch before ∇)
+///   N_t = N_{t−1} − α·sign(∇_N L)
+///                               direction: Direction::Descent
+///   N_t = clip(N_t, −t·ε/T, t·ε/T), X + N_t clipped to [0, 1]
+///                               radius: RadiusSchedule::Linear         [growing_radius = true]
+/// return X + N_T                (the model runs in mode: Mode::Eval    [mode = Mode::Eval])
+/// ```
+///
+/// The printed algorithm stops after `T − 1` updates at radius `(T−1)·ε/T`; here all T run, so
+/// the final radius is ε.
 ///
 /// ```
 /// use advcal::attack::{Iaa, IaaConfig};

@@ -117,6 +117,16 @@ pub trait Attack<B: AutodiffBackend, M> {
 
     /// Runs the attack at radius `epsilon` with random seed `seed` (hyper-parameters defined
     /// relative to ε, such as PGD's `α = ε/4` or IAA's `α = ε/T`, follow `epsilon`).
+    ///
+    /// # Errors
+    ///
+    /// Built-in attacks validate first: [`Error::InvalidEpsilon`], [`Error::EmptyBatch`],
+    /// [`Error::BatchSizeMismatch`], [`Error::LabelOutOfRange`], [`Error::PixelRange`],
+    /// [`Error::ChannelMismatch`] ([`validate_batch`]); invalid hyper-parameters
+    /// ([`Error::InvalidSteps`], [`Error::InvalidStepSize`], [`Error::InvalidLambda`],
+    /// [`Error::InvalidParameter`]); and model problems found before the attack
+    /// ([`Error::TrainingBehaviourInEval`], [`Error::ClassCountMismatch`],
+    /// [`Error::ModelForward`]) or during it ([`Error::MissingGradient`]).
     fn perturb_with(
         &self,
         model: &M,
@@ -127,6 +137,10 @@ pub trait Attack<B: AutodiffBackend, M> {
     ) -> Result<AttackOutput<B::InnerBackend>>;
 
     /// Runs the attack with its configured ε and seed.
+    ///
+    /// # Errors
+    ///
+    /// As [`perturb_with`](Attack::perturb_with).
     fn perturb(
         &self,
         model: &M,
@@ -166,6 +180,13 @@ impl<B: AutodiffBackend, M, A: Attack<B, M> + ?Sized> Attack<B, M> for Box<A> {
 /// `0..num_classes`, pixels finite and in `[0, 1]`, and ε valid.
 ///
 /// Costs one small device-to-host read (three scalars and the labels).
+///
+/// # Errors
+///
+/// [`Error::InvalidEpsilon`]; [`Error::EmptyBatch`] for a batch with a zero dimension;
+/// [`Error::BatchSizeMismatch`]; [`Error::LabelOutOfRange`]; [`Error::PixelRange`] for a
+/// non-finite pixel or one outside `[0, 1]`; [`Error::TensorConversion`] if the backend's data
+/// cannot be read back.
 pub fn validate_batch<B: Backend>(
     images: &Tensor<B, 4>,
     labels: &Tensor<B, 1, Int>,
@@ -187,7 +208,7 @@ pub fn validate_batch<B: Backend>(
     let labels_host = labels.to_data().convert::<i64>();
     let labels_host = labels_host
         .as_slice::<i64>()
-        .map_err(|e| Error::param("labels", format!("{e:?}")))?;
+        .map_err(Error::TensorConversion)?;
     if let Some(&bad) = labels_host
         .iter()
         .find(|&&l| l < 0 || l as usize >= num_classes)
@@ -209,7 +230,7 @@ pub fn validate_batch<B: Backend>(
     .convert::<f64>();
     let s = stats
         .as_slice::<f64>()
-        .map_err(|e| Error::param("images", format!("{e:?}")))?;
+        .map_err(Error::TensorConversion)?;
     let (min, max, sum) = (s[0], s[1], s[2]);
     if !(sum.is_finite() && min.is_finite() && max.is_finite()) || min < 0.0 || max > 1.0 {
         return Err(Error::PixelRange { min, max });

@@ -32,6 +32,10 @@ pub struct EpsilonResult<B: Backend> {
 /// done once for all radii. Each radius uses the attack's own seed, so a result does not depend
 /// on which other radii were requested.
 ///
+/// # Errors
+///
+/// Those of [`Attack::perturb_with`], checked for every radius before any attack runs.
+///
 /// ```
 /// use advcal::attack::{run_epsilons, UniformNoise};
 /// use advcal::model::SmallCnnConfig;

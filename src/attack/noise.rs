@@ -1,4 +1,6 @@
-//! Uniform noise baseline ("UN" in the seed's Fig. 5).
+//! Uniform noise baseline: `x + U(−ε, ε)`, clipped to `[0, 1]` ("UN" in Fig. 5 of
+//! <https://arxiv.org/abs/2504.06358>), to tell an attack's effect from that of any perturbation of
+//! the same size.
 
 use super::{attack_copy, finish, Attack, AttackOutput, CrossEntropy};
 use crate::error::Result;

@@ -63,8 +63,13 @@ pub fn soft_cross_entropy<B: Backend>(logits: Tensor<B, 2>, targets: Tensor<B, 2
         .neg()
 }
 
-/// Per-sample IAA loss `CE(z, y) + λ·CE(z, uniform)` (seed Eq. 3). Its minimum over logits is at
-/// `p_y = (1 + λ/K)/(1 + λ)`.
+/// Per-sample IAA loss of Cheng et al. (Eq. 3 of <https://arxiv.org/abs/2504.06358>):
+///
+/// ```text
+/// L(z, y) = CE(z, y) + λ·CE(z, u) = −log p_y − (λ/K)·Σ_k log p_k,   p = softmax(z), u = 1/K
+/// ```
+///
+/// Its minimum over logits is at `p_y = (1 + λ/K)/(1 + λ)` (see [`iaa_optimal_confidence`]).
 pub fn iaa_loss<B: Backend>(
     logits: Tensor<B, 2>,
     labels: Tensor<B, 1, Int>,
@@ -104,7 +109,9 @@ impl<B: Backend> Objective<B> for IaaObjective {
     }
 }
 
-/// The analytic optimum of the IAA loss: `p_y* = (1 + λ/K)/(1 + λ)`.
+/// The analytic optimum of the IAA loss [`iaa_loss`]: `p_y* = (1 + λ/K)/(1 + λ)`, the
+/// true-class probability at which `CE(z, y) + λ·CE(z, u)` is minimal (minimising
+/// `−log p_y − (λ/K)·Σ_k log p_k` over the simplex gives `p_k ∝ 1[k = y] + λ/K`).
 ///
 /// ```
 /// assert!((advcal::attack::iaa_optimal_confidence(5.0, 10) - 0.25).abs() < 1e-12);

@@ -1,4 +1,5 @@
-//! Projected gradient descent (Madry et al., ICLR 2018).
+//! Projected gradient descent (Madry et al., "Towards Deep Learning Models Resistant to
+//! Adversarial Attacks", ICLR 2018, <https://arxiv.org/abs/1706.06083>).
 
 use super::{
     Attack, AttackOutput, CrossEntropy, Direction, RadiusSchedule, SignGradientConfig, StartPoint,

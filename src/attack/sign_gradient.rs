@@ -16,12 +16,16 @@ pub enum StepSize {
     Absolute(f32),
     /// `α = factor · ε` (PGD evaluation default: 0.25).
     RelativeToEpsilon(f32),
-    /// `α = ε / T` (IAA, seed Algorithm 1).
+    /// `α = ε / T` (IAA, Algorithm 1 of <https://arxiv.org/abs/2504.06358>).
     EpsilonOverSteps,
 }
 
 impl StepSize {
     /// α for radius `epsilon` and `steps` iterations.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidStepSize`] unless α comes out finite and non-negative.
     pub fn resolve(&self, epsilon: f32, steps: usize) -> Result<f32> {
         let alpha = match *self {
             StepSize::Absolute(a) => a,
@@ -50,7 +54,8 @@ pub enum Direction {
 pub enum RadiusSchedule {
     /// Always ε.
     Constant,
-    /// `t·ε/T`, growing to ε at the last step (IAA, seed Algorithm 1).
+    /// `t·ε/T`, growing to ε at the last step (IAA, Algorithm 1 of
+    /// <https://arxiv.org/abs/2504.06358>).
     Linear,
 }
 
@@ -59,11 +64,12 @@ pub enum RadiusSchedule {
 pub enum StartPoint {
     /// At the clean image.
     Clean,
-    /// At `clamp(x + U(−ε, ε), 0, 1)` (PGD; Madry et al.).
+    /// At `clamp(x + U(−ε, ε), 0, 1)` (PGD; Madry et al., ICLR 2018,
+    /// <https://arxiv.org/abs/1706.06083>).
     Uniform,
-    /// At `x + N₀`, `N₀ ~ U(−ε, ε)`, not clamped before the first update (IAA as in the spec's
-    /// reference pseudo-code: the first forward sees `clamp(x + N₀)`, the first update is applied
-    /// to `N₀` itself).
+    /// At `x + N₀`, `N₀ ~ U(−ε, ε)`, not clamped before the first update (IAA, as Algorithm 1
+    /// of <https://arxiv.org/abs/2504.06358> adds `N₀` without clipping: the first forward pass
+    /// sees `clamp(x + N₀, 0, 1)`, the first update is applied to `N₀` itself).
     UniformUnclamped,
 }
 
@@ -268,6 +274,11 @@ where
 /// `Π_radius(x_adv + signed_alpha·sign(∇))` around `images`. `point` is where the model is
 /// evaluated (equal to `x_adv` except for an unclamped start). Public so benchmarks and custom
 /// loops measure and reuse exactly the code the attacks run.
+///
+/// # Errors
+///
+/// [`Error::MissingGradient`] when the backend returns no gradient for the input (see
+/// [`input_gradient`](super::input_gradient)).
 #[allow(clippy::too_many_arguments)]
 pub fn sign_gradient_step<B, M, O>(
     frozen: &M,

@@ -1,4 +1,5 @@
-//! Underconfidence calibration attack, white-box (Obadinma et al.; spec §4.4).
+//! Underconfidence calibration attack, white-box (Obadinma et al., "Calibration Attack: A
+//! Framework For Adversarial Attacks Targeting Calibration", <https://arxiv.org/abs/2401.02718>).
 
 use super::{
     attack_copy, finish, input_gradient, Attack, AttackGoal, AttackOutput, CrossEntropy, StepSize,

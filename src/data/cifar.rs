@@ -32,8 +32,10 @@ pub enum Split {
 /// Reads one CIFAR-10 binary file: records of 1 label byte + 3072 pixel bytes (R, G, B planes,
 /// row-major 32×32).
 ///
-/// Errors (naming the file) if the file is empty, its length is not a multiple of 3073, or a
-/// label is ≥ 10.
+/// # Errors
+///
+/// Naming the file: [`Error::Io`] if it cannot be read; [`Error::Data`] if it is empty, its
+/// length is not a multiple of 3073, or a label is ≥ 10.
 pub fn read_cifar10_file(path: impl AsRef<Path>) -> Result<ImageDataset> {
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
@@ -50,6 +52,11 @@ pub enum Cifar100Labels {
 }
 
 /// Reads one CIFAR-100 binary file: records of 2 label bytes (coarse, fine) + 3072 pixel bytes.
+///
+/// # Errors
+///
+/// Naming the file: [`Error::Io`] if it cannot be read; [`Error::Data`] if it is empty, its
+/// length is not a multiple of 3074, or a label is out of range (≥ 20 coarse, ≥ 100 fine).
 pub fn read_cifar100_file(path: impl AsRef<Path>, labels: Cifar100Labels) -> Result<ImageDataset> {
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
@@ -105,6 +112,11 @@ fn existing(dir: &Path, names: &[String]) -> Vec<PathBuf> {
 /// Loads CIFAR-10 from a directory in the official binary layout (`cifar-10-batches-bin`):
 /// `Split::Train` reads every `data_batch_{1..5}.bin` present (at least one), `Split::Test`
 /// reads `test_batch.bin`. Class names come from [`CIFAR10_CLASSES`].
+///
+/// # Errors
+///
+/// [`Error::Data`] (naming the directory) if no file of the split is present; otherwise those of
+/// [`read_cifar10_file`].
 pub fn load_cifar10(dir: impl AsRef<Path>, split: Split) -> Result<ImageDataset> {
     let dir = dir.as_ref();
     let names: Vec<String> = match split {
@@ -131,6 +143,10 @@ pub fn load_cifar10(dir: impl AsRef<Path>, split: Split) -> Result<ImageDataset>
 
 /// Loads CIFAR-100 from a directory in the official binary layout (`cifar-100-binary`:
 /// `train.bin`, `test.bin`).
+///
+/// # Errors
+///
+/// Those of [`read_cifar100_file`] on the split's file.
 pub fn load_cifar100(
     dir: impl AsRef<Path>,
     split: Split,

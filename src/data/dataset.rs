@@ -25,6 +25,12 @@ pub struct ImageDataset {
 
 impl ImageDataset {
     /// Builds a data set from `u8` pixels (`N × C × H × W`, channel planes row-major) and labels.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] for an image shape without pixels; [`Error::ShapeMismatch`]
+    /// when `pixels.len() != N · C · H · W`; [`Error::LabelOutOfRange`] for a label
+    /// `≥ num_classes`.
     pub fn new(
         pixels: Vec<u8>,
         labels: Vec<usize>,
@@ -123,6 +129,10 @@ impl ImageDataset {
     }
 
     /// Appends another data set with the same image shape and class count.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] when the image shapes or class counts differ.
     pub fn append(&mut self, other: ImageDataset) -> Result<()> {
         if other.shape != self.shape || other.num_classes != self.num_classes {
             return Err(Error::param("append", "image shape or class count differ"));
@@ -133,6 +143,10 @@ impl ImageDataset {
     }
 
     /// The images at `indices`, in that order.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] for an index `≥ len()`.
     pub fn subset(&self, indices: &[usize]) -> Result<ImageDataset> {
         let per = self.per_image();
         let mut pixels = Vec::with_capacity(indices.len() * per);
@@ -194,6 +208,11 @@ impl ImageDataset {
     /// * `augmentation`: applied per image with a seed derived from the shuffle seed and the
     ///   image position, so a run is reproducible.
     /// * The last batch may be smaller than `batch_size`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] on `batch_size == 0`, [`Error::NoSamples`] for an empty data
+    /// set.
     pub fn batches(
         &self,
         batch_size: usize,
@@ -204,7 +223,7 @@ impl ImageDataset {
             return Err(Error::param("batch_size", "must be at least 1"));
         }
         if self.is_empty() {
-            return Err(Error::EmptyBatch);
+            return Err(Error::NoSamples);
         }
         let mut order: Vec<usize> = (0..self.len()).collect();
         if let Some(seed) = shuffle {
@@ -230,6 +249,12 @@ impl ImageDataset {
 /// Builds a `[N, C, H, W]` image tensor from raw `f32` values, checking the shape (4-D, non-empty,
 /// matching length) and the pixel range `[0, 1]` first, so bad input is a typed error instead of
 /// a panic inside Burn.
+///
+/// # Errors
+///
+/// [`Error::NotFourDimensional`] unless `shape` has 4 entries; [`Error::EmptyBatch`] when one
+/// is 0; [`Error::ShapeMismatch`] when `values.len()` is not their product;
+/// [`Error::PixelRange`] for a value outside `[0, 1]` or not finite.
 ///
 /// ```
 /// use advcal::data::images_from_f32;

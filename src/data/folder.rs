@@ -44,8 +44,12 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
 /// Loads `root/<class>/<image>.{png,jpg,jpeg}` as RGB images: classes are the sub-folders in
 /// sorted order (label = position), files are read in sorted order.
 ///
-/// Errors naming the path when the root has no class folder, a class folder has no image, or an
-/// image cannot be decoded.
+/// # Errors
+///
+/// Every error names the path: [`Error::InvalidParameter`] on `size == 0`; [`Error::Io`] when a
+/// folder cannot be listed; [`Error::Data`] when the root has no class folder or a class folder
+/// has no image; [`Error::Image`] (with the decoder's error as its source) when an image cannot be
+/// opened or decoded.
 pub fn load_image_folder(
     root: impl AsRef<Path>,
     options: ImageFolderOptions,
@@ -87,9 +91,9 @@ pub fn load_image_folder(
             .take(options.max_per_class.unwrap_or(usize::MAX))
         {
             let img = image::open(file)
-                .map_err(|e| Error::Image {
+                .map_err(|source| Error::Image {
                     path: file.clone(),
-                    reason: e.to_string(),
+                    source,
                 })?
                 .to_rgb8();
             let img = if img.dimensions() == (s, s) {

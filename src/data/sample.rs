@@ -19,6 +19,11 @@ pub fn bundled_sample_dir() -> PathBuf {
 
 /// Loads the bundled CIFAR-10 sample (no download needed).
 ///
+/// # Errors
+///
+/// Those of [`load_cifar10`](super::load_cifar10), e.g. [`Error::Data`](crate::Error::Data) when
+/// the sample files are missing from a packaged copy of the crate.
+///
 /// ```no_run
 /// let test = advcal::data::bundled_cifar10_sample(advcal::data::Split::Test).unwrap();
 /// assert_eq!(test.len(), 1000);
@@ -49,6 +54,10 @@ pub fn resolve_cifar10_dir(explicit: Option<PathBuf>) -> PathBuf {
 /// Loads the CIFAR-10 training and test splits from `dir`, each truncated to its first
 /// `train_limit` / `test_limit` images when given (the files' order, so the same limit always
 /// selects the same images).
+///
+/// # Errors
+///
+/// Those of [`load_cifar10`](super::load_cifar10) for either split.
 ///
 /// ```
 /// let dir = advcal::data::bundled_sample_dir();

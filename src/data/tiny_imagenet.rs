@@ -128,9 +128,11 @@ pub fn load_tiny_imagenet(root: impl AsRef<Path>, split: Split) -> Result<ImageD
 ///   name, a file already listed, or a wnid not in `wnids.txt`.
 /// * [`Error::Data`] (path of the folder) if `train/<wnid>/images` is missing for a class of
 ///   `wnids.txt`, or holds no image.
-/// * [`Error::Image`] (path of the image) if an image file is missing or unreadable, cannot be
-///   decoded (the message keeps the decoder's text), or is not 64×64.
-/// * [`Error::Io`] if a folder cannot be listed or a text file cannot be read.
+/// * [`Error::Image`] (path of the image, the decoder's error as its source) if an image cannot
+///   be decoded.
+/// * [`Error::ImageSize`] (path of the image) if an image is not 64×64.
+/// * [`Error::Io`] if an image file is missing or unreadable, a folder cannot be listed or a
+///   text file cannot be read (path of the file or folder).
 ///
 /// # Example
 ///
@@ -356,24 +358,19 @@ fn val_files(root: &Path, wnids: &[String], limit: usize) -> Result<Vec<(PathBuf
 
 /// Decodes one 64×64 image as RGB and appends its `3 × 64 × 64` CHW bytes to `out`.
 fn decode_into(path: &Path, out: &mut Vec<u8>) -> Result<()> {
-    let image_error = |reason: String| Error::Image {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let img = image::load_from_memory(&bytes).map_err(|source| Error::Image {
         path: path.to_path_buf(),
-        reason,
-    };
-    let bytes = std::fs::read(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            image_error(format!("file not found ({e})"))
-        } else {
-            image_error(format!("cannot read the file: {e}"))
-        }
+        source,
     })?;
-    let img = image::load_from_memory(&bytes).map_err(|e| image_error(e.to_string()))?;
     if (img.width(), img.height()) != (SIDE, SIDE) {
-        return Err(image_error(format!(
-            "image is {}×{}, but Tiny ImageNet images are {SIDE}×{SIDE} (not resized)",
-            img.width(),
-            img.height()
-        )));
+        return Err(Error::ImageSize {
+            path: path.to_path_buf(),
+            width: img.width(),
+            height: img.height(),
+            expected_width: SIDE,
+            expected_height: SIDE,
+        });
     }
     // Greyscale (and any other colour type) → RGB, replicating a single channel.
     let rgb = img.into_rgb8();

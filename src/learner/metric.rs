@@ -201,11 +201,11 @@ impl<B: Backend> CalibrationMetric<B> {
         let logits = view.logits.clone().into_data().convert::<f32>();
         let logits = logits
             .as_slice::<f32>()
-            .map_err(|e| crate::Error::InvalidProbabilities(format!("{e:?}")))?;
+            .map_err(crate::Error::TensorConversion)?;
         let targets = view.targets.clone().into_data().convert::<i64>();
         let targets = targets
             .as_slice::<i64>()
-            .map_err(|e| crate::Error::InvalidProbabilities(format!("{e:?}")))?
+            .map_err(crate::Error::TensorConversion)?
             .iter()
             .map(|&t| usize::try_from(t).unwrap_or(usize::MAX))
             .collect::<Vec<_>>();

@@ -46,6 +46,10 @@ impl StepFailures {
     }
 
     /// `Err(Error::StepFailed)` with the first failure, `Ok(())` when every step succeeded.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::StepFailed`] with the message of the first failed step.
     pub fn check(&self) -> Result<()> {
         match self.first() {
             Some(message) => Err(Error::StepFailed(message)),
@@ -121,6 +125,11 @@ where
     S: CloneableStrategy<B, M>,
 {
     /// Wraps `model` and `strategy`; refuses stateful strategies (see the type's docs).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] for a stateful strategy
+    /// ([`TrainingStrategy::is_stateful`](crate::train::TrainingStrategy::is_stateful)).
     pub fn new(model: M, strategy: S) -> Result<Self> {
         if strategy.is_stateful() {
             return Err(Error::param(

@@ -19,6 +19,7 @@ use super::calibration::{
 use crate::error::{Error, Result};
 use crate::rng::{derive_seed, seeded_rng};
 use burn::prelude::*;
+use num_traits::Float;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -98,8 +99,10 @@ impl CalibrationSamples {
     /// Adds one sample: its confidence `max_k p_k`, whether `argmax_k p_k` is the label, and the
     /// probability of the true class.
     ///
-    /// Errors with [`Error::InvalidProbabilities`] unless both probabilities lie in `[0, 1]`
-    /// (NaN included); nothing is added then.
+    /// # Errors
+    ///
+    /// [`Error::InvalidProbabilities`] unless both probabilities lie in `[0, 1]` (NaN is
+    /// rejected); nothing is added then.
     ///
     /// ```
     /// let mut s = advcal::metrics::CalibrationSamples::new();
@@ -134,13 +137,18 @@ impl CalibrationSamples {
         self.gt_confidence.truncate(len);
     }
 
-    /// Adds row-major logits (`N × num_classes`) and their labels from the host.
+    /// Adds row-major logits (`N × num_classes`, `f32` or `f64`) and their labels from the host.
     ///
     /// The softmax is taken in f64 with the log-sum-exp trick and the prediction is the argmax
     /// with ties resolved to the lowest index, exactly as in the accumulator's
     /// [`add_logits_slice`](super::CalibrationAccumulator::add_logits_slice).
-    /// Errors on `num_classes == 0`, a length mismatch, a label `≥ num_classes` or a non-finite
-    /// logit; on error nothing is added.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] on `num_classes == 0`; [`Error::ShapeMismatch`] when
+    /// `logits.len() != labels.len() · num_classes`; [`Error::LabelOutOfRange`] for a label
+    /// `≥ num_classes`; [`Error::InvalidProbabilities`] for a non-finite logit. On error nothing
+    /// is added.
     ///
     /// ```
     /// let mut s = advcal::metrics::CalibrationSamples::new();
@@ -149,9 +157,9 @@ impl CalibrationSamples {
     /// assert!(s.extend_from_logits(&[0.0, f32::NAN], 2, &[0]).is_err());
     /// assert_eq!(s.len(), 2);
     /// ```
-    pub fn extend_from_logits(
+    pub fn extend_from_logits<F: Float>(
         &mut self,
-        logits: &[f32],
+        logits: &[F],
         num_classes: usize,
         labels: &[usize],
     ) -> Result<()> {
@@ -174,6 +182,13 @@ impl CalibrationSamples {
 
     /// Adds a batch of logits `[N, K]` and labels `[N]` from any backend (one device-to-host read
     /// per tensor, as the accumulator's [`add_batch`](super::CalibrationAccumulator::add_batch)).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BatchSizeMismatch`] when the logits and labels disagree on `N`;
+    /// [`Error::LabelOutOfRange`] for a label outside `0..K`; [`Error::InvalidProbabilities`] for
+    /// a non-finite logit; [`Error::TensorConversion`] if the backend's data cannot be read back.
+    /// On error nothing is added.
     ///
     /// ```
     /// use advcal::metrics::{CalibrationAccumulator, CalibrationSamples};
@@ -205,8 +220,10 @@ impl CalibrationSamples {
     /// the same code, as the corresponding fields of
     /// [`CalibrationReport`](super::CalibrationReport) on the same logits.
     ///
-    /// Errors with [`Error::InvalidBins`] on `bins == 0` and [`Error::EmptyBatch`] without
-    /// samples (as [`CalibrationAccumulator::report`](super::CalibrationAccumulator::report)).
+    /// # Errors
+    ///
+    /// [`Error::InvalidBins`] on `bins == 0`, [`Error::NoSamples`] without samples (as
+    /// [`CalibrationAccumulator::report`](super::CalibrationAccumulator::report)).
     ///
     /// ```
     /// let mut s = advcal::metrics::CalibrationSamples::new();
@@ -221,7 +238,7 @@ impl CalibrationSamples {
             return Err(Error::InvalidBins);
         }
         if self.is_empty() {
-            return Err(Error::EmptyBatch);
+            return Err(Error::NoSamples);
         }
         let bin_of = self.bin_indices(bins);
         let mut sums = vec![BinSums::default(); bins];
@@ -258,7 +275,10 @@ impl CalibrationSamples {
     /// above the full-sample ECE; the intervals of ACC, CONF, GT-CONF and MCS (all means, since
     /// MCS = CONF − ACC) do not have this problem.
     ///
-    /// Errors: [`BootstrapConfig::validate`]'s errors, and [`Error::EmptyBatch`] without samples.
+    /// # Errors
+    ///
+    /// [`BootstrapConfig::validate`]'s errors ([`Error::InvalidParameter`],
+    /// [`Error::InvalidBins`]), and [`Error::NoSamples`] without samples.
     ///
     /// ```
     /// use advcal::metrics::{BootstrapConfig, CalibrationSamples};
@@ -277,7 +297,7 @@ impl CalibrationSamples {
     pub fn bootstrap(&self, config: &BootstrapConfig) -> Result<ConfidenceIntervals> {
         config.validate()?;
         if self.is_empty() {
-            return Err(Error::EmptyBatch);
+            return Err(Error::NoSamples);
         }
         let n = self.len();
         let resamples = config.resamples;
@@ -454,8 +474,12 @@ pub struct BootstrapConfig {
 }
 
 impl BootstrapConfig {
-    /// Checks the settings: [`Error::InvalidParameter`] for `resamples < 2` or a `level` outside
-    /// `(0, 1)` (NaN included), [`Error::InvalidBins`] for `bins == 0`.
+    /// Checks the settings.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] for `resamples < 2` or a `level` outside `(0, 1)` (NaN
+    /// included), [`Error::InvalidBins`] for `bins == 0`.
     pub fn validate(&self) -> Result<()> {
         if self.resamples < 2 {
             return Err(Error::param(

@@ -1,10 +1,13 @@
 //! Binned calibration statistics.
 
 use crate::error::{Error, Result};
+use approx::{AbsDiffEq, RelativeEq};
 use burn::prelude::*;
+use num_traits::Float;
 use serde::{Deserialize, Serialize};
 
-/// Default number of equal-width confidence bins (Guo et al. 2017).
+/// Default number of equal-width confidence bins (15, as in Guo et al., "On Calibration of
+/// Modern Neural Networks", ICML 2017, <https://arxiv.org/abs/1706.04599>).
 pub const DEFAULT_BINS: usize = 15;
 
 /// One bin of a reliability diagram.
@@ -61,13 +64,124 @@ pub struct CalibrationReport {
     pub bins: Vec<ReliabilityBin>,
 }
 
+/// Approximate equality of one bin: `count` exactly, the edges and the accuracy and mean
+/// confidence within the tolerance (an empty bin's `None`s only equal `None`s).
+impl AbsDiffEq for ReliabilityBin {
+    type Epsilon = f64;
+
+    fn default_epsilon() -> f64 {
+        f64::default_epsilon()
+    }
+
+    fn abs_diff_eq(&self, other: &Self, epsilon: f64) -> bool {
+        self.relative_eq(other, epsilon, 0.0)
+    }
+}
+
+impl RelativeEq for ReliabilityBin {
+    fn default_max_relative() -> f64 {
+        f64::default_max_relative()
+    }
+
+    fn relative_eq(&self, other: &Self, epsilon: f64, max_relative: f64) -> bool {
+        let close = |a: f64, b: f64| a.relative_eq(&b, epsilon, max_relative);
+        let close_opt = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) => close(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        self.count == other.count
+            && close(self.lower, other.lower)
+            && close(self.upper, other.upper)
+            && close_opt(self.accuracy, other.accuracy)
+            && close_opt(self.confidence, other.confidence)
+    }
+}
+
+impl CalibrationReport {
+    /// Every floating-point field, in declaration order (`n` and `bins` excluded).
+    fn float_fields(&self) -> [f64; 10] {
+        [
+            self.accuracy,
+            self.confidence,
+            self.gt_confidence,
+            self.ece,
+            self.mce,
+            self.mcs,
+            self.over,
+            self.under,
+            self.nll,
+            self.brier,
+        ]
+    }
+}
+
+/// Approximate equality of two reports, e.g. of the same model on two backends: `n`, the number
+/// of bins and every bin's `count` must be equal; every other number (ACC, CONF, GT-CONF, ECE,
+/// MCE, MCS and its split, NLL, Brier, and each bin's edges, accuracy and mean confidence) must
+/// lie within the tolerance.
+///
+/// ```
+/// use advcal::metrics::CalibrationReport;
+/// use approx::{assert_abs_diff_eq, assert_relative_eq, assert_relative_ne};
+///
+/// let labels = [0, 1, 1];
+/// let a = CalibrationReport::from_logits(&[2.0f32, 0.0, 0.5, 1.0, 0.0, 3.0], 2, &labels, 15).unwrap();
+/// let b = CalibrationReport::from_logits(&[2.0f64, 0.0, 0.5, 1.0, 1e-7, 3.0], 2, &labels, 15).unwrap();
+/// assert_abs_diff_eq!(a, b, epsilon = 1e-6);
+/// assert_relative_eq!(a, b, epsilon = 1e-9, max_relative = 1e-6);
+/// // A different sample count (or bin count) is never approximately equal.
+/// let c = CalibrationReport::from_logits(&[2.0f32, 0.0, 0.5, 1.0], 2, &labels[..2], 15).unwrap();
+/// assert_relative_ne!(a, c, epsilon = 1.0, max_relative = 1.0);
+/// ```
+impl AbsDiffEq for CalibrationReport {
+    type Epsilon = f64;
+
+    fn default_epsilon() -> f64 {
+        f64::default_epsilon()
+    }
+
+    fn abs_diff_eq(&self, other: &Self, epsilon: f64) -> bool {
+        self.relative_eq(other, epsilon, 0.0)
+    }
+}
+
+impl RelativeEq for CalibrationReport {
+    fn default_max_relative() -> f64 {
+        f64::default_max_relative()
+    }
+
+    fn relative_eq(&self, other: &Self, epsilon: f64, max_relative: f64) -> bool {
+        self.n == other.n
+            && self.bins.len() == other.bins.len()
+            && self
+                .float_fields()
+                .iter()
+                .zip(other.float_fields())
+                .all(|(a, b)| a.relative_eq(&b, epsilon, max_relative))
+            && self
+                .bins
+                .iter()
+                .zip(&other.bins)
+                .all(|(a, b)| a.relative_eq(b, epsilon, max_relative))
+    }
+}
+
 impl CalibrationReport {
     /// Computes the report from row-major probabilities (`N × num_classes`) and labels.
     ///
-    /// Errors on `bins == 0`, an empty set, a length mismatch, labels `≥ num_classes`, or rows
-    /// with negative/non-finite entries.
-    pub fn from_probabilities(
-        probs: &[f32],
+    /// The probabilities may be `f32` or `f64` (any [`num_traits::Float`]); they are converted to
+    /// `f64`. (An empty slice literal needs its type spelled out: `&[] as &[f32]`.)
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidBins`] on `bins == 0`; [`Error::InvalidParameter`] on
+    /// `num_classes == 0`; [`Error::ShapeMismatch`] when `probs.len() != labels.len() ·
+    /// num_classes`; [`Error::LabelOutOfRange`] for a label `≥ num_classes`;
+    /// [`Error::InvalidProbabilities`] for a negative or non-finite entry; [`Error::NoSamples`]
+    /// when there is no sample.
+    pub fn from_probabilities<F: Float>(
+        probs: &[F],
         num_classes: usize,
         labels: &[usize],
         bins: usize,
@@ -77,10 +191,15 @@ impl CalibrationReport {
         acc.report()
     }
 
-    /// Computes the report from row-major logits (`N × num_classes`) and labels (softmax taken in
-    /// f64 with the log-sum-exp trick).
-    pub fn from_logits(
-        logits: &[f32],
+    /// Computes the report from row-major logits (`N × num_classes`, `f32` or `f64`) and labels
+    /// (softmax taken in f64 with the log-sum-exp trick).
+    ///
+    /// # Errors
+    ///
+    /// As [`from_probabilities`](Self::from_probabilities), with [`Error::InvalidProbabilities`]
+    /// for a non-finite logit.
+    pub fn from_logits<F: Float>(
+        logits: &[F],
         num_classes: usize,
         labels: &[usize],
         bins: usize,
@@ -178,6 +297,10 @@ pub struct CalibrationAccumulator {
 
 impl CalibrationAccumulator {
     /// An empty accumulator for `num_classes` classes and `bins` equal-width bins.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidBins`] on `bins == 0`, [`Error::InvalidParameter`] on `num_classes == 0`.
     pub fn new(num_classes: usize, bins: usize) -> Result<Self> {
         if bins == 0 {
             return Err(Error::InvalidBins);
@@ -208,6 +331,14 @@ impl CalibrationAccumulator {
     }
 
     /// Adds a batch of logits `[N, K]` and labels `[N]` from any backend (one device-to-host read).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ClassCountMismatch`] when `K` differs from the accumulator's `num_classes`;
+    /// [`Error::BatchSizeMismatch`] when the logits and labels disagree on `N`;
+    /// [`Error::LabelOutOfRange`] for a label outside `0..K`; [`Error::InvalidProbabilities`] for
+    /// a non-finite logit; [`Error::TensorConversion`] if the backend's data cannot be read back.
+    /// Nothing is added on error.
     pub fn add_batch<B: Backend>(
         &mut self,
         logits: Tensor<B, 2>,
@@ -215,42 +346,59 @@ impl CalibrationAccumulator {
     ) -> Result<()> {
         let [_, k] = logits.dims();
         if k != self.num_classes {
-            return Err(Error::InvalidProbabilities(format!(
-                "expected {} classes, logits have {k}",
-                self.num_classes
-            )));
+            return Err(Error::ClassCountMismatch {
+                declared: self.num_classes,
+                logits: logits.dims().to_vec(),
+            });
         }
         let (z, y) = batch_to_host(logits, labels)?;
         self.add_logits_slice(&z, &y)
     }
 
-    /// Adds row-major logits (`N × K`) from the host.
-    pub fn add_logits_slice(&mut self, logits: &[f32], labels: &[usize]) -> Result<()> {
+    /// Adds row-major logits (`N × K`, `f32` or `f64`) from the host; the softmax is taken in
+    /// f64 with the log-sum-exp trick.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ShapeMismatch`] when `logits.len() != labels.len() · K`;
+    /// [`Error::LabelOutOfRange`] for a label `≥ K`; [`Error::InvalidProbabilities`] for a
+    /// non-finite logit. Nothing is added on error.
+    pub fn add_logits_slice<F: Float>(&mut self, logits: &[F], labels: &[usize]) -> Result<()> {
         check_lengths(logits.len(), self.num_classes, labels)?;
         let k = self.num_classes;
         let mut log_probs = vec![0.0f64; k];
-        for (row, &y) in logits.chunks_exact(k).zip(labels) {
+        let mut all = Vec::with_capacity(logits.len());
+        for row in logits.chunks_exact(k) {
             log_softmax_into(row, &mut log_probs)?;
-            self.push(&log_probs, y);
+            all.extend_from_slice(&log_probs);
+        }
+        for (row, &y) in all.chunks_exact(k).zip(labels) {
+            self.push(row, y);
         }
         Ok(())
     }
 
-    /// Adds row-major probabilities (`N × K`) from the host (each row should sum to 1).
-    pub fn add_probabilities(&mut self, probs: &[f32], labels: &[usize]) -> Result<()> {
+    /// Adds row-major probabilities (`N × K`, `f32` or `f64`) from the host (each row should sum
+    /// to 1).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ShapeMismatch`] when `probs.len() != labels.len() · K`;
+    /// [`Error::LabelOutOfRange`] for a label `≥ K`; [`Error::InvalidProbabilities`] for a
+    /// negative or non-finite probability. Nothing is added on error.
+    pub fn add_probabilities<F: Float>(&mut self, probs: &[F], labels: &[usize]) -> Result<()> {
         check_lengths(probs.len(), self.num_classes, labels)?;
-        let k = self.num_classes;
-        let mut log_probs = vec![0.0f64; k];
-        for (row, &y) in probs.chunks_exact(k).zip(labels) {
-            if row.iter().any(|p| !p.is_finite() || *p < 0.0) {
-                return Err(Error::InvalidProbabilities(
+        let log_probs = probs
+            .iter()
+            .map(|&p| match to_f64(p) {
+                p if p.is_finite() && p >= 0.0 => Ok(p.ln()),
+                _ => Err(Error::InvalidProbabilities(
                     "probabilities must be finite and >= 0".into(),
-                ));
-            }
-            for (lp, &p) in log_probs.iter_mut().zip(row) {
-                *lp = (p as f64).ln();
-            }
-            self.push(&log_probs, y);
+                )),
+            })
+            .collect::<Result<Vec<f64>>>()?;
+        for (row, &y) in log_probs.chunks_exact(self.num_classes).zip(labels) {
+            self.push(row, y);
         }
         Ok(())
     }
@@ -277,9 +425,13 @@ impl CalibrationAccumulator {
     }
 
     /// The report over every sample added so far.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSamples`] when no sample has been added.
     pub fn report(&self) -> Result<CalibrationReport> {
         if self.n == 0 {
-            return Err(Error::EmptyBatch);
+            return Err(Error::NoSamples);
         }
         let n = self.n as f64;
         let m = self.bins.len();
@@ -365,11 +517,9 @@ pub(crate) fn batch_to_host<B: Backend>(
         .into_data()
         .convert::<f32>()
         .into_vec::<f32>()
-        .map_err(|e| Error::InvalidProbabilities(format!("{e:?}")))?;
+        .map_err(Error::TensorConversion)?;
     let y = labels.into_data().convert::<i64>();
-    let y = y
-        .as_slice::<i64>()
-        .map_err(|e| Error::InvalidProbabilities(format!("{e:?}")))?;
+    let y = y.as_slice::<i64>().map_err(Error::TensorConversion)?;
     let mut labels_usize = Vec::with_capacity(n);
     for &l in y {
         if l < 0 || l as usize >= k {
@@ -383,21 +533,25 @@ pub(crate) fn batch_to_host<B: Backend>(
     Ok((z, labels_usize))
 }
 
+/// `value` as `f64`; NaN if it has no `f64` value (never for `f32` and `f64`), so that it is
+/// rejected as non-finite.
+pub(crate) fn to_f64<F: Float>(value: F) -> f64 {
+    value.to_f64().unwrap_or(f64::NAN)
+}
+
 /// Log-softmax of one row of logits, in f64 with the log-sum-exp trick, written into `out`
 /// (same length as `row`). Errors on a non-finite logit.
-pub(crate) fn log_softmax_into(row: &[f32], out: &mut [f64]) -> Result<()> {
-    if row.iter().any(|v| !v.is_finite()) {
+pub(crate) fn log_softmax_into<F: Float>(row: &[F], out: &mut [f64]) -> Result<()> {
+    for (o, &v) in out.iter_mut().zip(row) {
+        *o = to_f64(v);
+    }
+    if out.iter().any(|v| !v.is_finite()) {
         return Err(Error::InvalidProbabilities("non-finite logit".into()));
     }
-    let max = row.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
-    let lse = max
-        + row
-            .iter()
-            .map(|&v| (v as f64 - max).exp())
-            .sum::<f64>()
-            .ln();
-    for (lp, &v) in out.iter_mut().zip(row) {
-        *lp = v as f64 - lse;
+    let max = out.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v));
+    let lse = max + out.iter().map(|&v| (v - max).exp()).sum::<f64>().ln();
+    for lp in out.iter_mut() {
+        *lp -= lse;
     }
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! Temperature scaling (Guo et al. 2017): `p = softmax(z / T)` with `T` fitted on held-out data.
+//! Temperature scaling (Guo et al., "On Calibration of Modern Neural Networks", ICML 2017,
+//! <https://arxiv.org/abs/1706.04599>): `p = softmax(z / T)` with `T` fitted on held-out data.
 
 use crate::error::{Error, Result};
 use burn::prelude::*;
@@ -7,6 +8,12 @@ use burn::prelude::*;
 const LN_T_RANGE: (f64, f64) = (-2.995_732_273_553_991, 2.995_732_273_553_991);
 
 /// Mean NLL of row-major logits (`N × K`) at temperature `t`.
+///
+/// # Errors
+///
+/// [`Error::EmptyBatch`] without labels; [`Error::ShapeMismatch`] when `K == 0` or
+/// `logits.len() != N · K`; [`Error::LabelOutOfRange`]; [`Error::InvalidProbabilities`] for a
+/// non-finite logit; [`Error::InvalidParameter`] unless `t` is finite and positive.
 pub fn nll_at_temperature(
     logits: &[f32],
     num_classes: usize,
@@ -71,6 +78,12 @@ fn check(logits: &[f32], k: usize, labels: &[usize]) -> Result<()> {
 /// convex in `1/T`, hence unimodal in `ln T`, so the search finds the global minimum within the
 /// interval. Scaling never changes the predictions, hence never the accuracy.
 ///
+/// # Errors
+///
+/// [`Error::EmptyBatch`] without labels; [`Error::ShapeMismatch`] when `K == 0` or
+/// `logits.len() != N · K`; [`Error::LabelOutOfRange`]; [`Error::InvalidProbabilities`] for a
+/// non-finite logit.
+///
 /// ```
 /// use advcal::metrics::fit_temperature;
 /// // Logits [4, 0] for four samples, three of class 0: the optimum is T = 4 / ln 3.
@@ -106,6 +119,10 @@ pub fn fit_temperature(logits: &[f32], num_classes: usize, labels: &[usize]) -> 
 
 /// Divides logits by the temperature `t` (a post-hoc transform for metrics; attacks always
 /// differentiate the unscaled logits).
+///
+/// # Errors
+///
+/// [`Error::InvalidParameter`] unless `t` is finite and positive.
 pub fn apply_temperature<B: Backend>(logits: Tensor<B, 2>, t: f64) -> Result<Tensor<B, 2>> {
     if !(t.is_finite() && t > 0.0) {
         return Err(Error::param(

@@ -1,10 +1,13 @@
 //! Small building blocks shared by the models.
 
 use super::Mode;
+use burn::module::{Param, ParamId};
+use burn::nn::conv::Conv2d;
 use burn::nn::BatchNorm;
 use burn::prelude::*;
 
-/// Per-channel mean of the CIFAR-10 training set (the constants the spec fixes).
+/// Per-channel mean of the CIFAR-10 training set on the `[0, 1]` scale (the usual constants of
+/// CIFAR-10 training code).
 pub const CIFAR10_MEAN: [f32; 3] = [0.4914, 0.4822, 0.4465];
 /// Per-channel standard deviation of the CIFAR-10 training set.
 pub const CIFAR10_STD: [f32; 3] = [0.2470, 0.2435, 0.2616];
@@ -63,6 +66,115 @@ pub fn batch_norm<B: Backend, const D: usize>(
     }
 }
 
+/// A convolution with the inference-mode BatchNorm that follows it folded in: per output
+/// channel `c`, with `s_c = γ_c / √(σ²_c + ε)` (running variance `σ²`, running mean `μ`),
+///
+/// * `W'[c, …] = W[c, …] · s_c`
+/// * `b'_c = β_c + (b_c − μ_c) · s_c` (`b_c = 0` for a conv without bias),
+///
+/// so `fold_conv_bn(conv, bn).forward(x)` equals
+/// [`batch_norm`]`(bn, conv.forward(x), Mode::Eval)` up to float rounding, for any stride,
+/// padding, dilation and `groups` (the weight's first axis is always the output channel, also
+/// for depthwise convolutions). The result always has a bias.
+///
+/// The returned conv owns **new** tensors (fresh parameter ids, detached, not requiring
+/// gradients): neither `conv` nor `bn` is modified, and nothing done to the result reaches
+/// them. Running statistics are read with `value_sync`, like [`batch_norm`] does.
+///
+/// This is the building block for [`Classifier::fold_batch_norm`](super::Classifier::fold_batch_norm).
+///
+/// # Panics
+/// If `bn` does not have one feature per output channel of `conv`.
+///
+/// ```
+/// use advcal::model::{batch_norm, fold_conv_bn, Mode};
+/// use burn::backend::NdArray;
+/// use burn::nn::conv::Conv2dConfig;
+/// use burn::nn::BatchNormConfig;
+/// use burn::prelude::*;
+///
+/// let d = Default::default();
+/// let conv = Conv2dConfig::new([2, 4], [3, 3]).init::<NdArray>(&d);
+/// let bn = BatchNormConfig::new(4).init::<NdArray>(&d);
+/// let x = Tensor::<NdArray, 4>::ones([1, 2, 5, 5], &d);
+/// let reference = batch_norm(&bn, conv.forward(x.clone()), Mode::Eval);
+/// let folded = fold_conv_bn(&conv, &bn).forward(x);
+/// let diff: f32 = (folded - reference).abs().max().into_scalar();
+/// assert!(diff < 1e-5);
+/// ```
+pub fn fold_conv_bn<B: Backend>(conv: &Conv2d<B>, bn: &BatchNorm<B>) -> Conv2d<B> {
+    let weight = conv.weight.val().detach();
+    let [cout, ..] = weight.dims();
+    let features = bn.gamma.dims()[0];
+    assert_eq!(
+        features, cout,
+        "fold_conv_bn: the BatchNorm has {features} features, the conv {cout} output channels"
+    );
+    // Same expression (and rounding) as `batch_norm` in `Mode::Eval`.
+    let inv_std = bn
+        .running_var
+        .value_sync()
+        .detach()
+        .add_scalar(bn.epsilon)
+        .sqrt()
+        .recip();
+    let scale = bn.gamma.val().detach() * inv_std;
+    let mean = bn.running_mean.value_sync().detach();
+    let centred = match &conv.bias {
+        Some(bias) => bias.val().detach() - mean,
+        None => mean.neg(),
+    };
+    let bias = bn.beta.val().detach() + centred * scale.clone();
+    let weight = weight * scale.reshape([cout, 1, 1, 1]);
+    Conv2d {
+        weight: Param::initialized(ParamId::new(), weight.set_require_grad(false)),
+        bias: Some(Param::initialized(
+            ParamId::new(),
+            bias.set_require_grad(false),
+        )),
+        stride: conv.stride,
+        kernel_size: conv.kernel_size,
+        dilation: conv.dilation,
+        groups: conv.groups,
+        padding: conv.padding.clone(),
+    }
+}
+
+/// [`batch_norm`] when the layer is there, the identity when it has been folded into the
+/// preceding convolution (see [`fold_conv_bn`]).
+pub(crate) fn maybe_batch_norm<B: Backend>(
+    bn: &Option<BatchNorm<B>>,
+    x: Tensor<B, 4>,
+    mode: Mode,
+) -> Tensor<B, 4> {
+    match bn {
+        Some(bn) => batch_norm(bn, x, mode),
+        None => x,
+    }
+}
+
+/// A conv + optional BatchNorm pair with the BatchNorm folded in (an already folded pair is
+/// cloned as it is).
+pub(crate) fn fold_pair<B: Backend>(
+    conv: &Conv2d<B>,
+    bn: &Option<BatchNorm<B>>,
+) -> (Conv2d<B>, Option<BatchNorm<B>>) {
+    match bn {
+        Some(bn) => (fold_conv_bn(conv, bn), None),
+        None => (conv.clone(), None),
+    }
+}
+
+/// Panics in debug builds when a folded model is run in [`Mode::Train`] (it has no BatchNorm
+/// left to train; release builds evaluate it as in [`Mode::Eval`]).
+pub(crate) fn debug_check_folded_mode(folded: bool, mode: Mode) {
+    debug_assert!(
+        !(folded && mode == Mode::Train),
+        "a model with BatchNorm folded into its convolutions (Classifier::fold_batch_norm) is \
+         for inference only; Mode::Train evaluates it as Mode::Eval"
+    );
+}
+
 /// Configuration of [`Normalization`].
 #[derive(Config, Debug, PartialEq)]
 pub struct NormalizationConfig {
@@ -91,6 +203,11 @@ impl NormalizationConfig {
     }
 
     /// Checks that mean and std have the same non-zero length and every std is positive.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`](crate::Error::InvalidParameter) otherwise (or for a
+    /// non-finite mean).
     pub fn validate(&self) -> crate::Result<()> {
         if self.mean.is_empty() || self.mean.len() != self.std.len() {
             return Err(crate::Error::param(

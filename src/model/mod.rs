@@ -17,8 +17,8 @@ mod small_cnn;
 mod vgg;
 
 pub use layers::{
-    batch_norm, Normalization, NormalizationConfig, CIFAR10_MEAN, CIFAR10_STD, TINY_IMAGENET_MEAN,
-    TINY_IMAGENET_STD,
+    batch_norm, fold_conv_bn, Normalization, NormalizationConfig, CIFAR10_MEAN, CIFAR10_STD,
+    TINY_IMAGENET_MEAN, TINY_IMAGENET_STD,
 };
 pub use mobilenet::{InvertedResidual, MobileNetV2, MobileNetV2Config};
 pub use registry::{AnyModel, AnyModelConfig, Architecture};
@@ -100,6 +100,77 @@ pub trait Classifier<B: Backend>: Module<B> {
     fn logits(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
         self.forward_mode(images, Mode::Eval)
     }
+
+    /// An inference-equivalent copy with every BatchNorm folded into the preceding convolution
+    /// (`W' = W·γ/√(σ²+ε)` per output channel, `b' = β + (b − μ)·γ/√(σ²+ε)`; see
+    /// [`fold_conv_bn`]), for frozen inference-mode attacks. `None` = not supported (the
+    /// default).
+    ///
+    /// In [`Mode::Eval`] the copy computes the same logits and input gradients as `self` up to
+    /// float rounding, without BatchNorm's element-wise passes. Attacks, evaluations and
+    /// strategies' inner attacks that run in [`Mode::Eval`] use it on their frozen copy (after
+    /// the [inference probe](crate::attack::check_inference_behaviour), which runs on the
+    /// unfolded copy); every model of the crate supports it. `self` is never modified, and the
+    /// copy shares no mutable state with it (the folded convolutions are new tensors; there are
+    /// no running statistics left).
+    ///
+    /// A folded copy is for inference only: it has no BatchNorm left to train, so
+    /// [`Mode::Train`] on it is a programming error (the crate's models panic in debug builds and
+    /// evaluate it as [`Mode::Eval`] in release builds). Do not save it as a checkpoint of the
+    /// original architecture.
+    ///
+    /// **Opt-in for your own models**: return a copy whose forward pass skips the folded
+    /// BatchNorms, e.g. by keeping them as `Option<BatchNorm<B>>` (the record and the
+    /// checkpoint format of `Some(bn)` are those of `bn`) and using [`fold_conv_bn`]:
+    ///
+    /// ```
+    /// use advcal::model::{batch_norm, fold_conv_bn, Classifier, Mode};
+    /// use burn::nn::conv::{Conv2d, Conv2dConfig};
+    /// use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
+    /// use burn::prelude::*;
+    ///
+    /// #[derive(Module, Debug)]
+    /// struct Net<B: Backend> {
+    ///     conv: Conv2d<B>,
+    ///     bn: Option<BatchNorm<B>>, // `None` once folded into `conv`
+    ///     fc: Linear<B>,
+    /// }
+    ///
+    /// impl<B: Backend> Classifier<B> for Net<B> {
+    ///     fn forward_mode(&self, images: Tensor<B, 4>, mode: Mode) -> Tensor<B, 2> {
+    ///         let mut x = self.conv.forward(images);
+    ///         if let Some(bn) = &self.bn {
+    ///             x = batch_norm(bn, x, mode);
+    ///         }
+    ///         let [n, c, _, _] = x.dims();
+    ///         self.fc.forward(x.mean_dim(3).mean_dim(2).reshape([n, c]))
+    ///     }
+    ///     fn num_classes(&self) -> usize {
+    ///         self.fc.weight.dims()[1]
+    ///     }
+    ///     fn fold_batch_norm(&self) -> Option<Self> {
+    ///         let bn = self.bn.as_ref()?; // already folded: nothing to do
+    ///         Some(Net { conv: fold_conv_bn(&self.conv, bn), bn: None, fc: self.fc.clone() })
+    ///     }
+    /// }
+    ///
+    /// let d = Default::default();
+    /// let net = Net::<burn::backend::NdArray> {
+    ///     conv: Conv2dConfig::new([3, 4], [3, 3]).init(&d),
+    ///     bn: Some(BatchNormConfig::new(4).init(&d)),
+    ///     fc: LinearConfig::new(4, 10).init(&d),
+    /// };
+    /// let x = Tensor::ones([2, 3, 8, 8], &d);
+    /// // (Burn initialises parameters on first use, and a clone taken earlier draws its own
+    /// // values: use the model once before folding it. The attacks' frozen copies always are.)
+    /// let reference = net.logits(x.clone());
+    /// let folded = net.fold_batch_norm().unwrap();
+    /// let diff: f32 = (folded.logits(x) - reference).abs().max().into_scalar();
+    /// assert!(diff < 1e-5);
+    /// ```
+    fn fold_batch_norm(&self) -> Option<Self> {
+        None
+    }
 }
 
 /// Builds a model with reproducible initial weights.
@@ -130,6 +201,13 @@ pub fn seeded_init<B: Backend, M: Module<B>>(
     let model = build();
     model.visit(&mut Materialize);
     model
+}
+
+/// Initialises every lazy parameter of `model` in place (its values are then fixed). Burn's
+/// `clone` of a never-used parameter clones its *initialiser*, so a clone taken before would
+/// draw other values; `fold_batch_norm` calls this before cloning layers.
+pub(crate) fn materialize<B: Backend, M: Module<B>>(model: &M) {
+    model.visit(&mut Materialize);
 }
 
 struct Materialize;

@@ -41,6 +41,10 @@ impl Architecture {
 
     /// Parses a name (see [`Architecture::name`]).
     ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] for a name that is not one of [`Architecture::ALL`]'s.
+    ///
     /// ```
     /// use advcal::model::Architecture;
     /// assert_eq!(Architecture::parse("resnet18").unwrap(), Architecture::ResNet18);
@@ -177,5 +181,14 @@ impl<B: Backend> Classifier<B> for AnyModel<B> {
             AnyModel::Vgg19(m) => m.input_channels(),
             AnyModel::MobileNetV2(m) => m.input_channels(),
         }
+    }
+
+    fn fold_batch_norm(&self) -> Option<Self> {
+        Some(match self {
+            AnyModel::SmallCnn(m) => AnyModel::SmallCnn(m.fold_batch_norm()?),
+            AnyModel::ResNet18(m) => AnyModel::ResNet18(m.fold_batch_norm()?),
+            AnyModel::Vgg19(m) => AnyModel::Vgg19(m.fold_batch_norm()?),
+            AnyModel::MobileNetV2(m) => AnyModel::MobileNetV2(m.fold_batch_norm()?),
+        })
     }
 }

@@ -1,6 +1,7 @@
 //! ResNet-18, CIFAR variant (3×3 stem, no max-pool).
 
-use super::{batch_norm, Classifier, Mode, Normalization, NormalizationConfig};
+use super::layers::{debug_check_folded_mode, fold_pair, maybe_batch_norm};
+use super::{Classifier, Mode, Normalization, NormalizationConfig};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
@@ -39,13 +40,17 @@ pub(crate) fn global_avg_pool<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 2> {
 
 /// The residual block of ResNet-18/34: two 3×3 convs, with a 1×1 projection shortcut when the
 /// shape changes.
+///
+/// Every BatchNorm is an `Option` that is `None` only in a copy made by
+/// [`Classifier::fold_batch_norm`] (folded into its conv); the record and the checkpoint bytes
+/// of `Some(bn)` are those of `bn`.
 #[derive(Module, Debug)]
 pub struct BasicBlock<B: Backend> {
     conv1: Conv2d<B>,
-    bn1: BatchNorm<B>,
+    bn1: Option<BatchNorm<B>>,
     conv2: Conv2d<B>,
-    bn2: BatchNorm<B>,
-    shortcut: Option<(Conv2d<B>, BatchNorm<B>)>,
+    bn2: Option<BatchNorm<B>>,
+    shortcut: Option<(Conv2d<B>, Option<BatchNorm<B>>)>,
 }
 
 impl<B: Backend> BasicBlock<B> {
@@ -54,14 +59,14 @@ impl<B: Backend> BasicBlock<B> {
         let shortcut = (stride != 1 || cin != cout).then(|| {
             (
                 conv1x1(cin, cout, stride, device),
-                BatchNormConfig::new(cout).init(device),
+                Some(BatchNormConfig::new(cout).init(device)),
             )
         });
         Self {
             conv1: conv3x3(cin, cout, stride, device),
-            bn1: BatchNormConfig::new(cout).init(device),
+            bn1: Some(BatchNormConfig::new(cout).init(device)),
             conv2: conv3x3(cout, cout, 1, device),
-            bn2: BatchNormConfig::new(cout).init(device),
+            bn2: Some(BatchNormConfig::new(cout).init(device)),
             shortcut,
         }
     }
@@ -69,11 +74,24 @@ impl<B: Backend> BasicBlock<B> {
     /// Forward pass with the given BatchNorm mode.
     pub fn forward(&self, x: Tensor<B, 4>, mode: Mode) -> Tensor<B, 4> {
         let identity = match &self.shortcut {
-            Some((conv, bn)) => batch_norm(bn, conv.forward(x.clone()), mode),
+            Some((conv, bn)) => maybe_batch_norm(bn, conv.forward(x.clone()), mode),
             None => x.clone(),
         };
-        let out = relu(batch_norm(&self.bn1, self.conv1.forward(x), mode));
-        relu(batch_norm(&self.bn2, self.conv2.forward(out), mode) + identity)
+        let out = relu(maybe_batch_norm(&self.bn1, self.conv1.forward(x), mode));
+        relu(maybe_batch_norm(&self.bn2, self.conv2.forward(out), mode) + identity)
+    }
+
+    /// The block with every BatchNorm folded into its conv (see [`super::fold_conv_bn`]).
+    pub(crate) fn folded(&self) -> Self {
+        let (conv1, bn1) = fold_pair(&self.conv1, &self.bn1);
+        let (conv2, bn2) = fold_pair(&self.conv2, &self.bn2);
+        Self {
+            conv1,
+            bn1,
+            conv2,
+            bn2,
+            shortcut: self.shortcut.as_ref().map(|(conv, bn)| fold_pair(conv, bn)),
+        }
     }
 }
 
@@ -101,7 +119,8 @@ pub struct ResNet18Config {
 pub struct ResNet18<B: Backend> {
     norm: Normalization<B>,
     stem: Conv2d<B>,
-    stem_bn: BatchNorm<B>,
+    /// `None` only in a [`Classifier::fold_batch_norm`] copy.
+    stem_bn: Option<BatchNorm<B>>,
     blocks: Vec<BasicBlock<B>>,
     fc: Linear<B>,
     num_classes: usize,
@@ -124,7 +143,7 @@ impl ResNet18Config {
         ResNet18 {
             norm: self.normalization.init(device),
             stem: conv3x3(self.normalization.mean.len(), w, 1, device),
-            stem_bn: BatchNormConfig::new(w).init(device),
+            stem_bn: Some(BatchNormConfig::new(w).init(device)),
             blocks,
             fc: LinearConfig::new(cin, self.num_classes).init(device),
             num_classes: self.num_classes,
@@ -134,12 +153,26 @@ impl ResNet18Config {
 
 impl<B: Backend> Classifier<B> for ResNet18<B> {
     fn forward_mode(&self, images: Tensor<B, 4>, mode: Mode) -> Tensor<B, 2> {
+        debug_check_folded_mode(self.stem_bn.is_none(), mode);
         let x = self.norm.forward(images);
-        let mut x = relu(batch_norm(&self.stem_bn, self.stem.forward(x), mode));
+        let mut x = relu(maybe_batch_norm(&self.stem_bn, self.stem.forward(x), mode));
         for block in &self.blocks {
             x = block.forward(x, mode);
         }
         self.fc.forward(global_avg_pool(x))
+    }
+
+    fn fold_batch_norm(&self) -> Option<Self> {
+        super::materialize(self);
+        let (stem, stem_bn) = fold_pair(&self.stem, &self.stem_bn);
+        Some(Self {
+            norm: self.norm.clone(),
+            stem,
+            stem_bn,
+            blocks: self.blocks.iter().map(BasicBlock::folded).collect(),
+            fc: self.fc.clone(),
+            num_classes: self.num_classes,
+        })
     }
 
     fn num_classes(&self) -> usize {

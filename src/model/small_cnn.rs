@@ -1,6 +1,7 @@
 //! A small, fast CNN for CPU experiments and tests.
 
-use super::{batch_norm, Classifier, Mode, Normalization, NormalizationConfig};
+use super::layers::{debug_check_folded_mode, fold_pair, maybe_batch_norm};
+use super::{Classifier, Mode, Normalization, NormalizationConfig};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
@@ -33,7 +34,8 @@ pub struct SmallCnnConfig {
 pub struct SmallCnn<B: Backend> {
     norm: Normalization<B>,
     convs: Vec<Conv2d<B>>,
-    bns: Vec<BatchNorm<B>>,
+    /// `None` only in a [`Classifier::fold_batch_norm`] copy.
+    bns: Vec<Option<BatchNorm<B>>>,
     pool: MaxPool2d,
     fc: Linear<B>,
     num_classes: usize,
@@ -61,7 +63,7 @@ impl SmallCnnConfig {
             .collect();
         let bns = widths[1..]
             .iter()
-            .map(|&c| BatchNormConfig::new(c).init(device))
+            .map(|&c| Some(BatchNormConfig::new(c).init(device)))
             .collect();
         SmallCnn {
             norm: self.normalization.init(device),
@@ -76,14 +78,33 @@ impl SmallCnnConfig {
 
 impl<B: Backend> Classifier<B> for SmallCnn<B> {
     fn forward_mode(&self, images: Tensor<B, 4>, mode: Mode) -> Tensor<B, 2> {
+        debug_check_folded_mode(self.bns.iter().any(Option::is_none), mode);
         let mut x = self.norm.forward(images);
         for (i, (conv, bn)) in self.convs.iter().zip(&self.bns).enumerate() {
-            x = relu(batch_norm(bn, conv.forward(x), mode));
+            x = relu(maybe_batch_norm(bn, conv.forward(x), mode));
             if i == 1 || i == 3 {
                 x = self.pool.forward(x);
             }
         }
         self.fc.forward(super::resnet::global_avg_pool(x))
+    }
+
+    fn fold_batch_norm(&self) -> Option<Self> {
+        super::materialize(self);
+        let (convs, bns) = self
+            .convs
+            .iter()
+            .zip(&self.bns)
+            .map(|(conv, bn)| fold_pair(conv, bn))
+            .unzip();
+        Some(Self {
+            norm: self.norm.clone(),
+            convs,
+            bns,
+            pool: self.pool.clone(),
+            fc: self.fc.clone(),
+            num_classes: self.num_classes,
+        })
     }
 
     fn num_classes(&self) -> usize {

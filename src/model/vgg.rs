@@ -1,7 +1,8 @@
 //! VGG-19 with BatchNorm, CIFAR head.
 
+use super::layers::{debug_check_folded_mode, fold_pair, maybe_batch_norm};
 use super::resnet::global_avg_pool;
-use super::{batch_norm, Classifier, Mode, Normalization, NormalizationConfig};
+use super::{Classifier, Mode, Normalization, NormalizationConfig};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
@@ -34,7 +35,8 @@ pub struct Vgg19Config {
 pub struct Vgg19<B: Backend> {
     norm: Normalization<B>,
     convs: Vec<Conv2d<B>>,
-    bns: Vec<BatchNorm<B>>,
+    /// `None` only in a [`Classifier::fold_batch_norm`] copy.
+    bns: Vec<Option<BatchNorm<B>>>,
     /// For each conv, whether a max-pool follows it.
     pool_after: Vec<bool>,
     pool: MaxPool2d,
@@ -64,7 +66,7 @@ impl Vgg19Config {
                     .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
                     .init(device),
             );
-            bns.push(BatchNormConfig::new(cout).init(device));
+            bns.push(Some(BatchNormConfig::new(cout).init(device)));
             pool_after.push(false);
             cin = cout;
         }
@@ -82,14 +84,34 @@ impl Vgg19Config {
 
 impl<B: Backend> Classifier<B> for Vgg19<B> {
     fn forward_mode(&self, images: Tensor<B, 4>, mode: Mode) -> Tensor<B, 2> {
+        debug_check_folded_mode(self.bns.iter().any(Option::is_none), mode);
         let mut x = self.norm.forward(images);
         for ((conv, bn), &pool) in self.convs.iter().zip(&self.bns).zip(&self.pool_after) {
-            x = relu(batch_norm(bn, conv.forward(x), mode));
+            x = relu(maybe_batch_norm(bn, conv.forward(x), mode));
             if pool {
                 x = self.pool.forward(x);
             }
         }
         self.fc.forward(global_avg_pool(x))
+    }
+
+    fn fold_batch_norm(&self) -> Option<Self> {
+        super::materialize(self);
+        let (convs, bns) = self
+            .convs
+            .iter()
+            .zip(&self.bns)
+            .map(|(conv, bn)| fold_pair(conv, bn))
+            .unzip();
+        Some(Self {
+            norm: self.norm.clone(),
+            convs,
+            bns,
+            pool_after: self.pool_after.clone(),
+            pool: self.pool.clone(),
+            fc: self.fc.clone(),
+            num_classes: self.num_classes,
+        })
     }
 
     fn num_classes(&self) -> usize {

@@ -1,5 +1,6 @@
-//! ACE-AT (Chen et al. 2024), **reconstructed**: no exact formulation or code could be found;
-//! see spec §5.4. Results must be labelled "ACE-AT (reconstructed, variant …)".
+//! ACE-AT (Chen et al. 2024), **reconstructed**: no exact formulation or code of the original
+//! could be found, so this is PGD adversarial training plus a normalised-entropy term in one of
+//! two readings ([`AceVariant`]). Results should be labelled "ACE-AT (reconstructed, variant …)".
 
 use super::{accuracy_tensor, BatchContext, StrategyStep, TrainingStrategy};
 use crate::attack::{cross_entropy, Attack, Pgd, PgdConfig, StepSize};

@@ -1,4 +1,6 @@
-//! AT+IAT: PGD adversarial training combined with inverse adversarial training.
+//! AT+IAT: PGD adversarial training combined with inverse adversarial training, the combination
+//! Cheng et al. propose for models both robust and calibrated ("Towards Calibration Enhanced
+//! Network by Inverse Adversarial Attack", <https://arxiv.org/abs/2504.06358>).
 
 use super::{accuracy_tensor, BatchContext, StrategyStep, TrainingStrategy};
 use crate::attack::{cross_entropy, Attack, Iaa, IaaConfig, Pgd, PgdConfig, StepSize};
@@ -13,7 +15,8 @@ use serde::{Deserialize, Serialize};
 /// How AT+IAT mixes the two kinds of examples.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AtIatMix {
-    /// Both attacks on the whole batch; `½·CE(PGD) + ½·CE(IAA)` (spec default, 2× PGD-AT cost).
+    /// Both attacks on the whole batch; `½·CE(PGD) + ½·CE(IAA)` (the default; twice the attack
+    /// cost of PGD-AT).
     Both,
     /// First half of the batch gets PGD, second half IAA (PGD-AT cost).
     Split,
@@ -36,9 +39,17 @@ pub struct AtIatConfig {
     pub mix: AtIatMix,
 }
 
-/// AT+IAT: one training-mode forward over PGD and IAA examples;
-/// `loss = w·mean CE(f(x_pgd), y) + (1 − w)·mean CE(f(x_iae), y)`. Logs `acc_pgd` and `acc_iaa`,
-/// the training-mode accuracy on each kind of example.
+/// AT+IAT (<https://arxiv.org/abs/2504.06358>): one training-mode forward over PGD and IAA
+/// examples of the current model,
+///
+/// ```text
+/// loss = w · mean_i CE(f_θ(x_i + δ_i), y_i) + (1 − w) · mean_j CE(f_θ(x_j + N_j), y_j)
+/// δ = PGD_θ(x, y)  (adversarial, Madry et al. 2018),   N = IAA_θ(x, y)  (inverse adversarial)
+/// ```
+///
+/// with `w` = [`AtIatConfig::pgd_weight`] (½) and both attacks at ε = 8/255, T = 10. The PGD
+/// term teaches robustness against overconfident errors, the IAA term removes underconfidence.
+/// Logs `acc_pgd` and `acc_iaa`, the training-mode accuracy on each kind of example.
 #[derive(Debug, Clone)]
 pub struct AtIat {
     pgd: Pgd,

@@ -1,4 +1,6 @@
-//! Confidence-calibrated adversarial training (Stutz, Hein, Schiele, ICML 2020).
+//! Confidence-calibrated adversarial training (Stutz, Hein, Schiele, "Confidence-Calibrated
+//! Adversarial Training: Generalizing to Unseen Attacks", ICML 2020,
+//! <https://arxiv.org/abs/1910.06259>).
 
 use super::{accuracy_tensor, BatchContext, StrategyStep, TrainingStrategy};
 use crate::attack::{attack_copy, cross_entropy, project_linf, soft_cross_entropy};
@@ -161,6 +163,10 @@ impl Ccat {
     /// [`frozen_copy`](crate::attack::frozen_copy)); returns the best perturbation found,
     /// `[M, C, H, W]`, inside the ε-ball. Public for benchmarks and analysis; training calls it
     /// on half of each batch.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MissingGradient`] when the backend returns no input gradient.
     pub fn inner_attack<B: AutodiffBackend, M: Classifier<B>>(
         &self,
         frozen: &M,

@@ -1,4 +1,6 @@
-//! Inverse adversarial training (seed Eq. 11–13).
+//! Inverse adversarial training (IAT) of Cheng et al., "Towards Calibration Enhanced Network by
+//! Inverse Adversarial Attack" (<https://arxiv.org/abs/2504.06358>, Eqs. 11–13): training on
+//! inverse adversarial examples, optionally with per-example noise kept across epochs.
 
 use super::{ce_step, BatchContext, StrategyStep, TrainingStrategy};
 use crate::attack::{
@@ -11,7 +13,9 @@ use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use std::collections::HashMap;
 
-/// Settings of the persistent-noise variant of IAT (seed Eq. 13, "reading B" of the spec).
+/// Settings of the persistent-noise variant of IAT (Eq. 13 of
+/// <https://arxiv.org/abs/2504.06358>, read as: one noise tensor per training example, carried
+/// from one visit of the example to the next and refined by a few IAA steps at each visit).
 #[derive(Config, Debug)]
 pub struct PersistentNoiseConfig {
     /// IAA steps run at each later visit of an example, warm-started from its stored noise, at
@@ -32,14 +36,21 @@ pub struct IatConfig {
     pub persistent: Option<PersistentNoiseConfig>,
 }
 
-/// IAT: `mean_i CE(f(IAA(x_i)), y_i)` — train on inverse adversarial examples, pushing the
-/// low-confidence inputs back to confident and correct. With ε = 0 it is plain training.
+/// IAT: train on inverse adversarial examples, pushing the low-confidence inputs back to
+/// confident and correct (Eq. 12 of <https://arxiv.org/abs/2504.06358>):
+///
+/// ```text
+/// min_θ  mean_i CE(f_θ(x_i + N_i), y_i),   N_i = IAA_θ(x_i, y_i)   (‖N_i‖∞ ≤ ε)
+/// ```
+///
+/// where `IAA` is [`Iaa`] (ε = 8/255, T = 10, λ = 5 by default) run on the current model with
+/// its parameters frozen. With ε = 0 it is plain training.
 ///
 /// **Persistent noise** ([`IatConfig::persistent`]): the first visit of example `i` runs the full
 /// IAA and stores its noise `N[i]`; every later visit runs `steps_per_visit` IAA steps starting
 /// from `Π(x_i + N[i])` with the *current* model, stores the new noise and trains on it. This
 /// amortises the attack (1 instead of T gradient passes per visit by default). Choices, since
-/// the seed leaves them open:
+/// the paper leaves them open:
 /// * the bank is filled lazily during the first epoch, so `N[i]` comes from the model of the
 ///   batch that first saw `i` rather than from the initial θ₀;
 /// * the noise lives in the *augmented* frame: it is added to whatever augmented view of `x_i`
@@ -91,9 +102,9 @@ impl Iat {
         let dims = images.dims();
         let [n, c, h, w] = dims;
         if ctx.indices.len() != n {
-            return Err(Error::BatchSizeMismatch {
+            return Err(Error::IndexCountMismatch {
+                indices: ctx.indices.len(),
                 images: n,
-                labels: ctx.indices.len(),
             });
         }
         let per = c * h * w;
@@ -149,7 +160,7 @@ impl Iat {
             .into_data()
             .convert::<f32>()
             .into_vec::<f32>()
-            .map_err(|e| Error::param("persistent noise", format!("{e:?}")))?;
+            .map_err(Error::TensorConversion)?;
         for (k, &i) in ctx.indices.iter().enumerate() {
             self.bank.insert(i, noise[k * per..(k + 1) * per].to_vec());
         }

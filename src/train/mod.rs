@@ -87,6 +87,13 @@ pub trait TrainingStrategy<B: AutodiffBackend, M> {
     fn name(&self) -> String;
 
     /// The loss (and statistics) for one batch of images in `[0, 1]`.
+    ///
+    /// # Errors
+    ///
+    /// The built-in strategies pass on their inner attacks' errors (see
+    /// [`Attack::perturb_with`](crate::attack::Attack::perturb_with)) and their configuration
+    /// errors; the persistent-noise IAT adds [`Error::IndexCountMismatch`](crate::Error::IndexCountMismatch)
+    /// when `ctx.indices` does not hold one index per image.
     fn step(
         &mut self,
         model: &M,

@@ -1,13 +1,17 @@
-//! The optimiser every strategy trains with by default (spec §7.2).
+//! The optimiser of the paper reproduction: the one every strategy is trained with in the
+//! examples.
 
 use burn::optim::{decay::WeightDecayConfig, momentum::MomentumConfig, SgdConfig};
 
-/// Weight decay of the spec's optimiser (§7.2), for every strategy.
+/// Weight decay of [`paper_sgd`] (5e-4), for every strategy.
 pub const PAPER_WEIGHT_DECAY: f32 = 5e-4;
 
-/// The spec's optimiser for all six strategies (§7.2): SGD with momentum 0.9 (no dampening) and
-/// weight decay [`PAPER_WEIGHT_DECAY`]; `nesterov` is off in the spec. The learning rate is not
-/// part of the config in Burn: it comes from the trainer's schedule.
+/// The optimiser used for all six strategies when reproducing the paper
+/// (<https://arxiv.org/abs/2504.06358>): SGD with momentum 0.9 (no dampening) and weight decay
+/// [`PAPER_WEIGHT_DECAY`], the usual CIFAR-10 setting of adversarial training (Madry et al.,
+/// "Towards Deep Learning Models Resistant to Adversarial Attacks", ICLR 2018); pass
+/// `nesterov = false` for plain momentum. The learning rate is not part of the config in Burn:
+/// it comes from the trainer's schedule.
 ///
 /// ```
 /// use advcal::train::paper_sgd;

@@ -1,4 +1,5 @@
-//! PGD adversarial training (Madry et al. 2018).
+//! PGD adversarial training (Madry et al., "Towards Deep Learning Models Resistant to
+//! Adversarial Attacks", ICLR 2018, <https://arxiv.org/abs/1706.06083>).
 
 use super::{ce_step, BatchContext, StrategyStep, TrainingStrategy};
 use crate::attack::{Attack, Pgd, PgdConfig, StepSize};

@@ -88,7 +88,7 @@ impl StrategyKind {
             })
     }
 
-    /// The strategy with the spec's defaults (ε_train = 8/255, λ = 5), its inner attacks
+    /// The strategy with its default settings (ε_train = 8/255, λ = 5), its inner attacks
     /// shortened to `steps` iterations.
     ///
     /// PGD keeps its total travel: α = 2.5·ε/`steps` (= 2/255 at 10 steps). IAA uses α = ε/T as

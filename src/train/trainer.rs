@@ -4,7 +4,7 @@ use super::{BatchContext, LrSchedule, TrainingStrategy};
 use crate::attack::AttackConfig;
 use crate::checkpoint::{
     check_architecture, load_record_into, read_checkpoint, record_from_bytes, record_to_bytes,
-    save_checkpoint, CheckpointMeta,
+    save_checkpoint, with_path, CheckpointMeta,
 };
 use crate::data::{Augmentation, ImageDataset};
 use crate::error::{Error, Result};
@@ -119,6 +119,14 @@ struct TrainingState {
 /// seed and configs are checkpointed atomically after every epoch to `last.ckpt`, and
 /// `history.json`/`history.csv` are rewritten. A non-finite loss stops training with
 /// [`Error::NonFiniteLoss`]; the last good checkpoint is kept.
+///
+/// # Errors
+///
+/// [`Error::NonFiniteLoss`] as above; [`Error::Checkpoint`] when a checkpoint to resume from
+/// is corrupt or belongs to another architecture; [`Error::Io`] / [`Error::Json`] when
+/// checkpoints or the history cannot be written; [`Error::InvalidParameter`] for invalid
+/// settings; [`Error::NoSamples`] for an empty training set; and the strategy's errors (see
+/// [`TrainingStrategy::step`]).
 #[allow(clippy::too_many_arguments)]
 pub fn fit<B, M, S, O, C>(
     config: &TrainerConfig,
@@ -158,7 +166,10 @@ where
         model = load_record_into(path, model, file.model, device)?;
         if !file.optimizer.is_empty() {
             optimizer =
-                optimizer.load_record(record_from_bytes::<B, O::Record>(file.optimizer, device)?);
+                optimizer.load_record(
+                    record_from_bytes::<B, O::Record>(file.optimizer, device)
+                        .map_err(|e| with_path(e, path))?,
+                );
         }
         let state: TrainingState =
             serde_json::from_value(file.meta.training.get("state").cloned().unwrap_or_default())
@@ -207,7 +218,7 @@ where
             let values = Tensor::cat(scalars, 0).into_data().convert::<f64>();
             let values = values
                 .as_slice::<f64>()
-                .map_err(|e| Error::param("loss", format!("{e:?}")))?
+                .map_err(Error::TensorConversion)?
                 .to_vec();
             if !values[0].is_finite() {
                 return Err(Error::NonFiniteLoss {
@@ -326,7 +337,8 @@ where
                 .with_step((epoch + 1) * steps_per_epoch)
                 .with_seed(config.seed)
                 .with_training(&serde_json::json!({ "trainer": config, "state": state }))?;
-            let optim_bytes = record_to_bytes::<B, _>(optimizer.to_record())?;
+            let optim_bytes =
+                record_to_bytes::<B, _>(optimizer.to_record()).map_err(|e| with_path(e, path))?;
             save_checkpoint::<B, M>(path, &model, &meta, Some(optim_bytes))?;
             write_json_atomic(dir.join("history.json"), &history)?;
             write_atomic(dir.join("history.csv"), history_csv(&history).as_bytes())?;

@@ -175,9 +175,9 @@ fn invalid_configs_and_inputs_are_typed_errors() {
     let empty = CalibrationSamples::new();
     assert!(matches!(
         empty.bootstrap(&BootstrapConfig::new()),
-        Err(Error::EmptyBatch)
+        Err(Error::NoSamples)
     ));
-    assert!(matches!(empty.estimate(15), Err(Error::EmptyBatch)));
+    assert!(matches!(empty.estimate(15), Err(Error::NoSamples)));
 
     // Samples: rejected values leave the set unchanged.
     let mut s = CalibrationSamples::new();
@@ -195,7 +195,7 @@ fn invalid_configs_and_inputs_are_typed_errors() {
     }
     assert!(s.is_empty());
     assert!(matches!(
-        s.extend_from_logits(&[], 0, &[]),
+        s.extend_from_logits(&[] as &[f32], 0, &[]),
         Err(Error::InvalidParameter {
             name: "num_classes",
             ..

@@ -70,9 +70,12 @@ pub fn attacks_agree_with_ndarray<T: Backend>(device: &T::Device) {
     let mut acc_o = CalibrationAccumulator::new(10, 15).unwrap();
     acc_o.add_batch(b.logits, labels::<T>(&y, device)).unwrap();
     let (rn, ro) = (acc_n.report().unwrap(), acc_o.report().unwrap());
+    // The same predictions, so the same accuracy and bin counts; CONF and MCS within 1e-4;
+    // every other number (NLL, Brier, ECE, ..., per-bin values) within 1e-4 or 0.1 %.
     assert_eq!(rn.accuracy, ro.accuracy);
     assert!((rn.confidence - ro.confidence).abs() < 1e-4);
     assert!((rn.mcs - ro.mcs).abs() < 1e-4);
+    approx::assert_relative_eq!(rn, ro, epsilon = 1e-4, max_relative = 1e-3);
 
     let noise = UniformNoise::default();
     let a = Attack::<AD, _>::perturb(&noise, &model, x, labels::<NB>(&y, &dev())).unwrap();
@@ -179,6 +182,39 @@ pub fn every_model_runs_forward_and_backward<T: Backend>(device: &T::Device) {
     );
 }
 
+/// BatchNorm folding ([`Classifier::fold_batch_norm`], used by inference-mode attacks) gives
+/// the unfolded logits on this backend, and NdArray's folded logits.
+pub fn folded_model_matches_unfolded<T: Backend>(device: &T::Device) {
+    let model = tiny_cnn(4, 23);
+    let other = same_model::<T>(&model, device);
+    let frozen = frozen_copy::<Autodiff<T>, _>(&other, Mode::Eval);
+    let folded = frozen.fold_batch_norm().expect("SmallCnn folds");
+    let x = images::<NB>([4, 3, 16, 16], 8, &dev());
+    let xo = Tensor::<T, 4>::from_data(x.to_data(), device);
+    let logits = |m: &SmallCnn<Autodiff<T>>| {
+        to_vec(
+            m.forward_mode(Tensor::from_inner(xo.clone()), Mode::Eval)
+                .inner(),
+        )
+    };
+    let (unfolded, folded_o) = (logits(&frozen), logits(&folded));
+    let scale = unfolded.iter().fold(0f32, |m, v| m.max(v.abs()));
+    assert!(
+        max_abs_diff(&unfolded, &folded_o) <= 1e-4 * scale,
+        "folded logits differ on this backend"
+    );
+    let folded_n = model.fold_batch_norm().unwrap();
+    let reference = to_vec(
+        folded_n
+            .forward_mode(Tensor::from_inner(x), Mode::Eval)
+            .inner(),
+    );
+    assert!(
+        max_abs_diff(&reference, &folded_o) < 1e-4,
+        "folded logits differ from NdArray's"
+    );
+}
+
 /// Declares the cross-backend tests for one backend.
 #[macro_export]
 macro_rules! cross_backend_tests {
@@ -196,6 +232,10 @@ macro_rules! cross_backend_tests {
             $crate::cross_backend::attacks_leave_the_model_unchanged_and_take_no_parameter_gradient::<
                 $backend,
             >(&$device);
+        }
+        #[test]
+        fn folded_model_matches_unfolded() {
+            $crate::cross_backend::folded_model_matches_unfolded::<$backend>(&$device);
         }
         #[test]
         fn every_model_runs_forward_and_backward() {

@@ -110,8 +110,8 @@ fn invalid_metric_inputs_are_typed_errors() {
         Err(Error::ShapeMismatch { .. })
     ));
     assert!(matches!(
-        CalibrationReport::from_probabilities(&[], 4, &[], 15),
-        Err(Error::EmptyBatch)
+        CalibrationReport::from_probabilities(&[] as &[f32], 4, &[], 15),
+        Err(Error::NoSamples)
     ));
     assert!(matches!(
         CalibrationReport::from_probabilities(&[f32::NAN, 1.0], 2, &[0], 15),

@@ -378,14 +378,15 @@ fn missing_images_and_folders_are_errors_naming_the_path() {
     let missing = root.join("val/images/val_1.png");
     std::fs::remove_file(&missing).unwrap();
     match load_tiny_imagenet(root, Split::Test) {
-        Err(e @ Error::Image { .. }) => {
+        Err(e @ Error::Io { .. }) => {
             assert!(e.to_string().contains("val_1.png"), "{e}");
-            let Error::Image { path, .. } = e else {
+            let Error::Io { path, source } = e else {
                 unreachable!()
             };
             assert_eq!(path, missing);
+            assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
         }
-        other => panic!("expected an image error, got {other:?}"),
+        other => panic!("expected an I/O error, got {other:?}"),
     }
     // With one image per class, val_1.png is still the first of n01: still an error.
     assert!(load_tiny_imagenet_with(
@@ -420,9 +421,15 @@ fn undecodable_and_wrongly_sized_images_are_image_errors() {
     let broken = root.join("train/n01/images/n01_1.png");
     std::fs::write(&broken, b"definitely not an image").unwrap();
     match load_tiny_imagenet(root, Split::Train) {
-        Err(Error::Image { path, reason }) => {
+        Err(e @ Error::Image { .. }) => {
+            // The decoder's error is kept as the source.
+            let source = std::error::Error::source(&e).expect("a source").to_string();
+            assert!(!source.is_empty() && e.to_string().contains(&source), "{e}");
+            let Error::Image { path, source } = e else {
+                unreachable!()
+            };
             assert_eq!(path, broken);
-            assert!(!reason.is_empty());
+            assert!(matches!(source, image::ImageError::Unsupported(_)), "{source:?}");
         }
         other => panic!("expected an image error, got {other:?}"),
     }
@@ -447,9 +454,9 @@ fn undecodable_and_wrongly_sized_images_are_image_errors() {
     assert!(jpeg.len() > 300 && jpeg[..3] == [0xFF, 0xD8, 0xFF]);
     std::fs::write(&val, &jpeg[..100]).unwrap();
     match load_tiny_imagenet(root, Split::Test) {
-        Err(Error::Image { path, reason }) => {
+        Err(Error::Image { path, source }) => {
             assert_eq!(path, val);
-            assert!(!reason.is_empty());
+            assert!(!source.to_string().is_empty());
         }
         other => panic!("expected an image error, got {other:?}"),
     }
@@ -463,14 +470,22 @@ fn undecodable_and_wrongly_sized_images_are_image_errors() {
         .save(&small)
         .unwrap();
     match load_tiny_imagenet(root, Split::Test) {
-        Err(Error::Image { path, reason }) => {
+        Err(
+            e @ Error::ImageSize {
+                width: 32,
+                height: 48,
+                expected_width: 64,
+                expected_height: 64,
+                ..
+            },
+        ) => {
+            assert!(e.to_string().contains("32×48") && e.to_string().contains("64×64"), "{e}");
+            let Error::ImageSize { path, .. } = e else {
+                unreachable!()
+            };
             assert_eq!(path, small);
-            assert!(
-                reason.contains("32×48") && reason.contains("64×64"),
-                "{reason}"
-            );
         }
-        other => panic!("expected an image error, got {other:?}"),
+        other => panic!("expected an image size error, got {other:?}"),
     }
 }
 
