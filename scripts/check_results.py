@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Check the JSON written by `examples/paper` against the result schema and its invariants.
 
-    python3 scripts/check_results.py results/smoke [--require table2]
+    python3 scripts/check_results.py results/smoke [--require table2] [--min-n N] [--legacy]
+
+`--legacy` accepts records without `ci95` (results/cpu was written before intervals existed);
+`--min-n` sets the smallest acceptable number of images per record (2000 for the cifar preset).
 
 Table 2 (Tiny ImageNet) is checked whenever `table2.json` exists, and required with
 `--require table2`.
@@ -18,6 +21,9 @@ REQUIRED = {"model": str, "attack": str, "epsilon": (int, float), "accuracy": (i
             "confidence": (int, float), "ece": (int, float), "mcs": (int, float), "n": int}
 EXPERIMENTS = ["fig4", "fig5", "fig6", "fig7", "table1", "table3", "fig8"]
 SIX = {"PT", "PGD-AT", "ACE-AT", "CCAT", "IAT", "AT+IAT"}
+MIN_N = [1]
+# `--legacy`: records written before intervals existed (results/cpu) are checked without `ci95`.
+LEGACY = [False]
 # The paper's Table 2 rows (no CCAT).
 FIVE = SIX - {"CCAT"}
 
@@ -42,8 +48,26 @@ def check_record(name, i, r, problems):
         problems.append(f"{where}: MCS != CONF - ACC")
     if r["ece"] + 1e-9 < abs(r["mcs"]):
         problems.append(f"{where}: ECE < |MCS|")
-    if r["n"] <= 0:
-        problems.append(f"{where}: n = {r['n']}")
+    if r["n"] < MIN_N[0]:
+        problems.append(f"{where}: n = {r['n']} (at least {MIN_N[0]} required)")
+    if "max_linf" not in r:
+        problems.append(f"{where}: missing `max_linf`")
+    ci = r.get("ci95")
+    if ci is None and LEGACY[0]:
+        pass
+    elif not isinstance(ci, dict):
+        problems.append(f"{where}: missing `ci95`")
+    else:
+        for key in ("accuracy", "confidence", "ece", "mcs"):
+            pair = ci.get(key)
+            if not (isinstance(pair, list) and len(pair) == 2
+                    and all(isinstance(v, (int, float)) and math.isfinite(v) for v in pair)):
+                problems.append(f"{where}: ci95.{key} is not a [lo, hi] pair")
+                continue
+            lo, hi = pair
+            # ECE's bootstrap is biased upwards, so its interval need not contain the estimate.
+            if lo > hi or (key != "ece" and not lo - 1e-9 <= r[key] <= hi + 1e-9):
+                problems.append(f"{where}: {key} {r[key]} outside ci95 [{lo}, {hi}]")
     if r.get("max_linf", 0.0) > r["epsilon"] + 1e-6:
         problems.append(f"{where}: max |delta| {r['max_linf']} exceeds epsilon {r['epsilon']}")
     if r["attack"] == "clean" and r["epsilon"] != 0:
@@ -77,6 +101,13 @@ def main(out, required=()):
         lambdas = {r["lambda"] for r in data["fig4"] if r["attack"] == "iaa"}
         if lambdas != {1, 3, 5, 7, 10}:
             problems.append(f"fig4: lambdas {sorted(lambdas)}")
+        eps = {r["epsilon"] for r in data["fig4"] if r["attack"] == "iaa"}
+        for lam in lambdas:
+            got = {r["epsilon"] for r in data["fig4"] if r["attack"] == "iaa" and r["lambda"] == lam}
+            if got != eps:
+                problems.append(f"fig4: lambda {lam} misses epsilons {sorted(eps - got)}")
+        if not any(r["attack"] == "clean" for r in data["fig4"]):
+            problems.append("fig4: no clean record")
     for name, attacks in (("fig5", {"noise", "pgd", "iaa"}), ("fig6", {"iaa"}), ("fig7", {"pgd"})):
         if name not in data:
             continue
@@ -104,8 +135,14 @@ def main(out, required=()):
                 problems.append(f"{name}: {model}: UCA accuracy differs from clean")
     if "table3" in data:
         cells = {(r.get("source"), r["model"]) for r in data["table3"]}
-        if len(cells) != 9:
-            problems.append(f"table3: {len(cells)} cells instead of 9")
+        if len(cells) != 9 or len({s for s, _ in cells}) != 3 or len(data["table3"]) != 9:
+            problems.append(f"table3: {len(cells)} distinct cells in {len(data['table3'])} records instead of 9")
+    if "fig8" in data:
+        attacks = sorted(r["attack"] for r in data["fig8"])
+        if attacks != ["clean", "iaa"]:
+            problems.append(f"fig8: records {attacks} instead of clean and iaa")
+        if not (out / "fig8_images.json").is_file():
+            problems.append("fig8: fig8_images.json missing")
     if problems:
         print("\n".join(problems), file=sys.stderr)
         return 1
@@ -120,5 +157,12 @@ if __name__ == "__main__":
     while "--require" in args:
         i = args.index("--require")
         required.append(args[i + 1])
+        del args[i:i + 2]
+    if "--legacy" in args:
+        LEGACY[0] = True
+        args.remove("--legacy")
+    if "--min-n" in args:
+        i = args.index("--min-n")
+        MIN_N[0] = int(args[i + 1])
         del args[i:i + 2]
     sys.exit(main(args[0] if args else "results", required))

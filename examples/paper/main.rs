@@ -29,8 +29,10 @@ use advcal::data::{
     load_cifar10_splits, load_image_folder, load_tiny_imagenet, load_tiny_imagenet_with,
     resolve_cifar10_dir, ImageDataset, ImageFolderOptions, Split, TinyImageNetOptions,
 };
-use advcal::eval::{evaluate_attack, evaluate_clean};
-use advcal::metrics::{CalibrationAccumulator, DEFAULT_BINS};
+use advcal::eval::{evaluate, evaluate_under, EvaluationConfig};
+use advcal::metrics::{
+    BootstrapConfig, CalibrationAccumulator, CalibrationSamples, DEFAULT_BINS,
+};
 use advcal::model::{
     AnyModel, AnyModelConfig, Architecture, Classifier, Mode, NormalizationConfig,
 };
@@ -261,15 +263,24 @@ impl<B: AutodiffBackend> Ctx<B> {
         AttackConfig::Uca(UcaConfig::new().with_steps(self.preset.eval_steps))
     }
 
+    /// Batch size, bins and the seeded bootstrap of every evaluation.
+    fn eval_config(&self) -> EvaluationConfig {
+        EvaluationConfig::new()
+            .with_batch_size(self.preset.eval_batch)
+            .with_bins(DEFAULT_BINS)
+            .with_bootstrap(Some(self.bootstrap()))
+    }
+
+    fn bootstrap(&self) -> BootstrapConfig {
+        BootstrapConfig::new()
+            .with_resamples(self.preset.resamples)
+            .with_seed(self.args.seed)
+            .with_bins(DEFAULT_BINS)
+    }
+
     fn clean_record(&self, model: &AnyModel<B>, name: &str, data: &ImageDataset) -> Result<Record> {
-        let r = evaluate_clean(
-            &model.valid(),
-            data,
-            self.preset.eval_batch,
-            DEFAULT_BINS,
-            &self.device,
-        )?;
-        Ok(Record::clean(name, &r))
+        let e = evaluate(&model.valid(), data, &self.eval_config(), &self.device)?;
+        Ok(Record::evaluated(name, &e, None))
     }
 
     fn attack_record(
@@ -280,25 +291,15 @@ impl<B: AutodiffBackend> Ctx<B> {
         epsilon: f32,
         data: &ImageDataset,
     ) -> Result<Record> {
-        let e = evaluate_attack(
-            attack,
-            model,
-            data,
-            epsilon,
-            self.preset.eval_batch,
-            DEFAULT_BINS,
-            &self.device,
-        )?;
+        let e = evaluate_under(attack, model, data, epsilon, &self.eval_config(), &self.device)?;
         let lambda = match attack {
             AttackConfig::Iaa(c) => Some(c.lambda),
             _ => None,
         };
-        Ok(Record::attacked(name, &e, lambda))
+        Ok(Record::evaluated(name, &e, lambda))
     }
 }
 
-/// Clean calibration of the plain base model and the six strategies on `clean_images` test
-/// images (all 10,000 in the `cifar` preset).
 fn models<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
     let arch = ctx.preset.arch;
     let mut records = Vec::new();
@@ -475,10 +476,10 @@ fn table3<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
     let iaa = ctx.iaa(5.0);
     let eps = 0.03;
     // cells[threat][target]
-    let mut cells: Vec<Vec<CalibrationAccumulator>> = (0..3)
+    let mut cells: Vec<Vec<(CalibrationAccumulator, CalibrationSamples)>> = (0..3)
         .map(|_| {
             (0..3)
-                .map(|_| CalibrationAccumulator::new(k, DEFAULT_BINS))
+                .map(|_| Ok((CalibrationAccumulator::new(k, DEFAULT_BINS)?, CalibrationSamples::new())))
                 .collect::<Result<_>>()
         })
         .collect::<Result<_>>()?;
@@ -503,21 +504,19 @@ fn table3<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
             max_linf[t] = max_linf[t].max(linf);
             for (g, target) in inner.iter().enumerate() {
                 let logits = target.forward_mode(out.adversarial.clone(), Mode::Eval);
-                cells[t][g].add_batch(logits, y.clone())?;
+                let (acc, samples) = &mut cells[t][g];
+                samples.add_batch(logits.clone(), y.clone())?;
+                acc.add_batch(logits, y.clone())?;
             }
         }
     }
     let mut records = Vec::new();
     for (t, row) in cells.iter().enumerate() {
-        for (g, acc) in row.iter().enumerate() {
+        for (g, (acc, samples)) in row.iter().enumerate() {
             let r = acc.report()?;
-            records.push(Record::transfer(
-                archs[t].name(),
-                archs[g].name(),
-                eps,
-                &r,
-                max_linf[t],
-            ));
+            let record =
+                Record::transfer(archs[t].name(), archs[g].name(), eps, &r, max_linf[t]);
+            records.push(record.with_ci(samples.bootstrap(&ctx.bootstrap())?));
         }
     }
     records::finish(ctx.out("table3"), &records)?;

@@ -42,6 +42,8 @@ pub struct Preset {
     /// Test images of the clean rows of the trained-model summary (`models.json`): all 10,000
     /// where affordable.
     pub clean_images: usize,
+    /// Bootstrap resamples of every record's 95 % intervals.
+    pub resamples: usize,
 }
 
 /// Fine-tuning from the plain model (see [`Preset::finetune`]).
@@ -77,6 +79,7 @@ pub fn by_name(name: &str) -> Result<Preset> {
             folder_per_class: Some(4),
             finetune: None,
             clean_images: 32,
+            resamples: 100,
         },
         "cpu" => Preset {
             name: "cpu",
@@ -97,6 +100,7 @@ pub fn by_name(name: &str) -> Result<Preset> {
             folder_per_class: Some(100),
             finetune: None,
             clean_images: 500,
+            resamples: 1000,
         },
         // ResNet-18 with 16/32/64/128 channels (0.7 M parameters, 1/16 of the paper's FLOPs):
         // see docs/results.md for why this architecture and what each run cost.
@@ -122,6 +126,7 @@ pub fn by_name(name: &str) -> Result<Preset> {
                 lr: 0.02,
             }),
             clean_images: 10_000,
+            resamples: 1000,
         },
         "paper" => Preset {
             name: "paper",
@@ -142,6 +147,7 @@ pub fn by_name(name: &str) -> Result<Preset> {
             folder_per_class: None,
             finetune: None,
             clean_images: 10_000,
+            resamples: 1000,
         },
         other => {
             return Err(advcal::Error::param(

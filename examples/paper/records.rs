@@ -1,7 +1,7 @@
 //! The result schema shared by every experiment, with the invariants each file must satisfy.
 
-use advcal::eval::AttackEvaluation;
-use advcal::metrics::CalibrationReport;
+use advcal::eval::Evaluation;
+use advcal::metrics::{CalibrationReport, ConfidenceIntervals};
 use advcal::Result;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -29,6 +29,9 @@ pub struct Record {
     pub under: f64,
     /// Largest ‖x_adv − x‖∞ over the evaluated images (0 for clean).
     pub max_linf: f64,
+    /// 95 % percentile-bootstrap intervals over the images (seeded: `--seed`), for ACC, CONF,
+    /// ECE, MCS (and GT-CONF), with the level and number of resamples.
+    pub ci95: Option<ConfidenceIntervals>,
 }
 
 impl Record {
@@ -48,19 +51,30 @@ impl Record {
             over: r.over,
             under: r.under,
             max_linf: 0.0,
+            ci95: None,
+        }
+    }
+
+    /// The record of an [`Evaluation`] (clean or attacked), intervals included.
+    pub fn evaluated(model: &str, e: &Evaluation, lambda: Option<f32>) -> Self {
+        Self {
+            lambda,
+            max_linf: e.max_linf,
+            ci95: e.ci95,
+            ..Self::from_report(model, &e.attack, e.epsilon, &e.report)
+        }
+    }
+
+    /// The same record with bootstrap intervals.
+    pub fn with_ci(self, ci95: ConfidenceIntervals) -> Self {
+        Self {
+            ci95: Some(ci95),
+            ..self
         }
     }
 
     pub fn clean(model: &str, r: &CalibrationReport) -> Self {
         Self::from_report(model, "clean", 0.0, r)
-    }
-
-    pub fn attacked(model: &str, e: &AttackEvaluation, lambda: Option<f32>) -> Self {
-        Self {
-            lambda,
-            max_linf: e.max_linf,
-            ..Self::from_report(model, &e.attack, e.epsilon, &e.report)
-        }
     }
 
     pub fn transfer(
@@ -105,6 +119,18 @@ impl Record {
         if self.n == 0 || !(0.0..=1.0).contains(&self.accuracy) {
             return Err("empty or out-of-range record".into());
         }
+        let Some(ci) = &self.ci95 else {
+            return Err("no bootstrap intervals".into());
+        };
+        for (name, [lo, hi], point) in [
+            ("accuracy", ci.accuracy, self.accuracy),
+            ("confidence", ci.confidence, self.confidence),
+            ("mcs", ci.mcs, self.mcs),
+        ] {
+            if !(lo <= hi && lo - 1e-9 <= point && point <= hi + 1e-9) {
+                return Err(format!("{name} {point} outside its interval [{lo}, {hi}]"));
+            }
+        }
         Ok(())
     }
 }
@@ -121,11 +147,11 @@ pub fn finish(stem: PathBuf, records: &[Record]) -> Result<()> {
     }
     advcal::io::write_json_atomic(stem.with_extension("json"), records)?;
     let mut md = String::from(
-        "| model | source | attack | ε | λ | ACC | CONF | ECE | MCS | GT-CONF | n |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| model | source | attack | ε | λ | ACC | CONF | ECE | MCS | GT-CONF | n | ACC 95 % | MCS 95 % |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in records {
         md.push_str(&format!(
-            "| {} | {} | {} | {:.2} | {} | {:.4} | {:.4} | {:.4} | {:+.4} | {:.4} | {} |\n",
+            "| {} | {} | {} | {:.2} | {} | {:.4} | {:.4} | {:.4} | {:+.4} | {:.4} | {} | {} | {} |\n",
             r.model,
             r.source.as_deref().unwrap_or(""),
             r.attack,
@@ -136,7 +162,13 @@ pub fn finish(stem: PathBuf, records: &[Record]) -> Result<()> {
             r.ece,
             r.mcs,
             r.gt_confidence,
-            r.n
+            r.n,
+            r.ci95
+                .map(|c| format!("[{:.4}, {:.4}]", c.accuracy[0], c.accuracy[1]))
+                .unwrap_or_default(),
+            r.ci95
+                .map(|c| format!("[{:+.4}, {:+.4}]", c.mcs[0], c.mcs[1]))
+                .unwrap_or_default(),
         ));
     }
     advcal::io::write_atomic(stem.with_extension("md"), md.as_bytes())?;

@@ -52,23 +52,23 @@ pub struct IaaConfig {
 /// class stays the most probable, so a correct prediction stays correct at the optimum.
 ///
 /// Algorithm 1 of the paper, line by line with the [`SignGradientConfig`] setting that realises
-/// it (the engine behind [`Iaa`]; [`IaaConfig`] fields in brackets):
+/// it (the engine behind [`Iaa`]); inputs are images `X ∈ [0, 1]`, labels `y`, `K` classes:
 ///
 /// ```text
-/// input: images X ∈ [0,1], labels y, model f, radius ε, T = 10, λ = 5, K classes
-/// N₀ ~ U(−ε, ε)                 start: StartPoint::UniformUnclamped   [random_start = true]
-///                               (X + N₀ is not clipped; the first forward pass sees
-///                                clip(X + N₀, 0, 1))
-/// α = ε / T                     step_size: StepSize::EpsilonOverSteps  [step_size = None]
-/// for t = 1 … T:                steps: T                               [steps = 10]
-///   L = CE(f(X + N), y)         objective: IaaObjective { lambda }     [lambda = 5.0]
-///     + λ·CE(f(X + N), 1/K)       (per sample; summed over the batch before ∇)
-///   N_t = N_{t−1} − α·sign(∇_N L)
-///                               direction: Direction::Descent
-///   N_t = clip(N_t, −t·ε/T, t·ε/T), X + N_t clipped to [0, 1]
-///                               radius: RadiusSchedule::Linear         [growing_radius = true]
-/// return X + N_T                (the model runs in mode: Mode::Eval    [mode = Mode::Eval])
+/// N₀ ~ U(−ε, ε)                              start = StartPoint::UniformUnclamped
+///                                              (the first forward pass sees clip(X + N₀, 0, 1))
+/// α = ε / T                                  step_size = StepSize::EpsilonOverSteps
+/// for t = 1 … T:                             steps = T = 10
+///   L = CE(f(X+N), y) + λ·CE(f(X+N), 1/K)    objective = IaaObjective { lambda: 5.0 }
+///   N_t = N_{t−1} − α·sign(∇_N Σ_batch L)    direction = Direction::Descent
+///   N_t = clip(N_t, −t·ε/T, t·ε/T),          radius = RadiusSchedule::Linear
+///         X + N_t clipped to [0, 1]
+/// return X + N_T                             (model in mode = Mode::Eval)
 /// ```
+///
+/// [`IaaConfig`] chooses these settings: `random_start` (`false`: start = `Clean`),
+/// `step_size` (`Some(α)`: `Absolute(α)`), `steps`, `lambda`, `growing_radius` (`false`:
+/// radius = `Constant`) and `mode`.
 ///
 /// The printed algorithm stops after `T − 1` updates at radius `(T−1)·ε/T`; here all T run, so
 /// the final radius is ε.

@@ -110,13 +110,41 @@ fn logits_and_gradients_match<T: Backend>(device: &T::Device) {
 
         // (b) input gradients and objective values.
         let y = labels::<A<T>>(&[1, 3, 5, 7], device);
-        let (g0, v0) =
-            input_gradient::<A<T>, _, _>(&frozen, x.clone(), y.clone(), &CrossEntropy, Mode::Eval)
-                .unwrap();
-        let (g1, v1) =
-            input_gradient::<A<T>, _, _>(&folded, x.clone(), y, &CrossEntropy, Mode::Eval).unwrap();
-        assert_close(&format!("{name} gradient"), &to_vec(g0), &to_vec(g1), 1e-4);
-        assert_close(&format!("{name} loss"), &to_vec(v0), &to_vec(v1), 1e-4);
+        let gradient = |m: &AnyModel<A<T>>, range: std::ops::Range<usize>| {
+            let (g, v) = input_gradient::<A<T>, _, _>(
+                m,
+                x.clone().slice([range.clone()]),
+                y.clone().slice([range]),
+                &CrossEntropy,
+                Mode::Eval,
+            )
+            .unwrap();
+            (to_vec(g), to_vec(v))
+        };
+        let (g0, v0) = gradient(&frozen, 0..4);
+        let (g1, v1) = gradient(&folded, 0..4);
+        assert_close(&format!("{name} loss"), &v0, &v1, 1e-4);
+        // A gradient that is a small difference of large terms is defined in f32 only up to
+        // reassociation: the reduced MobileNetV2's (|∇| ≈ 5e-6) changes by up to 1e-2
+        // relative between a batch of four and the image alone. Folding may differ by
+        // 1e-4 relative or a few times that floor, whichever is larger.
+        let per = g0.len() / 4;
+        let mut floor = 0f32;
+        for i in 0..4 {
+            let part = i * per..(i + 1) * per;
+            floor = floor
+                .max(max_abs_diff(
+                    &g0[part.clone()],
+                    &gradient(&frozen, i..i + 1).0,
+                ))
+                .max(max_abs_diff(&g1[part], &gradient(&folded, i..i + 1).0));
+        }
+        let scale = g0.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let diff = max_abs_diff(&g0, &g1);
+        assert!(
+            diff <= (1e-4 * scale).max(4.0 * floor),
+            "{name} gradient: max |diff| = {diff:e}, scale {scale:e}, reassociation floor {floor:e}"
+        );
 
         // Folding a folded copy changes nothing.
         let twice = folded.fold_batch_norm().unwrap();
@@ -163,6 +191,11 @@ impl<B: Backend> Classifier<B> for Unfoldable<B> {
 
 #[test]
 fn attacks_give_the_same_result_with_and_without_folding() {
+    type Pair = (
+        &'static str,
+        Box<dyn Attack<AD, AnyModel<AD>>>,
+        Box<dyn Attack<AD, Unfoldable<AD>>>,
+    );
     for arch in [Architecture::SmallCnn, Architecture::ResNet18] {
         let model = trained::<NB>(arch, &dev());
         let unfoldable = Unfoldable {
@@ -171,11 +204,8 @@ fn attacks_give_the_same_result_with_and_without_folding() {
         assert!(unfoldable.fold_batch_norm().is_none());
         let x = images::<NB>([4, 3, 32, 32], 11, &dev());
         let y = [0i64, 2, 4, 6];
-        let attacks: Vec<(
-            &str,
-            Box<dyn Attack<AD, AnyModel<AD>>>,
-            Box<dyn Attack<AD, Unfoldable<AD>>>,
-        )> = vec![
+        let attacks: Vec<Pair> = vec![
+            ("fgsm", Box::new(Fgsm::default()), Box::new(Fgsm::default())),
             (
                 "pgd",
                 Box::new(Pgd::new(PgdConfig::new().with_steps(5).with_seed(3))),
@@ -197,16 +227,17 @@ fn attacks_give_the_same_result_with_and_without_folding() {
                 .unwrap();
             let (xa, xb) = (to_vec(a.adversarial), to_vec(b.adversarial));
             let (la, lb) = (to_vec(a.logits.clone()), to_vec(b.logits.clone()));
-            eprintln!("DIAG {name}: differing {}, max {:e}, logits {:e}", xa.iter().zip(&xb).filter(|(p, q)| (*p - *q).abs() > 1e-5).count(), max_abs_diff(&xa, &xb), max_abs_diff(&la, &lb));
-            if arch == Architecture::SmallCnn {
-                // A small model: the very same images.
+            if attack == "fgsm" {
+                // One step from the clean images: the gradient signs agree, the images are the
+                // same.
                 assert!(max_abs_diff(&xa, &xb) <= 1e-5, "{name}: images differ");
                 assert_close(&format!("{name} logits"), &lb, &la, 1e-4);
             } else {
-                // Rounding differences of 1e-6 can move a pre-activation across a ReLU kink
-                // or flip the sign of a near-zero gradient component; the pixels moved
-                // differently then drift apart for the remaining steps (≈ 0.5% of them here,
-                // as between two backends). The outcome of the attack is the same.
+                // Over several steps, a rounding difference of 1e-7 (folding, or just another
+                // thread schedule) can move a pre-activation across a ReLU kink or flip the
+                // sign of a near-zero gradient component; the pixels moved differently then
+                // drift apart for the remaining steps (≈ 0.1–0.5% of them here, as between two
+                // backends). The outcome of the attack is the same.
                 let differing = xa
                     .iter()
                     .zip(&xb)
