@@ -117,8 +117,8 @@ fn main() {
         eps: args.epsilon,
         images: args.images,
     };
-    let result = advcal::backend::with_backend_or_default(args.backend.as_deref(), task)
-        .and_then(|r| r);
+    let result =
+        advcal::backend::with_backend_or_default(args.backend.as_deref(), task).and_then(|r| r);
     if let Err(e) = result {
         eprintln!("error: {e}");
         std::process::exit(1);

@@ -79,8 +79,8 @@ pub use error::{Error, Result};
 pub mod prelude {
     pub use crate::attack::{
         run_epsilons, Attack, AttackConfig, AttackGoal, AttackOutput, Fgsm, FgsmConfig, Iaa,
-        IaaConfig, Pgd, PgdConfig, SignGradient, SignGradientConfig, Uca, UcaConfig,
-        UniformNoise, UniformNoiseConfig,
+        IaaConfig, Pgd, PgdConfig, SignGradient, SignGradientConfig, Uca, UcaConfig, UniformNoise,
+        UniformNoiseConfig,
     };
     pub use crate::eval::{evaluate_attack, evaluate_clean};
     pub use crate::metrics::{CalibrationAccumulator, CalibrationReport};

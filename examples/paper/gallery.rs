@@ -293,13 +293,15 @@ pub fn render<B: AutodiffBackend>(ctx: &Ctx<B>, model: &AnyModel<B>, path: &Path
     // Bootstrap intervals from the same per-image values (8 images: wide by nature).
     let mut clean_samples = CalibrationSamples::new();
     for (row, &label) in clean_probs_chosen.chunks_exact(k).zip(&chosen_labels) {
-        let top = (0..k).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap_or(0);
+        let top = (0..k)
+            .max_by(|&a, &b| row[a].total_cmp(&row[b]))
+            .unwrap_or(0);
         clean_samples.push(row[top] as f64, top == label, row[label] as f64)?;
     }
     let mut adv_samples = CalibrationSamples::new();
     adv_samples.extend_from_logits(&adv_logits, k, &chosen_labels)?;
-    let mut iae = Record::clean(&model_name, &adv_report)
-        .with_ci(adv_samples.bootstrap(&ctx.bootstrap())?);
+    let mut iae =
+        Record::clean(&model_name, &adv_report).with_ci(adv_samples.bootstrap(&ctx.bootstrap())?);
     iae.attack = "iaa".into();
     iae.epsilon = eps;
     iae.lambda = Some(5.0);

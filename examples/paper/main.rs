@@ -30,9 +30,7 @@ use advcal::data::{
     resolve_cifar10_dir, ImageDataset, ImageFolderOptions, Split, TinyImageNetOptions,
 };
 use advcal::eval::{evaluate, evaluate_under, EvaluationConfig};
-use advcal::metrics::{
-    BootstrapConfig, CalibrationAccumulator, CalibrationSamples, DEFAULT_BINS,
-};
+use advcal::metrics::{BootstrapConfig, CalibrationAccumulator, CalibrationSamples, DEFAULT_BINS};
 use advcal::model::{
     AnyModel, AnyModelConfig, Architecture, Classifier, Mode, NormalizationConfig,
 };
@@ -291,7 +289,14 @@ impl<B: AutodiffBackend> Ctx<B> {
         epsilon: f32,
         data: &ImageDataset,
     ) -> Result<Record> {
-        let e = evaluate_under(attack, model, data, epsilon, &self.eval_config(), &self.device)?;
+        let e = evaluate_under(
+            attack,
+            model,
+            data,
+            epsilon,
+            &self.eval_config(),
+            &self.device,
+        )?;
         let lambda = match attack {
             AttackConfig::Iaa(c) => Some(c.lambda),
             _ => None,
@@ -479,7 +484,12 @@ fn table3<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
     let mut cells: Vec<Vec<(CalibrationAccumulator, CalibrationSamples)>> = (0..3)
         .map(|_| {
             (0..3)
-                .map(|_| Ok((CalibrationAccumulator::new(k, DEFAULT_BINS)?, CalibrationSamples::new())))
+                .map(|_| {
+                    Ok((
+                        CalibrationAccumulator::new(k, DEFAULT_BINS)?,
+                        CalibrationSamples::new(),
+                    ))
+                })
                 .collect::<Result<_>>()
         })
         .collect::<Result<_>>()?;
@@ -514,8 +524,7 @@ fn table3<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
     for (t, row) in cells.iter().enumerate() {
         for (g, (acc, samples)) in row.iter().enumerate() {
             let r = acc.report()?;
-            let record =
-                Record::transfer(archs[t].name(), archs[g].name(), eps, &r, max_linf[t]);
+            let record = Record::transfer(archs[t].name(), archs[g].name(), eps, &r, max_linf[t]);
             records.push(record.with_ci(samples.bootstrap(&ctx.bootstrap())?));
         }
     }

@@ -53,12 +53,12 @@ where
     B: AutodiffBackend,
     M: Classifier<B>,
 {
-    let first = images.clone().slice([0..1]);
+    let first = images.clone().narrow(0, 0, 1);
     let second = first.clone().neg().add_scalar(1.0);
     let alone = forward_checked::<B, M>(frozen, first.clone())?;
     let together = forward_checked::<B, M>(frozen, Tensor::cat(vec![first, second], 0))?;
     let scale: f64 = alone.clone().abs().max().into_scalar().elem();
-    let difference: f64 = (together.slice([0..1]) - alone)
+    let difference: f64 = (together.narrow(0, 0, 1) - alone)
         .abs()
         .max()
         .into_scalar()

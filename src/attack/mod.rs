@@ -228,9 +228,7 @@ pub fn validate_batch<B: Backend>(
     )
     .into_data()
     .convert::<f64>();
-    let s = stats
-        .as_slice::<f64>()
-        .map_err(Error::TensorConversion)?;
+    let s = stats.as_slice::<f64>().map_err(Error::TensorConversion)?;
     let (min, max, sum) = (s[0], s[1], s[2]);
     if !(sum.is_finite() && min.is_finite() && max.is_finite()) || min < 0.0 || max > 1.0 {
         return Err(Error::PixelRange { min, max });

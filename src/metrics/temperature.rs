@@ -11,7 +11,7 @@ const LN_T_RANGE: (f64, f64) = (-2.995_732_273_553_991, 2.995_732_273_553_991);
 ///
 /// # Errors
 ///
-/// [`Error::EmptyBatch`] without labels; [`Error::ShapeMismatch`] when `K == 0` or
+/// [`Error::NoSamples`] without labels; [`Error::ShapeMismatch`] when `K == 0` or
 /// `logits.len() != N · K`; [`Error::LabelOutOfRange`]; [`Error::InvalidProbabilities`] for a
 /// non-finite logit; [`Error::InvalidParameter`] unless `t` is finite and positive.
 pub fn nll_at_temperature(
@@ -52,7 +52,7 @@ fn nll(logits: &[f32], k: usize, labels: &[usize], t: f64) -> f64 {
 
 fn check(logits: &[f32], k: usize, labels: &[usize]) -> Result<()> {
     if labels.is_empty() {
-        return Err(Error::EmptyBatch);
+        return Err(Error::NoSamples);
     }
     if k == 0 || logits.len() != labels.len() * k {
         return Err(Error::ShapeMismatch {
@@ -80,7 +80,7 @@ fn check(logits: &[f32], k: usize, labels: &[usize]) -> Result<()> {
 ///
 /// # Errors
 ///
-/// [`Error::EmptyBatch`] without labels; [`Error::ShapeMismatch`] when `K == 0` or
+/// [`Error::NoSamples`] without labels; [`Error::ShapeMismatch`] when `K == 0` or
 /// `logits.len() != N · K`; [`Error::LabelOutOfRange`]; [`Error::InvalidProbabilities`] for a
 /// non-finite logit.
 ///

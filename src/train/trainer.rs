@@ -165,11 +165,10 @@ where
         check_architecture(path, &file.meta, architecture, model_config)?;
         model = load_record_into(path, model, file.model, device)?;
         if !file.optimizer.is_empty() {
-            optimizer =
-                optimizer.load_record(
-                    record_from_bytes::<B, O::Record>(file.optimizer, device)
-                        .map_err(|e| with_path(e, path))?,
-                );
+            optimizer = optimizer.load_record(
+                record_from_bytes::<B, O::Record>(file.optimizer, device)
+                    .map_err(|e| with_path(e, path))?,
+            );
         }
         let state: TrainingState =
             serde_json::from_value(file.meta.training.get("state").cloned().unwrap_or_default())

@@ -15,8 +15,6 @@ use safetensors::{Dtype, SafeTensors};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The output directory of `scripts/torch_oracle.py` (see notes/torch-oracle.md).
-
 fn config(architecture: Architecture, width_divisor: usize) -> AnyModelConfig {
     let mut config = AnyModelConfig::new(architecture, 10);
     config.width_divisor = width_divisor;

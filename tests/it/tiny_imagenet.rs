@@ -429,7 +429,10 @@ fn undecodable_and_wrongly_sized_images_are_image_errors() {
                 unreachable!()
             };
             assert_eq!(path, broken);
-            assert!(matches!(source, image::ImageError::Unsupported(_)), "{source:?}");
+            assert!(
+                matches!(source, image::ImageError::Unsupported(_)),
+                "{source:?}"
+            );
         }
         other => panic!("expected an image error, got {other:?}"),
     }
@@ -479,7 +482,10 @@ fn undecodable_and_wrongly_sized_images_are_image_errors() {
                 ..
             },
         ) => {
-            assert!(e.to_string().contains("32×48") && e.to_string().contains("64×64"), "{e}");
+            assert!(
+                e.to_string().contains("32×48") && e.to_string().contains("64×64"),
+                "{e}"
+            );
             let Error::ImageSize { path, .. } = e else {
                 unreachable!()
             };

@@ -85,7 +85,9 @@ fn batch() -> (Tensor<NB, 4>, Tensor<NB, 1, Int>) {
     (x, y)
 }
 
-fn attacks() -> Vec<(&'static str, Box<dyn Attack<AD, UserNet<AD>>>)> {
+type NamedAttacks = Vec<(&'static str, Box<dyn Attack<AD, UserNet<AD>>>)>;
+
+fn attacks() -> NamedAttacks {
     let eps = 8.0 / 255.0;
     vec![
         (
@@ -206,9 +208,8 @@ fn routed_batchnorm_is_attacked_in_inference_behaviour_and_left_untouched() {
         // Per-sample outputs do not depend on the batch: every attacked image alone gives the
         // logits the attack reported for it inside the batch.
         for i in 0..8 {
-            let alone =
-                inference.forward_mode(out.adversarial.clone().slice([i..i + 1]), Mode::Eval);
-            let inside = out.logits.clone().slice([i..i + 1]);
+            let alone = inference.forward_mode(out.adversarial.clone().narrow(0, i, 1), Mode::Eval);
+            let inside = out.logits.clone().narrow(0, i, 1);
             let diff: f32 = (alone - inside).abs().max().into_scalar();
             assert!(diff < 1e-4, "{name}: image {i} differs by {diff}");
         }
