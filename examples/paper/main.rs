@@ -418,8 +418,9 @@ fn table2<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
         return Ok(());
     };
     let (train, test, normalization) = if root.join("wnids.txt").is_file() {
-        let mut options = TinyImageNetOptions::default();
-        options.max_per_class = ctx.preset.folder_per_class;
+        let options = TinyImageNetOptions {
+            max_per_class: ctx.preset.folder_per_class,
+        };
         let train = load_tiny_imagenet_with(&root, Split::Train, options)?;
         // The validation set is sorted by file name, not by class: its first images are a
         // class-mixed sample.
