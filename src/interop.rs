@@ -23,7 +23,10 @@
 //! let layout = WeightLayout::KuangliuCifar;
 //! let loaded = load_pytorch::<NdArray>(&path, &config, &layout, &device).unwrap();
 //! let x = Tensor::<NdArray, 4>::full([2, 3, 32, 32], 0.5, &device);
-//! assert_eq!(model.logits(x.clone()).into_data(), loaded.logits(x).into_data());
+//! // Equal tensors; the logits agree to float reassociation (the loaded Linear weight is a
+//! // transposed view, so the matmul may sum in another order).
+//! let diff: f32 = (model.logits(x.clone()) - loaded.logits(x)).abs().max().into_scalar();
+//! assert!(diff < 1e-5);
 //! ```
 //!
 //! # Layouts
