@@ -22,7 +22,8 @@ impl Default for ImageFolderOptions {
     }
 }
 
-fn is_image(path: &Path) -> bool {
+/// Whether `path` has an image extension the readers decode (`png`, `jpg`, `jpeg`, any case).
+pub(crate) fn is_image(path: &Path) -> bool {
     matches!(
         path.extension()
             .and_then(|e| e.to_str())

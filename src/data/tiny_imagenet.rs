@@ -13,6 +13,7 @@
 //! Labels follow torchvision's `ImageFolder` convention (the position of the wnid in the
 //! *sorted* list of wnids), so label indices match models trained in PyTorch on the same data.
 
+use super::folder::is_image;
 use super::{ImageDataset, Split};
 use crate::error::{Error, Result};
 use std::collections::{HashMap, HashSet};
@@ -239,16 +240,6 @@ fn class_names(path: &Path, wnids: &[String]) -> Result<Vec<String>> {
         .iter()
         .map(|w| found.get(w.as_str()).cloned().unwrap_or_else(|| w.clone()))
         .collect())
-}
-
-fn is_image(path: &Path) -> bool {
-    matches!(
-        path.extension()
-            .and_then(|e| e.to_str())
-            .map(|e| e.to_ascii_lowercase())
-            .as_deref(),
-        Some("png" | "jpg" | "jpeg")
-    )
 }
 
 /// `(file, label)` of the training images, class by class, files in name order.
