@@ -3,7 +3,9 @@
 //! 1. Give an objective (a per-sample loss on logits and labels) to the shared sign-gradient
 //!    engine: a few lines, and you inherit projection, random start, seeding, input validation,
 //!    frozen parameters and inference-mode BatchNorm.
-//! 2. Implement `Attack` directly for full control.
+//! 2. Implement `Attack` directly for full control: `name` and `perturb_under` (ε and the seed
+//!    arrive in its `Budget`). `attack_copy` validates the batch and gives the frozen,
+//!    inference-behaviour copy to differentiate; `AttackOutput::from_images` the output.
 //!
 //! ```text
 //! cargo run --release --example custom_attack
@@ -11,7 +13,7 @@
 
 use advcal::attack::*;
 use advcal::data::{bundled_cifar10_sample, Split};
-use advcal::eval::evaluate_attack;
+use advcal::eval::{evaluate_under, EvaluationConfig};
 use advcal::model::{Classifier, Mode, SmallCnnConfig};
 use burn::module::AutodiffModule;
 use burn::prelude::*;
@@ -19,51 +21,19 @@ use burn::tensor::activation::softmax;
 use burn::tensor::backend::AutodiffBackend;
 
 /// (2) A direct implementation: a targeted one-step attack pushing every image towards class 0.
-struct TowardsClassZero {
-    epsilon: f32,
-}
+struct TowardsClassZero;
 
 impl<B: AutodiffBackend, M: Classifier<B> + AutodiffModule<B>> Attack<B, M> for TowardsClassZero {
     fn name(&self) -> String {
         "towards-0".into()
     }
-    fn epsilon(&self) -> f32 {
-        self.epsilon
-    }
-    fn seed(&self) -> u64 {
-        0
-    }
-    fn perturb_with(
-        &self,
-        model: &M,
-        images: Tensor<B::InnerBackend, 4>,
-        labels: Tensor<B::InnerBackend, 1, Int>,
-        epsilon: f32,
-        _seed: u64,
-    ) -> advcal::Result<AttackOutput<B::InnerBackend>> {
-        validate_batch(&images, &labels, model.num_classes(), epsilon)?;
-        let frozen = frozen_copy::<B, M>(model, Mode::Eval);
-        let target = Tensor::<B, 1, Int>::zeros(labels.dims(), &images.device());
-        let (grad, _) = input_gradient::<B, M, _>(
-            &frozen,
-            images.clone(),
-            target.clone(),
-            &CrossEntropy,
-            Mode::Eval,
-        )?;
-        let adversarial = project_linf(
-            images.clone() - grad.sign().mul_scalar(epsilon),
-            images.clone(),
-            epsilon,
-        );
-        let logits = frozen.forward_mode(Tensor::from_inner(adversarial.clone()), Mode::Eval);
-        let loss = cross_entropy(logits.clone(), target).inner();
-        Ok(AttackOutput {
-            perturbation: adversarial.clone() - images,
-            adversarial,
-            logits: logits.inner(),
-            loss,
-        })
+    fn perturb_under(&self, m: &M, x: Images<B>, y: Labels<B>, b: Budget) -> AttackResult<B> {
+        let eps = b.epsilon;
+        let frozen = attack_copy::<B, M>(m, &x, &y, eps, Mode::Eval)?;
+        let target = Tensor::from_inner(y.zeros_like());
+        let (grad, _) = input_gradient(&frozen, x.clone(), target, &CrossEntropy, Mode::Eval)?;
+        let adv = project_linf(x.clone() - grad.sign() * eps, x.clone(), eps);
+        Ok(AttackOutput::from_images::<B, M>(&frozen, x, adv, y))
     }
 }
 
@@ -88,11 +58,9 @@ fn main() -> advcal::Result<()> {
             },
         );
 
-    for attack in [
-        &min_confidence as &dyn Attack<B, _>,
-        &TowardsClassZero { epsilon: 0.03 },
-    ] {
-        let e = evaluate_attack(attack, &model, &data, 0.03, 32, 15, &device)?;
+    let config = EvaluationConfig::new().with_batch_size(32);
+    for attack in [&min_confidence as &dyn Attack<B, _>, &TowardsClassZero] {
+        let e = evaluate_under(attack, &model, &data, Budget::new(0.03), &config, &device)?;
         println!(
             "{:<10} ACC {:.3} CONF {:.3} MCS {:+.3} max|δ|∞ {:.4}",
             e.attack, e.report.accuracy, e.report.confidence, e.report.mcs, e.max_linf

@@ -8,7 +8,7 @@
 use advcal::attack::{cross_entropy, Attack, UniformNoise};
 use advcal::data::{bundled_cifar10_sample, Split};
 use advcal::model::{Classifier, Mode, SmallCnn, SmallCnnConfig};
-use advcal::train::{fit, BatchContext, StrategyStep, TrainerConfig, TrainingStrategy};
+use advcal::train::{BatchContext, Fit, StrategyStep, TrainerConfig, TrainingStrategy};
 use burn::module::AutodiffModule;
 use burn::optim::AdamConfig;
 use burn::prelude::*;
@@ -27,9 +27,14 @@ impl<B: AutodiffBackend, M: Classifier<B> + AutodiffModule<B>> TrainingStrategy<
         y: Tensor<B::InnerBackend, 1, Int>,
         ctx: BatchContext<'_>,
     ) -> advcal::Result<StrategyStep<B>> {
-        let noisy =
-            Attack::<B, M>::perturb_with(&self.0, model, x.clone(), y.clone(), 0.03, ctx.seed)?
-                .adversarial;
+        let noisy = Attack::<B, M>::perturb_under(
+            &self.0,
+            model,
+            x.clone(),
+            y.clone(),
+            advcal::attack::Budget::new(0.03).with_seed(ctx.seed),
+        )?
+        .adversarial;
         let inputs = Tensor::cat(vec![x, noisy], 0);
         let targets = Tensor::cat(vec![y.clone(), y], 0);
         let logits = model.forward_mode(Tensor::from_inner(inputs), Mode::Train);
@@ -55,17 +60,10 @@ fn main() -> advcal::Result<()> {
         .with_batch_size(64)
         .with_learning_rate(1e-3);
     let optim = AdamConfig::new().init::<B, SmallCnn<B>>();
-    let out = fit(
-        &config,
-        "small_cnn",
-        &model_config,
-        model,
-        optim,
-        &mut NoiseMix(UniformNoise::default()),
-        &train,
-        Some(&test),
-        &device,
-    )?;
+    let out = Fit::new(model, optim, &mut NoiseMix(UniformNoise::default()), &train)
+        .with_eval(&test)
+        .with_identity("small_cnn", &model_config)
+        .run(&config, &device)?;
     let last = out.history.last().expect("one epoch at least");
     println!(
         "final training loss {:.4}, eval ECE {:.4}",

@@ -11,7 +11,7 @@
 use advcal::attack::{Attack, Iaa, IaaConfig, Pgd, PgdConfig, UniformNoise, UniformNoiseConfig};
 use advcal::checkpoint::load_model;
 use advcal::data::{bundled_cifar10_sample, Split};
-use advcal::eval::{evaluate_attack, evaluate_clean};
+use advcal::eval::{evaluate, evaluate_under, EvaluationConfig};
 use advcal::metrics::{CalibrationReport, DEFAULT_BINS};
 use advcal::model::{AnyModel, AnyModelConfig, Architecture};
 use burn::module::AutodiffModule;
@@ -67,7 +67,10 @@ fn run<B: AutodiffBackend>(device: B::Device, eps: f32, images: usize) -> advcal
     );
     println!("| input         |   eps |    ACC |   CONF |    ECE |     MCS |");
     println!("|---------------|-------|--------|--------|--------|---------|");
-    let clean = evaluate_clean(&model.valid(), &test, 250, DEFAULT_BINS, &device)?;
+    let config = EvaluationConfig::new()
+        .with_batch_size(250)
+        .with_bins(DEFAULT_BINS);
+    let clean = evaluate(&model.valid(), &test, &config, &device)?.report;
     row("clean", 0.0, &clean);
     type Named<B> = (&'static str, Box<dyn Attack<B, AnyModel<B>>>);
     let attacks: Vec<Named<B>> = vec![
@@ -87,7 +90,7 @@ fn run<B: AutodiffBackend>(device: B::Device, eps: f32, images: usize) -> advcal
         ),
     ];
     for (name, attack) in &attacks {
-        let e = evaluate_attack(attack, &model, &test, eps, 250, DEFAULT_BINS, &device)?;
+        let e = evaluate_under(attack, &model, &test, attack.budget(), &config, &device)?;
         assert!(
             e.max_linf <= eps as f64 + 1e-6 && e.pixel_range.0 >= 0.0 && e.pixel_range.1 <= 1.0
         );

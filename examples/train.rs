@@ -156,17 +156,10 @@ fn run<B: AutodiffBackend>(args: &Args, device: B::Device) -> advcal::Result<()>
     // The optimiser's type differs per arm, so the shared call is a macro, not a closure.
     macro_rules! fit_with {
         ($optim:expr) => {
-            fit(
-                &config,
-                arch.name(),
-                &model_config,
-                model,
-                $optim,
-                &mut strategy,
-                &train,
-                Some(&test),
-                &device,
-            )?
+            Fit::new(model, $optim, &mut strategy, &train)
+                .with_eval(&test)
+                .with_identity(arch.name(), &model_config)
+                .run(&config, &device)?
         };
     }
     let outcome = match args.optimizer {

@@ -350,7 +350,7 @@ pub fn load_record_into<B: Backend, M: Module<B>>(
 /// weights are loaded into it.
 ///
 /// Works for every checkpoint whose `model_config` is a serialised [`AnyModelConfig`]: those
-/// written by [`fit`](crate::train::fit) when it trains an [`AnyModel`] (as `examples/train.rs`
+/// written by [`Fit`](crate::train::Fit) when it trains an [`AnyModel`] (as `examples/train.rs`
 /// and the paper pipeline do), or by [`save_checkpoint`] with
 /// `CheckpointMeta::new(config.architecture.name(), &config)`. A checkpoint of a concrete model
 /// saved with its own config (a `SmallCnn` with a `SmallCnnConfig`, ...) loads with

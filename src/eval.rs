@@ -1,6 +1,6 @@
 //! Evaluating a model's calibration on a data set, clean or under an attack.
 
-use crate::attack::Attack;
+use crate::attack::{Attack, Budget};
 use crate::data::ImageDataset;
 use crate::error::{Error, Result};
 use crate::metrics::{
@@ -29,11 +29,15 @@ pub struct AttackEvaluation {
     pub pixel_range: (f64, f64),
 }
 
-/// Calibration of `model` (inference mode, no gradient) on `data`.
+/// Calibration of `model` (inference mode, no gradient) on `data`: [`evaluate`] with this
+/// batch size and number of bins.
 ///
 /// `model` lives on an inference backend: pass `model.valid()` for a model on an autodiff
 /// backend. (There, Burn's stock `BatchNorm` and `Dropout` always run their training branch, and
 /// a generic `M` cannot be moved off the autodiff backend here.)
+///
+/// Migration: `evaluate_clean(&m, &data, 100, 15, &device)?` becomes
+/// `evaluate(&m, &data, &EvaluationConfig::new().with_batch_size(100), &device)?.report`.
 ///
 /// # Errors
 /// [`Error::AutodiffModelForInference`] for a model on an autodiff backend;
@@ -54,6 +58,10 @@ pub struct AttackEvaluation {
 /// let report = evaluate_clean(&model, &data, 2, 15, &device).unwrap();
 /// assert_eq!(report.n, 4);
 /// ```
+#[deprecated(
+    since = "0.2.0",
+    note = "use `evaluate` with an `EvaluationConfig` (batch size and bins are named there)"
+)]
 pub fn evaluate_clean<B: Backend, M: Classifier<B>>(
     model: &M,
     data: &ImageDataset,
@@ -90,16 +98,21 @@ fn check_classes(k: usize, data: &ImageDataset) -> Result<()> {
     Ok(())
 }
 
-/// Calibration of `model` on `data` attacked by `attack` at radius `epsilon`.
+/// Calibration of `model` on `data` attacked by `attack` at radius `epsilon` (with the seed of
+/// the attack's budget): [`evaluate_under`] with this batch size and number of bins.
 ///
-/// Batch `i` uses the seed `derive_seed(attack.seed(), i)`, so results do not depend on how
-/// many other evaluations ran before.
+/// Migration: `evaluate_attack(&a, &m, &data, eps, 100, 15, &device)?` becomes
+/// `evaluate_under(&a, &m, &data, a.budget().at(eps), &EvaluationConfig::new().with_batch_size(100), &device)?`
+/// (an [`Evaluation`], with the same fields plus `ci95`).
 ///
 /// # Errors
 ///
-/// [`Error::InvalidBins`]; [`Error::InvalidParameter`] (more classes in the data than in the
-/// model, zero batch size); [`Error::NoSamples`] for an empty data set; and the attack's errors
-/// (see [`Attack::perturb_with`]).
+/// As [`evaluate_under`].
+#[deprecated(
+    since = "0.2.0",
+    note = "use `evaluate_under` with a `Budget` and an `EvaluationConfig` (no positional \
+            f32/usize run to swap)"
+)]
 pub fn evaluate_attack<B, M, A>(
     attack: &A,
     model: &M,
@@ -117,14 +130,28 @@ where
     let config = EvaluationConfig::new()
         .with_batch_size(batch_size)
         .with_bins(bins);
-    let e = evaluate_under(attack, model, data, epsilon, &config, device)?;
-    Ok(AttackEvaluation {
-        attack: e.attack,
-        epsilon: e.epsilon,
-        report: e.report,
-        max_linf: e.max_linf,
-        pixel_range: e.pixel_range,
-    })
+    let e = evaluate_under(
+        attack,
+        model,
+        data,
+        attack.budget().at(epsilon),
+        &config,
+        device,
+    )?;
+    Ok(e.into())
+}
+
+impl From<Evaluation> for AttackEvaluation {
+    /// Drops the intervals.
+    fn from(e: Evaluation) -> Self {
+        Self {
+            attack: e.attack,
+            epsilon: e.epsilon,
+            report: e.report,
+            max_linf: e.max_linf,
+            pixel_range: e.pixel_range,
+        }
+    }
 }
 
 /// How an evaluation runs: batch size, calibration bins, and optional bootstrap intervals.
@@ -270,18 +297,39 @@ pub fn evaluate<B: Backend, M: Classifier<B>>(
     sink.finish("clean".into(), 0.0, 0.0, (lo, hi))
 }
 
-/// Calibration of `model` on `data` attacked by `attack` at radius `epsilon`, as configured.
+/// Calibration of `model` on `data` attacked by `attack` under `budget` (radius and seed), as
+/// configured. Pass `attack.budget()` for the attack's own ε and seed.
 ///
-/// Batch `i` uses the seed `derive_seed(attack.seed(), i)`, so results do not depend on how
-/// many other evaluations ran before, and equal [`evaluate_attack`]'s.
+/// Batch `i` is attacked with the seed `derive_seed(budget.seed, i)`, so results do not depend
+/// on how many other evaluations ran before.
+///
+/// ```
+/// use advcal::attack::{Attack, Budget, Iaa};
+/// use advcal::data::ImageDataset;
+/// use advcal::eval::{evaluate_under, EvaluationConfig};
+/// use advcal::model::SmallCnnConfig;
+/// use burn::backend::{Autodiff, NdArray};
+///
+/// type B = Autodiff<NdArray>;
+/// let device = Default::default();
+/// let data = ImageDataset::new(vec![128u8; 4 * 3 * 32 * 32], vec![0, 1, 2, 3], [3, 32, 32], 10).unwrap();
+/// let model = SmallCnnConfig::new().with_width(4).init::<B>(&device);
+/// let config = EvaluationConfig::new().with_batch_size(2);
+/// let e = evaluate_under(&Iaa::default(), &model, &data, Budget::new(0.03), &config, &device).unwrap();
+/// assert_eq!((e.attack.as_str(), e.report.n), ("iaa", 4));
+/// assert!(e.max_linf <= 0.03 + 1e-6);
+/// ```
 ///
 /// # Errors
-/// As [`evaluate_attack`], plus the bootstrap's configuration errors.
+/// [`Error::InvalidBins`]; [`Error::InvalidParameter`] (more classes in the data than in the
+/// model, zero batch size); [`Error::ChannelMismatch`]; [`Error::NoSamples`] for an empty data
+/// set; the bootstrap's configuration errors; and the attack's errors (see
+/// [`Attack::perturb_under`]).
 pub fn evaluate_under<B, M, A>(
     attack: &A,
     model: &M,
     data: &ImageDataset,
-    epsilon: f32,
+    budget: Budget,
     config: &EvaluationConfig,
     device: &B::Device,
 ) -> Result<Evaluation>
@@ -296,17 +344,12 @@ where
     let (mut max_linf, mut lo, mut hi) = (0.0f64, f64::INFINITY, f64::NEG_INFINITY);
     for (i, batch) in data.batches(config.batch_size, None, None)?.enumerate() {
         let (x, y) = batch.to_tensors::<B::InnerBackend>(device);
-        let out = attack.perturb_with(
-            model,
-            x,
-            y.clone(),
-            epsilon,
-            derive_seed(attack.seed(), i as u64),
-        )?;
+        let batch_budget = budget.with_seed(derive_seed(budget.seed, i as u64));
+        let out = attack.perturb_under(model, x, y.clone(), batch_budget)?;
         max_linf = max_linf.max(out.perturbation.abs().max().into_scalar().elem::<f64>());
         lo = lo.min(out.adversarial.clone().min().into_scalar().elem::<f64>());
         hi = hi.max(out.adversarial.max().into_scalar().elem::<f64>());
         sink.add(out.logits, y)?;
     }
-    sink.finish(attack.name(), epsilon, max_linf, (lo, hi))
+    sink.finish(attack.name(), budget.epsilon, max_linf, (lo, hi))
 }

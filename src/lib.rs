@@ -78,11 +78,11 @@ pub use error::{Error, Result};
 /// ```
 pub mod prelude {
     pub use crate::attack::{
-        run_epsilons, Attack, AttackConfig, AttackGoal, AttackOutput, Fgsm, FgsmConfig, Iaa,
-        IaaConfig, Pgd, PgdConfig, SignGradient, SignGradientConfig, Uca, UcaConfig, UniformNoise,
-        UniformNoiseConfig,
+        run_epsilons, Attack, AttackConfig, AttackGoal, AttackOutput, Budget, Fgsm, FgsmConfig,
+        Iaa, IaaConfig, Pgd, PgdConfig, SignGradient, SignGradientConfig, Uca, UcaConfig,
+        UniformNoise, UniformNoiseConfig,
     };
-    pub use crate::eval::{evaluate_attack, evaluate_clean};
+    pub use crate::eval::{evaluate, evaluate_under, Evaluation, EvaluationConfig};
     pub use crate::metrics::{CalibrationAccumulator, CalibrationReport};
     pub use crate::model::{
         Classifier, MobileNetV2, MobileNetV2Config, Mode, ResNet18, ResNet18Config, SmallCnn,
@@ -90,7 +90,7 @@ pub mod prelude {
     };
     pub use crate::report::{robustness_report, RobustnessConfig};
     pub use crate::train::{
-        fit, AceAt, AceAtConfig, AtIat, AtIatConfig, Ccat, CcatConfig, Iat, IatConfig, PgdAt,
+        AceAt, AceAtConfig, AtIat, AtIatConfig, Ccat, CcatConfig, Fit, Iat, IatConfig, PgdAt,
         PgdAtConfig, Plain, StrategyKind, TrainerConfig, TrainingStrategy,
     };
     pub use crate::{Error, Result};

@@ -43,9 +43,9 @@
 //! Each image costs one clean forward pass plus, per ε and attack, `steps` (PGD, IAA) or
 //! `steps + 1` (UCA) forward/backward passes. Batch `i` of every attack uses the seed
 //! [`derive_seed`]`(attack seed, i)` — the attack seed is [`RobustnessConfig::seed`] for PGD and
-//! IAA; UCA draws nothing — exactly as [`evaluate_attack`](crate::eval::evaluate_attack) does,
-//! so every attack row equals `evaluate_attack` with [`RobustnessConfig::attack_config`] and the
-//! same batch size, and the clean row equals [`evaluate_clean`](crate::eval::evaluate_clean) on
+//! IAA; UCA draws nothing — exactly as [`evaluate_under`](crate::eval::evaluate_under) does,
+//! so every attack row equals `evaluate_under` with [`RobustnessConfig::attack_config`], its
+//! budget and the same batch size, and the clean row equals [`evaluate`](crate::eval::evaluate) on
 //! `model.valid()`. The model is never modified.
 //!
 //! ```
@@ -266,7 +266,7 @@ impl RobustnessConfig {
 
     /// The exact attack the report runs for `attack` at radius `epsilon`: `steps` steps, seed
     /// [`seed`](RobustnessConfig::seed) (PGD, IAA), IAA's λ, every other setting at its
-    /// default. Pass it to [`evaluate_attack`](crate::eval::evaluate_attack) with the same
+    /// default. Pass it to [`evaluate_under`](crate::eval::evaluate_under) with the same
     /// batch size to reproduce a row.
     ///
     /// ```
@@ -895,9 +895,9 @@ fn progress_bar(enabled: bool, units: usize) -> Option<indicatif::ProgressBar> {
 ///
 /// Streams over the data **once**, in batches of `config.batch_size` in data-set order: per
 /// batch, the clean logits come from the inference copy `model.valid()` (as
-/// [`evaluate_clean`](crate::eval::evaluate_clean)), then every attack runs at every ε on the
+/// [`evaluate`](crate::eval::evaluate)), then every attack runs at every ε on the
 /// autodiff model with seed `derive_seed(attack seed, batch index)` (as
-/// [`evaluate_attack`](crate::eval::evaluate_attack)). The model is not modified. Memory grows
+/// [`evaluate_under`](crate::eval::evaluate_under)). The model is not modified. Memory grows
 /// with 17 bytes per image and row (the per-image data of the intervals).
 ///
 /// # Errors
@@ -1014,9 +1014,10 @@ where
                 if let Some(bar) = &bar {
                     bar.set_message(format!("{}@{eps}", AttackConfig::name(attack)));
                 }
-                let seed = derive_seed(Attack::<B, M>::seed(attack), i as u64);
+                let budget = attack.budget();
+                let budget = budget.at(eps).with_seed(derive_seed(budget.seed, i as u64));
                 let out =
-                    Attack::<B, M>::perturb_with(attack, model, x.clone(), y.clone(), eps, seed)?;
+                    Attack::<B, M>::perturb_under(attack, model, x.clone(), y.clone(), budget)?;
                 let linf = per_image_linf(out.perturbation)?;
                 let z = host_logits(out.logits, rows, k)?;
                 let gap = attacked[e][a].add(&z, k, &batch.labels, &linf)?;

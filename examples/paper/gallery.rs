@@ -159,13 +159,12 @@ pub fn render<B: AutodiffBackend>(ctx: &Ctx<B>, model: &AnyModel<B>, path: &Path
     let chosen = data.subset(&picked)?;
     let (x, y) = chosen.to_batch().to_tensors::<B::InnerBackend>(&ctx.device);
     let eps = 0.03;
-    let out = Attack::<B, AnyModel<B>>::perturb_with(
+    let out = Attack::<B, AnyModel<B>>::perturb_under(
         &ctx.iaa(5.0),
         model,
         x.clone(),
         y,
-        eps,
-        ctx.args.seed,
+        advcal::attack::Budget::new(eps).with_seed(ctx.args.seed),
     )?;
     let to_vec = |t: Tensor<B::InnerBackend, 4>| -> Result<Vec<f32>> {
         t.into_data()

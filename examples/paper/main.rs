@@ -34,7 +34,7 @@ use advcal::metrics::{BootstrapConfig, CalibrationAccumulator, CalibrationSample
 use advcal::model::{
     AnyModel, AnyModelConfig, Architecture, Classifier, Mode, NormalizationConfig,
 };
-use advcal::train::{fit, paper_sgd, StrategyKind, TrainerConfig};
+use advcal::train::{paper_sgd, Fit, StrategyKind, TrainerConfig};
 use advcal::Result;
 use burn::module::AutodiffModule;
 use burn::prelude::*;
@@ -206,17 +206,10 @@ impl<B: AutodiffBackend> Ctx<B> {
         );
         runinfo::reset_peak_memory();
         let started = Instant::now();
-        let outcome = fit(
-            &trainer,
-            arch.name(),
-            &config,
-            model,
-            optim,
-            &mut strategy,
-            &self.train,
-            Some(&self.test),
-            &self.device,
-        )?;
+        let outcome = Fit::new(model, optim, &mut strategy, &self.train)
+            .with_eval(&self.test)
+            .with_identity(arch.name(), &config)
+            .run(&trainer, &self.device)?;
         let seconds = started.elapsed().as_secs_f64();
         runinfo::write(&dir, kind, arch, epochs, lr, &outcome.history, seconds)?;
         export_weights(&dir, &outcome.model, &read_checkpoint(&ckpt)?.meta)?;
@@ -289,11 +282,12 @@ impl<B: AutodiffBackend> Ctx<B> {
         epsilon: f32,
         data: &ImageDataset,
     ) -> Result<Record> {
+        let budget = attack.budget().at(epsilon);
         let e = evaluate_under(
             attack,
             model,
             data,
-            epsilon,
+            budget,
             &self.eval_config(),
             &self.device,
         )?;
@@ -503,13 +497,12 @@ fn table3<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
         let (x, y) = batch.to_tensors::<B::InnerBackend>(&ctx.device);
         for (t, threat) in models.iter().enumerate() {
             let seed = advcal::rng::derive_seed(ctx.args.seed, b as u64);
-            let out = Attack::<B, AnyModel<B>>::perturb_with(
+            let out = Attack::<B, AnyModel<B>>::perturb_under(
                 &iaa,
                 threat,
                 x.clone(),
                 y.clone(),
-                eps,
-                seed,
+                advcal::attack::Budget::new(eps).with_seed(seed),
             )?;
             let linf: f64 = out.perturbation.abs().max().into_scalar().elem();
             max_linf[t] = max_linf[t].max(linf);

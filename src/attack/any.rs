@@ -1,7 +1,7 @@
 //! A serialisable choice among the built-in attacks, for configuration files and trainers.
 
 use super::{
-    Attack, AttackOutput, Fgsm, FgsmConfig, Iaa, IaaConfig, Pgd, PgdConfig, Uca, UcaConfig,
+    Attack, AttackOutput, Budget, Fgsm, FgsmConfig, Iaa, IaaConfig, Pgd, PgdConfig, Uca, UcaConfig,
     UniformNoise, UniformNoiseConfig,
 };
 use crate::error::{Error, Result};
@@ -68,6 +68,22 @@ impl AttackConfig {
 }
 
 impl AttackConfig {
+    /// The configured radius and seed (the seed is 0 for the deterministic FGSM and UCA).
+    ///
+    /// ```
+    /// use advcal::attack::{AttackConfig, Budget, PgdConfig};
+    /// let pgd = AttackConfig::Pgd(PgdConfig::new().with_epsilon(0.03).with_seed(7));
+    /// assert_eq!(pgd.budget(), Budget::new(0.03).with_seed(7));
+    /// ```
+    pub fn budget(&self) -> Budget {
+        Budget::new(self.epsilon()).with_seed(match self {
+            Self::Fgsm(_) | Self::Uca(_) => 0,
+            Self::Pgd(c) => c.seed,
+            Self::UniformNoise(c) => c.seed,
+            Self::Iaa(c) => c.seed,
+        })
+    }
+
     /// `<name>@<ε>` (e.g. `pgd@0.03`): the attack's column prefix in the trainer's history
     /// and the view name of `advcal::learner::CalibrationMetric::under_attack`.
     ///
@@ -126,36 +142,24 @@ where
     fn name(&self) -> String {
         AttackConfig::name(self).to_string()
     }
-    fn epsilon(&self) -> f32 {
-        AttackConfig::epsilon(self)
+    fn budget(&self) -> Budget {
+        AttackConfig::budget(self)
     }
-    fn seed(&self) -> u64 {
-        match self {
-            Self::Fgsm(_) => 0,
-            Self::Pgd(c) => c.seed,
-            Self::UniformNoise(c) => c.seed,
-            Self::Iaa(c) => c.seed,
-            Self::Uca(_) => 0,
-        }
-    }
-    fn perturb_with(
+    fn perturb_under(
         &self,
         model: &M,
         images: Tensor<B::InnerBackend, 4>,
         labels: Tensor<B::InnerBackend, 1, Int>,
-        epsilon: f32,
-        seed: u64,
+        budget: Budget,
     ) -> Result<AttackOutput<B::InnerBackend>> {
         match self {
-            Self::Fgsm(c) => {
-                Fgsm::new(c.clone()).perturb_with(model, images, labels, epsilon, seed)
-            }
-            Self::Pgd(c) => Pgd::new(c.clone()).perturb_with(model, images, labels, epsilon, seed),
+            Self::Fgsm(c) => Fgsm::new(c.clone()).perturb_under(model, images, labels, budget),
+            Self::Pgd(c) => Pgd::new(c.clone()).perturb_under(model, images, labels, budget),
             Self::UniformNoise(c) => {
-                UniformNoise::new(c.clone()).perturb_with(model, images, labels, epsilon, seed)
+                UniformNoise::new(c.clone()).perturb_under(model, images, labels, budget)
             }
-            Self::Iaa(c) => Iaa::new(c.clone()).perturb_with(model, images, labels, epsilon, seed),
-            Self::Uca(c) => Uca::new(c.clone()).perturb_with(model, images, labels, epsilon, seed),
+            Self::Iaa(c) => Iaa::new(c.clone()).perturb_under(model, images, labels, budget),
+            Self::Uca(c) => Uca::new(c.clone()).perturb_under(model, images, labels, budget),
         }
     }
 }

@@ -2,8 +2,8 @@
 //! Adversarial Examples", ICLR 2015, <https://arxiv.org/abs/1412.6572>).
 
 use super::{
-    Attack, AttackGoal, AttackOutput, CrossEntropy, Direction, RadiusSchedule, SignGradientConfig,
-    StartPoint, StepSize,
+    Attack, AttackGoal, AttackOutput, Budget, CrossEntropy, Direction, RadiusSchedule,
+    SignGradientConfig, StartPoint, StepSize,
 };
 use crate::error::Result;
 use crate::model::{Classifier, Mode};
@@ -50,19 +50,15 @@ where
     fn name(&self) -> String {
         "fgsm".into()
     }
-    fn epsilon(&self) -> f32 {
-        self.config.epsilon
+    fn budget(&self) -> Budget {
+        Budget::new(self.config.epsilon)
     }
-    fn seed(&self) -> u64 {
-        0
-    }
-    fn perturb_with(
+    fn perturb_under(
         &self,
         model: &M,
         images: Tensor<B::InnerBackend, 4>,
         labels: Tensor<B::InnerBackend, 1, Int>,
-        epsilon: f32,
-        seed: u64,
+        budget: Budget,
     ) -> Result<AttackOutput<B::InnerBackend>> {
         SignGradientConfig::new()
             .with_steps(1)
@@ -72,6 +68,6 @@ where
             .with_start(StartPoint::Clean)
             .with_mode(self.config.mode)
             .with_objective("fgsm", AttackGoal::Misclassify, CrossEntropy)
-            .perturb_with(model, images, labels, epsilon, seed)
+            .perturb_under(model, images, labels, budget)
     }
 }

@@ -106,15 +106,42 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "the forward pass panicked".into())
 }
 
-/// The frozen copy an attack uses, after validating the batch ([`super::validate_batch`] and
-/// the model's input channels) and, in [`Mode::Eval`], probing that the model evaluates in
-/// inference behaviour ([`check_inference_behaviour`]).
+/// The copy of `model` an attack differentiates: validates the batch ([`super::validate_batch`]
+/// at radius `epsilon`, and the model's input channels), makes a frozen copy
+/// ([`frozen_copy`]: no parameter gradients, decoupled from `model`, so nothing an attack does
+/// reaches the model) and, in [`Mode::Eval`], probes that the model evaluates in inference
+/// behaviour ([`check_inference_behaviour`]). Every built-in attack starts here; so should a
+/// custom one (see [`Attack`](super::Attack)).
 ///
 /// In [`Mode::Eval`] the copy returned has its BatchNorms folded into the convolutions when the
 /// model supports it ([`Classifier::fold_batch_norm`]): same logits and gradients up to float
 /// rounding, fewer element-wise passes. The probe runs on the unfolded copy, since it is about
 /// how the model's own BatchNorm behaves.
-pub(crate) fn attack_copy<B, M>(
+///
+/// ```
+/// use advcal::attack::attack_copy;
+/// use advcal::model::{Classifier, Mode, SmallCnnConfig};
+/// use advcal::Error;
+/// use burn::backend::{Autodiff, NdArray};
+/// use burn::prelude::*;
+///
+/// type B = Autodiff<NdArray>;
+/// let device = Default::default();
+/// let model = SmallCnnConfig::new().with_width(4).init::<B>(&device);
+/// let x = Tensor::<NdArray, 4>::full([2, 3, 32, 32], 0.5, &device);
+/// let y = Tensor::<NdArray, 1, Int>::from_ints([1, 2], &device);
+/// let frozen = attack_copy::<B, _>(&model, &x, &y, 0.03, Mode::Eval).unwrap();
+/// assert_eq!(frozen.num_classes(), 10);
+/// // Pixels outside [0, 1] are refused before anything runs.
+/// let err = attack_copy::<B, _>(&model, &(x * 2.0), &y, 0.03, Mode::Eval).unwrap_err();
+/// assert!(matches!(err, Error::PixelRange { .. }));
+/// ```
+///
+/// # Errors
+///
+/// Those of [`super::validate_batch`], [`Error::ChannelMismatch`], and in [`Mode::Eval`]
+/// those of [`check_inference_behaviour`].
+pub fn attack_copy<B, M>(
     model: &M,
     images: &Tensor<B::InnerBackend, 4>,
     labels: &Tensor<B::InnerBackend, 1, Int>,

@@ -2,8 +2,8 @@
 //! Network by Inverse Adversarial Attack", <https://arxiv.org/abs/2504.06358>).
 
 use super::{
-    Attack, AttackGoal, AttackOutput, Direction, IaaObjective, RadiusSchedule, SignGradientConfig,
-    StartPoint, StepSize,
+    Attack, AttackGoal, AttackOutput, Budget, Direction, IaaObjective, RadiusSchedule,
+    SignGradientConfig, StartPoint, StepSize,
 };
 use crate::error::{Error, Result};
 use crate::model::{Classifier, Mode};
@@ -128,22 +128,18 @@ where
     fn name(&self) -> String {
         "iaa".into()
     }
-    fn epsilon(&self) -> f32 {
-        self.config.epsilon
-    }
-    fn seed(&self) -> u64 {
-        self.config.seed
+    fn budget(&self) -> Budget {
+        Budget::new(self.config.epsilon).with_seed(self.config.seed)
     }
     fn goal(&self) -> AttackGoal {
         AttackGoal::Underconfidence
     }
-    fn perturb_with(
+    fn perturb_under(
         &self,
         model: &M,
         images: Tensor<B::InnerBackend, 4>,
         labels: Tensor<B::InnerBackend, 1, Int>,
-        epsilon: f32,
-        seed: u64,
+        budget: Budget,
     ) -> Result<AttackOutput<B::InnerBackend>> {
         let lambda = self.config.lambda;
         if !(lambda.is_finite() && lambda >= 0.0) {
@@ -151,6 +147,6 @@ where
         }
         self.engine()
             .with_objective("iaa", AttackGoal::Underconfidence, IaaObjective { lambda })
-            .perturb_with(model, images, labels, epsilon, seed)
+            .perturb_under(model, images, labels, budget)
     }
 }

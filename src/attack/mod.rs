@@ -33,9 +33,8 @@ mod uca;
 
 pub use any::AttackConfig;
 pub use fgsm::{Fgsm, FgsmConfig};
-pub(crate) use gradient::attack_copy;
 pub use gradient::{
-    check_inference_behaviour, frozen_copy, input_gradient, InputGradient,
+    attack_copy, check_inference_behaviour, frozen_copy, input_gradient, InputGradient,
     INFERENCE_PROBE_TOLERANCE,
 };
 pub use iaa::{Iaa, IaaConfig};
@@ -79,13 +78,75 @@ pub struct AttackOutput<B: Backend> {
     pub loss: Tensor<B, 1>,
 }
 
+/// A batch of images `[N, C, H, W]` in `[0, 1]`, on the inner (non-autodiff) backend of the
+/// autodiff backend `B`: what an [`Attack`] takes.
+pub type Images<B> = Tensor<<B as AutodiffBackend>::InnerBackend, 4>;
+
+/// The labels `[N]` of a batch, on the inner backend of the autodiff backend `B`.
+pub type Labels<B> = Tensor<<B as AutodiffBackend>::InnerBackend, 1, Int>;
+
+/// What an [`Attack`] on the autodiff backend `B` returns.
+pub type AttackResult<B> = Result<AttackOutput<<B as AutodiffBackend>::InnerBackend>>;
+
+/// The threat an attack runs under: the L∞ radius ε on the `[0, 1]` pixel scale and the seed
+/// of its randomness (random start, noise).
+///
+/// This is the one value through which ε and the seed reach an attack:
+/// [`Attack::perturb_under`] receives it, and [`Attack::budget`] says which budget
+/// [`Attack::perturb`] uses (for the built-in attacks: the `epsilon` and `seed` of their config).
+/// Multi-radius runs ([`run_epsilons`], the evaluations in [`crate::eval`]) pass other budgets
+/// to the same attack, so validation and clean forward passes are shared.
+///
+/// ```
+/// use advcal::attack::Budget;
+/// let b = Budget::new(8.0 / 255.0).with_seed(3);
+/// assert_eq!(b.at(0.01), Budget { epsilon: 0.01, seed: 3 });
+/// assert_eq!(Budget::default().epsilon, 8.0 / 255.0);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Budget {
+    /// L∞ radius ε: every output satisfies `‖x_adv − x‖∞ ≤ ε`.
+    pub epsilon: f32,
+    /// Seed of the attack's randomness (ignored by deterministic attacks).
+    pub seed: u64,
+}
+
+impl Budget {
+    /// A budget of radius `epsilon` and seed 0.
+    pub fn new(epsilon: f32) -> Self {
+        Self { epsilon, seed: 0 }
+    }
+
+    /// The same budget with seed `seed`.
+    pub fn with_seed(self, seed: u64) -> Self {
+        Self { seed, ..self }
+    }
+
+    /// The same budget at radius `epsilon` (same seed).
+    pub fn at(self, epsilon: f32) -> Self {
+        Self { epsilon, ..self }
+    }
+}
+
+impl Default for Budget {
+    /// ε = 8/255, seed 0.
+    fn default() -> Self {
+        Self::new(8.0 / 255.0)
+    }
+}
+
 /// An attack on a classifier `M` differentiated on the autodiff backend `B`.
 ///
 /// Inputs and outputs live on `B::InnerBackend` (no autodiff graph); the attack builds the
 /// gradient leaves itself.
 ///
+/// To write one, implement [`name`](Attack::name) and [`perturb_under`](Attack::perturb_under):
+/// [`attack_copy`] validates the batch and gives the frozen, inference-behaviour copy to
+/// differentiate, [`input_gradient`] the gradient, [`project_linf`] the projection and
+/// [`AttackOutput::from_images`] the output (see `examples/custom_attack.rs`).
+///
 /// ```
-/// use advcal::attack::{Attack, Pgd, PgdConfig};
+/// use advcal::attack::{Attack, Budget, Pgd, PgdConfig};
 /// use advcal::model::SmallCnnConfig;
 /// use burn::backend::{Autodiff, NdArray};
 /// use burn::prelude::*;
@@ -96,27 +157,30 @@ pub struct AttackOutput<B: Backend> {
 /// let x = Tensor::<NdArray, 4>::full([2, 3, 32, 32], 0.5, &device);
 /// let y = Tensor::<NdArray, 1, Int>::from_ints([1, 2], &device);
 /// let pgd = Pgd::new(PgdConfig::new().with_epsilon(8.0 / 255.0).with_steps(2));
-/// let out = Attack::<B, _>::perturb(&pgd, &model, x, y).unwrap();
-/// let linf = out.perturbation.abs().max().into_scalar();
-/// assert!(linf <= 8.0 / 255.0 + 1e-6);
+/// let out = Attack::<B, _>::perturb(&pgd, &model, x.clone(), y.clone()).unwrap();
+/// assert!(out.perturbation.abs().max().into_scalar() <= 8.0 / 255.0 + 1e-6);
+/// // The same attack under another budget.
+/// let out = Attack::<B, _>::perturb_under(&pgd, &model, x, y, Budget::new(0.01)).unwrap();
+/// assert!(out.perturbation.abs().max().into_scalar() <= 0.01 + 1e-6);
 /// ```
 pub trait Attack<B: AutodiffBackend, M> {
     /// Short name for tables and file names (`"pgd"`, `"iaa"`, ...).
     fn name(&self) -> String;
 
-    /// The configured radius ε.
-    fn epsilon(&self) -> f32;
-
-    /// The configured seed of the random start (if any).
-    fn seed(&self) -> u64;
-
-    /// What a success is for this attack.
+    /// What a success is for this attack (default: misclassification).
     fn goal(&self) -> AttackGoal {
         AttackGoal::Misclassify
     }
 
-    /// Runs the attack at radius `epsilon` with random seed `seed` (hyper-parameters defined
-    /// relative to ε, such as PGD's `α = ε/4` or IAA's `α = ε/T`, follow `epsilon`).
+    /// The budget [`perturb`](Attack::perturb) runs under. The built-in attacks return their
+    /// config's `epsilon` and `seed`; the default is [`Budget::default`] (ε = 8/255, seed 0).
+    fn budget(&self) -> Budget {
+        Budget::default()
+    }
+
+    /// Runs the attack under `budget`: radius `budget.epsilon`, randomness from `budget.seed`
+    /// (hyper-parameters defined relative to ε, such as PGD's `α = ε/4` or IAA's `α = ε/T`,
+    /// follow it).
     ///
     /// # Errors
     ///
@@ -127,27 +191,21 @@ pub trait Attack<B: AutodiffBackend, M> {
     /// [`Error::InvalidParameter`]); and model problems found before the attack
     /// ([`Error::TrainingBehaviourInEval`], [`Error::ClassCountMismatch`],
     /// [`Error::ModelForward`]) or during it ([`Error::MissingGradient`]).
-    fn perturb_with(
+    fn perturb_under(
         &self,
         model: &M,
-        images: Tensor<B::InnerBackend, 4>,
-        labels: Tensor<B::InnerBackend, 1, Int>,
-        epsilon: f32,
-        seed: u64,
-    ) -> Result<AttackOutput<B::InnerBackend>>;
+        images: Images<B>,
+        labels: Labels<B>,
+        budget: Budget,
+    ) -> AttackResult<B>;
 
-    /// Runs the attack with its configured ε and seed.
+    /// Runs the attack under its own [`budget`](Attack::budget).
     ///
     /// # Errors
     ///
-    /// As [`perturb_with`](Attack::perturb_with).
-    fn perturb(
-        &self,
-        model: &M,
-        images: Tensor<B::InnerBackend, 4>,
-        labels: Tensor<B::InnerBackend, 1, Int>,
-    ) -> Result<AttackOutput<B::InnerBackend>> {
-        self.perturb_with(model, images, labels, self.epsilon(), self.seed())
+    /// As [`perturb_under`](Attack::perturb_under).
+    fn perturb(&self, model: &M, images: Images<B>, labels: Labels<B>) -> AttackResult<B> {
+        self.perturb_under(model, images, labels, self.budget())
     }
 }
 
@@ -155,24 +213,20 @@ impl<B: AutodiffBackend, M, A: Attack<B, M> + ?Sized> Attack<B, M> for Box<A> {
     fn name(&self) -> String {
         (**self).name()
     }
-    fn epsilon(&self) -> f32 {
-        (**self).epsilon()
-    }
-    fn seed(&self) -> u64 {
-        (**self).seed()
-    }
     fn goal(&self) -> AttackGoal {
         (**self).goal()
     }
-    fn perturb_with(
+    fn budget(&self) -> Budget {
+        (**self).budget()
+    }
+    fn perturb_under(
         &self,
         model: &M,
-        images: Tensor<B::InnerBackend, 4>,
-        labels: Tensor<B::InnerBackend, 1, Int>,
-        epsilon: f32,
-        seed: u64,
-    ) -> Result<AttackOutput<B::InnerBackend>> {
-        (**self).perturb_with(model, images, labels, epsilon, seed)
+        images: Images<B>,
+        labels: Labels<B>,
+        budget: Budget,
+    ) -> AttackResult<B> {
+        (**self).perturb_under(model, images, labels, budget)
     }
 }
 
@@ -274,31 +328,68 @@ pub fn project_linf<B: Backend, const D: usize>(
     (original + delta).clamp(0.0, 1.0)
 }
 
-/// Builds an [`AttackOutput`] for final images: one inference-mode forward (no graph) for the
-/// logits and the per-sample objective.
-pub(crate) fn finish<B, M, O>(
-    frozen: &M,
-    original: Tensor<B::InnerBackend, 4>,
-    adversarial: Tensor<B::InnerBackend, 4>,
-    labels: Tensor<B::InnerBackend, 1, Int>,
-    objective: &O,
-) -> AttackOutput<B::InnerBackend>
-where
-    B: AutodiffBackend,
-    M: Classifier<B>,
-    O: Objective<B>,
-{
-    let logits = frozen.forward_mode(
-        Tensor::from_inner(adversarial.clone()),
-        crate::model::Mode::Eval,
-    );
-    let loss = objective
-        .per_sample(logits.clone(), Tensor::from_inner(labels))
-        .inner();
-    AttackOutput {
-        perturbation: adversarial.clone() - original,
-        adversarial,
-        logits: logits.inner(),
-        loss,
+impl<B: Backend> AttackOutput<B> {
+    /// The output of an attack that ends at `adversarial`: one inference-behaviour forward pass
+    /// of `model` (no graph) gives the logits and the per-sample cross-entropy as `loss`, and the
+    /// perturbation is `adversarial − original`.
+    ///
+    /// `model` is the copy the attack differentiated ([`attack_copy`]); `adversarial` should
+    /// already be projected ([`project_linf`]) — this constructor does not know ε.
+    ///
+    /// ```
+    /// use advcal::attack::AttackOutput;
+    /// use advcal::model::SmallCnnConfig;
+    /// use burn::backend::{Autodiff, NdArray};
+    /// use burn::prelude::*;
+    ///
+    /// type B = Autodiff<NdArray>;
+    /// let device = Default::default();
+    /// let model = SmallCnnConfig::new().with_width(4).init::<B>(&device);
+    /// let x = Tensor::<NdArray, 4>::full([2, 3, 32, 32], 0.5, &device);
+    /// let y = Tensor::<NdArray, 1, Int>::from_ints([1, 2], &device);
+    /// let out = AttackOutput::from_images::<B, _>(&model, x.clone(), x + 0.01, y);
+    /// assert_eq!(out.logits.dims(), [2, 10]);
+    /// assert!((out.perturbation.max().into_scalar() - 0.01).abs() < 1e-6);
+    /// assert!(out.loss.min().into_scalar() > 0.0);
+    /// ```
+    pub fn from_images<A, M>(
+        model: &M,
+        original: Tensor<B, 4>,
+        adversarial: Tensor<B, 4>,
+        labels: Tensor<B, 1, Int>,
+    ) -> Self
+    where
+        A: AutodiffBackend<InnerBackend = B>,
+        M: Classifier<A>,
+    {
+        Self::with_objective::<A, M, _>(model, original, adversarial, labels, &CrossEntropy)
+    }
+
+    /// As [`from_images`](Self::from_images), with `objective`'s per-sample values as `loss`.
+    pub fn with_objective<A, M, O>(
+        model: &M,
+        original: Tensor<B, 4>,
+        adversarial: Tensor<B, 4>,
+        labels: Tensor<B, 1, Int>,
+        objective: &O,
+    ) -> Self
+    where
+        A: AutodiffBackend<InnerBackend = B>,
+        M: Classifier<A>,
+        O: Objective<A>,
+    {
+        let logits = model.forward_mode(
+            Tensor::from_inner(adversarial.clone()),
+            crate::model::Mode::Eval,
+        );
+        let loss = objective
+            .per_sample(logits.clone(), Tensor::from_inner(labels))
+            .inner();
+        AttackOutput {
+            perturbation: adversarial.clone() - original,
+            adversarial,
+            logits: logits.inner(),
+            loss,
+        }
     }
 }

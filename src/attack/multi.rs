@@ -29,12 +29,12 @@ pub struct EpsilonResult<B: Backend> {
 /// Runs `attack` at every radius of `epsilons` on the same batch.
 ///
 /// Input validation and the clean forward pass (needed to judge underconfidence successes) are
-/// done once for all radii. Each radius uses the attack's own seed, so a result does not depend
+/// done once for all radii. Each radius uses the seed of the attack's [`budget`](Attack::budget), so a result does not depend
 /// on which other radii were requested.
 ///
 /// # Errors
 ///
-/// Those of [`Attack::perturb_with`], checked for every radius before any attack runs.
+/// Those of [`Attack::perturb_under`], checked for every radius before any attack runs.
 ///
 /// ```
 /// use advcal::attack::{run_epsilons, UniformNoise};
@@ -80,8 +80,8 @@ where
     epsilons
         .iter()
         .map(|&eps| {
-            let output =
-                attack.perturb_with(model, images.clone(), labels.clone(), eps, attack.seed())?;
+            let budget = attack.budget().at(eps);
+            let output = attack.perturb_under(model, images.clone(), labels.clone(), budget)?;
             let clipped = project_linf(output.adversarial.clone(), images.clone(), eps);
             // Built-in attacks already satisfy the constraints; only re-run the model when a
             // (custom) attack left them.

@@ -2,7 +2,7 @@
 //! <https://arxiv.org/abs/2504.06358>), to tell an attack's effect from that of any perturbation of
 //! the same size.
 
-use super::{attack_copy, finish, Attack, AttackOutput, CrossEntropy};
+use super::{attack_copy, Attack, AttackOutput, Budget, CrossEntropy};
 use crate::error::Result;
 use crate::model::{Classifier, Mode};
 use crate::rng::uniform_tensor;
@@ -50,25 +50,22 @@ where
     fn name(&self) -> String {
         "noise".into()
     }
-    fn epsilon(&self) -> f32 {
-        self.config.epsilon
+    fn budget(&self) -> Budget {
+        Budget::new(self.config.epsilon).with_seed(self.config.seed)
     }
-    fn seed(&self) -> u64 {
-        self.config.seed
-    }
-    fn perturb_with(
+    fn perturb_under(
         &self,
         model: &M,
         images: Tensor<B::InnerBackend, 4>,
         labels: Tensor<B::InnerBackend, 1, Int>,
-        epsilon: f32,
-        seed: u64,
+        budget: Budget,
     ) -> Result<AttackOutput<B::InnerBackend>> {
+        let Budget { epsilon, seed } = budget;
         let frozen = attack_copy::<B, M>(model, &images, &labels, epsilon, Mode::Eval)?;
         let noise =
             uniform_tensor::<B::InnerBackend, 4>(images.dims(), epsilon, seed, &images.device());
         let adversarial = super::project_linf(images.clone() + noise, images.clone(), epsilon);
-        Ok(finish::<B, M, _>(
+        Ok(AttackOutput::with_objective::<B, M, _>(
             &frozen,
             images,
             adversarial,

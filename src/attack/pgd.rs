@@ -2,8 +2,8 @@
 //! Adversarial Attacks", ICLR 2018, <https://arxiv.org/abs/1706.06083>).
 
 use super::{
-    Attack, AttackOutput, CrossEntropy, Direction, RadiusSchedule, SignGradientConfig, StartPoint,
-    StepSize,
+    Attack, AttackOutput, Budget, CrossEntropy, Direction, RadiusSchedule, SignGradientConfig,
+    StartPoint, StepSize,
 };
 use crate::error::Result;
 use crate::model::{Classifier, Mode};
@@ -85,23 +85,19 @@ where
     fn name(&self) -> String {
         "pgd".into()
     }
-    fn epsilon(&self) -> f32 {
-        self.config.epsilon
+    fn budget(&self) -> Budget {
+        Budget::new(self.config.epsilon).with_seed(self.config.seed)
     }
-    fn seed(&self) -> u64 {
-        self.config.seed
-    }
-    fn perturb_with(
+    fn perturb_under(
         &self,
         model: &M,
         images: Tensor<B::InnerBackend, 4>,
         labels: Tensor<B::InnerBackend, 1, Int>,
-        epsilon: f32,
-        seed: u64,
+        budget: Budget,
     ) -> Result<AttackOutput<B::InnerBackend>> {
         let attack =
             self.engine()
                 .with_objective("pgd", super::AttackGoal::Misclassify, CrossEntropy);
-        attack.perturb_with(model, images, labels, epsilon, seed)
+        attack.perturb_under(model, images, labels, budget)
     }
 }

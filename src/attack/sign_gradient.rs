@@ -1,6 +1,6 @@
 //! The shared sign-gradient engine behind FGSM, PGD, IAA and custom attacks.
 
-use super::{attack_copy, finish, input_gradient, Attack, AttackGoal, AttackOutput, Objective};
+use super::{attack_copy, input_gradient, Attack, AttackGoal, AttackOutput, Budget, Objective};
 use crate::error::{check_steps, Error, Result};
 use crate::model::{Classifier, Mode};
 use crate::rng::uniform_tensor;
@@ -168,23 +168,20 @@ where
     fn name(&self) -> String {
         self.name.clone()
     }
-    fn epsilon(&self) -> f32 {
-        self.config.epsilon
-    }
-    fn seed(&self) -> u64 {
-        self.config.seed
+    fn budget(&self) -> Budget {
+        Budget::new(self.config.epsilon).with_seed(self.config.seed)
     }
     fn goal(&self) -> AttackGoal {
         self.goal
     }
-    fn perturb_with(
+    fn perturb_under(
         &self,
         model: &M,
         images: Tensor<B::InnerBackend, 4>,
         labels: Tensor<B::InnerBackend, 1, Int>,
-        epsilon: f32,
-        seed: u64,
+        budget: Budget,
     ) -> Result<AttackOutput<B::InnerBackend>> {
+        let Budget { epsilon, seed } = budget;
         let frozen = attack_copy::<B, M>(model, &images, &labels, epsilon, self.config.mode)?;
         let adversarial = run_sign_gradient::<B, M, O>(
             &frozen,
@@ -195,7 +192,7 @@ where
             epsilon,
             seed,
         )?;
-        Ok(finish::<B, M, O>(
+        Ok(AttackOutput::with_objective::<B, M, O>(
             &frozen,
             images,
             adversarial,

@@ -2,7 +2,7 @@
 //! Framework For Adversarial Attacks Targeting Calibration", <https://arxiv.org/abs/2401.02718>).
 
 use super::{
-    attack_copy, finish, input_gradient, Attack, AttackGoal, AttackOutput, CrossEntropy, StepSize,
+    attack_copy, input_gradient, Attack, AttackGoal, AttackOutput, Budget, CrossEntropy, StepSize,
 };
 use crate::error::{check_steps, Result};
 use crate::model::{Classifier, Mode};
@@ -72,23 +72,20 @@ where
     fn name(&self) -> String {
         "uca".into()
     }
-    fn epsilon(&self) -> f32 {
-        self.config.epsilon
-    }
-    fn seed(&self) -> u64 {
-        0
+    fn budget(&self) -> Budget {
+        Budget::new(self.config.epsilon)
     }
     fn goal(&self) -> AttackGoal {
         AttackGoal::Underconfidence
     }
-    fn perturb_with(
+    fn perturb_under(
         &self,
         model: &M,
         images: Tensor<B::InnerBackend, 4>,
         labels: Tensor<B::InnerBackend, 1, Int>,
-        epsilon: f32,
-        _seed: u64,
+        budget: Budget,
     ) -> Result<AttackOutput<B::InnerBackend>> {
+        let epsilon = budget.epsilon;
         check_steps(self.config.steps)?;
         let alpha = self.config.step_size.resolve(epsilon, self.config.steps)?;
         let mode = self.config.mode;
@@ -139,7 +136,7 @@ where
             grad = cand_grad * keep.clone() + grad * reject.clone();
             step = step.clone() * keep + step * reject.mul_scalar(decay);
         }
-        Ok(finish::<B, M, _>(
+        Ok(AttackOutput::with_objective::<B, M, _>(
             &frozen,
             images,
             current,

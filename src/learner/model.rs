@@ -98,7 +98,7 @@ fn batch_seed(seed: u64, indices: &[usize]) -> u64 {
 /// The strategy is cloned for every step (steps take `&self` and may run on several devices at
 /// once), so strategies that keep state between steps
 /// ([`TrainingStrategy::is_stateful`](crate::train::TrainingStrategy::is_stateful), the
-/// persistent-noise IAT) are refused; train those with [`crate::train::fit`].
+/// persistent-noise IAT) are refused; train those with [`crate::train::Fit`].
 ///
 /// Under burn-train, [`BatchContext::epoch`] is always 0 (a step does not know its epoch)
 /// and the batch seed is derived from the run seed and the batch's data-set indices.
@@ -136,7 +136,7 @@ where
                 "strategy",
                 format!(
                     "`{}` keeps state between steps, which burn-train's per-step and per-device \
-                     clones would drop; train it with advcal::train::fit",
+                     clones would drop; train it with advcal::train::Fit",
                     strategy.name()
                 ),
             ));
@@ -446,13 +446,13 @@ where
             let model = M::from_inner(self.model.clone());
             let seed = batch_seed(self.shared.seed, &batch.indices);
             for (i, attack) in self.shared.eval_attacks.iter().enumerate() {
-                let out = Attack::<B, M>::perturb_with(
+                let out = Attack::<B, M>::perturb_under(
                     attack,
                     &model,
                     batch.images.clone(),
                     batch.targets.clone(),
-                    attack.epsilon(),
-                    derive_seed(seed, i as u64),
+                    crate::attack::Budget::new(attack.epsilon())
+                        .with_seed(derive_seed(seed, i as u64)),
                 );
                 match out {
                     Ok(out) => attacked.push(AttackedView {

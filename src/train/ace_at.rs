@@ -100,13 +100,12 @@ impl<B: AutodiffBackend, M: Classifier<B> + AutodiffModule<B>> TrainingStrategy<
         ctx: BatchContext<'_>,
     ) -> Result<StrategyStep<B>> {
         let eps = self.attack.config.epsilon;
-        let adv = Attack::<B, M>::perturb_with(
+        let adv = Attack::<B, M>::perturb_under(
             &self.attack,
             model,
             images,
             labels.clone(),
-            eps,
-            ctx.seed,
+            crate::attack::Budget::new(eps).with_seed(ctx.seed),
         )?;
         let logits = model.forward_mode(Tensor::from_inner(adv.adversarial), Mode::Train);
         let loss = ace_loss(

@@ -100,21 +100,19 @@ impl<B: AutodiffBackend, M: Classifier<B> + AutodiffModule<B>> TrainingStrategy<
                 )
             }
         };
-        let adv = Attack::<B, M>::perturb_with(
+        let adv = Attack::<B, M>::perturb_under(
             &self.pgd,
             model,
             x_pgd,
             y_pgd.clone(),
-            self.pgd.config.epsilon,
-            derive_seed(ctx.seed, 1),
+            crate::attack::Budget::new(self.pgd.config.epsilon).with_seed(derive_seed(ctx.seed, 1)),
         )?;
-        let iae = Attack::<B, M>::perturb_with(
+        let iae = Attack::<B, M>::perturb_under(
             &self.iaa,
             model,
             x_iaa,
             y_iaa.clone(),
-            self.iaa.config.epsilon,
-            derive_seed(ctx.seed, 2),
+            crate::attack::Budget::new(self.iaa.config.epsilon).with_seed(derive_seed(ctx.seed, 2)),
         )?;
         let n_pgd = y_pgd.dims()[0];
         let x = Tensor::cat(vec![adv.adversarial, iae.adversarial], 0);

@@ -113,13 +113,12 @@ impl Iat {
         let adversarial = if !all_known {
             // First visit of (some of) these examples: the full attack; known ones could be
             // warm-started, but a mixed batch only occurs in the first epoch after a resume.
-            Attack::<B, M>::perturb_with(
+            Attack::<B, M>::perturb_under(
                 &self.attack,
                 model,
                 images.clone(),
                 labels,
-                eps,
-                ctx.seed,
+                crate::attack::Budget::new(eps).with_seed(ctx.seed),
             )?
             .adversarial
         } else {
@@ -196,13 +195,12 @@ impl<B: AutodiffBackend, M: Classifier<B> + AutodiffModule<B>> TrainingStrategy<
         let iae = match self.persistent.as_ref().map(|p| p.steps_per_visit) {
             Some(k) => self.persistent_examples::<B, M>(k, model, images, labels.clone(), &ctx)?,
             None => {
-                Attack::<B, M>::perturb_with(
+                Attack::<B, M>::perturb_under(
                     &self.attack,
                     model,
                     images,
                     labels.clone(),
-                    eps,
-                    ctx.seed,
+                    crate::attack::Budget::new(eps).with_seed(ctx.seed),
                 )?
                 .adversarial
             }

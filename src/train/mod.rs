@@ -4,7 +4,7 @@
 //! inner attack runs, on which part of the batch. Inner attacks run in inference behaviour
 //! ([`Mode::Eval`](crate::model::Mode), BatchNorm running statistics untouched, parameters
 //! frozen); the final forward that produces the loss runs in training behaviour.
-//! [`fit`] runs epochs of a strategy with an optimizer, learning-rate schedule, evaluation,
+//! [`Fit`] runs epochs of a strategy with an optimizer, learning-rate schedule, evaluation,
 //! history files and atomic, resumable checkpoints.
 
 mod ace_at;
@@ -27,7 +27,9 @@ pub use pgd_at::{PgdAt, PgdAtConfig};
 pub use plain::Plain;
 pub use registry::{StrategyKind, StrategyVisitor};
 pub use schedule::LrSchedule;
-pub use trainer::{fit, EpochRecord, TrainOutcome, TrainerConfig};
+#[allow(deprecated)]
+pub use trainer::fit;
+pub use trainer::{EpochRecord, Fit, TrainOutcome, TrainerConfig};
 
 use crate::error::Result;
 use burn::prelude::*;
@@ -91,7 +93,7 @@ pub trait TrainingStrategy<B: AutodiffBackend, M> {
     /// # Errors
     ///
     /// The built-in strategies pass on their inner attacks' errors (see
-    /// [`Attack::perturb_with`](crate::attack::Attack::perturb_with)) and their configuration
+    /// [`Attack::perturb_under`](crate::attack::Attack::perturb_under)) and their configuration
     /// errors; the persistent-noise IAT adds [`Error::IndexCountMismatch`](crate::Error::IndexCountMismatch)
     /// when `ctx.indices` does not hold one index per image.
     fn step(

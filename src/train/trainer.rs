@@ -8,7 +8,7 @@ use crate::checkpoint::{
 };
 use crate::data::{Augmentation, ImageDataset};
 use crate::error::{Error, Result};
-use crate::eval::{evaluate_attack, evaluate_clean, AttackEvaluation};
+use crate::eval::{evaluate, evaluate_under, AttackEvaluation, EvaluationConfig};
 use crate::io::{write_atomic, write_json_atomic};
 use crate::metrics::{CalibrationReport, DEFAULT_BINS};
 use crate::model::Classifier;
@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Instant;
 
-/// Configuration of [`fit`].
+/// Configuration of a training run ([`Fit`]).
 #[derive(Config, Debug)]
 pub struct TrainerConfig {
     /// Number of epochs.
@@ -95,7 +95,7 @@ pub struct EpochRecord {
     pub eval_attacks: Vec<AttackEvaluation>,
 }
 
-/// What [`fit`] returns.
+/// What [`Fit::run`] returns.
 #[derive(Debug)]
 pub struct TrainOutcome<M> {
     /// The trained model.
@@ -112,26 +112,154 @@ struct TrainingState {
     strategy: String,
 }
 
-/// Trains `model` with `strategy` and `optimizer` on `train`.
+/// A training run, built step by step and started with [`run`](Fit::run): the model, its
+/// optimizer, the strategy and the training data are required; evaluation data and the
+/// checkpoint identity are optional.
 ///
-/// `architecture` and `model_config` identify the model in checkpoints (a resume refuses a
-/// checkpoint of another architecture). With an `output_dir`, the model, optimizer state, epoch,
-/// seed and configs are checkpointed atomically after every epoch to `last.ckpt`, and
-/// `history.json`/`history.csv` are rewritten. A non-finite loss stops training with
-/// [`Error::NonFiniteLoss`]; the last good checkpoint is kept.
+/// After every epoch the run evaluates on the evaluation data (clean and under
+/// [`TrainerConfig::eval_attacks`]). With an [`output_dir`](TrainerConfig::output_dir), the
+/// model, optimizer state, epoch, seed and configs are checkpointed atomically to `last.ckpt`
+/// and `history.json`/`history.csv` are rewritten; a later run with
+/// [`resume`](TrainerConfig::resume) continues from there and refuses a checkpoint of another
+/// model (its identity: [`with_identity`](Fit::with_identity), by default the model's Rust type
+/// name). A non-finite loss stops training with [`Error::NonFiniteLoss`]; the last good
+/// checkpoint is kept.
+///
+/// ```
+/// use advcal::data::ImageDataset;
+/// use advcal::model::{seeded_init, SmallCnnConfig};
+/// use advcal::train::{paper_sgd, Fit, Plain, TrainerConfig};
+/// use burn::backend::{Autodiff, NdArray};
+///
+/// type B = Autodiff<NdArray>;
+/// let device = Default::default();
+/// let data = ImageDataset::new(vec![128u8; 4 * 3 * 32 * 32], vec![0, 1, 2, 3], [3, 32, 32], 10).unwrap();
+/// let model = seeded_init::<B, _>(&device, 0, || SmallCnnConfig::new().with_width(4).init(&device));
+/// let config = TrainerConfig::new().with_epochs(1).with_batch_size(2).with_verbose(false);
+/// let outcome = Fit::new(model, paper_sgd(), &mut Plain, &data)
+///     .with_eval(&data)
+///     .run::<B>(&config, &device)
+///     .unwrap();
+/// assert_eq!(outcome.history.len(), 1);
+/// assert!(outcome.history[0].eval.is_some());
+/// ```
+pub struct Fit<'a, M, O, S> {
+    model: M,
+    optimizer: O,
+    strategy: &'a mut S,
+    train: &'a ImageDataset,
+    eval: Option<&'a ImageDataset>,
+    architecture: String,
+    model_config: std::result::Result<serde_json::Value, serde_json::Error>,
+}
+
+impl<'a, M, O, S> Fit<'a, M, O, S> {
+    /// A run training `model` with `optimizer` and `strategy` on `train`.
+    pub fn new(model: M, optimizer: O, strategy: &'a mut S, train: &'a ImageDataset) -> Self {
+        Self {
+            model,
+            optimizer,
+            strategy,
+            train,
+            eval: None,
+            architecture: std::any::type_name::<M>().to_string(),
+            model_config: Ok(serde_json::Value::Null),
+        }
+    }
+
+    /// Evaluates on `eval` after every epoch.
+    pub fn with_eval(mut self, eval: &'a ImageDataset) -> Self {
+        self.eval = Some(eval);
+        self
+    }
+
+    /// Names the model in checkpoints: an architecture name and its config (as in
+    /// [`crate::checkpoint::CheckpointMeta`]), so that a checkpoint can be reloaded with
+    /// [`crate::checkpoint::load_any_model`] and a resume refuses another model. An unserialisable
+    /// config is reported by [`run`](Fit::run) as [`Error::Json`].
+    pub fn with_identity<C: Serialize>(mut self, architecture: &str, model_config: &C) -> Self {
+        self.architecture = architecture.to_string();
+        self.model_config = serde_json::to_value(model_config);
+        self
+    }
+
+    /// Trains as `config` says.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NonFiniteLoss`] (see [`Fit`]); [`Error::Checkpoint`] when a checkpoint to resume
+    /// from is corrupt or belongs to another model; [`Error::Io`] / [`Error::Json`] when
+    /// checkpoints or the history cannot be written; [`Error::InvalidParameter`] for invalid
+    /// settings; [`Error::NoSamples`] for an empty training set; and the strategy's errors
+    /// (see [`TrainingStrategy::step`]).
+    pub fn run<B>(self, config: &TrainerConfig, device: &B::Device) -> Result<TrainOutcome<M>>
+    where
+        B: AutodiffBackend,
+        M: Classifier<B> + AutodiffModule<B>,
+        M::InnerModule: Classifier<B::InnerBackend>,
+        S: TrainingStrategy<B, M>,
+        O: Optimizer<M, B>,
+    {
+        let model_config = self.model_config?;
+        train_loop(
+            config,
+            &self.architecture,
+            &model_config,
+            self.model,
+            self.optimizer,
+            self.strategy,
+            self.train,
+            self.eval,
+            device,
+        )
+    }
+}
+
+/// Trains `model` with `strategy` and `optimizer` on `train`: [`Fit`] with the identity
+/// `(architecture, model_config)` and the evaluation data `eval`.
+///
+/// Migration: `fit(&config, "resnet18", &model_config, model, optim, &mut strategy, &train,
+/// Some(&test), &device)` becomes `Fit::new(model, optim, &mut strategy, &train)
+/// .with_eval(&test).with_identity("resnet18", &model_config).run(&config, &device)`.
 ///
 /// # Errors
 ///
-/// [`Error::NonFiniteLoss`] as above; [`Error::Checkpoint`] when a checkpoint to resume from
-/// is corrupt or belongs to another architecture; [`Error::Io`] / [`Error::Json`] when
-/// checkpoints or the history cannot be written; [`Error::InvalidParameter`] for invalid
-/// settings; [`Error::NoSamples`] for an empty training set; and the strategy's errors (see
-/// [`TrainingStrategy::step`]).
+/// As [`Fit::run`].
+#[deprecated(
+    since = "0.2.0",
+    note = "use the `Fit` builder: `Fit::new(model, optimizer, &mut strategy, &train)`"
+)]
 #[allow(clippy::too_many_arguments)]
 pub fn fit<B, M, S, O, C>(
     config: &TrainerConfig,
     architecture: &str,
     model_config: &C,
+    model: M,
+    optimizer: O,
+    strategy: &mut S,
+    train: &ImageDataset,
+    eval: Option<&ImageDataset>,
+    device: &B::Device,
+) -> Result<TrainOutcome<M>>
+where
+    B: AutodiffBackend,
+    M: Classifier<B> + AutodiffModule<B>,
+    M::InnerModule: Classifier<B::InnerBackend>,
+    S: TrainingStrategy<B, M>,
+    O: Optimizer<M, B>,
+    C: Serialize,
+{
+    let mut run =
+        Fit::new(model, optimizer, strategy, train).with_identity(architecture, model_config);
+    run.eval = eval;
+    run.run(config, device)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn train_loop<B, M, S, O>(
+    config: &TrainerConfig,
+    architecture: &str,
+    model_config: &serde_json::Value,
     mut model: M,
     mut optimizer: O,
     strategy: &mut S,
@@ -145,7 +273,6 @@ where
     M::InnerModule: Classifier<B::InnerBackend>,
     S: TrainingStrategy<B, M>,
     O: Optimizer<M, B>,
-    C: Serialize,
 {
     if config.batch_size == 0 || config.eval_batch_size == 0 {
         return Err(Error::param("batch_size", "must be at least 1"));
@@ -251,28 +378,18 @@ where
             bar.finish_and_clear();
         }
         let seconds = started.elapsed().as_secs_f64();
+        let evaluation = EvaluationConfig::new()
+            .with_batch_size(config.eval_batch_size)
+            .with_bins(DEFAULT_BINS);
         let eval_report = match eval {
-            Some(data) => Some(evaluate_clean(
-                &model.valid(),
-                data,
-                config.eval_batch_size,
-                DEFAULT_BINS,
-                device,
-            )?),
+            Some(data) => Some(evaluate(&model.valid(), data, &evaluation, device)?.report),
             None => None,
         };
         let mut attacked = Vec::new();
         if let Some(data) = eval {
             for attack in &config.eval_attacks {
-                attacked.push(evaluate_attack(
-                    attack,
-                    &model,
-                    data,
-                    attack.epsilon(),
-                    config.eval_batch_size,
-                    DEFAULT_BINS,
-                    device,
-                )?);
+                let e = evaluate_under(attack, &model, data, attack.budget(), &evaluation, device)?;
+                attacked.push(AttackEvaluation::from(e));
             }
         }
         let record = EpochRecord {

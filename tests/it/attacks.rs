@@ -317,7 +317,7 @@ fn invalid_attack_inputs_are_typed_errors() {
     let y = labels::<NB>(&[1, 2], &dev());
     let pgd = Pgd::default();
     let run = |eps: f32, x: Tensor<NB, 4>, y: Tensor<NB, 1, Int>| {
-        Attack::<AD, _>::perturb_with(&pgd, &model, x, y, eps, 0)
+        Attack::<AD, _>::perturb_under(&pgd, &model, x, y, Budget::new(eps).with_seed(0))
     };
     assert!(matches!(
         run(-0.1, x.clone(), y.clone()),
@@ -457,8 +457,14 @@ fn multi_epsilon_run_matches_single_runs() {
     assert_eq!(results.len(), 3);
     for (r, &e) in results.iter().zip(&eps) {
         assert_eq!(r.epsilon, e);
-        let single =
-            Attack::<AD, _>::perturb_with(&iaa, &model, x.clone(), y.clone(), e, 5).unwrap();
+        let single = Attack::<AD, _>::perturb_under(
+            &iaa,
+            &model,
+            x.clone(),
+            y.clone(),
+            Budget::new(e).with_seed(5),
+        )
+        .unwrap();
         assert_eq!(
             to_vec(r.output.adversarial.clone()),
             to_vec(single.adversarial)
@@ -486,7 +492,7 @@ fn multi_epsilon_run_matches_single_runs() {
 #[cfg(feature = "flex")]
 fn behaviour_on_a_trained_model() {
     use advcal::data::Split;
-    use advcal::eval::{evaluate_attack, evaluate_clean};
+    use advcal::eval::{evaluate, evaluate_under, EvaluationConfig};
     use advcal::model::{AnyModelConfig, Architecture};
     let device = Default::default();
     let path =
@@ -501,22 +507,17 @@ fn behaviour_on_a_trained_model() {
     )
     .unwrap();
     let test = sample(Split::Test).take(300);
-    let clean = evaluate_clean(&model.valid(), &test, 100, 15, &device).unwrap();
+    let config = EvaluationConfig::new().with_batch_size(100);
+    let clean = evaluate(&model.valid(), &test, &config, &device)
+        .unwrap()
+        .report;
     assert!(
         clean.accuracy > 0.4,
         "the bundled model should be trained (ACC {})",
         clean.accuracy
     );
-    let pgd = evaluate_attack(
-        &Pgd::new(PgdConfig::new().with_epsilon(0.03)),
-        &model,
-        &test,
-        0.03,
-        100,
-        15,
-        &device,
-    )
-    .unwrap();
+    let pgd = Pgd::new(PgdConfig::new().with_epsilon(0.03));
+    let pgd = evaluate_under(&pgd, &model, &test, Budget::new(0.03), &config, &device).unwrap();
     assert!(
         pgd.report.accuracy < clean.accuracy - 0.2,
         "PGD ACC {} vs clean {}",
@@ -529,7 +530,8 @@ fn behaviour_on_a_trained_model() {
         pgd.report.mcs,
         clean.mcs
     );
-    let iaa = evaluate_attack(&Iaa::default(), &model, &test, 0.03, 100, 15, &device).unwrap();
+    let iaa = Iaa::default();
+    let iaa = evaluate_under(&iaa, &model, &test, Budget::new(0.03), &config, &device).unwrap();
     assert!(
         iaa.report.accuracy >= clean.accuracy - 0.05,
         "IAA ACC {} vs clean {}",

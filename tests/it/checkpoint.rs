@@ -105,7 +105,7 @@ fn corrupt_or_foreign_checkpoints_are_errors() {
 #[test]
 fn load_any_model_rebuilds_the_model_written_by_fit() {
     use advcal::model::{AnyModel, AnyModelConfig, Architecture};
-    use advcal::train::{fit, Plain, TrainerConfig};
+    use advcal::train::{Fit, Plain, TrainerConfig};
     use burn::optim::SgdConfig;
 
     let tmp = tempfile::tempdir().unwrap();
@@ -120,18 +120,12 @@ fn load_any_model_rebuilds_the_model_written_by_fit() {
         .with_verbose(false)
         .with_progress(false)
         .with_output_dir(Some(dir.to_string_lossy().into_owned()));
-    let outcome = fit(
-        &trainer,
-        config.architecture.name(),
-        &config,
-        model,
-        SgdConfig::new().init::<AD, AnyModel<AD>>(),
-        &mut Plain,
-        &toy_dataset(8, 3),
-        None,
-        &dev(),
-    )
-    .unwrap();
+    let data = toy_dataset(8, 3);
+    let optim = SgdConfig::new().init::<AD, AnyModel<AD>>();
+    let outcome = Fit::new(model, optim, &mut Plain, &data)
+        .with_identity(config.architecture.name(), &config)
+        .run::<AD>(&trainer, &dev())
+        .unwrap();
 
     let (loaded, meta) = load_any_model::<AD>(dir.join("last.ckpt"), &dev()).unwrap();
     assert!(matches!(loaded, AnyModel::SmallCnn(_)));

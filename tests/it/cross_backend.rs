@@ -98,7 +98,12 @@ pub fn attack_outputs_respect_the_threat_model<T: Backend>(device: &T::Device) {
         ];
         for attack in attacks {
             let out = attack
-                .perturb_with(&other, x.clone(), labels::<T>(&[0, 1], device), eps, 1)
+                .perturb_under(
+                    &other,
+                    x.clone(),
+                    labels::<T>(&[0, 1], device),
+                    Budget::new(eps).with_seed(1),
+                )
                 .unwrap();
             let adv = to_vec(out.adversarial.clone());
             assert!(

@@ -4,7 +4,7 @@
 use crate::common::*;
 use advcal::attack::{AttackConfig, IaaConfig, PgdConfig};
 use advcal::data::{ImageDataset, Split};
-use advcal::eval::{evaluate_attack, evaluate_clean};
+use advcal::eval::{evaluate, evaluate_under, EvaluationConfig};
 use advcal::learner::{CalibrationMetric, ImageBatch, ImageBatcher, StrategyModel};
 use advcal::model::{Classifier, SmallCnn};
 use advcal::train::{
@@ -110,12 +110,21 @@ fn learner_trains_a_strategy_and_logs_exact_calibration_under_attack() {
 
     // The validation epoch ran on the final weights: burn-train's own aggregate of our
     // telescoped entries must equal an independent evaluation of the whole set.
-    let clean = evaluate_clean(&trained, &valid, 64, 15, &dev()).unwrap();
+    let clean = evaluate(
+        &trained,
+        &valid,
+        &EvaluationConfig::new().with_batch_size(64),
+        &dev(),
+    )
+    .unwrap()
+    .report;
     assert!((epoch_mean(dir.path(), "valid", 2, "ECE") - clean.ece).abs() < 1e-5);
     assert!((epoch_mean(dir.path(), "valid", 2, "MCS") - clean.mcs).abs() < 1e-5);
     let autodiff = SmallCnn::<AD>::from_inner(trained.clone());
     let under = |attack: AttackConfig| {
-        evaluate_attack(&attack, &autodiff, &valid, 0.03, 32, 15, &dev())
+        let config = EvaluationConfig::new().with_batch_size(32);
+        let budget = attack.budget().at(0.03);
+        evaluate_under(&attack, &autodiff, &valid, budget, &config, &dev())
             .unwrap()
             .report
     };
@@ -162,7 +171,14 @@ fn learner_multi_device_path_runs_on_cpu_devices() {
     failures.check().unwrap();
     let trained = result.model.into_model();
     assert_ne!(snapshot::<NB, _>(&trained), before);
-    let clean = evaluate_clean(&trained, &valid, 64, 15, &dev()).unwrap();
+    let clean = evaluate(
+        &trained,
+        &valid,
+        &EvaluationConfig::new().with_batch_size(64),
+        &dev(),
+    )
+    .unwrap()
+    .report;
     assert!((epoch_mean(dir.path(), "valid", 1, "ECE") - clean.ece).abs() < 1e-5);
 }
 

@@ -5,6 +5,7 @@
 
 mod common;
 
+mod api;
 mod attacks;
 mod bootstrap;
 mod checkpoint;

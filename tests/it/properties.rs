@@ -24,7 +24,12 @@ fn check(
     let x = raw.mul_scalar(1.4).sub_scalar(0.2).clamp(0.0, 1.0);
     let y: Vec<i64> = (0..n as i64).map(|i| (i * 7 + seed as i64) % 10).collect();
     let out = attack
-        .perturb_with(model(), x.clone(), labels::<NB>(&y, &dev()), eps, seed)
+        .perturb_under(
+            model(),
+            x.clone(),
+            labels::<NB>(&y, &dev()),
+            Budget::new(eps).with_seed(seed),
+        )
         .unwrap();
     let adv = to_vec(out.adversarial.clone());
     let xs = to_vec(x);

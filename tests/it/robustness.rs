@@ -1,9 +1,9 @@
-//! The calibration-robustness report (`advcal::report`): rows, agreement with `evaluate_clean`
-//! and `evaluate_attack`, the worst-case row, intervals, files, and an untouched model.
+//! The calibration-robustness report (`advcal::report`): rows, agreement with `evaluate`
+//! and `evaluate_under`, the worst-case row, intervals, files, and an untouched model.
 
 use crate::common::*;
 use advcal::data::ImageDataset;
-use advcal::eval::{evaluate_attack, evaluate_clean};
+use advcal::eval::{evaluate, evaluate_under, EvaluationConfig};
 use advcal::metrics::{BootstrapConfig, CalibrationSamples};
 use advcal::model::SmallCnn;
 use advcal::report::*;
@@ -107,9 +107,14 @@ fn rows_cover_every_attack_and_radius_plus_the_worst_case() {
 }
 
 #[test]
-fn clean_row_equals_evaluate_clean() {
+fn clean_row_equals_evaluate() {
     let (model, data, report) = run();
-    let expected = evaluate_clean(&model.valid(), &data, BATCH, BINS, &dev()).unwrap();
+    let evaluation = EvaluationConfig::new()
+        .with_batch_size(BATCH)
+        .with_bins(BINS);
+    let expected = evaluate(&model.valid(), &data, &evaluation, &dev())
+        .unwrap()
+        .report;
     let clean = &report.clean;
     for (got, want, name) in [
         (clean.accuracy, expected.accuracy, "accuracy"),
@@ -123,21 +128,18 @@ fn clean_row_equals_evaluate_clean() {
 }
 
 #[test]
-fn attack_rows_equal_evaluate_attack_with_the_same_seeds() {
+fn attack_rows_equal_evaluate_under_with_the_same_seeds() {
     let (model, data, report) = run();
     let config = config();
     for eps in EPSILONS {
         for attack in ReportAttack::ALL {
-            let expected = evaluate_attack(
-                &config.attack_config(attack, eps),
-                &model,
-                &data,
-                eps,
-                BATCH,
-                BINS,
-                &dev(),
-            )
-            .unwrap();
+            let attack_config = config.attack_config(attack, eps);
+            let budget = attack_config.budget();
+            let evaluation = EvaluationConfig::new()
+                .with_batch_size(BATCH)
+                .with_bins(BINS);
+            let expected =
+                evaluate_under(&attack_config, &model, &data, budget, &evaluation, &dev()).unwrap();
             let row = report.row(attack.name(), eps).unwrap();
             assert_eq!(expected.attack, row.attack);
             let r = &expected.report;

@@ -175,17 +175,9 @@ fn run_fit<S: TrainingStrategy<AD, SmallCnn<AD>>>(
     let model = cfg
         .init::<AD>(&dev())
         .load_record(init.clone().into_record());
-    fit(
-        config,
-        "small_cnn",
-        &cfg,
-        model,
-        sgd(),
-        strategy,
-        &tiny_data(24),
-        None,
-        &dev(),
-    )
+    Fit::new(model, sgd(), strategy, &tiny_data(24))
+        .with_identity("small_cnn", &cfg)
+        .run(config, &dev())
 }
 
 fn init_model() -> SmallCnn<AD> {
@@ -376,18 +368,12 @@ fn trainer_evaluates_under_attacks_every_epoch() {
             AttackConfig::Iaa(IaaConfig::new().with_epsilon(eps).with_steps(2)),
         ]);
     let eval = sample(Split::Test).take(16);
-    let out = fit(
-        &config,
-        "small_cnn",
-        &cfg,
-        init_model(),
-        sgd(),
-        &mut Plain,
-        &tiny_data(16),
-        Some(&eval),
-        &dev(),
-    )
-    .unwrap();
+    let train = tiny_data(16);
+    let out = Fit::new(init_model(), sgd(), &mut Plain, &train)
+        .with_eval(&eval)
+        .with_identity("small_cnn", &cfg)
+        .run(&config, &dev())
+        .unwrap();
     let record = &out.history[0];
     let clean = record.eval.as_ref().unwrap();
     let names: Vec<&str> = record

@@ -4,10 +4,10 @@
 
 use crate::common::{dev, images, AD, NB};
 use advcal::attack::{
-    run_epsilons, Attack, AttackConfig, Fgsm, FgsmConfig, Iaa, IaaConfig, Pgd, PgdConfig, Uca,
-    UcaConfig, UniformNoise, UniformNoiseConfig,
+    run_epsilons, Attack, AttackConfig, Budget, Fgsm, FgsmConfig, Iaa, IaaConfig, Pgd, PgdConfig,
+    Uca, UcaConfig, UniformNoise, UniformNoiseConfig,
 };
-use advcal::eval::{evaluate_attack, evaluate_clean};
+use advcal::eval::{evaluate, evaluate_under, EvaluationConfig};
 use advcal::model::{batch_norm, Classifier, Mode, SmallCnnConfig};
 use advcal::train::{BatchContext, StrategyKind};
 use advcal::Error;
@@ -149,9 +149,10 @@ fn stock_batchnorm_is_refused_by_every_attack_and_never_modified() {
     }
     let data = crate::common::toy_dataset(8, 3);
     let pgd = Pgd::new(PgdConfig::new().with_steps(1));
-    let eval = evaluate_attack(&pgd, &model, &data, 0.03, 4, 15, &dev());
-    assert_training_behaviour_error("evaluate_attack", eval);
-    assert_eq!(model.running(), before, "evaluate_attack");
+    let config = EvaluationConfig::new().with_batch_size(4);
+    let eval = evaluate_under(&pgd, &model, &data, Budget::new(0.03), &config, &dev());
+    assert_training_behaviour_error("evaluate_under", eval);
+    assert_eq!(model.running(), before, "evaluate_under");
 }
 
 #[test]
@@ -177,17 +178,20 @@ fn stock_batchnorm_is_refused_by_every_strategy_before_training_changes_it() {
 }
 
 #[test]
-fn evaluate_clean_refuses_an_autodiff_model_and_accepts_its_inference_copy() {
+fn evaluate_refuses_an_autodiff_model_and_accepts_its_inference_copy() {
     let model = user_net(false);
     let before = model.running();
     let data = crate::common::toy_dataset(8, 3);
-    match evaluate_clean(&model, &data, 4, 15, &dev()) {
+    let config = EvaluationConfig::new().with_batch_size(4);
+    match evaluate(&model, &data, &config, &dev()) {
         Err(Error::AutodiffModelForInference { function }) => {
             assert_eq!(function, "evaluate")
         }
         other => panic!("expected AutodiffModelForInference, got {other:?}"),
     }
-    let report = evaluate_clean(&model.valid(), &data, 4, 15, &dev()).unwrap();
+    let report = evaluate(&model.valid(), &data, &config, &dev())
+        .unwrap()
+        .report;
     assert_eq!(report.n, 8);
     assert_eq!(model.running(), before);
 }
@@ -224,16 +228,9 @@ fn routed_batchnorm_is_attacked_in_inference_behaviour_and_left_untouched() {
     .unwrap();
     assert_eq!(results.len(), 2);
     let data = crate::common::toy_dataset(8, 3);
-    evaluate_attack(
-        &Pgd::new(PgdConfig::new().with_steps(1)),
-        &model,
-        &data,
-        0.03,
-        4,
-        15,
-        &dev(),
-    )
-    .unwrap();
+    let pgd = Pgd::new(PgdConfig::new().with_steps(1));
+    let config = EvaluationConfig::new().with_batch_size(4);
+    evaluate_under(&pgd, &model, &data, Budget::new(0.03), &config, &dev()).unwrap();
     assert_eq!(model.running(), before);
 }
 
