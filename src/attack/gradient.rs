@@ -133,7 +133,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// let frozen = attack_copy::<B, _>(&model, &x, &y, 0.03, Mode::Eval).unwrap();
 /// assert_eq!(frozen.num_classes(), 10);
 /// // Pixels outside [0, 1] are refused before anything runs.
-/// let err = attack_copy::<B, _>(&model, &(x * 2.0), &y, 0.03, Mode::Eval).unwrap_err();
+/// let err = attack_copy::<B, _>(&model, &(x + 1.0), &y, 0.03, Mode::Eval).unwrap_err();
 /// assert!(matches!(err, Error::PixelRange { .. }));
 /// ```
 ///

@@ -136,7 +136,8 @@ struct TrainingState {
 /// let data = ImageDataset::new(vec![128u8; 4 * 3 * 32 * 32], vec![0, 1, 2, 3], [3, 32, 32], 10).unwrap();
 /// let model = seeded_init::<B, _>(&device, 0, || SmallCnnConfig::new().with_width(4).init(&device));
 /// let config = TrainerConfig::new().with_epochs(1).with_batch_size(2).with_verbose(false);
-/// let outcome = Fit::new(model, paper_sgd(), &mut Plain, &data)
+/// let optimizer = paper_sgd(false).init();
+/// let outcome = Fit::new(model, optimizer, &mut Plain, &data)
 ///     .with_eval(&data)
 ///     .run::<B>(&config, &device)
 ///     .unwrap();
