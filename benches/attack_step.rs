@@ -23,8 +23,8 @@
 //! images·steps/s is ten times that.
 
 use advcal::attack::{
-    frozen_copy, input_gradient, sign_gradient_step, sign_step_update, Attack, CrossEntropy, Iaa,
-    IaaConfig, IaaObjective, Objective, Pgd, PgdConfig, Uca, UcaConfig,
+    Attack, CrossEntropy, Iaa, IaaConfig, IaaObjective, Objective, Pgd, PgdConfig, Uca, UcaConfig,
+    frozen_copy, input_gradient, sign_gradient_step, sign_step_update,
 };
 use advcal::model::{Classifier, Mode, ResNet18Config, SmallCnnConfig};
 use advcal::train::{
@@ -34,7 +34,7 @@ use burn::module::AutodiffModule;
 use burn::optim::{GradientsParams, Optimizer, SgdConfig};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
-use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 
 type NamedAttacks<A, M> = Vec<(&'static str, Box<dyn Attack<A, M>>)>;

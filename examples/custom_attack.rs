@@ -12,8 +12,8 @@
 //! ```
 
 use advcal::attack::*;
-use advcal::data::{bundled_cifar10_sample, Split};
-use advcal::eval::{evaluate_under, EvaluationConfig};
+use advcal::data::{Split, bundled_cifar10_sample};
+use advcal::eval::{EvaluationConfig, evaluate_under};
 use advcal::model::{Classifier, Mode, SmallCnnConfig};
 use burn::module::AutodiffModule;
 use burn::prelude::*;

@@ -5,8 +5,8 @@
 //! cargo run --release --example custom_strategy
 //! ```
 
-use advcal::attack::{cross_entropy, Attack, UniformNoise};
-use advcal::data::{bundled_cifar10_sample, Split};
+use advcal::attack::{Attack, UniformNoise, cross_entropy};
+use advcal::data::{Split, bundled_cifar10_sample};
 use advcal::model::{Classifier, Mode, SmallCnn, SmallCnnConfig};
 use advcal::train::{BatchContext, Fit, StrategyStep, TrainerConfig, TrainingStrategy};
 use burn::module::AutodiffModule;

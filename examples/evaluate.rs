@@ -26,13 +26,13 @@
 //!   `.bin` file; default `$ADVCAL_CIFAR10_DIR`, else the bundled 1000-image sample.
 //! * The first `--images` images are evaluated (default: all).
 
+use advcal::Error;
 use advcal::checkpoint::load_any_model;
-use advcal::data::{load_cifar10, read_cifar10_file, resolve_cifar10_dir, ImageDataset, Split};
-use advcal::interop::{load_pytorch, WeightLayout};
+use advcal::data::{ImageDataset, Split, load_cifar10, read_cifar10_file, resolve_cifar10_dir};
+use advcal::interop::{WeightLayout, load_pytorch};
 use advcal::metrics::{BootstrapConfig, DEFAULT_BINS};
 use advcal::model::{AnyModel, AnyModelConfig, Architecture, NormalizationConfig};
-use advcal::report::{reliability_file_name, robustness_report, ReportAttack, RobustnessConfig};
-use advcal::Error;
+use advcal::report::{ReportAttack, RobustnessConfig, reliability_file_name, robustness_report};
 use burn::tensor::backend::AutodiffBackend;
 use clap::Parser;
 use std::path::{Path, PathBuf};

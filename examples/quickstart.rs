@@ -10,8 +10,8 @@
 
 use advcal::attack::{Attack, Iaa, IaaConfig, Pgd, PgdConfig, UniformNoise, UniformNoiseConfig};
 use advcal::checkpoint::load_model;
-use advcal::data::{bundled_cifar10_sample, Split};
-use advcal::eval::{evaluate, evaluate_under, EvaluationConfig};
+use advcal::data::{Split, bundled_cifar10_sample};
+use advcal::eval::{EvaluationConfig, evaluate, evaluate_under};
 use advcal::metrics::{CalibrationReport, DEFAULT_BINS};
 use advcal::model::{AnyModel, AnyModelConfig, Architecture};
 use burn::module::AutodiffModule;

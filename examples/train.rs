@@ -12,7 +12,7 @@ use advcal::attack::AttackConfig;
 use advcal::data::{load_cifar10_splits, resolve_cifar10_dir};
 use advcal::model::{AnyModel, AnyModelConfig, Architecture};
 use advcal::train::*;
-use burn::optim::{decay::WeightDecayConfig, AdamConfig};
+use burn::optim::{AdamConfig, decay::WeightDecayConfig};
 use burn::tensor::backend::AutodiffBackend;
 use clap::Parser;
 use std::path::PathBuf;
@@ -163,9 +163,11 @@ fn run<B: AutodiffBackend>(args: &Args, device: B::Device) -> advcal::Result<()>
         };
     }
     let outcome = match args.optimizer {
-        OptimizerKind::Adam => fit_with!(AdamConfig::new()
-            .with_weight_decay(Some(WeightDecayConfig::new(PAPER_WEIGHT_DECAY)))
-            .init::<B, AnyModel<B>>()),
+        OptimizerKind::Adam => fit_with!(
+            AdamConfig::new()
+                .with_weight_decay(Some(WeightDecayConfig::new(PAPER_WEIGHT_DECAY)))
+                .init::<B, AnyModel<B>>()
+        ),
         OptimizerKind::Sgd => fit_with!(paper_sgd(args.nesterov).init::<B, AnyModel<B>>()),
     };
     if outcome.resumed_from > 0 {

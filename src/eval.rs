@@ -10,8 +10,8 @@ use crate::metrics::{
 use crate::model::{Classifier, Mode};
 use crate::rng::derive_seed;
 use burn::prelude::*;
-use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::ElementConversion;
+use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 
 /// Calibration under one attack at one radius.

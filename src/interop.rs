@@ -1089,10 +1089,12 @@ mod tests {
                 Err(Error::UnsupportedLayout { .. })
             ));
         }
-        assert!(WeightLayout::Native
-            .load_rules(Architecture::SmallCnn)
-            .unwrap()
-            .is_empty());
+        assert!(
+            WeightLayout::Native
+                .load_rules(Architecture::SmallCnn)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]

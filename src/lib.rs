@@ -78,17 +78,17 @@ pub use error::{Error, Result};
 /// ```
 pub mod prelude {
     pub use crate::attack::{
-        run_epsilons, Attack, AttackConfig, AttackGoal, AttackOutput, Budget, Fgsm, FgsmConfig,
-        Iaa, IaaConfig, Pgd, PgdConfig, SignGradient, SignGradientConfig, Uca, UcaConfig,
-        UniformNoise, UniformNoiseConfig,
+        Attack, AttackConfig, AttackGoal, AttackOutput, Budget, Fgsm, FgsmConfig, Iaa, IaaConfig,
+        Pgd, PgdConfig, SignGradient, SignGradientConfig, Uca, UcaConfig, UniformNoise,
+        UniformNoiseConfig, run_epsilons,
     };
-    pub use crate::eval::{evaluate, evaluate_under, Evaluation, EvaluationConfig};
+    pub use crate::eval::{Evaluation, EvaluationConfig, evaluate, evaluate_under};
     pub use crate::metrics::{CalibrationAccumulator, CalibrationReport};
     pub use crate::model::{
         Classifier, MobileNetV2, MobileNetV2Config, Mode, ResNet18, ResNet18Config, SmallCnn,
         SmallCnnConfig, Vgg19, Vgg19Config,
     };
-    pub use crate::report::{robustness_report, RobustnessConfig};
+    pub use crate::report::{RobustnessConfig, robustness_report};
     pub use crate::train::{
         AceAt, AceAtConfig, AtIat, AtIatConfig, Ccat, CcatConfig, Fit, Iat, IatConfig, PgdAt,
         PgdAtConfig, Plain, StrategyKind, TrainerConfig, TrainingStrategy,

@@ -74,7 +74,7 @@
 
 use crate::attack::{Attack, AttackConfig, IaaConfig, PgdConfig, UcaConfig};
 use crate::data::ImageDataset;
-use crate::error::{check_epsilon, check_steps, Error, Result};
+use crate::error::{Error, Result, check_epsilon, check_steps};
 use crate::io::{write_atomic, write_json_atomic};
 use crate::metrics::{
     BootstrapConfig, CalibrationAccumulator, CalibrationReport, CalibrationSamples,

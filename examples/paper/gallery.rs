@@ -1,12 +1,12 @@
 //! Fig. 8: clean images, their inverse adversarial examples and the amplified perturbation,
 //! captioned with the predicted class and confidence, as one PNG.
 
-use crate::records::Record;
 use crate::Ctx;
+use crate::records::Record;
+use advcal::Result;
 use advcal::attack::Attack;
 use advcal::metrics::{CalibrationReport, CalibrationSamples};
 use advcal::model::{AnyModel, Classifier, Mode};
-use advcal::Result;
 use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
@@ -124,11 +124,7 @@ fn top1(probs: &[f32]) -> (usize, f32) {
         .iter()
         .enumerate()
         .fold((0, f32::NEG_INFINITY), |best, (i, &p)| {
-            if p > best.1 {
-                (i, p)
-            } else {
-                best
-            }
+            if p > best.1 { (i, p) } else { best }
         })
 }
 

@@ -23,19 +23,19 @@ mod presets;
 mod records;
 mod runinfo;
 
+use advcal::Result;
 use advcal::attack::{Attack, AttackConfig, IaaConfig, PgdConfig, UcaConfig, UniformNoiseConfig};
-use advcal::checkpoint::{load_model, read_checkpoint, save_checkpoint, CheckpointMeta};
+use advcal::checkpoint::{CheckpointMeta, load_model, read_checkpoint, save_checkpoint};
 use advcal::data::{
-    load_cifar10_splits, load_image_folder, load_tiny_imagenet, load_tiny_imagenet_with,
-    resolve_cifar10_dir, ImageDataset, ImageFolderOptions, Split, TinyImageNetOptions,
+    ImageDataset, ImageFolderOptions, Split, TinyImageNetOptions, load_cifar10_splits,
+    load_image_folder, load_tiny_imagenet, load_tiny_imagenet_with, resolve_cifar10_dir,
 };
-use advcal::eval::{evaluate, evaluate_under, EvaluationConfig};
+use advcal::eval::{EvaluationConfig, evaluate, evaluate_under};
 use advcal::metrics::{BootstrapConfig, CalibrationAccumulator, CalibrationSamples, DEFAULT_BINS};
 use advcal::model::{
     AnyModel, AnyModelConfig, Architecture, Classifier, Mode, NormalizationConfig,
 };
-use advcal::train::{paper_sgd, Fit, StrategyKind, TrainerConfig};
-use advcal::Result;
+use advcal::train::{Fit, StrategyKind, TrainerConfig, paper_sgd};
 use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;

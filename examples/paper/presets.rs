@@ -2,8 +2,8 @@
 //! (ResNet-18 with a quarter of the channels on all 40,000 training images: the credible-scale CPU
 //! reproduction), `paper` (ResNet-18 full recipe, GPU).
 
-use advcal::model::Architecture;
 use advcal::Result;
+use advcal::model::Architecture;
 
 /// How big every part of the reproduction is.
 #[derive(Debug, Clone)]
@@ -153,7 +153,7 @@ pub fn by_name(name: &str) -> Result<Preset> {
             return Err(advcal::Error::param(
                 "preset",
                 format!("unknown `{other}` (smoke, cpu, cifar, paper)"),
-            ))
+            ));
         }
     })
 }

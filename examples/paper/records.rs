@@ -1,8 +1,8 @@
 //! The result schema shared by every experiment, with the invariants each file must satisfy.
 
+use advcal::Result;
 use advcal::eval::Evaluation;
 use advcal::metrics::{CalibrationReport, ConfidenceIntervals};
-use advcal::Result;
 use serde::Serialize;
 use std::path::PathBuf;
 

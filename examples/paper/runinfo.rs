@@ -1,9 +1,9 @@
 //! What a training run cost: wall time and peak resident memory, written as `run.json` beside
 //! the run's checkpoint.
 
+use advcal::Result;
 use advcal::model::Architecture;
 use advcal::train::{EpochRecord, StrategyKind};
-use advcal::Result;
 use serde::Serialize;
 use std::path::Path;
 

@@ -128,7 +128,7 @@ impl AttackConfig {
                 return Err(Error::param(
                     "attack",
                     format!("unknown attack `{other}` (pgd, iaa, uca, fgsm, noise)"),
-                ))
+                ));
             }
         })
     }

@@ -5,8 +5,8 @@ use crate::error::{Error, Result};
 use crate::model::{Classifier, Mode};
 use burn::module::AutodiffModule;
 use burn::prelude::*;
-use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::ElementConversion;
+use burn::tensor::backend::AutodiffBackend;
 
 /// The copy of `model` an attack differentiates: parameters frozen (`no_grad`, so the backward
 /// pass computes no weight gradient) and BatchNorm running statistics decoupled from the

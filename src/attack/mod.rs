@@ -34,24 +34,24 @@ mod uca;
 pub use any::AttackConfig;
 pub use fgsm::{Fgsm, FgsmConfig};
 pub use gradient::{
-    attack_copy, check_inference_behaviour, frozen_copy, input_gradient, InputGradient,
-    INFERENCE_PROBE_TOLERANCE,
+    INFERENCE_PROBE_TOLERANCE, InputGradient, attack_copy, check_inference_behaviour, frozen_copy,
+    input_gradient,
 };
 pub use iaa::{Iaa, IaaConfig};
-pub use multi::{run_epsilons, EpsilonResult};
+pub use multi::{EpsilonResult, run_epsilons};
 pub use noise::{UniformNoise, UniformNoiseConfig};
 pub use objective::{
-    cross_entropy, iaa_loss, iaa_optimal_confidence, soft_cross_entropy, uniform_cross_entropy,
-    CrossEntropy, IaaObjective, Objective,
+    CrossEntropy, IaaObjective, Objective, cross_entropy, iaa_loss, iaa_optimal_confidence,
+    soft_cross_entropy, uniform_cross_entropy,
 };
 pub use pgd::{Pgd, PgdConfig};
 pub use sign_gradient::{
-    sign_gradient_step, sign_step_update, Direction, RadiusSchedule, SignGradient,
-    SignGradientConfig, StartPoint, StepSize,
+    Direction, RadiusSchedule, SignGradient, SignGradientConfig, StartPoint, StepSize,
+    sign_gradient_step, sign_step_update,
 };
 pub use uca::{Uca, UcaConfig};
 
-use crate::error::{check_epsilon, Error, Result};
+use crate::error::{Error, Result, check_epsilon};
 use crate::model::Classifier;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;

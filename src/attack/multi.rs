@@ -1,14 +1,14 @@
 //! Running one attack at many radii in one call (foolbox style).
 
 use super::gradient::{attack_copy, forward_checked};
-use super::{project_linf, validate_for, Attack, AttackGoal, AttackOutput};
+use super::{Attack, AttackGoal, AttackOutput, project_linf, validate_for};
 use crate::error::Result;
 use crate::model::{Classifier, Mode};
 use burn::module::AutodiffModule;
 use burn::prelude::*;
+use burn::tensor::ElementConversion;
 use burn::tensor::activation::softmax;
 use burn::tensor::backend::AutodiffBackend;
-use burn::tensor::ElementConversion;
 
 /// The result of an attack at one radius.
 #[derive(Debug, Clone)]

@@ -2,7 +2,7 @@
 //! <https://arxiv.org/abs/2504.06358>), to tell an attack's effect from that of any perturbation of
 //! the same size.
 
-use super::{attack_copy, Attack, AttackOutput, Budget, CrossEntropy};
+use super::{Attack, AttackOutput, Budget, CrossEntropy, attack_copy};
 use crate::error::Result;
 use crate::model::{Classifier, Mode};
 use crate::rng::uniform_tensor;

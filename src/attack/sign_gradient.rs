@@ -1,7 +1,7 @@
 //! The shared sign-gradient engine behind FGSM, PGD, IAA and custom attacks.
 
-use super::{attack_copy, input_gradient, Attack, AttackGoal, AttackOutput, Budget, Objective};
-use crate::error::{check_steps, Error, Result};
+use super::{Attack, AttackGoal, AttackOutput, Budget, Objective, attack_copy, input_gradient};
+use crate::error::{Error, Result, check_steps};
 use crate::model::{Classifier, Mode};
 use crate::rng::uniform_tensor;
 use burn::module::AutodiffModule;

@@ -2,9 +2,9 @@
 //! Framework For Adversarial Attacks Targeting Calibration", <https://arxiv.org/abs/2401.02718>).
 
 use super::{
-    attack_copy, input_gradient, Attack, AttackGoal, AttackOutput, Budget, CrossEntropy, StepSize,
+    Attack, AttackGoal, AttackOutput, Budget, CrossEntropy, StepSize, attack_copy, input_gradient,
 };
-use crate::error::{check_steps, Result};
+use crate::error::{Result, check_steps};
 use crate::model::{Classifier, Mode};
 use burn::module::AutodiffModule;
 use burn::prelude::*;

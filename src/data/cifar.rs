@@ -81,7 +81,10 @@ pub(crate) fn parse_records(
     if !bytes.len().is_multiple_of(record) {
         return Err(Error::data(
             path,
-            format!("length {} is not a multiple of the record size {record} (truncated or wrong format?)", bytes.len()),
+            format!(
+                "length {} is not a multiple of the record size {record} (truncated or wrong format?)",
+                bytes.len()
+            ),
         ));
     }
     let n = bytes.len() / record;

@@ -11,13 +11,13 @@ mod tiny_imagenet;
 
 pub use augment::Augmentation;
 pub use cifar::{
-    load_cifar10, load_cifar100, read_cifar100_file, read_cifar10_file, Cifar100Labels, Split,
-    CIFAR10_CLASSES,
+    CIFAR10_CLASSES, Cifar100Labels, Split, load_cifar10, load_cifar100, read_cifar10_file,
+    read_cifar100_file,
 };
-pub use dataset::{images_from_f32, Batch, Batches, ImageDataset};
-pub use folder::{load_image_folder, ImageFolderOptions};
+pub use dataset::{Batch, Batches, ImageDataset, images_from_f32};
+pub use folder::{ImageFolderOptions, load_image_folder};
 pub use sample::{
-    bundled_cifar10_sample, bundled_sample_dir, cifar10_dir_from_env, load_cifar10_splits,
-    resolve_cifar10_dir, CIFAR10_DIR_ENV,
+    CIFAR10_DIR_ENV, bundled_cifar10_sample, bundled_sample_dir, cifar10_dir_from_env,
+    load_cifar10_splits, resolve_cifar10_dir,
 };
-pub use tiny_imagenet::{load_tiny_imagenet, load_tiny_imagenet_with, TinyImageNetOptions};
+pub use tiny_imagenet::{TinyImageNetOptions, load_tiny_imagenet, load_tiny_imagenet_with};

@@ -1,7 +1,7 @@
 //! The small real CIFAR-10 sample shipped in the repository (`assets/cifar10-sample/`) and the
 //! environment variable pointing at a full copy.
 
-use super::{load_cifar10, ImageDataset, Split};
+use super::{ImageDataset, Split, load_cifar10};
 use crate::error::Result;
 use std::path::{Path, PathBuf};
 

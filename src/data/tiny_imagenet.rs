@@ -311,7 +311,7 @@ fn val_files(root: &Path, wnids: &[String], limit: usize) -> Result<Vec<(PathBuf
                 return Err(Error::data(
                     &path,
                     format!("line {line_no}: expected `<file>\\t<wnid>\\t...`, got `{line}`"),
-                ))
+                ));
             }
         };
         if Path::new(file).file_name() != Some(OsStr::new(file)) {

@@ -2,11 +2,11 @@
 
 use crate::metrics::{CalibrationAccumulator, CalibrationReport};
 use burn::prelude::*;
+use burn::train::ClassificationOutput;
 use burn::train::metric::{
     Metric, MetricAttributes, MetricMetadata, MetricName, Numeric, NumericAttributes, NumericEntry,
     SerializedEntry,
 };
-use burn::train::ClassificationOutput;
 use std::marker::PhantomData;
 use std::sync::Arc;
 

@@ -3,7 +3,7 @@
 
 use super::data::ImageBatch;
 use super::output::{AttackedView, CalibrationOutput};
-use crate::attack::{cross_entropy, Attack, AttackConfig};
+use crate::attack::{Attack, AttackConfig, cross_entropy};
 use crate::error::{Error, Result};
 use crate::model::Classifier;
 use crate::rng::derive_seed;
@@ -30,10 +30,10 @@ pub struct StepFailures {
 
 impl StepFailures {
     fn record(&self, message: String, interrupter: Option<&Interrupter>) {
-        if let Ok(mut first) = self.first.lock() {
-            if first.is_none() {
-                *first = Some(message.clone());
-            }
+        if let Ok(mut first) = self.first.lock()
+            && first.is_none()
+        {
+            *first = Some(message.clone());
         }
         if let Some(interrupter) = interrupter {
             interrupter.stop(Some(&message));

@@ -4,8 +4,8 @@
 use super::metric::{CalibrationInput, CalibrationView};
 use burn::backend::Flex;
 use burn::prelude::*;
-use burn::train::metric::{AccuracyInput, Adaptor, ItemLazy, LossInput};
 use burn::train::ClassificationOutput;
+use burn::train::metric::{AccuracyInput, Adaptor, ItemLazy, LossInput};
 
 /// The model's outputs on one attacked copy of a validation batch.
 pub struct AttackedView<B: Backend> {

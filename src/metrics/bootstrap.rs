@@ -13,8 +13,8 @@
 //! accumulator's own binning and summation code, so its point estimates equal the report's.
 
 use super::calibration::{
-    batch_to_host, bin_index, check_lengths, log_softmax_into, prediction, BinGaps, BinSums,
-    DEFAULT_BINS,
+    BinGaps, BinSums, DEFAULT_BINS, batch_to_host, bin_index, check_lengths, log_softmax_into,
+    prediction,
 };
 use crate::error::{Error, Result};
 use crate::rng::{derive_seed, seeded_rng};

@@ -564,11 +564,7 @@ pub(crate) fn prediction(log_probs: &[f64]) -> (usize, f64) {
             .iter()
             .enumerate()
             .fold((0, f64::NEG_INFINITY), |(bi, bv), (i, &v)| {
-                if v > bv {
-                    (i, v)
-                } else {
-                    (bi, bv)
-                }
+                if v > bv { (i, v) } else { (bi, bv) }
             });
     (pred, max_lp.exp())
 }

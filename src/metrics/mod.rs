@@ -27,5 +27,5 @@ mod temperature;
 pub use bootstrap::{
     BootstrapConfig, CalibrationEstimate, CalibrationSamples, ConfidenceIntervals,
 };
-pub use calibration::{CalibrationAccumulator, CalibrationReport, ReliabilityBin, DEFAULT_BINS};
+pub use calibration::{CalibrationAccumulator, CalibrationReport, DEFAULT_BINS, ReliabilityBin};
 pub use temperature::{apply_temperature, fit_temperature, nll_at_temperature};

@@ -2,8 +2,8 @@
 
 use super::Mode;
 use burn::module::{Param, ParamId};
-use burn::nn::conv::Conv2d;
 use burn::nn::BatchNorm;
+use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 
 /// Per-channel mean of the CIFAR-10 training set on the `[0, 1]` scale (the usual constants of

@@ -17,8 +17,8 @@ mod small_cnn;
 mod vgg;
 
 pub use layers::{
-    batch_norm, fold_conv_bn, Normalization, NormalizationConfig, CIFAR10_MEAN, CIFAR10_STD,
-    TINY_IMAGENET_MEAN, TINY_IMAGENET_STD,
+    CIFAR10_MEAN, CIFAR10_STD, Normalization, NormalizationConfig, TINY_IMAGENET_MEAN,
+    TINY_IMAGENET_STD, batch_norm, fold_conv_bn,
 };
 pub use mobilenet::{InvertedResidual, MobileNetV2, MobileNetV2Config};
 pub use registry::{AnyModel, AnyModelConfig, Architecture};

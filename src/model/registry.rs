@@ -54,7 +54,14 @@ impl Architecture {
         Self::ALL
             .into_iter()
             .find(|a| a.name() == name)
-            .ok_or_else(|| Error::param("architecture", format!("unknown `{name}`; expected one of small_cnn, resnet18, vgg19, mobilenet_v2")))
+            .ok_or_else(|| {
+                Error::param(
+                    "architecture",
+                    format!(
+                        "unknown `{name}`; expected one of small_cnn, resnet18, vgg19, mobilenet_v2"
+                    ),
+                )
+            })
     }
 }
 

@@ -2,8 +2,8 @@
 //! could be found, so this is PGD adversarial training plus a normalised-entropy term in one of
 //! two readings ([`AceVariant`]). Results should be labelled "ACE-AT (reconstructed, variant …)".
 
-use super::{accuracy_tensor, BatchContext, StrategyStep, TrainingStrategy};
-use crate::attack::{cross_entropy, Attack, Pgd, PgdConfig, StepSize};
+use super::{BatchContext, StrategyStep, TrainingStrategy, accuracy_tensor};
+use crate::attack::{Attack, Pgd, PgdConfig, StepSize, cross_entropy};
 use crate::error::Result;
 use crate::model::{Classifier, Mode};
 use burn::module::AutodiffModule;

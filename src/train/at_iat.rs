@@ -2,8 +2,8 @@
 //! Cheng et al. propose for models both robust and calibrated ("Towards Calibration Enhanced
 //! Network by Inverse Adversarial Attack", <https://arxiv.org/abs/2504.06358>).
 
-use super::{accuracy_tensor, BatchContext, StrategyStep, TrainingStrategy};
-use crate::attack::{cross_entropy, Attack, Iaa, IaaConfig, Pgd, PgdConfig, StepSize};
+use super::{BatchContext, StrategyStep, TrainingStrategy, accuracy_tensor};
+use crate::attack::{Attack, Iaa, IaaConfig, Pgd, PgdConfig, StepSize, cross_entropy};
 use crate::error::Result;
 use crate::model::{Classifier, Mode};
 use crate::rng::derive_seed;

@@ -2,9 +2,9 @@
 //! Adversarial Training: Generalizing to Unseen Attacks", ICML 2020,
 //! <https://arxiv.org/abs/1910.06259>).
 
-use super::{accuracy_tensor, BatchContext, StrategyStep, TrainingStrategy};
+use super::{BatchContext, StrategyStep, TrainingStrategy, accuracy_tensor};
 use crate::attack::{attack_copy, cross_entropy, project_linf, soft_cross_entropy};
-use crate::error::{check_epsilon, check_steps, Error, Result};
+use crate::error::{Error, Result, check_epsilon, check_steps};
 use crate::model::{Classifier, Mode};
 use crate::rng::{seeded_rng, uniform_values};
 use burn::module::AutodiffModule;

@@ -2,9 +2,9 @@
 //! Inverse Adversarial Attack" (<https://arxiv.org/abs/2504.06358>, Eqs. 11–13): training on
 //! inverse adversarial examples, optionally with per-example noise kept across epochs.
 
-use super::{ce_step, BatchContext, StrategyStep, TrainingStrategy};
+use super::{BatchContext, StrategyStep, TrainingStrategy, ce_step};
 use crate::attack::{
-    attack_copy, project_linf, sign_gradient_step, Attack, Iaa, IaaConfig, IaaObjective, StepSize,
+    Attack, Iaa, IaaConfig, IaaObjective, StepSize, attack_copy, project_linf, sign_gradient_step,
 };
 use crate::error::{Error, Result};
 use crate::model::Classifier;

@@ -18,11 +18,11 @@ mod registry;
 mod schedule;
 mod trainer;
 
-pub use ace_at::{ace_loss, AceAt, AceAtConfig, AceVariant};
+pub use ace_at::{AceAt, AceAtConfig, AceVariant, ace_loss};
 pub use at_iat::{AtIat, AtIatConfig, AtIatMix};
-pub use ccat::{ccat_target, Ccat, CcatConfig};
+pub use ccat::{Ccat, CcatConfig, ccat_target};
 pub use iat::{Iat, IatConfig, PersistentNoiseConfig};
-pub use optim::{paper_sgd, PAPER_WEIGHT_DECAY};
+pub use optim::{PAPER_WEIGHT_DECAY, paper_sgd};
 pub use pgd_at::{PgdAt, PgdAtConfig};
 pub use plain::Plain;
 pub use registry::{StrategyKind, StrategyVisitor};

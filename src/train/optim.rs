@@ -1,7 +1,7 @@
 //! The optimiser of the paper reproduction: the one every strategy is trained with in the
 //! examples.
 
-use burn::optim::{decay::WeightDecayConfig, momentum::MomentumConfig, SgdConfig};
+use burn::optim::{SgdConfig, decay::WeightDecayConfig, momentum::MomentumConfig};
 
 /// Weight decay of [`paper_sgd`] (5e-4), for every strategy.
 pub const PAPER_WEIGHT_DECAY: f32 = 5e-4;

@@ -1,7 +1,7 @@
 //! PGD adversarial training (Madry et al., "Towards Deep Learning Models Resistant to
 //! Adversarial Attacks", ICLR 2018, <https://arxiv.org/abs/1706.06083>).
 
-use super::{ce_step, BatchContext, StrategyStep, TrainingStrategy};
+use super::{BatchContext, StrategyStep, TrainingStrategy, ce_step};
 use crate::attack::{Attack, Pgd, PgdConfig, StepSize};
 use crate::error::Result;
 use crate::model::Classifier;

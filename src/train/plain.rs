@@ -1,6 +1,6 @@
 //! Plain training (PT).
 
-use super::{ce_step, BatchContext, StrategyStep, TrainingStrategy};
+use super::{BatchContext, StrategyStep, TrainingStrategy, ce_step};
 use crate::error::Result;
 use crate::model::Classifier;
 use burn::prelude::*;

@@ -3,12 +3,12 @@
 use super::{BatchContext, LrSchedule, TrainingStrategy};
 use crate::attack::AttackConfig;
 use crate::checkpoint::{
-    check_architecture, load_record_into, read_checkpoint, record_from_bytes, record_to_bytes,
-    save_checkpoint, with_path, CheckpointMeta,
+    CheckpointMeta, check_architecture, load_record_into, read_checkpoint, record_from_bytes,
+    record_to_bytes, save_checkpoint, with_path,
 };
 use crate::data::{Augmentation, ImageDataset};
 use crate::error::{Error, Result};
-use crate::eval::{evaluate, evaluate_under, AttackEvaluation, EvaluationConfig};
+use crate::eval::{AttackEvaluation, EvaluationConfig, evaluate, evaluate_under};
 use crate::io::{write_atomic, write_json_atomic};
 use crate::metrics::{CalibrationReport, DEFAULT_BINS};
 use crate::model::Classifier;
@@ -499,7 +499,9 @@ fn history_csv(history: &[EpochRecord]) -> String {
                 .collect()
         })
         .unwrap_or_default();
-    let mut s = String::from("epoch,train_loss,train_accuracy,learning_rate,seconds,images_per_second,eval_accuracy,eval_confidence,eval_ece,eval_mcs");
+    let mut s = String::from(
+        "epoch,train_loss,train_accuracy,learning_rate,seconds,images_per_second,eval_accuracy,eval_confidence,eval_ece,eval_mcs",
+    );
     for name in &attack_names {
         for metric in ["accuracy", "confidence", "ece", "mcs"] {
             s.push_str(&format!(",{name}_{metric}"));

@@ -3,12 +3,12 @@
 //! replacements.
 
 use crate::common::*;
+use advcal::Error;
 use advcal::attack::*;
 use advcal::data::ImageDataset;
-use advcal::eval::{evaluate, evaluate_under, EvaluationConfig};
+use advcal::eval::{EvaluationConfig, evaluate, evaluate_under};
 use advcal::model::{Classifier, Mode, SmallCnn};
 use advcal::train::{Fit, Plain, TrainerConfig};
-use advcal::Error;
 use burn::module::AutodiffModule;
 use burn::optim::SgdConfig;
 use burn::prelude::*;
@@ -174,7 +174,7 @@ fn fit_builder_checkpoints_under_an_identity_and_refuses_another() {
         .unwrap();
     assert_eq!(out.history.len(), 1);
     assert!(out.history[0].eval.is_some());
-    let file = advcal::checkpoint::read_checkpoint(&dir.path().join("last.ckpt")).unwrap();
+    let file = advcal::checkpoint::read_checkpoint(dir.path().join("last.ckpt")).unwrap();
     assert!(
         file.meta.architecture.contains("SmallCnn"),
         "{}",

@@ -1,9 +1,9 @@
 //! Attacks: analytic optimum, gradient checks, determinism, model state, errors.
 
 use crate::common::*;
+use advcal::Error;
 use advcal::attack::*;
 use advcal::model::{Classifier, Mode};
-use advcal::Error;
 use approx::assert_abs_diff_eq;
 use burn::module::AutodiffModule;
 use burn::optim::GradientsParams;
@@ -492,7 +492,7 @@ fn multi_epsilon_run_matches_single_runs() {
 #[cfg(feature = "flex")]
 fn behaviour_on_a_trained_model() {
     use advcal::data::Split;
-    use advcal::eval::{evaluate, evaluate_under, EvaluationConfig};
+    use advcal::eval::{EvaluationConfig, evaluate, evaluate_under};
     use advcal::model::{AnyModelConfig, Architecture};
     let device = Default::default();
     let path =

@@ -1,9 +1,9 @@
 //! Seeded percentile-bootstrap confidence intervals of the calibration metrics.
 
 use crate::common::*;
+use advcal::Error;
 use advcal::metrics::*;
 use advcal::rng::{seeded_rng, uniform_values};
-use advcal::Error;
 use burn::prelude::*;
 use rand::Rng;
 

@@ -1,9 +1,9 @@
 //! Checkpoints: round trip, truncation, wrong architecture, atomic writes.
 
 use crate::common::*;
+use advcal::Error;
 use advcal::checkpoint::*;
 use advcal::model::{Classifier, Mode, SmallCnnConfig};
-use advcal::Error;
 use burn::module::{AutodiffModule, Module};
 
 #[test]

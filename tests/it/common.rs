@@ -1,7 +1,7 @@
 //! Shared helpers: backends, tiny models, real data.
 #![allow(dead_code)]
 
-use advcal::data::{load_cifar10, ImageDataset, Split, CIFAR10_DIR_ENV};
+use advcal::data::{CIFAR10_DIR_ENV, ImageDataset, Split, load_cifar10};
 use advcal::model::{Classifier, Mode, SmallCnn, SmallCnnConfig};
 use burn::backend::{Autodiff, NdArray};
 use burn::module::{Module, Param};
@@ -98,7 +98,9 @@ pub fn cifar_dir() -> Option<PathBuf> {
         return Some(fallback);
     }
     if std::env::var_os("CI").is_some() {
-        panic!("{CIFAR10_DIR_ENV} is not set and ../shared/data is missing: the real-data tests cannot run in CI");
+        panic!(
+            "{CIFAR10_DIR_ENV} is not set and ../shared/data is missing: the real-data tests cannot run in CI"
+        );
     }
     eprintln!("SKIPPED: no CIFAR-10 directory ({CIFAR10_DIR_ENV} unset)");
     None

@@ -1,8 +1,8 @@
 //! Data: the real CIFAR-10 files, error cases, fuzzing, image folders, batching, augmentation.
 
 use crate::common::*;
-use advcal::data::*;
 use advcal::Error;
+use advcal::data::*;
 use proptest::prelude::*;
 use std::io::Write;
 

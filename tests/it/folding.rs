@@ -9,8 +9,8 @@ use burn::backend::Autodiff;
 use burn::module::{
     AutodiffModule, Module, ModuleMapper, ModuleVisitor, Param, ParamId, RunningState,
 };
-use burn::nn::conv::Conv2dConfig;
 use burn::nn::BatchNormConfig;
+use burn::nn::conv::Conv2dConfig;
 use burn::prelude::*;
 use std::collections::HashSet;
 

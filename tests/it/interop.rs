@@ -4,9 +4,9 @@
 //! the PyTorch oracle's `.pt`/`.safetensors` files (`ADVCAL_TORCH_ORACLE_DIR`).
 
 use crate::common::*;
-use advcal::interop::{inspect, load_pytorch, save_safetensors, WeightLayout};
-use advcal::model::{seeded_init, AnyModel, AnyModelConfig, Architecture, Classifier, Mode};
 use advcal::Error;
+use advcal::interop::{WeightLayout, inspect, load_pytorch, save_safetensors};
+use advcal::model::{AnyModel, AnyModelConfig, Architecture, Classifier, Mode, seeded_init};
 use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::store::ModuleSnapshot;
@@ -186,9 +186,11 @@ fn vgg19_and_mobilenet_exports_use_kuangliu_indices() {
     assert_eq!(keys["features.49.bias"], [64]);
     assert_eq!(keys["features.50.weight"], [64]);
     assert_eq!(keys["classifier.weight"], [10, 64]);
-    assert!(!keys
-        .keys()
-        .any(|k| k.starts_with("features.2.") || k.starts_with("features.6.")));
+    assert!(
+        !keys
+            .keys()
+            .any(|k| k.starts_with("features.2.") || k.starts_with("features.6."))
+    );
 
     let mobilenet = dir.path().join("mobilenet.safetensors");
     save_safetensors(

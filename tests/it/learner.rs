@@ -2,16 +2,16 @@
 //! evaluation attacks, failures and the multi-device path on CPU devices.
 
 use crate::common::*;
+use advcal::Error;
 use advcal::attack::{AttackConfig, IaaConfig, PgdConfig};
 use advcal::data::{ImageDataset, Split};
-use advcal::eval::{evaluate, evaluate_under, EvaluationConfig};
+use advcal::eval::{EvaluationConfig, evaluate, evaluate_under};
 use advcal::learner::{CalibrationMetric, ImageBatch, ImageBatcher, StrategyModel};
 use advcal::model::{Classifier, SmallCnn};
 use advcal::train::{
     BatchContext, Iat, IatConfig, PersistentNoiseConfig, PgdAt, PgdAtConfig, Plain, StrategyStep,
     TrainingStrategy,
 };
-use advcal::Error;
 use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
 use burn::module::AutodiffModule;
 use burn::optim::SgdConfig;

@@ -1,8 +1,8 @@
 //! Calibration metrics against the spec's hand-computed vectors (§6.8).
 
 use crate::common::*;
-use advcal::metrics::*;
 use advcal::Error;
+use advcal::metrics::*;
 use approx::assert_abs_diff_eq;
 use burn::prelude::*;
 use proptest::prelude::*;

@@ -133,14 +133,18 @@ fn normalisation_is_inside_the_model() {
     for c in 0..3 {
         assert!((out[c] - (1.0 - CIFAR10_MEAN[c]) / CIFAR10_STD[c]).abs() < 1e-5);
     }
-    assert!(NormalizationConfig::new()
-        .with_std(vec![0.0, 1.0, 1.0])
-        .validate()
-        .is_err());
-    assert!(NormalizationConfig::new()
-        .with_mean(vec![0.5])
-        .validate()
-        .is_err());
+    assert!(
+        NormalizationConfig::new()
+            .with_std(vec![0.0, 1.0, 1.0])
+            .validate()
+            .is_err()
+    );
+    assert!(
+        NormalizationConfig::new()
+            .with_mean(vec![0.5])
+            .validate()
+            .is_err()
+    );
 }
 
 #[test]

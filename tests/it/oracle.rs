@@ -22,10 +22,10 @@
 
 use crate::common::*;
 use advcal::attack::{
-    frozen_copy, input_gradient, sign_step_update, Attack, CrossEntropy, Fgsm, FgsmConfig, Iaa,
-    IaaConfig, IaaObjective, Objective, Pgd, PgdConfig, StepSize,
+    Attack, CrossEntropy, Fgsm, FgsmConfig, Iaa, IaaConfig, IaaObjective, Objective, Pgd,
+    PgdConfig, StepSize, frozen_copy, input_gradient, sign_step_update,
 };
-use advcal::interop::{load_pytorch, WeightLayout};
+use advcal::interop::{WeightLayout, load_pytorch};
 use advcal::model::{AnyModel, AnyModelConfig, Architecture, Classifier, Mode};
 use burn::module::AutodiffModule;
 use burn::prelude::*;
@@ -111,7 +111,7 @@ impl Oracle {
         let correct = logits
             .chunks_exact(10)
             .zip(&self.labels)
-            .filter(|(row, &y)| argmax(row) == y as usize)
+            .filter(|&(row, &y)| argmax(row) == y as usize)
             .count();
         correct as f64 / self.n as f64
     }

@@ -2,12 +2,12 @@
 //! and `evaluate_under`, the worst-case row, intervals, files, and an untouched model.
 
 use crate::common::*;
+use advcal::Error;
 use advcal::data::ImageDataset;
-use advcal::eval::{evaluate, evaluate_under, EvaluationConfig};
+use advcal::eval::{EvaluationConfig, evaluate, evaluate_under};
 use advcal::metrics::{BootstrapConfig, CalibrationSamples};
 use advcal::model::SmallCnn;
 use advcal::report::*;
-use advcal::Error;
 use burn::module::AutodiffModule;
 
 const EPSILONS: [f32; 2] = [0.02, 0.05];

@@ -1,7 +1,7 @@
 //! Tiny ImageNet-200 reader: the real data in the official layout, and broken copies of it.
 
-use advcal::data::*;
 use advcal::Error;
+use advcal::data::*;
 use std::path::{Path, PathBuf};
 
 /// Environment variable naming a Tiny ImageNet-200 directory in the official layout.
@@ -26,7 +26,9 @@ fn tiny_imagenet_dir() -> Option<PathBuf> {
         return Some(fallback);
     }
     if std::env::var_os("CI").is_some() {
-        panic!("{TINY_IMAGENET_DIR_ENV} is not set and ../shared/data is missing: the real-data tests cannot run in CI");
+        panic!(
+            "{TINY_IMAGENET_DIR_ENV} is not set and ../shared/data is missing: the real-data tests cannot run in CI"
+        );
     }
     eprintln!("SKIPPED: no Tiny ImageNet-200 directory ({TINY_IMAGENET_DIR_ENV} unset)");
     None
@@ -389,12 +391,14 @@ fn missing_images_and_folders_are_errors_naming_the_path() {
         other => panic!("expected an I/O error, got {other:?}"),
     }
     // With one image per class, val_1.png is still the first of n01: still an error.
-    assert!(load_tiny_imagenet_with(
-        root,
-        Split::Test,
-        TinyImageNetOptions::default().with_max_per_class(1)
-    )
-    .is_err());
+    assert!(
+        load_tiny_imagenet_with(
+            root,
+            Split::Test,
+            TinyImageNetOptions::default().with_max_per_class(1)
+        )
+        .is_err()
+    );
 
     // A class of wnids.txt without a training folder.
     let tmp = tempfile::tempdir().unwrap();
@@ -437,12 +441,14 @@ fn undecodable_and_wrongly_sized_images_are_image_errors() {
         other => panic!("expected an image error, got {other:?}"),
     }
     // Not reached when the limit stops before it (n01_0, then n01_1 is second).
-    assert!(load_tiny_imagenet_with(
-        root,
-        Split::Train,
-        TinyImageNetOptions::default().with_max_per_class(1)
-    )
-    .is_ok());
+    assert!(
+        load_tiny_imagenet_with(
+            root,
+            Split::Train,
+            TinyImageNetOptions::default().with_max_per_class(1)
+        )
+        .is_ok()
+    );
 
     // A truncated JPEG in the validation images: the decoder's message is kept.
     let val = root.join("val/images/val_2.png");

@@ -1,14 +1,14 @@
 //! Training strategies and the trainer.
 
 use crate::common::*;
+use advcal::Error;
 use advcal::attack::IaaConfig;
 use advcal::data::{ImageDataset, Split};
 use advcal::model::{Classifier, Mode, SmallCnn, SmallCnnConfig};
 use advcal::train::*;
-use advcal::Error;
 use approx::assert_abs_diff_eq;
 use burn::module::AutodiffModule;
-use burn::optim::{momentum::MomentumConfig, AdamConfig, GradientsParams, Optimizer, SgdConfig};
+use burn::optim::{AdamConfig, GradientsParams, Optimizer, SgdConfig, momentum::MomentumConfig};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
@@ -401,8 +401,11 @@ fn trainer_evaluates_under_attacks_every_epoch() {
     );
     let csv = std::fs::read_to_string(dir.path().join("history.csv")).unwrap();
     let header = csv.lines().next().unwrap();
-    assert!(header
-        .ends_with("pgd@0.03_mcs,iaa@0.03_accuracy,iaa@0.03_confidence,iaa@0.03_ece,iaa@0.03_mcs"));
+    assert!(
+        header.ends_with(
+            "pgd@0.03_mcs,iaa@0.03_accuracy,iaa@0.03_confidence,iaa@0.03_ece,iaa@0.03_mcs"
+        )
+    );
     assert_eq!(
         csv.lines().nth(1).unwrap().split(',').count(),
         header.split(',').count()

@@ -2,15 +2,15 @@
 //! through `Classifier`: no attack, evaluation or strategy may change it, and none may attack it
 //! silently in training behaviour.
 
-use crate::common::{dev, images, AD, NB};
-use advcal::attack::{
-    run_epsilons, Attack, AttackConfig, Budget, Fgsm, FgsmConfig, Iaa, IaaConfig, Pgd, PgdConfig,
-    Uca, UcaConfig, UniformNoise, UniformNoiseConfig,
-};
-use advcal::eval::{evaluate, evaluate_under, EvaluationConfig};
-use advcal::model::{batch_norm, Classifier, Mode, SmallCnnConfig};
-use advcal::train::{BatchContext, StrategyKind};
+use crate::common::{AD, NB, dev, images};
 use advcal::Error;
+use advcal::attack::{
+    Attack, AttackConfig, Budget, Fgsm, FgsmConfig, Iaa, IaaConfig, Pgd, PgdConfig, Uca, UcaConfig,
+    UniformNoise, UniformNoiseConfig, run_epsilons,
+};
+use advcal::eval::{EvaluationConfig, evaluate, evaluate_under};
+use advcal::model::{Classifier, Mode, SmallCnnConfig, batch_norm};
+use advcal::train::{BatchContext, StrategyKind};
 use burn::module::AutodiffModule;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
