@@ -9,7 +9,10 @@
 //! * `pgd_step`, `iaa_step`: one full engine iteration (gradient + sign + step + projection);
 //! * `pgd_t10`, `iaa_t10`, `uca_t10`, `ccat_t10`: complete attacks with T = 10 through the
 //!   public `Attack` API (random start, validation, final logits included);
-//! * `train_pt`, `train_pgd_at_t10`, `train_iat_t10`: one optimiser step of each strategy.
+//! * `train_pt`, `train_pgd_at_t10`, `train_iat_t10`: one optimiser step of each strategy;
+//! * `train_pt_fwd_bwd`, `train_pt_no_bn`: the profile of `train_pt` by ablation — without the
+//!   optimiser step, and on the model with every BatchNorm folded into its convolution (the same
+//!   convolutions plus a bias, trainable, no BatchNorm left).
 //!
 //! ```text
 //! cargo bench --bench attack_step                                   # Flex + NdArray, small CNN, batch 32
@@ -30,7 +33,7 @@ use advcal::model::{Classifier, Mode, ResNet18Config, SmallCnnConfig};
 use advcal::train::{
     BatchContext, Ccat, CcatConfig, Iat, IatConfig, PgdAt, PgdAtConfig, Plain, TrainingStrategy,
 };
-use burn::module::AutodiffModule;
+use burn::module::{AutodiffModule, ModuleMapper, Param};
 use burn::optim::{GradientsParams, Optimizer, SgdConfig};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
@@ -250,6 +253,66 @@ fn train_benches<A, M>(
     }
 }
 
+/// Makes every float parameter trainable again (a folded copy is frozen).
+struct RequireGrad;
+
+impl<B: Backend> ModuleMapper<B> for RequireGrad {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+        param.set_require_grad(true)
+    }
+}
+
+/// `train_pt` by ablation: forward + backward without the optimiser step, and a full step on the
+/// model without BatchNorm. Release builds only: a folded model in `Mode::Train` is a debug
+/// assertion (it has no BatchNorm to train), and evaluates without BatchNorm in release.
+fn train_profile_benches<A, M>(
+    g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    model: &M,
+    batch: usize,
+    device: &A::Device,
+) where
+    A: AutodiffBackend,
+    M: Classifier<A> + AutodiffModule<A>,
+{
+    let (x, y) = inputs::<A>(batch, device);
+    let indices: Vec<usize> = (0..batch).collect();
+    let ctx = || BatchContext {
+        seed: 1,
+        indices: &indices,
+        epoch: 0,
+    };
+    g.bench_function("train_pt_fwd_bwd", |b| {
+        b.iter(|| {
+            let out = Plain
+                .step(model, black_box(x.clone()), y.clone(), ctx())
+                .unwrap();
+            let grads = GradientsParams::from_grads(out.loss.backward(), model);
+            A::sync(device).unwrap();
+            grads
+        })
+    });
+    if cfg!(debug_assertions) {
+        return;
+    }
+    let Some(folded) = model.fold_batch_norm() else {
+        return;
+    };
+    let mut current = Some(folded.map(&mut RequireGrad));
+    let mut optim = SgdConfig::new().init::<A, M>();
+    g.bench_function("train_pt_no_bn", |b| {
+        b.iter(|| {
+            let m = current.take().unwrap();
+            let out = Plain
+                .step(&m, black_box(x.clone()), y.clone(), ctx())
+                .unwrap();
+            let grads = GradientsParams::from_grads(out.loss.backward(), &m);
+            let m = optim.step(0.01, m, grads);
+            A::sync(device).unwrap();
+            current = Some(m);
+        })
+    });
+}
+
 fn bench_model<A, M>(
     c: &mut Criterion,
     backend: &str,
@@ -270,6 +333,7 @@ fn bench_model<A, M>(
         step_benches::<A, M>(&mut g, &model, batch, device);
         attack_benches::<A, M>(&mut g, &model, batch, device);
         train_benches::<A, M>(&mut g, &model, batch, device);
+        train_profile_benches::<A, M>(&mut g, &model, batch, device);
         g.finish();
     }
 }

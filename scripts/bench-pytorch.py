@@ -15,6 +15,10 @@ benches/attack_step.rs, on the same models, inputs, batch sizes and attack setti
                                                 start, descent on Σ [CE + λ·CE(uniform)]
     train_pt               train_pt             one SGD step of plain training: train-mode BN,
                                                 mean CE, backward, optimiser step
+    train_pt_fwd_bwd       train_pt_fwd_bwd     train_pt without the optimiser step (profile)
+    train_pt_no_bn         train_pt_no_bn       train_pt on the model with every BatchNorm folded
+                                                into its convolution (same convs plus a bias, no
+                                                BN left: what BN costs, by ablation)
 
 Usage (the interpreter is the one of scripts/setup-pytorch.sh):
 
@@ -56,7 +60,9 @@ import torch.nn.functional as F
 MEAN = (0.4914, 0.4822, 0.4465)
 STD = (0.2470, 0.2435, 0.2616)
 NUM_CLASSES = 10
-ROWS = ["fwd_bwd_input", "pgd_t10_torchattacks", "pgd_t10_loop", "iaa_t10_loop", "train_pt"]
+ROWS = ["fwd_bwd_input", "pgd_t10_torchattacks", "pgd_t10_loop", "iaa_t10_loop", "train_pt",
+        "train_pt_fwd_bwd", "train_pt_no_bn"]
+TRAIN_ROWS = ("train_pt", "train_pt_fwd_bwd", "train_pt_no_bn")
 DEFAULT_WIDTH = {"resnet18": 64, "small_cnn": 16}
 
 
@@ -264,13 +270,25 @@ def make_optimizer(net, kind):
     return torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
 
 
-def train_step(net, opt, x, y):
+def train_step(net, opt, x, y, step=True):
     logits = net(x)
     loss = F.cross_entropy(logits, y)  # mean CE, train-mode BatchNorm
     opt.zero_grad(set_to_none=True)
     loss.backward()
-    opt.step()
+    if step:
+        opt.step()
     return loss
+
+
+def trainable_without_bn(net):
+    """A trainable copy of `net` with every BatchNorm folded into its convolution."""
+    m = copy.deepcopy(net).eval()
+    with torch.no_grad():
+        m.fold_bn()
+    m.train()
+    for p in m.parameters():
+        p.requires_grad_(True)
+    return m
 
 
 # ---------------------------------------------------------------------------------------------
@@ -373,15 +391,19 @@ def main():
                     fn = lambda: pgd_loop(attack_model, x, y)
                 elif row == "iaa_t10_loop":
                     fn = lambda: iaa_loop(attack_model, x, y)
-                elif row == "train_pt":
-                    train_net = copy.deepcopy(net).train()
+                elif row in TRAIN_ROWS:
+                    if row == "train_pt_no_bn":
+                        train_net = trainable_without_bn(net)
+                    else:
+                        train_net = copy.deepcopy(net).train()
                     opt = make_optimizer(train_net, args.sgd)
-                    fn = lambda: train_step(train_net, opt, x, y)
+                    step = row != "train_pt_fwd_bwd"
+                    fn = lambda: train_step(train_net, opt, x, y, step)
                 print(f"[bench-pytorch] {model_name} w{width} b{batch} {row} ...", file=sys.stderr, flush=True)
                 med, mad, n = measure(fn, args.seconds, args.min_samples, args.warmup)
                 rec = dict(common, row=row, median_ms=round(med, 4), mad_ms=round(mad, 4), samples=n,
-                           fold_bn=args.fold_bn and row != "train_pt")
-                if row == "train_pt":
+                           fold_bn=args.fold_bn and row not in TRAIN_ROWS)
+                if row in TRAIN_ROWS:
                     rec["sgd"] = args.sgd
                 print(json.dumps(rec), flush=True)
 

@@ -17,7 +17,9 @@
 # $CARGO_TARGET_DIR/bench-vs-pytorch.json; per-round logs next to it, in bench-vs-pytorch/).
 #
 # Row pairs (advcal criterion row -> PyTorch rows): lower_bound_fwd_bwd -> fwd_bwd_input;
-# pgd_t10 -> pgd_t10_loop, pgd_t10_torchattacks; iaa_t10 -> iaa_t10_loop; train_pt -> train_pt.
+# pgd_t10 -> pgd_t10_loop, pgd_t10_torchattacks; iaa_t10 -> iaa_t10_loop; train_pt -> train_pt;
+# and the profile rows train_pt_fwd_bwd (no optimiser step) and train_pt_no_bn (BatchNorm folded
+# away, by ablation) -> the PyTorch rows of the same names.
 # Models: resnet18 (the bench's ResNet-18 has width 64, fixed; the PyTorch side uses the same)
 # and small_cnn (width 16). Threads: OMP_NUM_THREADS = MKL_NUM_THREADS = --threads for both
 # sides (burn-tch sets no thread count: LibTorch takes its intra-op pool size from
@@ -73,8 +75,8 @@ for row in "${advcal_rows[@]}"; do
     lower_bound_fwd_bwd) py_rows+=(fwd_bwd_input) ;;
     pgd_t10) py_rows+=(pgd_t10_loop pgd_t10_torchattacks) ;;
     iaa_t10) py_rows+=(iaa_t10_loop) ;;
-    train_pt) py_rows+=(train_pt) ;;
-    *) echo "unknown row $row (lower_bound_fwd_bwd, pgd_t10, iaa_t10, train_pt)" >&2; exit 2 ;;
+    train_pt | train_pt_fwd_bwd | train_pt_no_bn) py_rows+=("$row") ;;
+    *) echo "unknown row $row (lower_bound_fwd_bwd, pgd_t10, iaa_t10, train_pt, train_pt_fwd_bwd, train_pt_no_bn)" >&2; exit 2 ;;
     esac
 done
 py_rows_csv=$(IFS=,; echo "${py_rows[*]}")
@@ -126,6 +128,8 @@ pairs = {
     "pgd_t10": ["pgd_t10_loop", "pgd_t10_torchattacks"],
     "iaa_t10": ["iaa_t10_loop"],
     "train_pt": ["train_pt"],
+    "train_pt_fwd_bwd": ["train_pt_fwd_bwd"],
+    "train_pt_no_bn": ["train_pt_no_bn"],
 }
 
 def safe(s):  # criterion's make_filename_safe
