@@ -19,6 +19,13 @@ benches/attack_step.rs, on the same models, inputs, batch sizes and attack setti
     train_pt_no_bn         train_pt_no_bn       train_pt on the model with every BatchNorm folded
                                                 into its convolution (same convs plus a bias, no
                                                 BN left: what BN costs, by ablation)
+    wgrad_native           (profile only)       the weight gradients of the 20 convolutions of a
+                                                training step (ResNet-18 shapes at this width and
+                                                batch), by PyTorch's convolution_backward
+    wgrad_swapped_conv     (profile only)       the same gradients computed as Burn 0.21's generic
+                                                conv2d_weight_backward does (burn-tch inherits it):
+                                                one conv2d of the batch-swapped input with the
+                                                batch-swapped output gradient as kernel
 
 Usage (the interpreter is the one of scripts/setup-pytorch.sh):
 
@@ -61,7 +68,7 @@ MEAN = (0.4914, 0.4822, 0.4465)
 STD = (0.2470, 0.2435, 0.2616)
 NUM_CLASSES = 10
 ROWS = ["fwd_bwd_input", "pgd_t10_torchattacks", "pgd_t10_loop", "iaa_t10_loop", "train_pt",
-        "train_pt_fwd_bwd", "train_pt_no_bn"]
+        "train_pt_fwd_bwd", "train_pt_no_bn", "wgrad_native", "wgrad_swapped_conv"]
 TRAIN_ROWS = ("train_pt", "train_pt_fwd_bwd", "train_pt_no_bn")
 DEFAULT_WIDTH = {"resnet18": 64, "small_cnn": 16}
 
@@ -227,6 +234,62 @@ def iaa_sum(z, y, lam=IAA_LAMBDA):
     return (ce + lam * uniform).sum()
 
 
+def resnet18_conv_shapes(width, batch):
+    """(x, grad_output, weight shape, stride, padding) of the 20 convolutions of the CIFAR
+    ResNet-18 (stem, 16 block convs, 3 shortcuts) at 32×32, random data of the right shapes."""
+    g = torch.Generator().manual_seed(2)
+    shapes = [(3, width, 32, 3, 1)]  # (cin, cout, input size, kernel, stride)
+    cin, size = width, 32
+    for i, mult in enumerate([1, 2, 4, 8]):
+        cout = width * mult
+        stride = 1 if i == 0 else 2
+        shapes.append((cin, cout, size, 3, stride))
+        if stride != 1:
+            shapes.append((cin, cout, size, 1, stride))  # shortcut
+        size //= stride
+        shapes += [(cout, cout, size, 3, 1)] * 3
+        cin = cout
+    convs = []
+    for cin, cout, size, k, stride in shapes:
+        pad = k // 2
+        out = (size + 2 * pad - k) // stride + 1
+        x = torch.rand(batch, cin, size, size, generator=g)
+        go = torch.randn(batch, cout, out, out, generator=g)
+        convs.append((x, go, (cout, cin, k, k), stride, pad))
+    assert len(convs) == 20
+    return convs
+
+
+def wgrad_native(convs):
+    for x, go, wshape, stride, pad in convs:
+        w = torch.empty(wshape)
+        torch.ops.aten.convolution_backward(go, x, w, None, [stride] * 2, [pad] * 2, [1, 1], False,
+                                            [0, 0], 1, [False, True, False])
+
+
+def wgrad_swapped_conv(convs):
+    """burn-backend 0.21 conv2d_weight_grad_no_groups: conv2d(x.swap(0, 1), grad.swap(0, 1)) with
+    stride = the forward dilation and dilation = the forward stride, swapped back and sliced."""
+    for x, go, wshape, stride, pad in convs:
+        gw = F.conv2d(x.transpose(0, 1), go.transpose(0, 1), None, stride=1, padding=pad,
+                      dilation=stride).transpose(0, 1)
+        gw = gw[: wshape[0], : wshape[1], : wshape[2], : wshape[3]]
+
+
+def check_wgrad(convs):
+    """Both ways give the same weight gradients."""
+    worst = 0.0
+    for x, go, wshape, stride, pad in convs:
+        w = torch.empty(wshape)
+        ref = torch.ops.aten.convolution_backward(go, x, w, None, [stride] * 2, [pad] * 2, [1, 1],
+                                                  False, [0, 0], 1, [False, True, False])[1]
+        gw = F.conv2d(x.transpose(0, 1), go.transpose(0, 1), None, stride=1, padding=pad,
+                      dilation=stride).transpose(0, 1)
+        gw = gw[: wshape[0], : wshape[1], : wshape[2], : wshape[3]]
+        worst = max(worst, float((gw - ref).abs().max() / ref.abs().max()))
+    return worst
+
+
 def fwd_bwd_input(model, x, y):
     leaf = x.detach().requires_grad_(True)
     (g,) = torch.autograd.grad(ce_sum(model(leaf), y), leaf)
@@ -379,7 +442,14 @@ def main():
                 rec = dict(common, **check_pgd(attack_model, x, y))
                 print(json.dumps(rec), flush=True)
             for row in rows:
-                if row == "fwd_bwd_input":
+                if row.startswith("wgrad_"):
+                    convs = resnet18_conv_shapes(width, batch)
+                    rel = check_wgrad(convs)
+                    if rel > 1e-4:
+                        raise SystemExit(f"weight gradients disagree: relative {rel:.2e}")
+                    fn = (lambda: wgrad_native(convs)) if row == "wgrad_native" else (
+                        lambda: wgrad_swapped_conv(convs))
+                elif row == "fwd_bwd_input":
                     fn = lambda: fwd_bwd_input(attack_model, x, y)
                 elif row == "pgd_t10_torchattacks":
                     import torchattacks
