@@ -224,33 +224,52 @@ fn train_benches<A, M>(
     M: Classifier<A> + AutodiffModule<A>,
 {
     let (x, y) = inputs::<A>(batch, device);
-    let indices: Vec<usize> = (0..batch).collect();
     let strategies: NamedStrategies<A, M> = vec![
         ("train_pt", Box::new(Plain)),
         ("train_pgd_at_t10", Box::new(PgdAt::new(PgdAtConfig::new()))),
         ("train_iat_t10", Box::new(Iat::new(IatConfig::new()))),
     ];
     for (name, mut strategy) in strategies {
-        let mut optim = SgdConfig::new().init::<A, M>();
-        let mut current = Some(model.clone());
-        g.bench_function(name, |b| {
-            b.iter(|| {
-                let m = current.take().unwrap();
-                let ctx = BatchContext {
-                    seed: 1,
-                    indices: &indices,
-                    epoch: 0,
-                };
-                let out = strategy
-                    .step(&m, black_box(x.clone()), y.clone(), ctx)
-                    .unwrap();
-                let grads = GradientsParams::from_grads(out.loss.backward(), &m);
-                let m = optim.step(0.01, m, grads);
-                A::sync(device).unwrap();
-                current = Some(m);
-            })
-        });
+        bench_train_step(g, name, model.clone(), strategy.as_mut(), (&x, &y), device);
     }
+}
+
+/// Times one optimiser step (plain SGD, lr 0.01) of `strategy` on `model`, the model carried
+/// from one iteration to the next.
+fn bench_train_step<A, M>(
+    g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    model: M,
+    strategy: &mut dyn TrainingStrategy<A, M>,
+    (x, y): (
+        &Tensor<A::InnerBackend, 4>,
+        &Tensor<A::InnerBackend, 1, Int>,
+    ),
+    device: &A::Device,
+) where
+    A: AutodiffBackend,
+    M: Classifier<A> + AutodiffModule<A>,
+{
+    let indices: Vec<usize> = (0..x.dims()[0]).collect();
+    let mut optim = SgdConfig::new().init::<A, M>();
+    let mut current = Some(model);
+    g.bench_function(name, |b| {
+        b.iter(|| {
+            let m = current.take().unwrap();
+            let ctx = BatchContext {
+                seed: 1,
+                indices: &indices,
+                epoch: 0,
+            };
+            let out = strategy
+                .step(&m, black_box(x.clone()), y.clone(), ctx)
+                .unwrap();
+            let grads = GradientsParams::from_grads(out.loss.backward(), &m);
+            let m = optim.step(0.01, m, grads);
+            A::sync(device).unwrap();
+            current = Some(m);
+        })
+    });
 }
 
 /// Makes every float parameter trainable again (a folded copy is frozen).
@@ -297,20 +316,8 @@ fn train_profile_benches<A, M>(
     let Some(folded) = model.fold_batch_norm() else {
         return;
     };
-    let mut current = Some(folded.map(&mut RequireGrad));
-    let mut optim = SgdConfig::new().init::<A, M>();
-    g.bench_function("train_pt_no_bn", |b| {
-        b.iter(|| {
-            let m = current.take().unwrap();
-            let out = Plain
-                .step(&m, black_box(x.clone()), y.clone(), ctx())
-                .unwrap();
-            let grads = GradientsParams::from_grads(out.loss.backward(), &m);
-            let m = optim.step(0.01, m, grads);
-            A::sync(device).unwrap();
-            current = Some(m);
-        })
-    });
+    let trainable = folded.map(&mut RequireGrad);
+    bench_train_step(g, "train_pt_no_bn", trainable, &mut Plain, (&x, &y), device);
 }
 
 fn bench_model<A, M>(
