@@ -40,13 +40,38 @@ impl NormalizationConfig {
 /// directly, so it differentiates w.r.t. the input on an autodiff backend **without** touching
 /// the running statistics (Burn's own `BatchNorm::forward` would use batch statistics and update
 /// them whenever the backend is an autodiff one).
+///
+/// In [`Mode::Train`] it is Burn's `BatchNorm::forward` (batch statistics on an autodiff
+/// backend, running statistics updated), except on `Autodiff<LibTorch<f32>>` with the `tch`
+/// feature, where it runs as one fused node with PyTorch's kernels and the same results to
+/// float tolerance (see [`fused`](super::fused)). Calling it from your own model's forward is how
+/// a user model opts in.
+///
+/// ```
+/// use advcal::model::{Mode, batch_norm};
+/// use burn::backend::{Autodiff, NdArray};
+/// use burn::nn::BatchNormConfig;
+/// use burn::prelude::*;
+///
+/// type B = Autodiff<NdArray>;
+/// let device = Default::default();
+/// let bn = BatchNormConfig::new(2).init::<B>(&device);
+/// let x = Tensor::<B, 4>::from_floats([[[[1.0]], [[4.0]]], [[[3.0]], [[8.0]]]], &device);
+/// // Train mode normalises with the batch statistics: each channel becomes (-1, 1).
+/// let y = batch_norm(&bn, x, Mode::Train);
+/// let expected = Tensor::<B, 4>::from_floats([[[[-1.0]], [[-1.0]]], [[[1.0]], [[1.0]]]], &device);
+/// y.into_data().assert_approx_eq::<f32>(&expected.into_data(), burn::tensor::Tolerance::absolute(1e-3));
+/// ```
 pub fn batch_norm<B: Backend, const D: usize>(
     bn: &BatchNorm<B>,
     x: Tensor<B, D>,
     mode: Mode,
 ) -> Tensor<B, D> {
     match mode {
-        Mode::Train => bn.forward(x),
+        Mode::Train => match super::fused::batch_norm_train(bn, x) {
+            Ok(y) => y,
+            Err(x) => bn.forward(x),
+        },
         Mode::Eval => {
             let mut shape = [1usize; D];
             shape[1] = x.dims()[1];
@@ -63,6 +88,33 @@ pub fn batch_norm<B: Backend, const D: usize>(
             let scale = bn.gamma.val().reshape(shape) * inv_std;
             (x - mean) * scale + bn.beta.val().reshape(shape)
         }
+    }
+}
+
+/// `conv.forward(x)`, with a fused backward where the backend has one.
+///
+/// On `Autodiff<LibTorch<f32>>` with the `tch` feature, when the weight is tracked (training),
+/// the convolution's input, weight and bias gradients come from one call of PyTorch's
+/// `aten::convolution_backward` instead of Burn's generic weight gradient (a swapped
+/// convolution); see [`fused`](super::fused). Everywhere else, and for `Same` or asymmetric
+/// padding, it is exactly `conv.forward(x)`. The crate's models use it for every convolution;
+/// your own model opts in by calling it instead of `conv.forward`.
+///
+/// ```
+/// use advcal::model::conv2d;
+/// use burn::backend::NdArray;
+/// use burn::nn::conv::Conv2dConfig;
+/// use burn::prelude::*;
+///
+/// let device = Default::default();
+/// let conv = Conv2dConfig::new([3, 4], [3, 3]).init::<NdArray>(&device);
+/// let x = Tensor::<NdArray, 4>::ones([2, 3, 8, 8], &device);
+/// assert_eq!(conv2d(&conv, x.clone()).into_data(), conv.forward(x).into_data());
+/// ```
+pub fn conv2d<B: Backend>(conv: &Conv2d<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
+    match super::fused::conv2d(conv, x) {
+        Ok(y) => y,
+        Err(x) => conv.forward(x),
     }
 }
 

@@ -1,6 +1,6 @@
 //! MobileNetV2, CIFAR variant (stride-1 stem, stride 1 in the second stage).
 
-use super::layers::{debug_check_folded_mode, fold_pair, maybe_batch_norm};
+use super::layers::{conv2d, debug_check_folded_mode, fold_pair, maybe_batch_norm};
 use super::resnet::{conv1x1, conv3x3, global_avg_pool};
 use super::{Classifier, Mode, Normalization, NormalizationConfig};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -68,20 +68,20 @@ impl<B: Backend> InvertedResidual<B> {
     fn forward(&self, x: Tensor<B, 4>, mode: Mode) -> Tensor<B, 4> {
         let out = relu(maybe_batch_norm(
             &self.bn1,
-            self.expand.forward(x.clone()),
+            conv2d(&self.expand, x.clone()),
             mode,
         ));
         let out = relu(maybe_batch_norm(
             &self.bn2,
-            self.depthwise.forward(out),
+            conv2d(&self.depthwise, out),
             mode,
         ));
-        let out = maybe_batch_norm(&self.bn3, self.project.forward(out), mode);
+        let out = maybe_batch_norm(&self.bn3, conv2d(&self.project, out), mode);
         if !self.residual {
             return out;
         }
         match &self.shortcut {
-            Some((conv, bn)) => out + maybe_batch_norm(bn, conv.forward(x), mode),
+            Some((conv, bn)) => out + maybe_batch_norm(bn, conv2d(conv, x), mode),
             None => out + x,
         }
     }
@@ -165,11 +165,11 @@ impl<B: Backend> Classifier<B> for MobileNetV2<B> {
     fn forward_mode(&self, images: Tensor<B, 4>, mode: Mode) -> Tensor<B, 2> {
         debug_check_folded_mode(self.stem_bn.is_none(), mode);
         let x = self.norm.forward(images);
-        let mut x = relu(maybe_batch_norm(&self.stem_bn, self.stem.forward(x), mode));
+        let mut x = relu(maybe_batch_norm(&self.stem_bn, conv2d(&self.stem, x), mode));
         for block in &self.blocks {
             x = block.forward(x, mode);
         }
-        let x = relu(maybe_batch_norm(&self.head_bn, self.head.forward(x), mode));
+        let x = relu(maybe_batch_norm(&self.head_bn, conv2d(&self.head, x), mode));
         self.fc.forward(global_avg_pool(x))
     }
 

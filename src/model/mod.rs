@@ -9,6 +9,7 @@
 //! [`Mode::Eval`] uses the running statistics and never updates them, even on an autodiff
 //! backend, so an attack can differentiate the inference-mode network w.r.t. its input.
 
+pub mod fused;
 mod layers;
 mod mobilenet;
 mod registry;
@@ -18,7 +19,7 @@ mod vgg;
 
 pub use layers::{
     CIFAR10_MEAN, CIFAR10_STD, Normalization, NormalizationConfig, TINY_IMAGENET_MEAN,
-    TINY_IMAGENET_STD, batch_norm, fold_conv_bn,
+    TINY_IMAGENET_STD, batch_norm, conv2d, fold_conv_bn,
 };
 pub use mobilenet::{InvertedResidual, MobileNetV2, MobileNetV2Config};
 pub use registry::{AnyModel, AnyModelConfig, Architecture};

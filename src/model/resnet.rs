@@ -1,6 +1,6 @@
 //! ResNet-18, CIFAR variant (3×3 stem, no max-pool).
 
-use super::layers::{debug_check_folded_mode, fold_pair, maybe_batch_norm};
+use super::layers::{conv2d, debug_check_folded_mode, fold_pair, maybe_batch_norm};
 use super::{Classifier, Mode, Normalization, NormalizationConfig};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
@@ -74,11 +74,11 @@ impl<B: Backend> BasicBlock<B> {
     /// Forward pass with the given BatchNorm mode.
     pub fn forward(&self, x: Tensor<B, 4>, mode: Mode) -> Tensor<B, 4> {
         let identity = match &self.shortcut {
-            Some((conv, bn)) => maybe_batch_norm(bn, conv.forward(x.clone()), mode),
+            Some((conv, bn)) => maybe_batch_norm(bn, conv2d(conv, x.clone()), mode),
             None => x.clone(),
         };
-        let out = relu(maybe_batch_norm(&self.bn1, self.conv1.forward(x), mode));
-        relu(maybe_batch_norm(&self.bn2, self.conv2.forward(out), mode) + identity)
+        let out = relu(maybe_batch_norm(&self.bn1, conv2d(&self.conv1, x), mode));
+        relu(maybe_batch_norm(&self.bn2, conv2d(&self.conv2, out), mode) + identity)
     }
 
     /// The block with every BatchNorm folded into its conv (see [`super::fold_conv_bn`]).
@@ -155,7 +155,7 @@ impl<B: Backend> Classifier<B> for ResNet18<B> {
     fn forward_mode(&self, images: Tensor<B, 4>, mode: Mode) -> Tensor<B, 2> {
         debug_check_folded_mode(self.stem_bn.is_none(), mode);
         let x = self.norm.forward(images);
-        let mut x = relu(maybe_batch_norm(&self.stem_bn, self.stem.forward(x), mode));
+        let mut x = relu(maybe_batch_norm(&self.stem_bn, conv2d(&self.stem, x), mode));
         for block in &self.blocks {
             x = block.forward(x, mode);
         }

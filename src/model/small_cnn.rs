@@ -1,6 +1,6 @@
 //! A small, fast CNN for CPU experiments and tests.
 
-use super::layers::{debug_check_folded_mode, fold_pair, maybe_batch_norm};
+use super::layers::{conv2d, debug_check_folded_mode, fold_pair, maybe_batch_norm};
 use super::{Classifier, Mode, Normalization, NormalizationConfig};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
@@ -81,7 +81,7 @@ impl<B: Backend> Classifier<B> for SmallCnn<B> {
         debug_check_folded_mode(self.bns.iter().any(Option::is_none), mode);
         let mut x = self.norm.forward(images);
         for (i, (conv, bn)) in self.convs.iter().zip(&self.bns).enumerate() {
-            x = relu(maybe_batch_norm(bn, conv.forward(x), mode));
+            x = relu(maybe_batch_norm(bn, conv2d(conv, x), mode));
             if i == 1 || i == 3 {
                 x = self.pool.forward(x);
             }

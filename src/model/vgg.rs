@@ -1,6 +1,6 @@
 //! VGG-19 with BatchNorm, CIFAR head.
 
-use super::layers::{debug_check_folded_mode, fold_pair, maybe_batch_norm};
+use super::layers::{conv2d, debug_check_folded_mode, fold_pair, maybe_batch_norm};
 use super::resnet::global_avg_pool;
 use super::{Classifier, Mode, Normalization, NormalizationConfig};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -87,7 +87,7 @@ impl<B: Backend> Classifier<B> for Vgg19<B> {
         debug_check_folded_mode(self.bns.iter().any(Option::is_none), mode);
         let mut x = self.norm.forward(images);
         for ((conv, bn), &pool) in self.convs.iter().zip(&self.bns).zip(&self.pool_after) {
-            x = relu(maybe_batch_norm(bn, conv.forward(x), mode));
+            x = relu(maybe_batch_norm(bn, conv2d(conv, x), mode));
             if pool {
                 x = self.pool.forward(x);
             }

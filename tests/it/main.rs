@@ -13,6 +13,8 @@ mod checkpoint;
 mod cross_backend;
 mod data;
 mod folding;
+#[cfg(feature = "tch")]
+mod fused;
 mod interop;
 #[cfg(feature = "learner")]
 mod learner;
