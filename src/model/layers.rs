@@ -118,6 +118,25 @@ pub fn conv2d<B: Backend>(conv: &Conv2d<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
     }
 }
 
+/// `burn::tensor::activation::relu(x)`, with a one-kernel backward where the backend has one
+/// (`aten::threshold_backward` on `Autodiff<LibTorch<f32>>` with the `tch` feature; the values
+/// are identical). The crate's models use it; see [`fused`](super::fused).
+///
+/// ```
+/// use advcal::model::relu;
+/// use burn::backend::NdArray;
+/// use burn::prelude::*;
+///
+/// let x = Tensor::<NdArray, 1>::from_floats([-1.0, 0.0, 2.0], &Default::default());
+/// assert_eq!(relu(x).into_data().to_vec::<f32>().unwrap(), vec![0.0, 0.0, 2.0]);
+/// ```
+pub fn relu<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
+    match super::fused::relu(x) {
+        Ok(y) => y,
+        Err(x) => burn::tensor::activation::relu(x),
+    }
+}
+
 /// A convolution with the inference-mode BatchNorm that follows it folded in: per output
 /// channel `c`, with `s_c = γ_c / √(σ²_c + ε)` (running variance `σ²`, running mean `μ`),
 ///

@@ -1,12 +1,11 @@
 //! MobileNetV2, CIFAR variant (stride-1 stem, stride 1 in the second stage).
 
-use super::layers::{conv2d, debug_check_folded_mode, fold_pair, maybe_batch_norm};
+use super::layers::{conv2d, debug_check_folded_mode, fold_pair, maybe_batch_norm, relu};
 use super::resnet::{conv1x1, conv3x3, global_avg_pool};
 use super::{Classifier, Mode, Normalization, NormalizationConfig};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 
 /// Inverted-residual settings `(expansion t, output channels c, repeats n, first stride s)`,
 /// CIFAR variant (second stage stride 1).

@@ -19,7 +19,7 @@ mod vgg;
 
 pub use layers::{
     CIFAR10_MEAN, CIFAR10_STD, Normalization, NormalizationConfig, TINY_IMAGENET_MEAN,
-    TINY_IMAGENET_STD, batch_norm, conv2d, fold_conv_bn,
+    TINY_IMAGENET_STD, batch_norm, conv2d, fold_conv_bn, relu,
 };
 pub use mobilenet::{InvertedResidual, MobileNetV2, MobileNetV2Config};
 pub use registry::{AnyModel, AnyModelConfig, Architecture};

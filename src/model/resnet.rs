@@ -1,11 +1,10 @@
 //! ResNet-18, CIFAR variant (3×3 stem, no max-pool).
 
-use super::layers::{conv2d, debug_check_folded_mode, fold_pair, maybe_batch_norm};
+use super::layers::{conv2d, debug_check_folded_mode, fold_pair, maybe_batch_norm, relu};
 use super::{Classifier, Mode, Normalization, NormalizationConfig};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 
 pub(crate) fn conv3x3<B: Backend>(
     cin: usize,

@@ -1,12 +1,11 @@
 //! A small, fast CNN for CPU experiments and tests.
 
-use super::layers::{conv2d, debug_check_folded_mode, fold_pair, maybe_batch_norm};
+use super::layers::{conv2d, debug_check_folded_mode, fold_pair, maybe_batch_norm, relu};
 use super::{Classifier, Mode, Normalization, NormalizationConfig};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 
 /// Configuration of [`SmallCnn`]: five 3×3 conv + BatchNorm + ReLU layers (widths `w, w, 2w, 2w,
 /// 4w`, max-pool after the 2nd and 4th), global average pooling and a linear head.

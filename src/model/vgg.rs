@@ -1,13 +1,12 @@
 //! VGG-19 with BatchNorm, CIFAR head.
 
-use super::layers::{conv2d, debug_check_folded_mode, fold_pair, maybe_batch_norm};
+use super::layers::{conv2d, debug_check_folded_mode, fold_pair, maybe_batch_norm, relu};
 use super::resnet::global_avg_pool;
 use super::{Classifier, Mode, Normalization, NormalizationConfig};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 
 /// Layer plan of VGG-19: channel widths, `0` = 2×2 max-pool.
 const VGG19_PLAN: [usize; 21] = [

@@ -63,50 +63,48 @@ fn run<const D: usize, const E: usize>(
     out
 }
 
-fn conv_case(
-    cin: usize,
-    cout: usize,
-    kernel: usize,
-    stride: usize,
-    pad: PaddingConfig2d,
-    groups: usize,
-    dilation: usize,
-    bias: bool,
-) {
-    let mut conv: Conv2d<TA> = Conv2dConfig::new([cin, cout], [kernel, kernel])
-        .with_stride([stride, stride])
-        .with_padding(pad.clone())
-        .with_groups(groups)
-        .with_dilation([dilation, dilation])
-        .with_bias(bias)
-        .init(&tdev());
+fn conv_case(config: Conv2dConfig) {
+    let mut conv: Conv2d<TA> = config.init(&tdev());
     conv.weight = Param::from_tensor(values::<TA, 4>(conv.weight.dims(), 1));
     if let Some(b) = &conv.bias {
         conv.bias = Some(Param::from_tensor(values::<TA, 1>(b.dims(), 2)));
     }
-    let x = values::<TA, 4>([3, cin, 9, 9], 3);
+    let x = values::<TA, 4>([3, config.channels[0], 9, 9], 3);
     let w = conv.weight.val();
     let b: Vec<_> = conv.bias.iter().map(|b| b.val()).collect();
-    let fused = run(x.clone(), &[w.clone()], &b, |x| conv2d(&conv, x));
+    let fused = run(x.clone(), std::slice::from_ref(&w), &b, |x| {
+        conv2d(&conv, x)
+    });
     let generic = with_generic_ops(|| run(x, &[w], &b, |x| conv.forward(x)));
     let names = ["output", "d input", "d weight", "d bias"];
     for ((name, f), g) in names.iter().zip(fused).zip(generic) {
-        let case = format!(
-            "conv {cin}->{cout} k{kernel} s{stride} {pad:?} g{groups} d{dilation} bias {bias}: {name}"
-        );
-        assert_close(&case, g, f, 1e-5);
+        assert_close(&format!("{config}: {name}"), g, f, 1e-5);
     }
 }
 
 #[test]
 fn fused_convolution_matches_burn_on_libtorch() {
     use PaddingConfig2d::*;
-    conv_case(3, 8, 3, 1, Explicit(1, 1, 1, 1), 1, 1, false);
-    conv_case(4, 6, 3, 2, Explicit(1, 1, 1, 1), 1, 1, true);
-    conv_case(4, 8, 1, 2, Valid, 1, 1, false);
-    conv_case(6, 6, 3, 1, Explicit(1, 1, 1, 1), 6, 1, false); // depthwise
-    conv_case(4, 4, 3, 1, Explicit(2, 2, 2, 2), 2, 2, true); // grouped, dilated
-    conv_case(3, 5, 3, 1, Same, 1, 1, true); // not covered: falls back, still equal
+    let c = |cin, cout, k| Conv2dConfig::new([cin, cout], [k, k]).with_bias(false);
+    conv_case(c(3, 8, 3).with_padding(Explicit(1, 1, 1, 1)));
+    conv_case(
+        c(4, 6, 3)
+            .with_stride([2, 2])
+            .with_padding(Explicit(1, 1, 1, 1))
+            .with_bias(true),
+    );
+    conv_case(c(4, 8, 1).with_stride([2, 2]).with_padding(Valid));
+    // Depthwise; grouped and dilated.
+    conv_case(c(6, 6, 3).with_groups(6).with_padding(Explicit(1, 1, 1, 1)));
+    conv_case(
+        c(4, 4, 3)
+            .with_groups(2)
+            .with_dilation([2, 2])
+            .with_padding(Explicit(2, 2, 2, 2))
+            .with_bias(true),
+    );
+    // Not covered (`Same`): falls back to Burn's path, still equal.
+    conv_case(c(3, 5, 3).with_padding(Same).with_bias(true));
 }
 
 fn bn_pair(channels: usize) -> (BatchNorm<TA>, BatchNorm<TA>) {
@@ -234,4 +232,16 @@ fn fused_resnet_training_matches_burn_on_libtorch() {
     }
     // Eval-mode logits use the running statistics the two steps left behind.
     assert_close("eval logits after two steps", eval, fused_eval, 1e-3);
+}
+
+#[test]
+fn fused_relu_is_bit_identical_to_burn_on_libtorch() {
+    // Values straddling 0, exact zeros included (the gradient there is 0 on both paths).
+    let x = values::<TA, 3>([4, 5, 6], 40)
+        .mul_scalar(2.0)
+        .round()
+        .div_scalar(2.0);
+    let fused = run(x.clone(), &[], &[], advcal::model::relu);
+    let generic = with_generic_ops(|| run(x, &[], &[], burn::tensor::activation::relu));
+    assert_eq!(fused, generic);
 }

@@ -4,7 +4,8 @@
 //! element-wise ops, each with its own autodiff node), and `burn-tch` computes a convolution's
 //! weight gradient with Burn's generic "swapped convolution" rather than PyTorch's kernel. With
 //! the `tch` feature, on `Autodiff<LibTorch<f32>>` (`advcal::backend::tch::Train`), the
-//! crate's [`conv2d`](super::conv2d) and train-mode [`batch_norm`](super::batch_norm) therefore
+//! crate's [`conv2d`](super::conv2d), train-mode [`batch_norm`](super::batch_norm) and
+//! [`relu`](super::relu) therefore
 //! run as single autodiff nodes whose backward is PyTorch's own kernel:
 //!
 //! * convolution: forward through `burn-tch`, backward through one `aten::convolution_backward`
@@ -12,7 +13,9 @@
 //!   tracked, i.e. in training; attacks on frozen copies keep Burn's path;
 //! * BatchNorm (train mode): one `aten::native_batch_norm` forward and one
 //!   `aten::native_batch_norm_backward`, with the running statistics updated exactly as Burn's
-//!   `BatchNorm` does (momentum, **biased** batch variance).
+//!   `BatchNorm` does (momentum, **biased** batch variance);
+//! * ReLU ([`relu`](super::relu)): backward through one `aten::threshold_backward` instead of
+//!   Burn's compare + mask-fill pair (bit-identical values).
 //!
 //! The two backward kernels are reached through a 70-line C++ shim (`csrc/torch_ops.cpp`,
 //! compiled by `build.rs`), because `tch` 0.22 cannot bind ATen functions that take a
@@ -92,6 +95,19 @@ pub(crate) fn conv2d<B: Backend>(
         let _ = conv;
         Err(x)
     }
+}
+
+/// `Ok(relu(x))` through a fused kernel, or `Err(x)` (unchanged) where none applies.
+pub(crate) fn relu<B: Backend, const D: usize>(
+    x: Tensor<B, D>,
+) -> Result<Tensor<B, D>, Tensor<B, D>> {
+    if !fused_ops_enabled() {
+        return Err(x);
+    }
+    #[cfg(feature = "tch")]
+    return tch::relu(x);
+    #[cfg(not(feature = "tch"))]
+    Err(x)
 }
 
 /// `Ok(bn(x))` in train mode (batch statistics, running statistics updated) through a fused

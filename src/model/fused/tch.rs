@@ -12,7 +12,7 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 use burn::tensor::TensorPrimitive;
-use burn::tensor::ops::{ConvOptions, ModuleOps};
+use burn::tensor::ops::{ActivationOps, ConvOptions, ModuleOps};
 use std::any::{Any, TypeId};
 use std::ffi::{c_char, c_int};
 
@@ -414,6 +414,53 @@ fn update_running_stats(bn: &BatchNorm<Ad>, mean: TchTensor, invstd: TchTensor) 
     bn.running_var.update(running_var.detach());
 }
 
+// ---------------------------------------------------------------------------------------------
+// ReLU
+
+/// ReLU's backward needs only its output (kept as a shallow clone).
+#[derive(Debug)]
+struct ReluBackward;
+
+impl Backward<Inner, 1> for ReluBackward {
+    type State = TchTensor;
+
+    fn backward(self, ops: Ops<TchTensor, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<Inner>(&ops.node);
+        if let Some(node) = &ops.parents[0] {
+            // One `aten::threshold_backward` (grad where output > 0, else 0) instead of Burn's
+            // generic compare + mask-fill pair: the same values, one pass.
+            let dx = match ops.state.tensor.f_threshold_backward(&grad.tensor, 0.0) {
+                Ok(dx) => TchTensor::new(dx),
+                Err(_) => Inner::relu_backward(ops.state, grad),
+            };
+            grads.register::<Inner>(node.id, dx);
+        }
+    }
+}
+
+pub(super) fn relu<B: Backend, const D: usize>(
+    x: Tensor<B, D>,
+) -> Result<Tensor<B, D>, Tensor<B, D>> {
+    if !is_ad_tch::<B>() {
+        return Err(x);
+    }
+    let x: Tensor<Ad, D> = cast(x)?;
+    let x = x.into_primitive().tensor();
+    let out = match ReluBackward
+        .prepare::<NoCheckpointing>([x.node.clone()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => {
+            let y = Inner::relu(x.primitive);
+            prep.finish(y.clone(), y)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(Inner::relu(x.primitive)),
+    };
+    let y: Tensor<Ad, D> = Tensor::from_primitive(TensorPrimitive::Float(out));
+    Ok(cast(y).unwrap_or_else(|_| unreachable!("B is Autodiff<LibTorch<f32>>")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -453,6 +500,8 @@ mod tests {
         assert!(batch_norm_train(&bn, x::<Ad>()).is_ok());
         let inner = BatchNormConfig::new(2).init::<Inner>(&Default::default());
         assert!(batch_norm_train(&inner, x::<Inner>()).is_err());
+        assert!(relu(x::<Ad>()).is_ok());
+        assert!(relu(x::<Inner>()).is_err());
         assert!(
             super::super::with_generic_ops(|| super::super::batch_norm_train(&bn, x::<Ad>()))
                 .is_err()
