@@ -6,8 +6,9 @@
 `--legacy` accepts records without `ci95` (results/cpu was written before intervals existed);
 `--min-n` sets the smallest acceptable number of images per record (2000 for the cifar preset).
 
-Table 2 (Tiny ImageNet) is checked whenever `table2.json` exists, and required with
-`--require table2`.
+Table 2 (Tiny ImageNet) and the experiments beyond the paper (`iat-ablation`,
+`finetune-vs-scratch`: one clean, PGD and IAA record per model) are checked whenever their JSON
+exists, and required with `--require <name>` (repeatable).
 
 Independent of the Rust code on purpose: it re-derives every invariant from the written
 numbers. Exits non-zero with a list of problems.
@@ -24,6 +25,10 @@ SIX = {"PT", "PGD-AT", "ACE-AT", "CCAT", "IAT", "AT+IAT"}
 MIN_N = [1]
 # `--legacy`: records written before intervals existed (results/cpu) are checked without `ci95`.
 LEGACY = [False]
+# Experiments beyond the paper (tables only), and how many models each compares: every model
+# has one clean, one PGD and one IAA record at the same epsilon.
+BEYOND = ("iat-ablation", "finetune-vs-scratch")
+BEYOND_MODELS = {"iat-ablation": 5, "finetune-vs-scratch": 2}
 # The paper's Table 2 rows (no CCAT).
 FIVE = SIX - {"CCAT"}
 
@@ -80,7 +85,8 @@ def main(out, required=()):
     out = Path(out)
     problems = []
     data = {}
-    optional = [n for n in ("table2",) if n in required or (out / f"{n}.json").is_file()]
+    optional = [n for n in ("table2",) + BEYOND
+                if n in required or (out / f"{n}.json").is_file()]
     for name in EXPERIMENTS + optional:
         path = out / f"{name}.json"
         if not path.is_file():
@@ -94,7 +100,7 @@ def main(out, required=()):
         for i, r in enumerate(records):
             check_record(name, i, r, problems)
         plot = out / (f"{name}.png" if name == "fig8" else f"{name}.svg")
-        if not plot.is_file() or plot.stat().st_size == 0:
+        if name not in BEYOND and (not plot.is_file() or plot.stat().st_size == 0):
             problems.append(f"{name}: plot {plot} missing")
     # Completeness: every curve has every epsilon, every table every model.
     if "fig4" in data:
@@ -122,6 +128,18 @@ def main(out, required=()):
     for name in ("fig6", "fig7", "table1"):
         if name in data and {r["model"] for r in data[name]} != SIX:
             problems.append(f"{name}: models {sorted({r['model'] for r in data[name]})}")
+    for name in BEYOND:
+        if name not in data:
+            continue
+        models = {r["model"] for r in data[name]}
+        if len(models) != BEYOND_MODELS[name]:
+            problems.append(f"{name}: {len(models)} models instead of {BEYOND_MODELS[name]}")
+        for model in models:
+            attacks = sorted(r["attack"] for r in data[name] if r["model"] == model)
+            if attacks != ["clean", "iaa", "pgd"]:
+                problems.append(f"{name}: {model} has {attacks}")
+        if len({r["epsilon"] for r in data[name] if r["attack"] != "clean"}) != 1:
+            problems.append(f"{name}: attacks at more than one epsilon")
     if "table2" in data and {r["model"] for r in data["table2"]} != FIVE:
         problems.append(f"table2: models {sorted({r['model'] for r in data['table2']})}")
     for name, models in (("table1", SIX), ("table2", FIVE)):

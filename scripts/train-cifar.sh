@@ -24,6 +24,18 @@ run() { nice -n 19 "$bin" "$@" --preset cifar --backend tch --data-dir "$data" \
 
 # The plain base model, then the six strategies fine-tuned from it (PT first).
 run train
+# The IAT ablations (three IAT variants fine-tuned like IAT), trained and evaluated.
+run iat-ablation
 # Table 3's other two architectures (plain, from scratch), trained by the table itself.
 run table3
+# The fine-tuning shortcut measured: PGD-AT from scratch (the base model's 30 epochs).
+run finetune-vs-scratch
+# Table 2 (issue "Table 2 on Tiny ImageNet"): five strategies on the 20,000 Tiny ImageNet-200
+# training images, the same preset's budget (the longest stage: last, so CIFAR-10 finishes first).
+tiny="${ADVCAL_TINY_IMAGENET_DIR:-$(pwd)/../shared/data/tiny-imagenet-200}"
+if [ -f "$tiny/wnids.txt" ]; then
+    run table2 --tiny-imagenet-dir "$tiny"
+else
+    echo "train-cifar: no Tiny ImageNet-200 at $tiny; table2 skipped"
+fi
 echo "train-cifar: all runs complete"

@@ -35,7 +35,9 @@ use advcal::metrics::{BootstrapConfig, CalibrationAccumulator, CalibrationSample
 use advcal::model::{
     AnyModel, AnyModelConfig, Architecture, Classifier, Mode, NormalizationConfig,
 };
-use advcal::train::{Fit, StrategyKind, TrainerConfig, paper_sgd};
+use advcal::train::{
+    Fit, Iat, IatConfig, StrategyKind, TrainerConfig, TrainingStrategy, paper_sgd,
+};
 use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
@@ -45,16 +47,27 @@ use records::Record;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-const EXPERIMENTS: [&str; 9] = [
-    "models", "fig4", "fig5", "fig6", "fig7", "table1", "table2", "table3", "fig8",
+const EXPERIMENTS: [&str; 11] = [
+    "models",
+    "fig4",
+    "fig5",
+    "fig6",
+    "fig7",
+    "table1",
+    "table2",
+    "table3",
+    "fig8",
+    "iat-ablation",
+    "finetune-vs-scratch",
 ];
 
 #[derive(Parser, Debug, Clone)]
 #[command(about = "Reproduce the figures and tables of the IAA/IAT paper")]
 struct Args {
     /// models (clean calibration of every trained model on `clean_images` test images) | fig4 |
-    /// fig5 | fig6 | fig7 | table1 | table2 | table3 | fig8 | all | train (the six models only);
-    /// several may be given separated by commas
+    /// fig5 | fig6 | fig7 | table1 | table2 | table3 | fig8 | iat-ablation (IAT variants,
+    /// beyond the paper) | finetune-vs-scratch (PGD-AT both ways) | all | train (the six models
+    /// only); several may be given separated by commas
     experiment: String,
     /// smoke (seconds) | cpu (small CNN) | cifar (ResNet-18/4, 40,000 images, LibTorch) | paper
     /// (ResNet-18, GPU)
@@ -115,21 +128,35 @@ impl<B: AutodiffBackend> Ctx<B> {
     /// The model trained with `kind` on `arch` for the six-strategy comparisons: from scratch,
     /// or, with [`Preset::finetune`], fine-tuned from [`Ctx::base`] (PT included).
     fn model(&self, kind: StrategyKind, arch: Architecture) -> Result<AnyModel<B>> {
+        let strategy = kind.build::<B, AnyModel<B>>(self.preset.train_attack_steps)?;
+        self.model_with(strategy, kind.label(), kind == StrategyKind::Plain, arch)
+    }
+
+    /// [`Ctx::model`] for any strategy (the IAT ablations): the adversarial budget, fine-tuned
+    /// from the same base under [`Preset::finetune`]; cached under the strategy's name.
+    fn model_with(
+        &self,
+        strategy: Box<dyn TrainingStrategy<B, AnyModel<B>>>,
+        label: &str,
+        plain: bool,
+        arch: Architecture,
+    ) -> Result<AnyModel<B>> {
         let p = &self.preset;
+        let name = strategy.name();
         match p.finetune {
             None => {
-                let epochs = if kind == StrategyKind::Plain {
+                let epochs = if plain {
                     p.epochs
                 } else {
                     p.adversarial_epochs
                 };
-                let dir = format!("{}-{}-{}", p.name, kind.name(), arch.name());
-                self.trained(kind, arch, epochs, p.lr, None, &dir)
+                let dir = format!("{}-{}-{}", p.name, name, arch.name());
+                self.trained(strategy, label, arch, epochs, p.lr, None, &dir)
             }
             Some(ft) => {
                 let base = self.base(arch)?;
-                let dir = format!("{}-{}-ft-{}", p.name, kind.name(), arch.name());
-                self.trained(kind, arch, ft.epochs, ft.lr, Some(base), &dir)
+                let dir = format!("{}-{}-ft-{}", p.name, name, arch.name());
+                self.trained(strategy, label, arch, ft.epochs, ft.lr, Some(base), &dir)
             }
         }
     }
@@ -139,7 +166,8 @@ impl<B: AutodiffBackend> Ctx<B> {
     fn base(&self, arch: Architecture) -> Result<AnyModel<B>> {
         let p = &self.preset;
         let dir = format!("{}-{}-{}", p.name, StrategyKind::Plain.name(), arch.name());
-        self.trained(StrategyKind::Plain, arch, p.epochs, p.lr, None, &dir)
+        let plain = StrategyKind::Plain.build::<B, AnyModel<B>>(p.train_attack_steps)?;
+        self.trained(plain, "PT", arch, p.epochs, p.lr, None, &dir)
     }
 
     fn model_config(&self, arch: Architecture) -> AnyModelConfig {
@@ -153,9 +181,11 @@ impl<B: AutodiffBackend> Ctx<B> {
     /// Loads `<models>/<dir>/last.ckpt` when it holds all `epochs`; otherwise trains (or resumes)
     /// it, starting from `init` (or seeded random weights), and writes `run.json` (wall time,
     /// peak resident memory) beside the checkpoint.
+    #[allow(clippy::too_many_arguments)]
     fn trained(
         &self,
-        kind: StrategyKind,
+        mut strategy: Box<dyn TrainingStrategy<B, AnyModel<B>>>,
+        label: &str,
         arch: Architecture,
         epochs: usize,
         lr: f64,
@@ -193,11 +223,10 @@ impl<B: AutodiffBackend> Ctx<B> {
                 config.init::<B>(&self.device)
             }),
         };
-        let mut strategy = kind.build::<B, AnyModel<B>>(p.train_attack_steps)?;
         let optim = paper_sgd(false).init::<B, AnyModel<B>>();
         eprintln!(
             "training {} on {} ({} images, {} epochs at lr {}) in {}",
-            kind.label(),
+            label,
             arch.name(),
             self.train.len(),
             epochs,
@@ -211,14 +240,17 @@ impl<B: AutodiffBackend> Ctx<B> {
             .with_identity(arch.name(), &config)
             .run(&trainer, &self.device)?;
         let seconds = started.elapsed().as_secs_f64();
-        runinfo::write(&dir, kind, arch, epochs, lr, &outcome.history, seconds)?;
+        runinfo::write(
+            &dir,
+            &strategy.name(),
+            arch,
+            epochs,
+            lr,
+            &outcome.history,
+            seconds,
+        )?;
         export_weights(&dir, &outcome.model, &read_checkpoint(&ckpt)?.meta)?;
-        eprintln!(
-            "trained {} on {} in {:.0} s",
-            kind.label(),
-            arch.name(),
-            seconds
-        );
+        eprintln!("trained {} on {} in {:.0} s", label, arch.name(), seconds);
         Ok(outcome.model)
     }
 
@@ -526,6 +558,93 @@ fn table3<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
     plot::heatmap(&ctx.out("table3.svg"), &records, &archs.map(|a| a.name()))
 }
 
+/// Clean, PGD and IAA (λ = 5) records at ε = 8/255 for each named model.
+fn clean_pgd_iaa<B: AutodiffBackend>(
+    ctx: &Ctx<B>,
+    models: &[(String, AnyModel<B>)],
+) -> Result<Vec<Record>> {
+    let eps = 8.0 / 255.0;
+    let mut records = Vec::new();
+    for (name, model) in models {
+        records.push(ctx.clean_record(model, name, &ctx.test)?);
+        records.push(ctx.attack_record(model, name, &ctx.pgd(), eps, &ctx.test)?);
+        records.push(ctx.attack_record(model, name, &ctx.iaa(5.0), eps, &ctx.test)?);
+    }
+    Ok(records)
+}
+
+/// Why IAT (Eq. 12) makes a network overconfident on clean data, tested by ablation (beyond
+/// the paper): IAT variants trained exactly like IAT (same budget and base), beside PT and IAT.
+/// * `correct_only`: IAA examples only from training images the model classifies correctly
+///   (on the others IAA is a label-leaking, helpful perturbation);
+/// * `clean_weight = 0.5`: a clean cross-entropy term beside the IAA term;
+/// * IAA generated with train-mode BatchNorm (batch statistics) instead of eval mode.
+fn iat_ablation<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
+    let arch = ctx.preset.arch;
+    let steps = ctx.preset.train_attack_steps;
+    let iaa = IaaConfig::new().with_epsilon(8.0 / 255.0).with_steps(steps);
+    let variants = [
+        (
+            "IAT correct-only",
+            IatConfig::new()
+                .with_attack(iaa.clone())
+                .with_correct_only(true),
+        ),
+        (
+            "IAT + clean CE (w = 0.5)",
+            IatConfig::new()
+                .with_attack(iaa.clone())
+                .with_clean_weight(0.5),
+        ),
+        (
+            "IAT train-mode BN",
+            IatConfig::new().with_attack(iaa.with_mode(Mode::Train)),
+        ),
+    ];
+    let mut models = vec![
+        ("PT".to_owned(), ctx.model(StrategyKind::Plain, arch)?),
+        ("IAT".to_owned(), ctx.model(StrategyKind::Iat, arch)?),
+    ];
+    for (label, config) in variants {
+        let model = ctx.model_with(Box::new(Iat::new(config)), label, false, arch)?;
+        models.push((label.to_owned(), model));
+    }
+    records::finish(ctx.out("iat-ablation"), &clean_pgd_iaa(ctx, &models)?)
+}
+
+/// The fine-tuning shortcut measured on one strategy: PGD-AT fine-tuned from PT (as every
+/// strategy is under presets with `finetune`) against PGD-AT trained from scratch for the base
+/// model's epochs at its learning rate.
+fn finetune_vs_scratch<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
+    let p = &ctx.preset;
+    let arch = p.arch;
+    let kind = StrategyKind::PgdAt;
+    let fine_tuned = ctx.model(kind, arch)?;
+    let dir = format!("{}-{}-scratch-{}", p.name, kind.name(), arch.name());
+    let strategy = kind.build::<B, AnyModel<B>>(p.train_attack_steps)?;
+    let scratch = ctx.trained(
+        strategy,
+        "PGD-AT (scratch)",
+        arch,
+        p.epochs,
+        p.lr,
+        None,
+        &dir,
+    )?;
+    let finetune_label = match p.finetune {
+        Some(ft) => format!("PGD-AT (fine-tuned from PT, {} epochs)", ft.epochs),
+        None => "PGD-AT (preset trains from scratch)".to_owned(),
+    };
+    let models = vec![
+        (finetune_label, fine_tuned),
+        (format!("PGD-AT (scratch, {} epochs)", p.epochs), scratch),
+    ];
+    records::finish(
+        ctx.out("finetune-vs-scratch"),
+        &clean_pgd_iaa(ctx, &models)?,
+    )
+}
+
 fn fig8<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
     let arch = ctx.preset.gallery_arch;
     let model = ctx.model(StrategyKind::Plain, arch)?;
@@ -602,6 +721,8 @@ fn run<B: AutodiffBackend>(args: Args, device: B::Device) -> Result<()> {
             "table2" => table2(&ctx)?,
             "table3" => table3(&ctx)?,
             "fig8" => fig8(&ctx)?,
+            "iat-ablation" => iat_ablation(&ctx)?,
+            "finetune-vs-scratch" => finetune_vs_scratch(&ctx)?,
             _ => unreachable!("checked above"),
         }
         eprintln!("{e}: done in {:.1} s", started.elapsed().as_secs_f64());

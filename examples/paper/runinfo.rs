@@ -3,7 +3,7 @@
 
 use advcal::Result;
 use advcal::model::Architecture;
-use advcal::train::{EpochRecord, StrategyKind};
+use advcal::train::EpochRecord;
 use serde::Serialize;
 use std::path::Path;
 
@@ -38,7 +38,7 @@ fn peak_rss_mib() -> Option<f64> {
 
 pub fn write(
     dir: &Path,
-    kind: StrategyKind,
+    strategy: &str,
     arch: Architecture,
     epochs: usize,
     learning_rate: f64,
@@ -47,7 +47,7 @@ pub fn write(
 ) -> Result<()> {
     let last = history.last();
     let info = RunInfo {
-        strategy: kind.name(),
+        strategy,
         architecture: arch.name(),
         epochs,
         learning_rate,

@@ -4,10 +4,11 @@
 
 use super::{BatchContext, StrategyStep, TrainingStrategy, ce_step};
 use crate::attack::{
-    Attack, Iaa, IaaConfig, IaaObjective, StepSize, attack_copy, project_linf, sign_gradient_step,
+    Attack, Iaa, IaaConfig, IaaObjective, StepSize, attack_copy, cross_entropy, project_linf,
+    sign_gradient_step,
 };
 use crate::error::{Error, Result};
-use crate::model::Classifier;
+use crate::model::{Classifier, Mode};
 use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
@@ -34,6 +35,46 @@ pub struct IatConfig {
     /// fresh full IAA every batch.
     #[config(default = "None")]
     pub persistent: Option<PersistentNoiseConfig>,
+    /// Ablation, **beyond the paper**: run IAA only on the training images the current model
+    /// classifies correctly (clean forward pass in the attack's mode, before the attack) and
+    /// train on the others as they are. IAA lowers confidence without changing the prediction
+    /// only where the prediction is right; on a misclassified image its λ-term and CE-term pull
+    /// towards the label, a label-leaking "helpful" perturbation. Default `false` (Eq. 12: every
+    /// image).
+    #[config(default = false)]
+    pub correct_only: bool,
+    /// Ablation, **beyond the paper**: weight `w ∈ [0, 1]` of a clean cross-entropy term,
+    /// `loss = (1 − w)·CE(f(x + N), y) + w·CE(f(x), y)`, with the clean and the IAA images in
+    /// one train-mode batch (as CCAT and AT+IAT combine theirs). Default 0 (Eq. 12: no clean
+    /// term).
+    #[config(default = 0.0)]
+    pub clean_weight: f32,
+}
+
+impl IatConfig {
+    /// Checks `clean_weight ∈ [0, 1]` (the attack's settings are checked by the attack).
+    ///
+    /// ```
+    /// use advcal::train::IatConfig;
+    /// assert!(IatConfig::new().with_clean_weight(0.5).validate().is_ok());
+    /// assert!(IatConfig::new().with_clean_weight(1.5).validate().is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] naming `clean_weight` when it is outside `[0, 1]` or NaN.
+    pub fn validate(&self) -> Result<()> {
+        check_clean_weight(self.clean_weight)
+    }
+}
+
+fn check_clean_weight(w: f32) -> Result<()> {
+    if !(0.0..=1.0).contains(&w) {
+        return Err(Error::param(
+            "clean_weight",
+            format!("must lie in [0, 1] (got {w})"),
+        ));
+    }
+    Ok(())
 }
 
 /// IAT: train on inverse adversarial examples, pushing the low-confidence inputs back to
@@ -59,21 +100,58 @@ pub struct IatConfig {
 ///   and is **not** saved in checkpoints: after a resume it is rebuilt by full IAAs;
 /// * reading and writing the bank copies the batch's noise between device and host once per
 ///   batch, the only synchronisation this strategy adds.
+///
+/// **Ablations** (beyond the paper, off by default): [`IatConfig::correct_only`] and
+/// [`IatConfig::clean_weight`]; they add `-correct-only` and `-clean<w>` to the strategy's
+/// name (an inner IAA in [`Mode::Train`] adds `-train-bn`).
 #[derive(Debug, Clone)]
 pub struct Iat {
     attack: Iaa,
     persistent: Option<PersistentNoiseConfig>,
+    correct_only: bool,
+    clean_weight: f32,
     bank: HashMap<usize, Vec<f32>>,
 }
 
 impl Iat {
-    /// IAT with these settings.
+    /// IAT with these settings (checked by [`IatConfig::validate`] at every step).
     pub fn new(config: IatConfig) -> Self {
         Self {
             attack: Iaa::new(config.attack),
             persistent: config.persistent,
+            correct_only: config.correct_only,
+            clean_weight: config.clean_weight,
             bank: HashMap::new(),
         }
+    }
+
+    /// `iae` where the model (frozen, in the attack's mode) classifies `images` correctly, the
+    /// clean image elsewhere.
+    fn keep_correct<B, M>(
+        &self,
+        model: &M,
+        images: Tensor<B::InnerBackend, 4>,
+        labels: Tensor<B::InnerBackend, 1, Int>,
+        iae: Tensor<B::InnerBackend, 4>,
+    ) -> Result<Tensor<B::InnerBackend, 4>>
+    where
+        B: AutodiffBackend,
+        M: Classifier<B> + AutodiffModule<B>,
+    {
+        let mode = self.attack.config.mode;
+        let eps = self.attack.config.epsilon;
+        let frozen = attack_copy::<B, M>(model, &images, &labels, eps, mode)?;
+        let logits = frozen
+            .forward_mode(Tensor::from_inner(images.clone()), mode)
+            .inner();
+        let [n, _] = logits.dims();
+        let wrong = logits
+            .argmax(1)
+            .reshape([n])
+            .not_equal(labels)
+            .reshape([n, 1, 1, 1])
+            .expand(images.dims());
+        Ok(iae.mask_where(wrong, images))
     }
 
     /// Number of examples with stored noise (persistent mode; 0 otherwise).
@@ -175,11 +253,20 @@ impl Default for Iat {
 
 impl<B: AutodiffBackend, M: Classifier<B> + AutodiffModule<B>> TrainingStrategy<B, M> for Iat {
     fn name(&self) -> String {
+        let mut name = String::from("iat");
         if self.persistent.is_some() {
-            "iat-persistent".into()
-        } else {
-            "iat".into()
+            name.push_str("-persistent");
         }
+        if self.attack.config.mode == Mode::Train {
+            name.push_str("-train-bn");
+        }
+        if self.correct_only {
+            name.push_str("-correct-only");
+        }
+        if self.clean_weight > 0.0 {
+            name.push_str(&format!("-clean{}", self.clean_weight));
+        }
+        name
     }
     fn is_stateful(&self) -> bool {
         self.persistent.is_some()
@@ -191,7 +278,9 @@ impl<B: AutodiffBackend, M: Classifier<B> + AutodiffModule<B>> TrainingStrategy<
         labels: Tensor<B::InnerBackend, 1, Int>,
         ctx: BatchContext<'_>,
     ) -> Result<StrategyStep<B>> {
+        check_clean_weight(self.clean_weight)?;
         let eps = self.attack.config.epsilon;
+        let clean = images.clone();
         let iae = match self.persistent.as_ref().map(|p| p.steps_per_visit) {
             Some(k) => self.persistent_examples::<B, M>(k, model, images, labels.clone(), &ctx)?,
             None => {
@@ -205,6 +294,27 @@ impl<B: AutodiffBackend, M: Classifier<B> + AutodiffModule<B>> TrainingStrategy<
                 .adversarial
             }
         };
-        Ok(ce_step(model, iae, labels))
+        let iae = if self.correct_only {
+            self.keep_correct::<B, M>(model, clean.clone(), labels.clone(), iae)?
+        } else {
+            iae
+        };
+        if self.clean_weight == 0.0 {
+            return Ok(ce_step(model, iae, labels));
+        }
+        // One train-mode batch [IAA images; clean images], as AT+IAT and CCAT combine theirs.
+        let [n, _, _, _] = clean.dims();
+        let w = self.clean_weight;
+        let x = Tensor::cat(vec![iae, clean], 0);
+        let logits = model.forward_mode(Tensor::from_inner(x), Mode::Train);
+        let y = Tensor::<B, 1, Int>::from_inner(labels.clone());
+        let ce_iaa = cross_entropy(logits.clone().narrow(0, 0, n), y.clone()).mean();
+        let ce_clean = cross_entropy(logits.clone().narrow(0, n, n), y).mean();
+        Ok(StrategyStep {
+            loss: ce_iaa.mul_scalar(1.0 - w) + ce_clean.mul_scalar(w),
+            logits: logits.narrow(0, 0, n).inner(),
+            labels,
+            stats: vec![],
+        })
     }
 }

@@ -75,6 +75,12 @@ fn every_strategy_lowers_its_training_loss() {
         Box::new(Plain),
         Box::new(PgdAt::new(PgdAtConfig::new().with_attack(pgd.clone()))),
         Box::new(Iat::new(IatConfig::new().with_attack(iaa.clone()))),
+        Box::new(Iat::new(
+            IatConfig::new()
+                .with_attack(iaa.clone())
+                .with_correct_only(true)
+                .with_clean_weight(0.5),
+        )),
         Box::new(AtIat::new(
             AtIatConfig::new()
                 .with_pgd(pgd.clone())
@@ -462,4 +468,128 @@ fn ccat_inner_attack_reaches_epsilon_with_a_short_budget() {
     let delta = ccat.inner_attack::<AD, _>(&frozen, x, y, 3).unwrap();
     let linf: f32 = delta.abs().max().into_scalar();
     assert_abs_diff_eq!(linf, 0.03, epsilon = 1e-6);
+}
+
+/// The IAT ablations against their definitions, recomputed here from the attack and the model:
+/// `correct_only` trains on IAA images only where the clean prediction is right (clean images
+/// elsewhere), and `clean_weight = w` mixes `(1 − w)·CE(IAA) + w·CE(clean)` in one batch.
+#[test]
+fn iat_ablations_match_their_definitions() {
+    use advcal::attack::{Attack, Budget, Iaa, cross_entropy};
+    // A fresh copy for every computation: a train-mode forward moves the running statistics,
+    // which the next (eval-mode) attack would see.
+    let fresh = || {
+        advcal::model::seeded_init::<AD, _>(&dev(), 5, || {
+            SmallCnnConfig::new().with_width(4).init::<AD>(&dev())
+        })
+    };
+    let (x, y) = tiny_data(16).to_batch().to_tensors::<NB>(&dev());
+    let iaa = IaaConfig::new().with_epsilon(8.0 / 255.0).with_steps(2);
+    let seed = 9;
+    let adversarial = Attack::<AD, SmallCnn<AD>>::perturb_under(
+        &Iaa::new(iaa.clone()),
+        &fresh(),
+        x.clone(),
+        y.clone(),
+        Budget::new(8.0 / 255.0).with_seed(seed),
+    )
+    .unwrap()
+    .adversarial;
+    let ce = |images: Tensor<NB, 4>| -> f64 {
+        let logits = fresh().forward_mode(Tensor::from_inner(images), Mode::Train);
+        cross_entropy(logits, Tensor::from_inner(y.clone()))
+            .mean()
+            .into_scalar()
+            .elem()
+    };
+    let step_loss = |config: IatConfig| -> f64 {
+        Iat::new(config)
+            .step(&fresh(), x.clone(), y.clone(), ctx(seed))
+            .unwrap()
+            .loss
+            .into_scalar()
+            .elem()
+    };
+
+    // Eq. 12 (the default): CE on the IAA images.
+    let plain_iat = step_loss(IatConfig::new().with_attack(iaa.clone()));
+    assert_abs_diff_eq!(plain_iat, ce(adversarial.clone()), epsilon = 1e-5);
+
+    // correct_only: the clean prediction (eval mode, as the attack) picks IAA or clean per image.
+    let clean_pred = fresh()
+        .valid()
+        .forward_mode(x.clone(), Mode::Eval)
+        .argmax(1)
+        .reshape([16]);
+    let correct: Vec<bool> = clean_pred
+        .equal(y.clone())
+        .into_data()
+        .to_vec::<bool>()
+        .unwrap();
+    assert!(
+        correct.iter().any(|&c| c) && correct.iter().any(|&c| !c),
+        "the test needs both correctly and wrongly classified images: {correct:?}"
+    );
+    let mask = Tensor::<NB, 1, Bool>::from_data(TensorData::new(correct, [16]), &dev())
+        .reshape([16, 1, 1, 1])
+        .expand([16, 3, 32, 32]);
+    let mixed = x.clone().mask_where(mask, adversarial.clone());
+    let correct_only = step_loss(
+        IatConfig::new()
+            .with_attack(iaa.clone())
+            .with_correct_only(true),
+    );
+    assert_abs_diff_eq!(correct_only, ce(mixed), epsilon = 1e-5);
+
+    // clean_weight: both halves of one train-mode batch [IAA; clean].
+    let w = 0.25;
+    let both = fresh().forward_mode(
+        Tensor::from_inner(Tensor::cat(vec![adversarial, x.clone()], 0)),
+        Mode::Train,
+    );
+    let yy = Tensor::<AD, 1, Int>::from_inner(y.clone());
+    let part = |start| -> f64 {
+        cross_entropy(both.clone().narrow(0, start, 16), yy.clone())
+            .mean()
+            .into_scalar()
+            .elem()
+    };
+    let expected = (1.0 - w) * part(0) + w * part(16);
+    let weighted = step_loss(
+        IatConfig::new()
+            .with_attack(iaa.clone())
+            .with_clean_weight(w as f32),
+    );
+    assert_abs_diff_eq!(weighted, expected, epsilon = 1e-5);
+
+    // Names, and out-of-range weights as typed errors from the step.
+    let name = |c: IatConfig| TrainingStrategy::<AD, SmallCnn<AD>>::name(&Iat::new(c));
+    assert_eq!(
+        name(IatConfig::new().with_correct_only(true)),
+        "iat-correct-only"
+    );
+    assert_eq!(
+        name(IatConfig::new().with_clean_weight(0.5)),
+        "iat-clean0.5"
+    );
+    for bad in [-0.1f32, 1.5, f32::NAN] {
+        let Err(err) = Iat::new(IatConfig::new().with_clean_weight(bad)).step(
+            &fresh(),
+            x.clone(),
+            y.clone(),
+            ctx(seed),
+        ) else {
+            panic!("clean_weight {bad} was accepted");
+        };
+        assert!(
+            matches!(
+                err,
+                Error::InvalidParameter {
+                    name: "clean_weight",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
 }

@@ -17,7 +17,7 @@
 //! * ReLU ([`relu`](super::relu)): backward through one `aten::threshold_backward` instead of
 //!   Burn's compare + mask-fill pair (bit-identical values).
 //!
-//! The two backward kernels are reached through a 70-line C++ shim (`csrc/torch_ops.cpp`,
+//! The two backward kernels are reached through a 90-line C++ shim (`csrc/torch_ops.cpp`,
 //! compiled by `build.rs`), because `tch` 0.22 cannot bind ATen functions that take a
 //! `bool[3]` output mask. Every other backend, and any layout the fused path does not cover
 //! (`PaddingConfig2d::Same`, asymmetric padding), takes Burn's generic path unchanged. The
