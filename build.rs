@@ -43,7 +43,8 @@ mod tch_shim {
         println!("cargo:rerun-if-env-changed=LIBTORCH_INCLUDE");
         println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
         println!("cargo:rerun-if-changed=csrc/torch_ops.cpp");
-        // The same ABI default as torch-sys (libtorch 2.x is built with the C++11 ABI).
+        // The same ABI default as torch-sys (libtorch 2.x is built with the C++11 ABI). With
+        // `LIBTORCH_USE_PYTORCH`, torch-sys asks Python instead; a mismatch fails at link time.
         let abi = std::env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".to_owned());
         cc::Build::new()
             .cpp(true)
@@ -56,13 +57,17 @@ mod tch_shim {
             .file("csrc/torch_ops.cpp")
             .compile("advcal_torch_ops");
         // The shim calls into libtorch_cpu/c10, which torch-sys links; naming them again after
-        // the static shim keeps the link order right under `--as-needed`.
-        println!(
-            "cargo:rustc-link-search=native={}",
-            dir.join("lib").display()
-        );
-        println!("cargo:rustc-link-lib=dylib=torch_cpu");
-        println!("cargo:rustc-link-lib=dylib=c10");
+        // the static shim keeps the link order right under `--as-needed`. A static libtorch
+        // (`LIBTORCH_STATIC`, linked whole by torch-sys) has no shared libraries to name.
+        println!("cargo:rerun-if-env-changed=LIBTORCH_STATIC");
+        let static_torch = std::env::var("LIBTORCH_STATIC")
+            .is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false" | "FALSE"));
+        if !static_torch {
+            let lib = dir.join("lib");
+            println!("cargo:rustc-link-search=native={}", lib.display());
+            println!("cargo:rustc-link-lib=dylib=torch_cpu");
+            println!("cargo:rustc-link-lib=dylib=c10");
+        }
     }
 }
 

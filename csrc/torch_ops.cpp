@@ -4,7 +4,7 @@
 //
 // Tensors cross the boundary as `at::Tensor*` (tch's `C_tensor`). Inputs are borrowed; each
 // requested output is a new heap `at::Tensor` owned by the caller (tch's `Tensor::from_ptr`),
-// null where its mask entry is 0. Every function returns 0 on success and 1 on a C++ exception,
+// null where its mask entry is 0 (or ATen returned no tensor). Every function returns 0 on success and 1 on a C++ exception,
 // whose message is copied (truncated, NUL-terminated) into `err`.
 #include <ATen/ops/convolution_backward.h>
 #include <ATen/ops/native_batch_norm_backward.h>
@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <tuple>
 #include <vector>
@@ -25,11 +26,16 @@ void copy_message(const char *what, char *err, size_t err_len) {
   err[err_len - 1] = '\0';
 }
 
+// Heap copies of the requested (and defined) outputs; nothing is written to `out` unless every
+// allocation succeeded, so a throw here leaks nothing the caller could see.
 void take(const std::tuple<at::Tensor, at::Tensor, at::Tensor> &r,
           const std::array<bool, 3> &mask, at::Tensor **out) {
-  out[0] = mask[0] ? new at::Tensor(std::get<0>(r)) : nullptr;
-  out[1] = mask[1] ? new at::Tensor(std::get<1>(r)) : nullptr;
-  out[2] = mask[2] ? new at::Tensor(std::get<2>(r)) : nullptr;
+  const at::Tensor *all[3] = {&std::get<0>(r), &std::get<1>(r), &std::get<2>(r)};
+  std::unique_ptr<at::Tensor> held[3];
+  for (int i = 0; i < 3; ++i) {
+    if (mask[i] && all[i]->defined()) held[i] = std::make_unique<at::Tensor>(*all[i]);
+  }
+  for (int i = 0; i < 3; ++i) out[i] = held[i].release();
 }
 
 }  // namespace
@@ -43,7 +49,8 @@ int advcal_convolution_backward(const at::Tensor *grad_out, const at::Tensor *in
                                 const at::Tensor *weight, int64_t bias_len,
                                 const int64_t *stride, const int64_t *padding,
                                 const int64_t *dilation, int64_t dims, int64_t groups,
-                                const int *mask, at::Tensor **out, char *err, size_t err_len) {
+                                const int *mask, at::Tensor **out, char *err,
+                                size_t err_len) noexcept {
   try {
     std::array<bool, 3> m = {mask[0] != 0, mask[1] != 0, mask[2] != 0 && bias_len >= 0};
     std::vector<int64_t> bias_sizes;
@@ -60,6 +67,10 @@ int advcal_convolution_backward(const at::Tensor *grad_out, const at::Tensor *in
   } catch (const std::exception &e) {
     copy_message(e.what(), err, err_len);
     return 1;
+  } catch (...) {
+    // Nothing may unwind into Rust through an `extern "C"` function.
+    copy_message("unknown C++ exception", err, err_len);
+    return 1;
   }
 }
 
@@ -69,7 +80,7 @@ int advcal_convolution_backward(const at::Tensor *grad_out, const at::Tensor *in
 int advcal_batch_norm_backward(const at::Tensor *grad_out, const at::Tensor *input,
                                const at::Tensor *weight, const at::Tensor *save_mean,
                                const at::Tensor *save_invstd, double eps, const int *mask,
-                               at::Tensor **out, char *err, size_t err_len) {
+                               at::Tensor **out, char *err, size_t err_len) noexcept {
   try {
     std::array<bool, 3> m = {mask[0] != 0, mask[1] != 0 && weight != nullptr, mask[2] != 0};
     std::optional<at::Tensor> w = std::nullopt;
@@ -80,6 +91,10 @@ int advcal_batch_norm_backward(const at::Tensor *grad_out, const at::Tensor *inp
     return 0;
   } catch (const std::exception &e) {
     copy_message(e.what(), err, err_len);
+    return 1;
+  } catch (...) {
+    // Nothing may unwind into Rust through an `extern "C"` function.
+    copy_message("unknown C++ exception", err, err_len);
     return 1;
   }
 }

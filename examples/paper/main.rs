@@ -577,7 +577,8 @@ fn clean_pgd_iaa<B: AutodiffBackend>(
 /// the paper): IAT variants trained exactly like IAT (same budget and base), beside PT and IAT.
 /// * `correct_only`: IAA examples only from training images the model classifies correctly
 ///   (on the others IAA is a label-leaking, helpful perturbation);
-/// * `clean_weight = 0.5`: a clean cross-entropy term beside the IAA term;
+/// * `clean_weight = 0.5`: a clean cross-entropy term beside the IAA term (one train-mode batch
+///   of both, so BatchNorm's batch statistics also see the clean images);
 /// * IAA generated with train-mode BatchNorm (batch statistics) instead of eval mode.
 fn iat_ablation<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
     let arch = ctx.preset.arch;

@@ -35,18 +35,21 @@ pub struct IatConfig {
     /// fresh full IAA every batch.
     #[config(default = "None")]
     pub persistent: Option<PersistentNoiseConfig>,
-    /// Ablation, **beyond the paper**: run IAA only on the training images the current model
-    /// classifies correctly (clean forward pass in the attack's mode, before the attack) and
-    /// train on the others as they are. IAA lowers confidence without changing the prediction
-    /// only where the prediction is right; on a misclassified image its λ-term and CE-term pull
-    /// towards the label, a label-leaking "helpful" perturbation. Default `false` (Eq. 12: every
-    /// image).
+    /// Ablation, **beyond the paper**: train on IAA examples only for the training images the
+    /// current model classifies correctly, and on the clean image for the others. IAA runs on
+    /// the whole batch as usual; afterwards a clean forward pass of the frozen model (in the
+    /// attack's mode) decides, per image, which of the two is trained on. IAA lowers confidence
+    /// without changing the prediction only where the prediction is right; on a misclassified
+    /// image its λ-term and CE-term pull towards the label, a label-leaking "helpful"
+    /// perturbation. (With persistent noise, the bank still stores every image's noise.) Default
+    /// `false` (Eq. 12: every image).
     #[config(default = false)]
     pub correct_only: bool,
     /// Ablation, **beyond the paper**: weight `w ∈ [0, 1]` of a clean cross-entropy term,
     /// `loss = (1 − w)·CE(f(x + N), y) + w·CE(f(x), y)`, with the clean and the IAA images in
-    /// one train-mode batch (as CCAT and AT+IAT combine theirs). Default 0 (Eq. 12: no clean
-    /// term).
+    /// one train-mode batch (as CCAT and AT+IAT combine theirs), so for any `w > 0` BatchNorm's
+    /// batch statistics also cover both halves. Default 0 (Eq. 12: no clean term, IAA images
+    /// only).
     #[config(default = 0.0)]
     pub clean_weight: f32,
 }

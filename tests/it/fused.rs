@@ -31,6 +31,14 @@ fn tdev_of<B: Backend>() -> B::Device {
     Default::default()
 }
 
+/// The comparisons below are vacuous with the kernels switched off (`ADVCAL_FUSED_OPS=0`).
+fn require_fused() {
+    assert!(
+        advcal::model::fused::fused_ops_enabled(),
+        "the fused kernels are switched off (ADVCAL_FUSED_OPS=0?)"
+    );
+}
+
 /// `max |a − b| ≤ tol · max(1, max |a|)`.
 fn assert_close(name: &str, a: Vec<f32>, b: Vec<f32>, tol: f32) {
     let scale = a.iter().fold(1.0f32, |m, x| m.max(x.abs()));
@@ -84,6 +92,7 @@ fn conv_case(config: Conv2dConfig) {
 
 #[test]
 fn fused_convolution_matches_burn_on_libtorch() {
+    require_fused();
     use PaddingConfig2d::*;
     let c = |cin, cout, k| Conv2dConfig::new([cin, cout], [k, k]).with_bias(false);
     conv_case(c(3, 8, 3).with_padding(Explicit(1, 1, 1, 1)));
@@ -174,6 +183,7 @@ fn bn_case<const D: usize>(shape: [usize; D]) {
 
 #[test]
 fn fused_batch_norm_matches_burn_on_libtorch() {
+    require_fused();
     bn_case([8, 3, 5, 5]);
     bn_case([6, 4]);
     bn_case([4, 2, 7]);
@@ -222,6 +232,7 @@ fn train_two_steps(mut model: ResNet18<TA>) -> (Vec<f32>, Vec<Vec<f32>>, Vec<f32
 
 #[test]
 fn fused_resnet_training_matches_burn_on_libtorch() {
+    require_fused();
     let (a, b) = resnet_pair();
     let (fused_loss, fused_params, fused_eval) = train_two_steps(a);
     let (loss, params, eval) = with_generic_ops(|| train_two_steps(b));
@@ -236,6 +247,7 @@ fn fused_resnet_training_matches_burn_on_libtorch() {
 
 #[test]
 fn fused_relu_is_bit_identical_to_burn_on_libtorch() {
+    require_fused();
     // Values straddling 0, exact zeros included (the gradient there is 0 on both paths).
     let x = values::<TA, 3>([4, 5, 6], 40)
         .mul_scalar(2.0)

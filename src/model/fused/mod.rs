@@ -9,7 +9,8 @@
 //! run as single autodiff nodes whose backward is PyTorch's own kernel:
 //!
 //! * convolution: forward through `burn-tch`, backward through one `aten::convolution_backward`
-//!   (input, weight and bias gradients in one call, oneDNN on CPU) — only where the weight is
+//!   (input, weight and bias gradients in one call; ATen picks oneDNN or its native CPU kernel,
+//!   as for PyTorch's own autograd) — only where the weight is
 //!   tracked, i.e. in training; attacks on frozen copies keep Burn's path;
 //! * BatchNorm (train mode): one `aten::native_batch_norm` forward and one
 //!   `aten::native_batch_norm_backward`, with the running statistics updated exactly as Burn's
@@ -17,7 +18,7 @@
 //! * ReLU ([`relu`](super::relu)): backward through one `aten::threshold_backward` instead of
 //!   Burn's compare + mask-fill pair (bit-identical values).
 //!
-//! The two backward kernels are reached through a 90-line C++ shim (`csrc/torch_ops.cpp`,
+//! The two backward kernels are reached through a small C++ shim (`csrc/torch_ops.cpp`,
 //! compiled by `build.rs`), because `tch` 0.22 cannot bind ATen functions that take a
 //! `bool[3]` output mask. Every other backend, and any layout the fused path does not cover
 //! (`PaddingConfig2d::Same`, asymmetric padding), takes Burn's generic path unchanged. The
@@ -42,8 +43,8 @@ thread_local! {
 }
 
 /// Runs `f` with advcal's fused backend kernels switched off **on the current thread**: inside
-/// it, [`conv2d`](super::conv2d) and [`batch_norm`](super::batch_norm) take Burn's generic path
-/// on every backend. For A/B comparisons and tests; the choice is made when the forward pass
+/// it, [`conv2d`](super::conv2d), [`batch_norm`](super::batch_norm) and [`relu`](super::relu)
+/// take Burn's generic path on every backend. For A/B comparisons and tests; the choice is made when the forward pass
 /// builds the graph, so the backward of a graph built inside `f` also stays generic.
 ///
 /// ```

@@ -114,8 +114,19 @@ impl<const N: usize> Backward<Inner, N> for ConvBackward {
         let s = ops.state;
         let need: [bool; 3] =
             std::array::from_fn(|i| ops.parents.get(i).is_some_and(Option::is_some));
-        let results = conv_backward_aten(&grad, &s, need)
-            .unwrap_or_else(|_| conv_backward_generic(grad, &s, need));
+        let results = match conv_backward_aten(&grad, &s, need) {
+            Ok(results) => results,
+            Err(e) => {
+                static WARNED: std::sync::Once = std::sync::Once::new();
+                WARNED.call_once(|| {
+                    eprintln!(
+                        "advcal: aten::convolution_backward failed ({e}); using Burn's \
+                         convolution gradients instead"
+                    )
+                });
+                conv_backward_generic(grad, &s, need)
+            }
+        };
         for (parent, result) in ops.parents.iter().zip(results) {
             if let (Some(node), Some(g)) = (parent, result) {
                 grads.register::<Inner>(node.id, g);
