@@ -38,6 +38,21 @@ void take(const std::tuple<at::Tensor, at::Tensor, at::Tensor> &r,
   for (int i = 0; i < 3; ++i) out[i] = held[i].release();
 }
 
+// Runs `body` and turns any C++ exception into status 1 with its message in `err`: nothing may
+// unwind into Rust through an `extern "C"` function.
+template <class Body>
+int guarded(Body &&body, char *err, size_t err_len) noexcept {
+  try {
+    body();
+    return 0;
+  } catch (const std::exception &e) {
+    copy_message(e.what(), err, err_len);
+  } catch (...) {
+    copy_message("unknown C++ exception", err, err_len);
+  }
+  return 1;
+}
+
 }  // namespace
 
 extern "C" {
@@ -51,7 +66,7 @@ int advcal_convolution_backward(const at::Tensor *grad_out, const at::Tensor *in
                                 const int64_t *dilation, int64_t dims, int64_t groups,
                                 const int *mask, at::Tensor **out, char *err,
                                 size_t err_len) noexcept {
-  try {
+  return guarded([&] {
     std::array<bool, 3> m = {mask[0] != 0, mask[1] != 0, mask[2] != 0 && bias_len >= 0};
     std::vector<int64_t> bias_sizes;
     if (bias_len >= 0) bias_sizes.push_back(bias_len);
@@ -63,15 +78,7 @@ int advcal_convolution_backward(const at::Tensor *grad_out, const at::Tensor *in
                                       at::IntArrayRef(dilation, dims), /*transposed=*/false,
                                       output_padding, groups, m);
     take(r, m, out);
-    return 0;
-  } catch (const std::exception &e) {
-    copy_message(e.what(), err, err_len);
-    return 1;
-  } catch (...) {
-    // Nothing may unwind into Rust through an `extern "C"` function.
-    copy_message("unknown C++ exception", err, err_len);
-    return 1;
-  }
+  }, err, err_len);
 }
 
 // Gradients of train-mode batch normalisation (batch statistics `save_mean`, `save_invstd` from
@@ -81,22 +88,14 @@ int advcal_batch_norm_backward(const at::Tensor *grad_out, const at::Tensor *inp
                                const at::Tensor *weight, const at::Tensor *save_mean,
                                const at::Tensor *save_invstd, double eps, const int *mask,
                                at::Tensor **out, char *err, size_t err_len) noexcept {
-  try {
+  return guarded([&] {
     std::array<bool, 3> m = {mask[0] != 0, mask[1] != 0 && weight != nullptr, mask[2] != 0};
     std::optional<at::Tensor> w = std::nullopt;
     if (weight != nullptr) w = *weight;
     auto r = at::native_batch_norm_backward(*grad_out, *input, w, std::nullopt, std::nullopt,
                                             *save_mean, *save_invstd, /*train=*/true, eps, m);
     take(r, m, out);
-    return 0;
-  } catch (const std::exception &e) {
-    copy_message(e.what(), err, err_len);
-    return 1;
-  } catch (...) {
-    // Nothing may unwind into Rust through an `extern "C"` function.
-    copy_message("unknown C++ exception", err, err_len);
-    return 1;
-  }
+  }, err, err_len);
 }
 
 }  // extern "C"

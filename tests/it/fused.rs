@@ -24,11 +24,7 @@ fn tdev() -> burn::backend::libtorch::LibTorchDevice {
 fn values<B: Backend, const D: usize>(shape: [usize; D], seed: u64) -> Tensor<B, D> {
     let n = shape.iter().product();
     let v = advcal::rng::uniform_values(n, 1.0, seed);
-    Tensor::from_data(TensorData::new(v, shape), &tdev_of::<B>())
-}
-
-fn tdev_of<B: Backend>() -> B::Device {
-    Default::default()
+    Tensor::from_data(TensorData::new(v, shape), &Default::default())
 }
 
 /// The comparisons below are vacuous with the kernels switched off (`ADVCAL_FUSED_OPS=0`).

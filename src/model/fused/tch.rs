@@ -1,6 +1,7 @@
 //! The LibTorch implementations behind [`super`]: autodiff nodes for `Autodiff<LibTorch<f32>>`
 //! whose backward calls ATen through the C++ shim `csrc/torch_ops.cpp`.
 
+use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
@@ -68,13 +69,22 @@ fn is_ad_tch<B: Backend>() -> bool {
     TypeId::of::<B>() == TypeId::of::<Ad>()
 }
 
-/// Takes the three outputs of a shim call: `Ok` with one owned tensor per requested gradient,
+/// Calls a shim function with the mask of requested gradients and its output and error
+/// buffers, and takes its results: `Ok` with one owned tensor per requested gradient,
 /// `Err(message)` if ATen threw.
-fn shim_outputs(
-    status: c_int,
-    out: [*mut torch_sys::C_tensor; 3],
-    err: &[c_char],
+///
+/// # Safety
+/// `call` must pass every tensor pointer it uses borrowed from a live `tch::Tensor`, and hand the
+/// three pointers it receives (mask of 3, outputs of 3, error buffer of the given length) to the
+/// shim unchanged.
+unsafe fn shim_call(
+    need: [bool; 3],
+    call: impl FnOnce(*const c_int, *mut *mut torch_sys::C_tensor, *mut c_char, usize) -> c_int,
 ) -> Result<[Option<TchTensor>; 3], String> {
+    let mask = need.map(c_int::from);
+    let mut out = [std::ptr::null_mut(); 3];
+    let mut err = [0 as c_char; 512];
+    let status = call(mask.as_ptr(), out.as_mut_ptr(), err.as_mut_ptr(), err.len());
     // SAFETY: each non-null pointer is a fresh `new at::Tensor` from the shim, owned by us now.
     let owned =
         out.map(|p| (!p.is_null()).then(|| TchTensor::new(unsafe { ::tch::Tensor::from_ptr(p) })));
@@ -87,6 +97,19 @@ fn shim_outputs(
             .map(|&c| c as u8)
             .collect();
         Err(String::from_utf8_lossy(&bytes).into_owned())
+    }
+}
+
+/// Registers each computed gradient with its parent node (`None`: untracked, gets none).
+fn register(
+    grads: &mut Gradients,
+    parents: impl IntoIterator<Item = Option<NodeId>>,
+    results: [Option<TchTensor>; 3],
+) {
+    for (parent, result) in parents.into_iter().zip(results) {
+        if let (Some(id), Some(g)) = (parent, result) {
+            grads.register::<Inner>(id, g);
+        }
     }
 }
 
@@ -127,11 +150,11 @@ impl<const N: usize> Backward<Inner, N> for ConvBackward {
                 conv_backward_generic(grad, &s, need)
             }
         };
-        for (parent, result) in ops.parents.iter().zip(results) {
-            if let (Some(node), Some(g)) = (parent, result) {
-                grads.register::<Inner>(node.id, g);
-            }
-        }
+        register(
+            grads,
+            ops.parents.iter().map(|p| p.as_ref().map(|n| n.id)),
+            results,
+        );
     }
 }
 
@@ -146,29 +169,27 @@ fn conv_backward_aten(
         o.padding.map(|v| v as i64),
         o.dilation.map(|v| v as i64),
     );
-    let mask = need.map(c_int::from);
-    let mut out = [std::ptr::null_mut(); 3];
-    let mut err = [0 as c_char; 512];
     // SAFETY: every tensor pointer is borrowed from a live `tch::Tensor` for the duration of the
-    // call; the arrays have the lengths the shim reads (2 spatial dims, 3 mask entries/outputs).
-    let status = unsafe {
-        ffi::advcal_convolution_backward(
-            grad.tensor.as_ptr(),
-            s.x.tensor.as_ptr(),
-            s.weight.tensor.as_ptr(),
-            s.bias_len.map_or(-1, |n| n as i64),
-            stride.as_ptr(),
-            padding.as_ptr(),
-            dilation.as_ptr(),
-            2,
-            o.groups as i64,
-            mask.as_ptr(),
-            out.as_mut_ptr(),
-            err.as_mut_ptr(),
-            err.len(),
-        )
-    };
-    shim_outputs(status, out, &err)
+    // call; the spatial arrays have the 2 entries the shim reads.
+    unsafe {
+        shim_call(need, |mask, out, err, err_len| {
+            ffi::advcal_convolution_backward(
+                grad.tensor.as_ptr(),
+                s.x.tensor.as_ptr(),
+                s.weight.tensor.as_ptr(),
+                s.bias_len.map_or(-1, |n| n as i64),
+                stride.as_ptr(),
+                padding.as_ptr(),
+                dilation.as_ptr(),
+                2,
+                o.groups as i64,
+                mask,
+                out,
+                err,
+                err_len,
+            )
+        })
+    }
 }
 
 /// Burn's own convolution gradients (the path `Autodiff` takes), used if ATen ever refuses.
@@ -311,11 +332,11 @@ impl Backward<Inner, 3> for BnBackward {
             // is a broken invariant, not bad input.
             Err(e) => panic!("advcal: aten::native_batch_norm_backward failed: {e}"),
         };
-        for (parent, result) in ops.parents.iter().zip(results) {
-            if let (Some(node), Some(g)) = (parent, result) {
-                grads.register::<Inner>(node.id, g);
-            }
-        }
+        register(
+            grads,
+            ops.parents.iter().map(|p| p.as_ref().map(|n| n.id)),
+            results,
+        );
     }
 }
 
@@ -324,25 +345,23 @@ fn bn_backward_aten(
     s: &BnState,
     need: [bool; 3],
 ) -> Result<[Option<TchTensor>; 3], String> {
-    let mask = need.map(c_int::from);
-    let mut out = [std::ptr::null_mut(); 3];
-    let mut err = [0 as c_char; 512];
-    // SAFETY: as in `conv_backward_aten`.
-    let status = unsafe {
-        ffi::advcal_batch_norm_backward(
-            grad.tensor.as_ptr(),
-            s.x.tensor.as_ptr(),
-            s.gamma.tensor.as_ptr(),
-            s.mean.tensor.as_ptr(),
-            s.invstd.tensor.as_ptr(),
-            s.eps,
-            mask.as_ptr(),
-            out.as_mut_ptr(),
-            err.as_mut_ptr(),
-            err.len(),
-        )
-    };
-    shim_outputs(status, out, &err)
+    // SAFETY: every tensor pointer is borrowed from a live `tch::Tensor` for the call.
+    unsafe {
+        shim_call(need, |mask, out, err, err_len| {
+            ffi::advcal_batch_norm_backward(
+                grad.tensor.as_ptr(),
+                s.x.tensor.as_ptr(),
+                s.gamma.tensor.as_ptr(),
+                s.mean.tensor.as_ptr(),
+                s.invstd.tensor.as_ptr(),
+                s.eps,
+                mask,
+                out,
+                err,
+                err_len,
+            )
+        })
+    }
 }
 
 pub(super) fn batch_norm_train<B: Backend, const D: usize>(
@@ -486,6 +505,22 @@ mod tests {
 
     fn x<B: Backend>() -> Tensor<B, 4> {
         Tensor::ones([1, 2, 5, 5], &Default::default())
+    }
+
+    /// A C++ exception inside the shim comes back as `Err` with ATen's message (no abort, no
+    /// unwinding into Rust): here a weight whose input channels do not match the input.
+    #[test]
+    fn shim_reports_aten_errors() {
+        let t = |shape: &[i64]| TchTensor::new(::tch::Tensor::ones(shape, ::tch::kind::FLOAT_CPU));
+        let state = ConvState {
+            x: t(&[1, 2, 5, 5]),
+            weight: t(&[3, 4, 3, 3]),
+            bias_len: None,
+            options: ConvOptions::new([1, 1], [1, 1], [1, 1], 1),
+        };
+        let err = conv_backward_aten(&t(&[1, 3, 5, 5]), &state, [true, true, false])
+            .expect_err("mismatched channels are refused");
+        assert!(!err.is_empty());
     }
 
     /// The fused path is taken exactly where the module docs say (the numerical checks against
