@@ -18,12 +18,18 @@ mkdir -p "$runs"
 
 # Build once, then run the binary directly (a rebuild beside a run would compete for the cores).
 cargo build --release --features tch --example paper
-bin="$CARGO_TARGET_DIR/release/examples/paper"
+# A private copy: CI and other builds share the target directory and may replace the original
+# (with other features) while the stages below are still to run.
+bin="$runs/paper-bin"
+cp "$CARGO_TARGET_DIR/release/examples/paper" "$bin.tmp" && mv "$bin.tmp" "$bin"
 run() { nice -n 19 "$bin" "$@" --preset cifar --backend tch --data-dir "$data" \
     --models-dir "$runs/models" --out "$runs/out"; }
 
 # The plain base model, then the six strategies fine-tuned from it (PT first).
 run train
+# Every evaluation of the six trained models (no training): the clean summary on all 10,000 test
+# images, Figs. 4-8 and Table 1. Their JSON/SVG land in $runs/out; copy them to results/cifar/.
+run models,fig4,fig5,fig6,fig7,table1,fig8
 # The IAT ablations (three IAT variants fine-tuned like IAT), trained and evaluated.
 run iat-ablation
 # Table 3's other two architectures (plain, from scratch), trained by the table itself.

@@ -66,7 +66,8 @@ const EXPERIMENTS: [&str; 11] = [
 struct Args {
     /// models (clean calibration of every trained model on `clean_images` test images) | fig4 |
     /// fig5 | fig6 | fig7 | table1 | table2 | table3 | fig8 | iat-ablation (IAT variants,
-    /// beyond the paper) | finetune-vs-scratch (PGD-AT both ways) | all | train (the six models
+    /// beyond the paper) | finetune-vs-scratch (PGD-AT both ways) | replot (redraw every plot in
+    /// `--out` from its JSON; no data, no model) | all | train (the six models
     /// only); several may be given separated by commas
     experiment: String,
     /// smoke (seconds) | cpu (small CNN) | cifar (ResNet-18/4, 40,000 images, LibTorch) | paper
@@ -115,6 +116,11 @@ struct Ctx<B: AutodiffBackend> {
 impl<B: AutodiffBackend> Ctx<B> {
     fn out(&self, name: &str) -> PathBuf {
         self.args.out.join(name)
+    }
+
+    /// Draws `experiment`'s plot from its records (the same code `paper replot` runs).
+    fn plot(&self, experiment: &str, records: &[Record]) -> Result<()> {
+        plot::draw(&self.args.out, experiment, records).map(|_| ())
     }
 
     /// Where trained models are cached (`--models-dir`, default `<out>/models`).
@@ -355,7 +361,7 @@ fn fig4<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
         }
     }
     records::finish(ctx.out("fig4"), &records)?;
-    plot::fig4(&ctx.out("fig4.svg"), &records, ctx.test.num_classes())
+    ctx.plot("fig4", &records)
 }
 
 fn fig5<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
@@ -369,21 +375,13 @@ fn fig5<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
         }
     }
     records::finish(ctx.out("fig5"), &records)?;
-    plot::by_key(
-        &ctx.out("fig5.svg"),
-        "Fig. 5: PT under noise, PGD and IAA",
-        &records,
-        &["mcs"],
-        |r: &Record| r.attack.clone(),
-    )
+    ctx.plot("fig5", &records)
 }
 
 fn six_model_sweep<B: AutodiffBackend>(
     ctx: &Ctx<B>,
     experiment: &str,
     attack: AttackConfig,
-    metrics: &[&'static str],
-    title: &str,
 ) -> Result<()> {
     let mut records = Vec::new();
     for (kind, model) in ctx.six_models()? {
@@ -393,13 +391,7 @@ fn six_model_sweep<B: AutodiffBackend>(
         }
     }
     records::finish(ctx.out(experiment), &records)?;
-    plot::by_key(
-        &ctx.out(&format!("{experiment}.svg")),
-        title,
-        &records,
-        metrics,
-        |r: &Record| r.model.clone(),
-    )
+    ctx.plot(experiment, &records)
 }
 
 fn iaa_vs_uca<B: AutodiffBackend>(
@@ -429,7 +421,7 @@ fn iaa_vs_uca<B: AutodiffBackend>(
         records.extend([clean, iaa, uca]);
     }
     records::finish(ctx.out(experiment), &records)?;
-    plot::bars(&ctx.out(&format!("{experiment}.svg")), experiment, &records)
+    ctx.plot(experiment, &records)
 }
 
 fn table1<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
@@ -555,7 +547,7 @@ fn table3<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
         }
     }
     records::finish(ctx.out("table3"), &records)?;
-    plot::heatmap(&ctx.out("table3.svg"), &records, &archs.map(|a| a.name()))
+    ctx.plot("table3", &records)
 }
 
 /// Clean, PGD and IAA (λ = 5) records at ε = 8/255 for each named model.
@@ -704,20 +696,8 @@ fn run<B: AutodiffBackend>(args: Args, device: B::Device) -> Result<()> {
             "models" => models(&ctx)?,
             "fig4" => fig4(&ctx)?,
             "fig5" => fig5(&ctx)?,
-            "fig6" => six_model_sweep(
-                &ctx,
-                "fig6",
-                ctx.iaa(5.0),
-                &["mcs", "confidence"],
-                "Fig. 6: IAA against six training strategies",
-            )?,
-            "fig7" => six_model_sweep(
-                &ctx,
-                "fig7",
-                ctx.pgd(),
-                &["accuracy", "confidence", "mcs"],
-                "Fig. 7: PGD against six training strategies",
-            )?,
+            "fig6" => six_model_sweep(&ctx, "fig6", ctx.iaa(5.0))?,
+            "fig7" => six_model_sweep(&ctx, "fig7", ctx.pgd())?,
             "table1" => table1(&ctx)?,
             "table2" => table2(&ctx)?,
             "table3" => table3(&ctx)?,
@@ -742,6 +722,13 @@ impl advcal::backend::BackendTask for Task {
 
 fn main() {
     let args = Args::parse();
+    if args.experiment == "replot" {
+        if let Err(e) = plot::replot(&args.out, &EXPERIMENTS) {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let backend = args.backend.clone();
     if let Err(e) =
         advcal::backend::with_backend_or_default(backend.as_deref(), Task(args)).and_then(|r| r)

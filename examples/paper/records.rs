@@ -3,16 +3,16 @@
 use advcal::Result;
 use advcal::eval::Evaluation;
 use advcal::metrics::{CalibrationReport, ConfidenceIntervals};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// One (model, attack, ε) measurement. `attack` is `clean` for unattacked images.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Record {
     /// Evaluated model (for Table 3: the target model).
     pub model: String,
     /// Table 3 only: the model the IAEs were crafted on (the "threat" model).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     pub attack: String,
     pub epsilon: f32,
