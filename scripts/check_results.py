@@ -2,19 +2,37 @@
 """Check the JSON written by `examples/paper` against the result schema and its invariants.
 
     python3 scripts/check_results.py results/smoke [--require table2] [--min-n N] [--legacy]
+                                     [--full-grid] [--allow-missing] [--page docs/results.md]
 
 `--legacy` accepts records without `ci95` (results/cpu was written before intervals existed);
-`--min-n` sets the smallest acceptable number of images per record (2000 for the cifar preset).
+`--min-n` sets the smallest acceptable number of images per record (2000 for the cifar preset;
+Fig. 8's gallery records are exempt); `--full-grid` requires the spec's nine radii
+0.02, 0.03, ..., 0.10 in Figs. 4-7; `--allow-missing` lists experiments whose JSON does not exist
+yet instead of failing on them (for a results directory that training is still filling).
 
-Table 2 (Tiny ImageNet) and the experiments beyond the paper (`iat-ablation`,
+`models` (clean records of every trained model), Table 2 (Tiny ImageNet) and the experiments beyond the paper (`iat-ablation`,
 `finetune-vs-scratch`: one clean, PGD and IAA record per model) are checked whenever their JSON
 exists, and required with `--require <name>` (repeatable).
 
 Independent of the Rust code on purpose: it re-derives every invariant from the written
 numbers. Exits non-zero with a list of problems.
+
+`--page PATH` also checks a results page (docs/results.md, written by
+scripts/render_results.py) against the JSON of the results directory: every number on the page
+written with a decimal point (e.g. 0.591, +0.023, −0.406, 6542.6; a leading +, - or − is part of
+the number) must equal, at the number of decimals it is printed with, some numeric value found in
+the JSON: the experiment files (`<dir>/*.json`, including fig8_images.json, and numbers written
+inside their strings, e.g. a model named "IAT + clean CE (w = 0.5)"), the training runs
+(`<dir>/weights/*.run.json`, `<dir>/models/*/run.json`) and `<dir>/derived.json`. Every entry of
+derived.json is verified first: the computed kinds are recomputed (y_G = (1 + λ/K)/(1 + λ),
+mcs_floor = y_G − 1, hours = train_seconds / 3600 of the named run.json), and the constant kinds
+(paper, preset, anchor) must name their source. Scope: numbers without a decimal point
+(integers such as figure numbers, epochs, n, λ, 8/255) are not checked, nor is anything inside
+fenced code blocks, inline code or link targets, nor dotted version strings such as 2.9.0.
 """
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -23,6 +41,12 @@ REQUIRED = {"model": str, "attack": str, "epsilon": (int, float), "accuracy": (i
 EXPERIMENTS = ["fig4", "fig5", "fig6", "fig7", "table1", "table3", "fig8"]
 SIX = {"PT", "PGD-AT", "ACE-AT", "CCAT", "IAT", "AT+IAT"}
 MIN_N = [1]
+# `--full-grid`: Figs. 4-7 must cover the spec's nine radii (the smoke preset runs three).
+FULL_GRID = [False]
+SPEC_GRID = [round(i / 100, 6) for i in range(2, 11)]
+# `--allow-missing`: experiments not run yet are listed, not failed (a results directory that
+# is being filled, e.g. results/cifar while its training runs).
+ALLOW_MISSING = [False]
 # `--legacy`: records written before intervals existed (results/cpu) are checked without `ci95`.
 LEGACY = [False]
 # Experiments beyond the paper (tables only), and how many models each compares: every model
@@ -53,7 +77,8 @@ def check_record(name, i, r, problems):
         problems.append(f"{where}: MCS != CONF - ACC")
     if r["ece"] + 1e-9 < abs(r["mcs"]):
         problems.append(f"{where}: ECE < |MCS|")
-    if r["n"] < MIN_N[0]:
+    # Fig. 8's records describe its handful of gallery images: `--min-n` does not apply.
+    if r["n"] < MIN_N[0] and name != "fig8":
         problems.append(f"{where}: n = {r['n']} (at least {MIN_N[0]} required)")
     if "max_linf" not in r:
         problems.append(f"{where}: missing `max_linf`")
@@ -81,16 +106,20 @@ def check_record(name, i, r, problems):
         problems.append(f"{where}: IAA record without lambda")
 
 
-def main(out, required=()):
+def main(out, required=(), page=None):
     out = Path(out)
     problems = []
+    pending = []
     data = {}
-    optional = [n for n in ("table2",) + BEYOND
+    optional = [n for n in ("models", "table2") + BEYOND
                 if n in required or (out / f"{n}.json").is_file()]
     for name in EXPERIMENTS + optional:
         path = out / f"{name}.json"
         if not path.is_file():
-            problems.append(f"{name}: {path} missing")
+            if ALLOW_MISSING[0]:
+                pending.append(name)
+            else:
+                problems.append(f"{name}: {path} missing")
             continue
         records = json.loads(path.read_text())
         if not isinstance(records, list) or not records:
@@ -100,9 +129,16 @@ def main(out, required=()):
         for i, r in enumerate(records):
             check_record(name, i, r, problems)
         plot = out / (f"{name}.png" if name == "fig8" else f"{name}.svg")
-        if name not in BEYOND and (not plot.is_file() or plot.stat().st_size == 0):
+        if name not in BEYOND + ("models",) and (not plot.is_file() or plot.stat().st_size == 0):
             problems.append(f"{name}: plot {plot} missing")
     # Completeness: every curve has every epsilon, every table every model.
+    if FULL_GRID[0]:
+        for name in ("fig4", "fig5", "fig6", "fig7"):
+            if name not in data:
+                continue
+            got = sorted({round(r["epsilon"], 6) for r in data[name] if r["attack"] != "clean"})
+            if got != SPEC_GRID:
+                problems.append(f"{name}: epsilon grid {got} instead of the spec's {SPEC_GRID}")
     if "fig4" in data:
         lambdas = {r["lambda"] for r in data["fig4"] if r["attack"] == "iaa"}
         if lambdas != {1, 3, 5, 7, 10}:
@@ -161,12 +197,134 @@ def main(out, required=()):
             problems.append(f"fig8: records {attacks} instead of clean and iaa")
         if not (out / "fig8_images.json").is_file():
             problems.append("fig8: fig8_images.json missing")
+    if page is not None:
+        problems.extend(check_page(out, page))
     if problems:
         print("\n".join(problems), file=sys.stderr)
         return 1
     total = sum(len(v) for v in data.values())
-    print(f"check_results: {total} records in {len(data)} files OK ({out})")
+    print(f"check_results: {total} records in {len(data)} files OK ({out})"
+          + (f"; every number on {page} is in the JSON" if page is not None else "")
+          + (f"; not run yet: {', '.join(pending)}" if pending else ""))
     return 0
+
+
+# A number with a decimal point, with an optional sign, not part of a word or a dotted version.
+PAGE_NUMBER = re.compile(r"(?<![\w.])([+\-\u2212]?)(\d+\.\d+)(?!\.?\d)")
+DERIVED_COMPUTED = {"y_G", "mcs_floor", "hours"}
+DERIVED_CONSTANT = {"paper", "preset", "anchor"}
+
+
+def page_numbers(text):
+    """[(line number, token)] for every number with a decimal point outside fenced code blocks,
+    inline code and link targets."""
+    out = []
+    fenced = False
+    for no, line in enumerate(text.splitlines(), 1):
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+            continue
+        if fenced:
+            continue
+        line = re.sub(r"`[^`]*`", " ", line)
+        line = re.sub(r"\]\([^)]*\)", "]", line)
+        for m in PAGE_NUMBER.finditer(line):
+            out.append((no, m.group(0)))
+    return out
+
+
+def _canonical(sign, digits):
+    """'-0.406' / '0.023': the sign is dropped for + and for a zero."""
+    negative = sign in ("-", "\u2212") and float(digits) != 0
+    return ("-" if negative else "") + digits
+
+
+def _numbers(doc, strings):
+    """Every number in a JSON document; with strings=True also the numbers written in strings."""
+    if isinstance(doc, bool) or doc is None:
+        return
+    if isinstance(doc, (int, float)):
+        if math.isfinite(doc):
+            yield doc
+    elif isinstance(doc, str):
+        if strings:
+            for m in PAGE_NUMBER.finditer(doc):
+                yield float(m.group(0).replace("\u2212", "-"))
+    elif isinstance(doc, list):
+        for v in doc:
+            yield from _numbers(v, strings)
+    elif isinstance(doc, dict):
+        for v in doc.values():
+            yield from _numbers(v, strings)
+
+
+def derived_values(out, problems):
+    """The verified values of <out>/derived.json."""
+    path = out / "derived.json"
+    if not path.is_file():
+        return []
+    try:
+        entries = json.loads(path.read_text()).get("values", {})
+    except (ValueError, AttributeError):
+        problems.append(f"derived.json: not a JSON object with `values`")
+        return []
+    values = []
+    for key, e in entries.items():
+        value, kind = e.get("value"), e.get("kind")
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            problems.append(f"derived.json {key}: no numeric `value`")
+            continue
+        if kind in ("y_G", "mcs_floor"):
+            lam, k = e.get("lambda"), e.get("K")
+            expect = (1 + lam / k) / (1 + lam) - (1 if kind == "mcs_floor" else 0)
+            if abs(value - expect) > 1e-12:
+                problems.append(f"derived.json {key}: {value} != {expect}")
+                continue
+        elif kind == "hours":
+            run = out / str(e.get("run"))
+            try:
+                expect = json.loads(run.read_text())["train_seconds"] / 3600
+            except (OSError, ValueError, KeyError, TypeError):
+                problems.append(f"derived.json {key}: cannot read train_seconds of {run}")
+                continue
+            if abs(value - expect) > 1e-9:
+                problems.append(f"derived.json {key}: {value} != {expect}")
+                continue
+        elif kind in DERIVED_CONSTANT:
+            if not str(e.get("source", "")).strip():
+                problems.append(f"derived.json {key}: constant without a `source`")
+                continue
+        else:
+            problems.append(f"derived.json {key}: unknown kind {kind!r}")
+            continue
+        values.append(value)
+    return values
+
+
+def check_page(out, page):
+    """Problems of a results page: numbers with a decimal point that no JSON value gives."""
+    out, page = Path(out), Path(page)
+    problems = []
+    values = []
+    for path in sorted(out.glob("*.json")):
+        if path.name == "derived.json":
+            continue
+        values.extend(_numbers(json.loads(path.read_text()), strings=True))
+    for path in sorted(out.glob("weights/*.run.json")) + sorted(out.glob("models/*/run.json")):
+        values.extend(_numbers(json.loads(path.read_text()), strings=True))
+    values.extend(derived_values(out, problems))
+    allowed = {}
+    for v in values:
+        for d in range(1, 7):
+            s = f"{v:.{d}f}"
+            allowed.setdefault(d, set()).add(_canonical(s[0], s[1:]) if s[0] == "-" else s)
+    for no, token in page_numbers(page.read_text()):
+        sign = token[0] if token[0] in "+-\u2212" else ""
+        digits = token[len(sign):]
+        d = len(digits.split(".")[1])
+        if _canonical(sign, digits) not in allowed.get(d, set()):
+            problems.append(f"page {page}:{no}: {token} is not a value of the JSON in {out}")
+    return problems
 
 
 if __name__ == "__main__":
@@ -179,8 +337,17 @@ if __name__ == "__main__":
     if "--legacy" in args:
         LEGACY[0] = True
         args.remove("--legacy")
+    page = None
+    if "--page" in args:
+        i = args.index("--page")
+        page = args[i + 1]
+        del args[i:i + 2]
+    for flag, box in (("--full-grid", FULL_GRID), ("--allow-missing", ALLOW_MISSING)):
+        if flag in args:
+            box[0] = True
+            args.remove(flag)
     if "--min-n" in args:
         i = args.index("--min-n")
         MIN_N[0] = int(args[i + 1])
         del args[i:i + 2]
-    sys.exit(main(args[0] if args else "results", required))
+    sys.exit(main(args[0] if args else "results", required, page))

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Print every number that docs/results.md quotes, straight from the committed JSON records.
+"""Print every number that docs/results-cpu.md quotes, straight from the committed JSON records.
 
     python3 scripts/results_numbers.py                  # all sections, results/cpu
     python3 scripts/results_numbers.py fig6 fig7        # some sections
@@ -9,7 +9,7 @@ Sections: error, fig4, fig5, fig6, fig7, table1, table3, fig8, training.
 
 Each number is rounded exactly once, from the JSON value, with Python's `format` (3 decimals
 unless stated; percentages in Fig. 8 to whole percent). The tables are printed in the layout of
-docs/results.md, followed by the comparisons ("checks") that the page's verdicts rest on, each
+docs/results-cpu.md, followed by the comparisons ("checks") that the page's verdicts rest on, each
 gap compared with the 95 % binomial sampling error of ACC at p = 0.5 (section `error`).
 No per-image data are committed, so the same threshold is applied to CONF and MCS gaps.
 """
