@@ -38,6 +38,9 @@ struct Args {
     batch_size: Option<usize>,
     #[arg(long)]
     lr: Option<f64>,
+    /// Linear learning-rate warm-up, in epochs, before the cosine schedule
+    #[arg(long, default_value_t = 0)]
+    warmup_epochs: usize,
     /// Use only the first N training images
     #[arg(long)]
     train_limit: Option<usize>,
@@ -146,10 +149,12 @@ fn run<B: AutodiffBackend>(args: &Args, device: B::Device) -> advcal::Result<()>
         .map(|s| AttackConfig::from_spec(s, args.eval_attack_steps))
         .collect::<advcal::Result<Vec<_>>>()?;
     let out = args.out.join(format!("{}-{}", args.strategy, arch.name()));
+    let batch_size = args.batch_size.unwrap_or(p.batch);
     let config = TrainerConfig::new()
         .with_epochs(args.epochs.unwrap_or(p.epochs))
-        .with_batch_size(args.batch_size.unwrap_or(p.batch))
+        .with_batch_size(batch_size)
         .with_learning_rate(args.lr.unwrap_or(p.lr))
+        .with_warmup_steps(args.warmup_epochs * train.len().div_ceil(batch_size))
         .with_seed(args.seed)
         .with_eval_attacks(eval_attacks)
         .with_output_dir(Some(out.to_string_lossy().into_owned()));

@@ -98,6 +98,16 @@ def check_record(name, i, r, problems):
             # ECE's bootstrap is biased upwards, so its interval need not contain the estimate.
             if lo > hi or (key != "ece" and not lo - 1e-9 <= r[key] <= hi + 1e-9):
                 problems.append(f"{where}: {key} {r[key]} outside ci95 [{lo}, {hi}]")
+    cc = r.get("correct_confidence")
+    if cc is not None:
+        # CONF over the correct images: a mean of top-class probabilities, at least 1/K > 0.
+        if not (isinstance(cc, (int, float)) and 0 < cc <= 1):
+            problems.append(f"{where}: correct_confidence {cc} outside (0, 1]")
+        pair = (ci or {}).get("correct_confidence") if isinstance(ci, dict) else None
+        if pair is not None and not pair[0] - 1e-9 <= cc <= pair[1] + 1e-9:
+            problems.append(f"{where}: correct_confidence {cc} outside ci95 {pair}")
+    elif r["accuracy"] > 0 and "correct_confidence" in r:
+        problems.append(f"{where}: correct_confidence is null although ACC > 0")
     if r.get("max_linf", 0.0) > r["epsilon"] + 1e-6:
         problems.append(f"{where}: max |delta| {r['max_linf']} exceeds epsilon {r['epsilon']}")
     if r["attack"] == "clean" and r["epsilon"] != 0:

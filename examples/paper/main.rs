@@ -157,12 +157,13 @@ impl<B: AutodiffBackend> Ctx<B> {
                     p.adversarial_epochs
                 };
                 let dir = format!("{}-{}-{}", p.name, name, arch.name());
-                self.trained(strategy, label, arch, epochs, p.lr, None, &dir)
+                let recipe = Recipe::from_scratch(p, arch, epochs, p.lr);
+                self.trained(strategy, label, arch, recipe, &dir)
             }
             Some(ft) => {
-                let base = self.base(arch)?;
+                let recipe = Recipe::fine_tune(self.base(arch)?, ft.epochs, ft.lr);
                 let dir = format!("{}-{}-ft-{}", p.name, name, arch.name());
-                self.trained(strategy, label, arch, ft.epochs, ft.lr, Some(base), &dir)
+                self.trained(strategy, label, arch, recipe, &dir)
             }
         }
     }
@@ -173,7 +174,8 @@ impl<B: AutodiffBackend> Ctx<B> {
         let p = &self.preset;
         let dir = format!("{}-{}-{}", p.name, StrategyKind::Plain.name(), arch.name());
         let plain = StrategyKind::Plain.build::<B, AnyModel<B>>(p.train_attack_steps)?;
-        self.trained(plain, "PT", arch, p.epochs, p.lr, None, &dir)
+        let recipe = Recipe::from_scratch(p, arch, p.epochs, p.lr);
+        self.trained(plain, "PT", arch, recipe, &dir)
     }
 
     fn model_config(&self, arch: Architecture) -> AnyModelConfig {
@@ -184,27 +186,32 @@ impl<B: AutodiffBackend> Ctx<B> {
         config
     }
 
-    /// Loads `<models>/<dir>/last.ckpt` when it holds all `epochs`; otherwise trains (or resumes)
-    /// it, starting from `init` (or seeded random weights), and writes `run.json` (wall time,
-    /// peak resident memory) beside the checkpoint.
-    #[allow(clippy::too_many_arguments)]
+    /// Loads `<models>/<dir>/last.ckpt` when it holds all the recipe's epochs; otherwise trains
+    /// (or resumes) it as the recipe says, and writes `run.json` (wall time, peak resident
+    /// memory) beside the checkpoint.
     fn trained(
         &self,
         mut strategy: Box<dyn TrainingStrategy<B, AnyModel<B>>>,
         label: &str,
         arch: Architecture,
-        epochs: usize,
-        lr: f64,
-        init: Option<AnyModel<B>>,
+        recipe: Recipe<B>,
         dir: &str,
     ) -> Result<AnyModel<B>> {
         let p = &self.preset;
+        let Recipe {
+            epochs,
+            lr,
+            warmup_epochs,
+            init,
+        } = recipe;
         let config = self.model_config(arch);
         let dir = self.models_dir().join(dir);
+        let steps_per_epoch = self.train.len().div_ceil(p.batch);
         let trainer = TrainerConfig::new()
             .with_epochs(epochs)
             .with_batch_size(p.batch)
             .with_learning_rate(lr)
+            .with_warmup_steps(warmup_epochs * steps_per_epoch)
             .with_seed(self.args.seed)
             .with_eval_batch_size(p.eval_batch)
             .with_output_dir(Some(dir.to_string_lossy().into_owned()));
@@ -231,12 +238,13 @@ impl<B: AutodiffBackend> Ctx<B> {
         };
         let optim = paper_sgd(false).init::<B, AnyModel<B>>();
         eprintln!(
-            "training {} on {} ({} images, {} epochs at lr {}) in {}",
+            "training {} on {} ({} images, {} epochs at lr {}, {} warm-up) in {}",
             label,
             arch.name(),
             self.train.len(),
             epochs,
             lr,
+            warmup_epochs,
             dir.display()
         );
         runinfo::reset_peak_memory();
@@ -250,8 +258,11 @@ impl<B: AutodiffBackend> Ctx<B> {
             &dir,
             &strategy.name(),
             arch,
-            epochs,
-            lr,
+            runinfo::Schedule {
+                epochs,
+                learning_rate: lr,
+                warmup_epochs,
+            },
             &outcome.history,
             seconds,
         )?;
@@ -615,15 +626,8 @@ fn finetune_vs_scratch<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
     let fine_tuned = ctx.model(kind, arch)?;
     let dir = format!("{}-{}-scratch-{}", p.name, kind.name(), arch.name());
     let strategy = kind.build::<B, AnyModel<B>>(p.train_attack_steps)?;
-    let scratch = ctx.trained(
-        strategy,
-        "PGD-AT (scratch)",
-        arch,
-        p.epochs,
-        p.lr,
-        None,
-        &dir,
-    )?;
+    let recipe = Recipe::from_scratch(p, arch, p.epochs, p.lr);
+    let scratch = ctx.trained(strategy, "PGD-AT (scratch)", arch, recipe, &dir)?;
     let finetune_label = match p.finetune {
         Some(ft) => format!("PGD-AT (fine-tuned from PT, {} epochs)", ft.epochs),
         None => "PGD-AT (preset trains from scratch)".to_owned(),
@@ -709,6 +713,38 @@ fn run<B: AutodiffBackend>(args: Args, device: B::Device) -> Result<()> {
         eprintln!("{e}: done in {:.1} s", started.elapsed().as_secs_f64());
     }
     Ok(())
+}
+
+/// How one model is trained: its epochs, learning rate (cosine schedule after a linear
+/// warm-up) and starting weights.
+struct Recipe<B: AutodiffBackend> {
+    epochs: usize,
+    lr: f64,
+    warmup_epochs: usize,
+    /// `None`: seeded random weights.
+    init: Option<AnyModel<B>>,
+}
+
+impl<B: AutodiffBackend> Recipe<B> {
+    /// From seeded random weights, with the preset's warm-up for `arch`.
+    fn from_scratch(preset: &Preset, arch: Architecture, epochs: usize, lr: f64) -> Self {
+        Self {
+            epochs,
+            lr,
+            warmup_epochs: preset.warmup_epochs(arch),
+            init: None,
+        }
+    }
+
+    /// From trained weights, without warm-up.
+    fn fine_tune(init: AnyModel<B>, epochs: usize, lr: f64) -> Self {
+        Self {
+            epochs,
+            lr,
+            warmup_epochs: 0,
+            init: Some(init),
+        }
+    }
 }
 
 struct Task(Args);

@@ -24,6 +24,10 @@ pub struct Record {
     pub n: usize,
     /// Mean probability of the true class.
     pub gt_confidence: f64,
+    /// CONF over the correctly classified images only (`null` when none is): what IAA's
+    /// analytic optimum y_G(λ) predicts.
+    #[serde(default)]
+    pub correct_confidence: Option<f64>,
     /// ECE split: overconfident and underconfident bin contributions.
     pub over: f64,
     pub under: f64,
@@ -48,6 +52,7 @@ impl Record {
             mcs: r.mcs,
             n: r.n,
             gt_confidence: r.gt_confidence,
+            correct_confidence: r.correct_confidence,
             over: r.over,
             under: r.under,
             max_linf: 0.0,

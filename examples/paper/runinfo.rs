@@ -7,12 +7,21 @@ use advcal::train::EpochRecord;
 use serde::Serialize;
 use std::path::Path;
 
+/// The schedule a run was trained with.
+#[derive(Serialize, Clone, Copy)]
+pub struct Schedule {
+    pub epochs: usize,
+    pub learning_rate: f64,
+    /// Linear warm-up epochs before the cosine schedule.
+    pub warmup_epochs: usize,
+}
+
 #[derive(Serialize)]
 struct RunInfo<'a> {
     strategy: &'a str,
     architecture: &'a str,
-    epochs: usize,
-    learning_rate: f64,
+    #[serde(flatten)]
+    schedule: Schedule,
     /// Sum of the epochs' wall times over every session of the run (resumes included).
     train_seconds: f64,
     /// Wall time of this process's part of the run (training plus per-epoch evaluation).
@@ -40,8 +49,7 @@ pub fn write(
     dir: &Path,
     strategy: &str,
     arch: Architecture,
-    epochs: usize,
-    learning_rate: f64,
+    schedule: Schedule,
     history: &[EpochRecord],
     session_seconds: f64,
 ) -> Result<()> {
@@ -49,8 +57,7 @@ pub fn write(
     let info = RunInfo {
         strategy,
         architecture: arch.name(),
-        epochs,
-        learning_rate,
+        schedule,
         train_seconds: history.iter().map(|e| e.seconds).sum(),
         session_seconds,
         peak_rss_mib: peak_rss_mib(),

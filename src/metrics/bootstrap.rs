@@ -250,11 +250,12 @@ impl CalibrationSamples {
             ece: s[ECE],
             mcs: s[MCS],
             gt_confidence: s[GT],
+            correct_confidence: (!s[CC].is_nan()).then_some(s[CC]),
         })
     }
 
     /// Nonparametric percentile-bootstrap confidence intervals (Efron & Tibshirani 1993, ch. 13)
-    /// for ACC, CONF, ECE, MCS and GT-CONF.
+    /// for ACC, CONF, ECE, MCS, GT-CONF and CONF | correct.
     ///
     /// * Resample `r` (`0 ≤ r < resamples`) draws `N` indices uniformly with replacement from a
     ///   ChaCha8 generator seeded with [`derive_seed`]`(config.seed, r)`, so the output is a pure
@@ -314,16 +315,20 @@ impl CalibrationSamples {
             }
         }
         let (lo, hi) = ((1.0 - config.level) / 2.0, (1.0 + config.level) / 2.0);
-        let [acc, conf, ece, mcs, gt] = values.map(|mut v| {
+        let [acc, conf, ece, mcs, gt, cc] = values.map(|mut v| {
+            // Only CONF | correct can be undefined (a resample without a correct sample).
+            v.retain(|x| !x.is_nan());
             v.sort_unstable_by(f64::total_cmp);
-            [quantile(&v, lo), quantile(&v, hi)]
+            (!v.is_empty()).then(|| [quantile(&v, lo), quantile(&v, hi)])
         });
+        let defined = "ACC, CONF, ECE, MCS and GT-CONF are defined on every non-empty resample";
         Ok(ConfidenceIntervals {
-            accuracy: acc,
-            confidence: conf,
-            ece,
-            mcs,
-            gt_confidence: gt,
+            accuracy: acc.expect(defined),
+            confidence: conf.expect(defined),
+            ece: ece.expect(defined),
+            mcs: mcs.expect(defined),
+            gt_confidence: gt.expect(defined),
+            correct_confidence: cc,
             level: config.level,
             resamples,
         })
@@ -349,12 +354,16 @@ impl CalibrationSamples {
     ) -> [f64; METRICS] {
         sums.fill(BinSums::default());
         let (mut n, mut correct, mut confidence, mut gt_confidence) = (0usize, 0usize, 0.0, 0.0);
+        let mut correct_confidence = 0.0;
         for i in indices {
             let (c, ok) = (self.confidence[i], self.correct[i]);
             sums[bin_of[i]].add(c, ok);
             n += 1;
             correct += usize::from(ok);
             confidence += c;
+            if ok {
+                correct_confidence += c;
+            }
             gt_confidence += self.gt_confidence[i];
         }
         let gaps = BinGaps::from_sums(sums, n);
@@ -365,6 +374,12 @@ impl CalibrationSamples {
         s[ECE] = gaps.ece;
         s[MCS] = gaps.mcs();
         s[GT] = gt_confidence / nf;
+        // NaN marks "no correct sample" (`None` in the report; left out of the quantiles).
+        s[CC] = if correct > 0 {
+            correct_confidence / correct as f64
+        } else {
+            f64::NAN
+        };
         s
     }
 }
@@ -375,7 +390,8 @@ const CONF: usize = 1;
 const ECE: usize = 2;
 const MCS: usize = 3;
 const GT: usize = 4;
-const METRICS: usize = 5;
+const CC: usize = 5;
+const METRICS: usize = 6;
 
 /// Linear-interpolation quantile (Hyndman & Fan definition 7) of sorted, non-empty `sorted` at
 /// `q ∈ [0, 1]`.
@@ -405,13 +421,16 @@ pub struct CalibrationEstimate {
     pub mcs: f64,
     /// GT-CONF: mean probability of the true class.
     pub gt_confidence: f64,
+    /// CONF over the correctly classified samples; `None` when none is correct.
+    pub correct_confidence: Option<f64>,
 }
 
 /// Bootstrap confidence intervals `[lower, upper]` of the calibration metrics (see
 /// [`CalibrationSamples::bootstrap`]).
 ///
 /// Serialises as `{"accuracy": [lo, hi], "confidence": [lo, hi], "ece": [lo, hi],
-/// "mcs": [lo, hi], "gt_confidence": [lo, hi], "level": 0.95, "resamples": 1000}`.
+/// "mcs": [lo, hi], "gt_confidence": [lo, hi], "correct_confidence": [lo, hi], "level": 0.95,
+/// "resamples": 1000}` (`correct_confidence` left out when no sample is correct).
 ///
 /// ```
 /// use advcal::metrics::{BootstrapConfig, CalibrationSamples};
@@ -436,6 +455,10 @@ pub struct ConfidenceIntervals {
     pub mcs: [f64; 2],
     /// Interval of GT-CONF (mean true-class probability).
     pub gt_confidence: [f64; 2],
+    /// Interval of CONF | correct (CONF over the correctly classified samples), from the
+    /// resamples that hold a correct sample; `None` when none does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correct_confidence: Option<[f64; 2]>,
     /// Nominal coverage, e.g. 0.95.
     pub level: f64,
     /// Number of bootstrap resamples the intervals come from.

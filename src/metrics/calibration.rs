@@ -46,6 +46,15 @@ pub struct CalibrationReport {
     pub confidence: f64,
     /// Mean probability of the true class ("GT-CONF").
     pub gt_confidence: f64,
+    /// CONF over the correctly classified samples only ("CONF | correct"); `None` when no sample
+    /// is correct. This is the quantity to compare with the inverse adversarial attack's
+    /// analytic optimum `y_G(λ) = (1 + λ/K)/(1 + λ)`
+    /// ([`iaa_optimal_confidence`](crate::attack::iaa_optimal_confidence)): at the optimum of
+    /// IAA's loss the true class has probability `y_G` and is still the top class, so an image
+    /// that reaches it is correct with confidence `y_G`, while images IAA pushes past a wrong
+    /// class drop out of this mean (and lower ACC instead).
+    #[serde(default)]
+    pub correct_confidence: Option<f64>,
     /// Expected calibration error `Σ (|B_m|/N)|acc_m − conf_m|`.
     pub ece: f64,
     /// Maximum calibration error over non-empty bins.
@@ -117,9 +126,9 @@ impl CalibrationReport {
 }
 
 /// Approximate equality of two reports, e.g. of the same model on two backends: `n`, the number
-/// of bins and every bin's `count` must be equal; every other number (ACC, CONF, GT-CONF, ECE,
-/// MCE, MCS and its split, NLL, Brier, and each bin's edges, accuracy and mean confidence) must
-/// lie within the tolerance.
+/// of bins and every bin's `count` must be equal; every other number (ACC, CONF, GT-CONF,
+/// CONF | correct, ECE, MCE, MCS and its split, NLL, Brier, and each bin's edges, accuracy and
+/// mean confidence) must lie within the tolerance.
 ///
 /// ```
 /// use advcal::metrics::CalibrationReport;
@@ -159,6 +168,10 @@ impl RelativeEq for CalibrationReport {
                 .iter()
                 .zip(other.float_fields())
                 .all(|(a, b)| a.relative_eq(&b, epsilon, max_relative))
+            && match (self.correct_confidence, other.correct_confidence) {
+                (Some(a), Some(b)) => a.relative_eq(&b, epsilon, max_relative),
+                (a, b) => a.is_none() && b.is_none(),
+            }
             && self
                 .bins
                 .iter()
@@ -290,6 +303,7 @@ pub struct CalibrationAccumulator {
     n: usize,
     correct: usize,
     confidence: f64,
+    correct_confidence: f64,
     gt_confidence: f64,
     nll: f64,
     brier: f64,
@@ -314,6 +328,7 @@ impl CalibrationAccumulator {
             n: 0,
             correct: 0,
             confidence: 0.0,
+            correct_confidence: 0.0,
             gt_confidence: 0.0,
             nll: 0.0,
             brier: 0.0,
@@ -412,6 +427,9 @@ impl CalibrationAccumulator {
         self.n += 1;
         self.correct += usize::from(correct);
         self.confidence += conf;
+        if correct {
+            self.correct_confidence += conf;
+        }
         self.gt_confidence += log_probs[label].exp();
         self.nll -= log_probs[label];
         self.brier += log_probs
@@ -465,6 +483,8 @@ impl CalibrationAccumulator {
             accuracy: self.correct as f64 / n,
             confidence: self.confidence / n,
             gt_confidence: self.gt_confidence / n,
+            correct_confidence: (self.correct > 0)
+                .then(|| self.correct_confidence / self.correct as f64),
             ece: gaps.ece,
             mce: gaps.mce,
             mcs: gaps.mcs(),

@@ -27,13 +27,18 @@ fn overconfident(n: usize, seed: u64) -> CalibrationSamples {
 }
 
 /// `(name, point estimate, interval)` of every metric.
-fn pairs(e: &CalibrationEstimate, ci: &ConfidenceIntervals) -> [(&'static str, f64, [f64; 2]); 5] {
+fn pairs(e: &CalibrationEstimate, ci: &ConfidenceIntervals) -> [(&'static str, f64, [f64; 2]); 6] {
     [
         ("ACC", e.accuracy, ci.accuracy),
         ("CONF", e.confidence, ci.confidence),
         ("ECE", e.ece, ci.ece),
         ("MCS", e.mcs, ci.mcs),
         ("GT-CONF", e.gt_confidence, ci.gt_confidence),
+        (
+            "CONF | correct",
+            e.correct_confidence.unwrap(),
+            ci.correct_confidence.unwrap(),
+        ),
     ]
 }
 
@@ -51,7 +56,46 @@ fn all_correct_and_certain_gives_point_intervals() {
     assert_eq!(ci.gt_confidence, [1.0, 1.0]);
     assert_eq!(ci.ece, [0.0, 0.0]);
     assert_eq!(ci.mcs, [0.0, 0.0]);
+    assert_eq!(ci.correct_confidence, Some([1.0, 1.0]));
     assert_eq!((ci.level, ci.resamples), (0.95, 200));
+}
+
+#[test]
+fn confidence_of_correct_samples_by_hand() {
+    // Correct at 0.9 and 0.7, wrong at 0.6: CONF | correct = (0.9 + 0.7) / 2 = 0.8.
+    let mut s = CalibrationSamples::new();
+    s.push(0.9, true, 0.9).unwrap();
+    s.push(0.7, true, 0.7).unwrap();
+    s.push(0.6, false, 0.3).unwrap();
+    let e = s.estimate(15).unwrap();
+    assert!((e.correct_confidence.unwrap() - 0.8).abs() < 1e-15);
+    // Resamples hold 0.7 and 0.9 in any proportion (or no correct sample at all, left out), so
+    // the interval lies within [0.7, 0.9] and reaches both ends with 1000 resamples of 3.
+    let [lo, hi] = s
+        .bootstrap(&BootstrapConfig::new())
+        .unwrap()
+        .correct_confidence
+        .unwrap();
+    assert!(
+        (lo - 0.7).abs() < 1e-12 && (hi - 0.9).abs() < 1e-12,
+        "[{lo}, {hi}]"
+    );
+    // No correct sample: undefined, not 0, and left out of the JSON.
+    let mut wrong = CalibrationSamples::new();
+    wrong.push(0.6, false, 0.3).unwrap();
+    wrong.push(0.8, false, 0.1).unwrap();
+    assert_eq!(wrong.estimate(15).unwrap().correct_confidence, None);
+    let ci = wrong.bootstrap(&BootstrapConfig::new()).unwrap();
+    assert_eq!(ci.correct_confidence, None);
+    let json = serde_json::to_value(ci).unwrap();
+    assert!(json.get("correct_confidence").is_none());
+    // The report agrees: two classes, probabilities [0.9, 0.1], [0.3, 0.7], [0.6, 0.4].
+    let r =
+        CalibrationReport::from_probabilities(&[0.9, 0.1, 0.3, 0.7, 0.6, 0.4], 2, &[0, 1, 1], 15)
+            .unwrap();
+    assert!((r.correct_confidence.unwrap() - 0.8).abs() < 1e-12);
+    let none = CalibrationReport::from_probabilities(&[0.9, 0.1], 2, &[1], 15).unwrap();
+    assert_eq!(none.correct_confidence, None);
 }
 
 #[test]
@@ -70,6 +114,8 @@ fn two_certain_images_one_wrong_give_full_intervals() {
     assert_eq!(ci.ece, [0.0, 1.0]);
     assert_eq!(ci.mcs, [0.0, 1.0]);
     assert_eq!(ci.gt_confidence, [0.0, 1.0]);
+    // The correct image is the only correct one: CONF | correct is 1 wherever it is defined.
+    assert_eq!(ci.correct_confidence, Some([1.0, 1.0]));
 }
 
 #[test]
@@ -253,6 +299,11 @@ fn point_estimates_match_the_report() {
             ("ECE", e.ece, r.ece),
             ("MCS", e.mcs, r.mcs),
             ("GT-CONF", e.gt_confidence, r.gt_confidence),
+            (
+                "CONF | correct",
+                e.correct_confidence.unwrap(),
+                r.correct_confidence.unwrap(),
+            ),
         ] {
             assert!((a - b).abs() <= 1e-12, "{name}, {bins} bins: {a} vs {b}");
         }
