@@ -15,7 +15,13 @@ yet instead of failing on them (for a results directory that training is still f
 exists, and required with `--require <name>` (repeatable).
 
 Independent of the Rust code on purpose: it re-derives every invariant from the written
-numbers. Exits non-zero with a list of problems.
+numbers. Besides each record's schema (n, `max_linf` ≤ ε, `ci95` pairs containing the estimate,
+MCS = CONF − ACC, ECE ≥ |MCS|, CONF | correct in (0, 1]) it checks completeness: every curve of
+Figs. 4-7 at every radius of its file (the spec's nine with `--full-grid`), Fig. 4's five λ, one
+clean record per model of each sweep, every IAA outside Fig. 4 at λ = 5, Tables 1-3 at one
+radius, Table 1/2's clean, IAA and UCA record per model, Table 3's nine cells (crafting models =
+targets), and Fig. 8's gallery (fig8_images.json: one complete entry per image, ‖δ‖∞ ≤ ε, as
+many images as the records' n). Exits non-zero with a list of problems.
 
 `--page PATH` also checks a results page (docs/results.md, written by
 scripts/render_results.py) against the JSON of the results directory: every number on the page
@@ -101,19 +107,67 @@ def check_record(name, i, r, problems):
     cc = r.get("correct_confidence")
     if cc is not None:
         # CONF over the correct images: a mean of top-class probabilities, at least 1/K > 0.
-        if not (isinstance(cc, (int, float)) and 0 < cc <= 1):
+        if not (isinstance(cc, (int, float)) and not isinstance(cc, bool) and 0 < cc <= 1):
             problems.append(f"{where}: correct_confidence {cc} outside (0, 1]")
-        pair = (ci or {}).get("correct_confidence") if isinstance(ci, dict) else None
-        if pair is not None and not pair[0] - 1e-9 <= cc <= pair[1] + 1e-9:
-            problems.append(f"{where}: correct_confidence {cc} outside ci95 {pair}")
+        else:
+            pair = ci.get("correct_confidence") if isinstance(ci, dict) else None
+            if pair is not None and not (
+                    isinstance(pair, list) and len(pair) == 2
+                    and all(isinstance(v, (int, float)) and math.isfinite(v) for v in pair)):
+                problems.append(f"{where}: ci95.correct_confidence is not a [lo, hi] pair")
+            elif pair is not None and not pair[0] - 1e-9 <= cc <= pair[1] + 1e-9:
+                problems.append(f"{where}: correct_confidence {cc} outside ci95 {pair}")
     elif r["accuracy"] > 0 and "correct_confidence" in r:
         problems.append(f"{where}: correct_confidence is null although ACC > 0")
-    if r.get("max_linf", 0.0) > r["epsilon"] + 1e-6:
-        problems.append(f"{where}: max |delta| {r['max_linf']} exceeds epsilon {r['epsilon']}")
+    linf = r.get("max_linf", 0.0)
+    if not isinstance(linf, (int, float)) or isinstance(linf, bool) or not math.isfinite(linf):
+        if "max_linf" in r:
+            problems.append(f"{where}: `max_linf` is {linf!r}, not a number")
+    elif linf > r["epsilon"] + 1e-6:
+        problems.append(f"{where}: max |delta| {linf} exceeds epsilon {r['epsilon']}")
     if r["attack"] == "clean" and r["epsilon"] != 0:
         problems.append(f"{where}: clean record with epsilon {r['epsilon']}")
     if r["attack"] == "iaa" and r["lambda"] is None:
         problems.append(f"{where}: IAA record without lambda")
+    # Every IAA outside Fig. 4's λ sweep runs at the paper's λ = 5.
+    if (r["attack"] == "iaa" and name != "fig4" and isinstance(r.get("lambda"), (int, float))
+            and abs(r["lambda"] - 5) > 1e-9):
+        problems.append(f"{where}: IAA at lambda {r['lambda']} instead of 5")
+
+
+GALLERY_FIELDS = {"test_index": int, "label": str, "clean_prediction": str,
+                  "clean_confidence": (int, float), "iae_prediction": str,
+                  "iae_confidence": (int, float), "max_linf": (int, float)}
+
+
+def check_gallery(images, records):
+    """Problems of fig8_images.json: one entry per gallery image, every field, ‖δ‖∞ ≤ ε, and as
+    many images as the fig8 records' n."""
+    problems = []
+    if not isinstance(images, list) or not images:
+        return ["fig8_images.json: not a non-empty list"]
+    iaa = [r for r in records if r["attack"] == "iaa"]
+    eps = iaa[0]["epsilon"] if iaa else None
+    for i, im in enumerate(images):
+        where = f"fig8_images.json[{i}]"
+        if not isinstance(im, dict):
+            problems.append(f"{where}: not an object")
+            continue
+        for key, kind in GALLERY_FIELDS.items():
+            if not isinstance(im.get(key), kind) or isinstance(im.get(key), bool):
+                problems.append(f"{where}: missing or mistyped `{key}`")
+        for key in ("clean_confidence", "iae_confidence"):
+            v = im.get(key)
+            if isinstance(v, (int, float)) and not 0 < v <= 1:
+                problems.append(f"{where}: {key} {v} outside (0, 1]")
+        v = im.get("max_linf")
+        if isinstance(v, (int, float)) and eps is not None and v > eps + 1e-6:
+            problems.append(f"{where}: max |delta| {v} exceeds epsilon {eps}")
+    for r in records:
+        if r.get("n") != len(images):
+            problems.append(f"fig8: {r['attack']} record has n = {r.get('n')} but "
+                            f"fig8_images.json lists {len(images)} images")
+    return problems
 
 
 def main(out, required=(), page=None):
@@ -174,6 +228,18 @@ def main(out, required=(), page=None):
     for name in ("fig6", "fig7", "table1"):
         if name in data and {r["model"] for r in data[name]} != SIX:
             problems.append(f"{name}: models {sorted({r['model'] for r in data[name]})}")
+    # Every sweep has the clean record(s) its page section compares with.
+    for name in ("fig4", "fig5", "fig6", "fig7"):
+        if name not in data:
+            continue
+        for model in sorted({r["model"] for r in data[name]}):
+            if sum(1 for r in data[name] if r["model"] == model and r["attack"] == "clean") != 1:
+                problems.append(f"{name}: {model} has no single clean record")
+    # Tables at one radius.
+    for name in ("table1", "table2", "table3"):
+        if name in data and len({round(r["epsilon"], 6) for r in data[name]
+                                 if r["attack"] != "clean"}) != 1:
+            problems.append(f"{name}: attacks at more than one epsilon")
     for name in BEYOND:
         if name not in data:
             continue
@@ -199,14 +265,24 @@ def main(out, required=(), page=None):
                 problems.append(f"{name}: {model}: UCA accuracy differs from clean")
     if "table3" in data:
         cells = {(r.get("source"), r["model"]) for r in data["table3"]}
-        if len(cells) != 9 or len({s for s, _ in cells}) != 3 or len(data["table3"]) != 9:
+        sources = {s for s, _ in cells}
+        targets = {t for _, t in cells}
+        if len(cells) != 9 or len(sources) != 3 or len(data["table3"]) != 9:
             problems.append(f"table3: {len(cells)} distinct cells in {len(data['table3'])} records instead of 9")
+        elif sources != targets:
+            problems.append(f"table3: crafting models {sorted(map(str, sources))} differ from "
+                            f"targets {sorted(targets)}")
+        if any(r["attack"] != "iaa" for r in data["table3"]):
+            problems.append("table3: a cell that is not an IAA record")
     if "fig8" in data:
         attacks = sorted(r["attack"] for r in data["fig8"])
         if attacks != ["clean", "iaa"]:
             problems.append(f"fig8: records {attacks} instead of clean and iaa")
-        if not (out / "fig8_images.json").is_file():
+        images_path = out / "fig8_images.json"
+        if not images_path.is_file():
             problems.append("fig8: fig8_images.json missing")
+        else:
+            problems.extend(check_gallery(json.loads(images_path.read_text()), data["fig8"]))
     if page is not None:
         problems.extend(check_page(out, page))
     if problems:

@@ -9,6 +9,7 @@ folder (checkpoints left out) and never modified. Plain asserts; exits non-zero 
 failure.
 """
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -68,8 +69,20 @@ def test_verdicts():
     assert rr.v_smallest((0.1, 0.3), [(0.3 - 1e-9, 0.4), (0.5, 0.6)]) == I
     assert rr.v_smallest((0.5, 0.6), [(0.1, 0.2), (0.55, 0.7)]) == N
     assert rr.v_largest((0.5, 0.6), [(0.1, 0.2), (0.3, 0.4)]) == R
-    assert rr.v_approx((0.1, 0.2), (0.15, 0.3)) == I and rr.v_approx((0.1, 0.2), 0.85) == N
-    assert rr.v_approx((-0.1, 0.1), 0.0) == I
+    # ≈ within a margin, on the conservative interval of the difference.
+    m = 0.05
+    assert rr.v_approx((0.1, 0.2), (0.15, 0.3), m) == I and rr.v_approx((0.1, 0.2), 0.85, m) == N
+    assert rr.v_approx((-0.1, 0.1), 0.0, m) == I
+    assert rr.v_approx((-0.02, 0.03), 0.0, m) == R          # |x| ≤ 0.03 for every x allowed
+    assert rr.v_approx((0.84, 0.87), 0.85, m) == R and rr.v_approx((0.79, 0.85), 0.85, m) == I
+    assert rr.v_approx((0.30, 0.32), (0.33, 0.35), m) == R  # disjoint, yet within the margin
+    assert rr.v_approx((0.20, 0.22), (0.28, 0.30), m) == N  # 0.06 apart at least
+    assert rr.v_approx((0.20, 0.22), (0.25, 0.30), m) == I
+    # "A at most m below B".
+    assert rr.v_not_much_lower((0.83, 0.85), (0.84, 0.86), m) == R
+    assert rr.v_not_much_lower((0.70, 0.72), (0.84, 0.86), m) == N
+    assert rr.v_not_much_lower((0.79, 0.81), (0.84, 0.86), m) == I
+    assert rr.answer(R) == rr.YES and rr.answer(N) == rr.NO and rr.answer(I) == rr.NOT_SHOWN
     assert rr.v_differs((0.1, 0.2), (0.3, 0.4)) == rr.YES
     assert rr.v_differs((0.1, 0.35), (0.3, 0.4)) == rr.NOT_SHOWN
     assert rr.v_all([R, R]) == R and rr.v_all([R, I]) == I and rr.v_all([R, I, N]) == N
@@ -213,6 +226,380 @@ def test_weights_layout(smoke, tmp):
     assert not check_results.check_page(d, tmp / "docs" / "results.md")
 
 
+# ------------------------------------------------------------------------------------------------
+# Verdicts on realistic records: the smoke records (n = 32, every verdict inconclusive) edited so
+# that a claim is clearly true, clearly false or borderline, and the page must say so.
+# ------------------------------------------------------------------------------------------------
+
+def load(d, name):
+    return json.loads((Path(d) / f"{name}.json").read_text())
+
+
+def save(d, name, recs):
+    (Path(d) / f"{name}.json").write_text(json.dumps(recs))
+
+
+def setv(r, acc, conf, w=0.01, ece=None, cc=None):
+    """A record with ACC `acc`, CONF `conf` (MCS = CONF − ACC exactly, ECE ≥ |MCS|) and 95 %
+    intervals of half-width `w` (CONF: w/2); `cc`: CONF | correct with its interval; cc=False
+    drops it (a record written before the field existed)."""
+    mcs = conf - acc
+    ece = abs(mcs) + 0.002 if ece is None else ece
+    r.update(accuracy=acc, confidence=conf, mcs=mcs, ece=ece)
+    ci = r.setdefault("ci95", {})
+    ci.update(accuracy=[max(0.0, acc - w), min(1.0, acc + w)],
+              confidence=[conf - w / 2, conf + w / 2], mcs=[mcs - w, mcs + w],
+              ece=[max(0.0, ece - w), ece + w])
+    if cc is False:
+        r.pop("correct_confidence", None)
+        ci.pop("correct_confidence", None)
+    elif cc is not None:
+        r["correct_confidence"] = cc
+        ci["correct_confidence"] = [cc - w / 2, cc + w / 2]
+    return r
+
+
+def edit(d, name, fn):
+    """fn(record) for every record of an experiment."""
+    recs = load(d, name)
+    for r in recs:
+        fn(r)
+    save(d, name, recs)
+
+
+def claim_line(page, text):
+    """The one line of the page that states a claim (its bold text starts with `text`)."""
+    lines = [l for l in page.splitlines() if l.startswith(f"* **{text}")]
+    assert len(lines) == 1, (text, lines)
+    return lines[0]
+
+
+def fresh(smoke, tmp, name):
+    d = tmp / name
+    if d.exists():
+        shutil.rmtree(d)
+    shutil.copytree(smoke, d, ignore=shutil.ignore_patterns("*.ckpt", "derived.json"))
+    return d
+
+
+def render_checked(d, tmp):
+    """Render, then the page check and the record check must pass on the edited records."""
+    page_path = tmp / f"{d.name}.md"
+    page = render(d, page_path)
+    rc, out = run("check_results.py", d, "--require", "table2", "--require", "models",
+                  "--require", "iat-ablation", "--require", "finetune-vs-scratch",
+                  "--page", page_path)
+    assert rc == 0, out
+    return page
+
+
+def test_fig5_pgd_approx(smoke, tmp):
+    """'PGD MCS ≈ +0.85 at ε = 0.02' (within the ±0.05 margin)."""
+    text = "PGD MCS ≈ +0.85"
+    for conf, w, want in ((0.86, 0.01, "*reproduced*"),         # [0.85, 0.87]
+                          (0.50, 0.01, "*not reproduced*"),     # far below
+                          (0.82, 0.03, "*inconclusive*")):      # [0.79, 0.85]: partly > 0.05 off
+        d = fresh(smoke, tmp, "fig5")
+        edit(d, "fig5", lambda r: setv(r, 0.0, conf, w) if r["attack"] == "pgd"
+             and abs(r["epsilon"] - 0.02) < 1e-9 else None)
+        line = claim_line(render_checked(d, tmp), text)
+        assert f": {want} (" in line, (conf, line)
+
+
+def test_fig5_only_iaa_negative(smoke, tmp):
+    d = fresh(smoke, tmp, "fig5neg")
+
+    def f(r):
+        if r["attack"] == "iaa":
+            setv(r, 0.80, 0.30)       # MCS −0.50
+        elif r["attack"] == "pgd":
+            setv(r, 0.01, 0.90)       # MCS +0.89
+        elif r["attack"] == "noise":
+            setv(r, 0.80, 0.85)       # MCS +0.05
+    edit(d, "fig5", f)
+    page = render_checked(d, tmp)
+    assert "*reproduced* at every ε" in claim_line(page, "Only IAA gives a negative MCS")
+    assert "*reproduced* at every ε" in claim_line(page, "|MCS| under PGD exceeds")
+    assert "*reproduced* at every ε" in claim_line(page, "Uniform noise gives a positive MCS")
+    # Noise MCS rising with ε: the same at every radius is not a rise.
+    assert ": *inconclusive*." in claim_line(page, "Noise MCS rises with ε")
+    # IAA MCS positive at one radius contradicts "only IAA gives a negative MCS" there.
+    edit(d, "fig5", lambda r: setv(r, 0.50, 0.70) if r["attack"] == "iaa"
+         and abs(r["epsilon"] - 0.10) < 1e-9 else None)
+    line = claim_line(render_checked(d, tmp), "Only IAA gives a negative MCS")
+    assert "*reproduced* at ε = 0.02 and 0.06, *not reproduced* at 0.10" in line, line
+
+
+def test_fig6(smoke, tmp):
+    d = fresh(smoke, tmp, "fig6")
+    # IAA MCS per model; the realistic case of the CPU run: PT the least negative from ε = 0.06
+    # on, ACE-AT more negative than CCAT (the paper does not order the two).
+    mcs = {"PT": {0.02: -0.40, 0.06: -0.10, 0.10: -0.05},
+           "PGD-AT": -0.20, "ACE-AT": -0.60, "CCAT": -0.50,
+           "IAT": {0.02: -0.02, 0.06: -0.20, 0.10: -0.25}, "AT+IAT": -0.30}
+
+    def f(r):
+        if r["attack"] != "iaa":
+            return
+        v = mcs[r["model"]]
+        v = v[round(r["epsilon"], 2)] if isinstance(v, dict) else v
+        setv(r, 0.9, 0.9 + v)
+    edit(d, "fig6", f)
+    page = render_checked(d, tmp)
+    line = claim_line(page, "CCAT and ACE-AT are the most sensitive")
+    assert "*reproduced* at every ε" in line, line
+    line = claim_line(page, "IAT is best: MCS closest to 0")
+    assert "*reproduced* at ε = 0.02, *not reproduced* at 0.06 and 0.10" in line, line
+    line = claim_line(page, "PGD-AT resists partially")
+    assert "*reproduced* at every ε" in line, line
+    # AT+IAT (−0.30) vs IAT (−0.02 at 0.02, −0.20 at 0.06): IAT closer to 0 below ε = 0.08.
+    line = claim_line(page, "AT+IAT is better than IAT (|MCS| smaller) for ε < 0.08")
+    assert "*not reproduced* at every ε (0.02–0.06)" in line, line
+    # At 0.10: −0.30 vs −0.25 is 0.05 apart at the estimates, intervals ±0.01: inconclusive.
+    line = claim_line(page, "AT+IAT is comparable to IAT (MCS ≈) for ε ≥ 0.08")
+    assert "*inconclusive* at ε = 0.10" in line, line
+
+
+def test_fig7(smoke, tmp):
+    d = fresh(smoke, tmp, "fig7")
+    acc = {"PT": 0.0, "PGD-AT": 0.45, "ACE-AT": 0.46, "CCAT": 0.10, "IAT": 0.05, "AT+IAT": 0.425}
+    conf = {"PT": 0.95, "PGD-AT": 0.40, "ACE-AT": 0.35, "CCAT": 0.11, "IAT": 0.90,
+            "AT+IAT": 0.50}
+    edit(d, "fig7", lambda r: setv(r, acc[r["model"]], conf[r["model"]])
+         if r["attack"] == "pgd" else None)
+    page = render_checked(d, tmp)
+    assert "*reproduced* at every ε" in claim_line(page, "PGD-AT and ACE-AT have the highest")
+    assert "*reproduced* at every ε" in claim_line(page, "IAT is partially robust")
+    assert "*reproduced* at every ε" in claim_line(page, "CCAT's MCS ≈ 0")       # +0.01
+    assert "*reproduced* at every ε" in claim_line(page, "ACE-AT is underconfident")
+    assert "*reproduced* at every ε" in claim_line(page, "AT+IAT is about as robust")
+    # CCAT holding its confidence while its accuracy vanishes: MCS +0.10, clearly not ≈ 0;
+    # AT+IAT 0.10 behind PGD-AT: clearly not as robust.
+    acc.update(CCAT=0.01, **{"AT+IAT": 0.33})
+    edit(d, "fig7", lambda r: setv(r, acc[r["model"]], conf[r["model"]])
+         if r["attack"] == "pgd" else None)
+    page = render_checked(d, tmp)
+    assert "*not reproduced* at every ε" in claim_line(page, "CCAT's MCS ≈ 0")
+    assert "*not reproduced* at every ε" in claim_line(page, "AT+IAT is about as robust")
+    assert "*reproduced* at every ε" in claim_line(page, "PGD-AT and ACE-AT have the highest")
+
+
+def test_clean_models(smoke, tmp):
+    d = fresh(smoke, tmp, "models")
+    vals = {"PT": (0.86, 0.94), "PGD-AT": (0.70, 0.62), "ACE-AT": (0.69, 0.60),
+            "CCAT": (0.80, 0.60), "IAT": (0.84, 0.88), "AT+IAT": (0.72, 0.71)}
+    edit(d, "models", lambda r: setv(r, *vals[r["model"]]))
+    page = render_checked(d, tmp)
+    assert ": *reproduced*." in claim_line(page, "PT is overconfident on clean data")
+    line = claim_line(page, "IAT is better calibrated than PT on clean data")
+    assert ": *reproduced* (" in line, line
+    line = claim_line(page, "AT+IAT is the best calibrated of the adversarially trained")
+    assert ": *reproduced* (" in line, line
+    # The CPU run's case: IAT overconfident (MCS +0.22 against PT's +0.03); PGD-AT with a lower
+    # ECE than AT+IAT.
+    vals.update(PT=(0.58, 0.61), IAT=(0.45, 0.67), **{"PGD-AT": (0.38, 0.37),
+                                                      "AT+IAT": (0.47, 0.34)})
+    edit(d, "models", lambda r: setv(r, *vals[r["model"]]))
+    page = render_checked(d, tmp)
+    line = claim_line(page, "IAT is better calibrated than PT on clean data")
+    assert ": *not reproduced* (smaller |MCS|: *not reproduced*; smaller ECE: *not reproduced*)" \
+        in line, line
+    line = claim_line(page, "AT+IAT is the best calibrated of the adversarially trained")
+    assert ": *not reproduced* (" in line, line
+    # Borderline: the intervals of IAT and PT overlap.
+    vals.update(IAT=(0.58, 0.625))
+    edit(d, "models", lambda r: setv(r, *vals[r["model"]]))
+    line = claim_line(render_checked(d, tmp), "IAT is better calibrated than PT on clean data")
+    assert ": *inconclusive* (" in line, line
+
+
+def ablation_records(d, values):
+    """values: {model: {attack: (acc, conf)}}, a model named exactly ("PT", "IAT") or by the
+    start of its label (the variants: "IAT + clean CE" for "IAT + clean CE (w = 0.5)"); models
+    not named keep their records."""
+    def f(r):
+        for name, attacks in values.items():
+            named = r["model"] == name or (name not in ("PT", "IAT")
+                                           and r["model"].startswith(name))
+            if named and r["attack"] in attacks:
+                setv(r, *attacks[r["attack"]])
+    edit(d, "iat-ablation", f)
+
+
+def test_ablation(smoke, tmp):
+    d = fresh(smoke, tmp, "ablation")
+    iat = {"clean": (0.80, 0.95), "pgd": (0.05, 0.90), "iaa": (0.85, 0.70)}
+    # PT overconfident (+0.05), IAT more so (+0.15); correct-only calibrated on clean data
+    # (+0.02) and under IAA (−0.05, PT −0.50), accuracy 0.02 below PT's; clean CE in between
+    # (+0.08); train-mode BN identical to IAT.
+    ablation_records(d, {
+        "PT": {"clean": (0.85, 0.90), "pgd": (0.0, 0.95), "iaa": (0.80, 0.30)},
+        "IAT": iat,
+        "IAT correct-only": {"clean": (0.83, 0.85), "pgd": (0.05, 0.80), "iaa": (0.83, 0.78)},
+        "IAT + clean CE": {"clean": (0.84, 0.92), "pgd": (0.03, 0.90), "iaa": (0.84, 0.50)},
+        "IAT train-mode BN": iat,
+    })
+    page = render_checked(d, tmp)
+    sec = sections(page)["IAT ablation: is IAT overconfident on clean data, and why?"]
+    assert "**Is IAT overconfident on clean data (clean MCS > 0)?** *yes*" in sec, sec
+    assert "**Is IAT more overconfident than PT on clean data (clean MCS above PT's)?** *yes*" \
+        in sec, sec
+    assert "(IAT correct-only) lower IAT's clean MCS?** *yes*" in sec, sec
+    assert "(IAT + clean CE (w = 0.5)) lower IAT's clean MCS?** *yes*" in sec, sec
+    assert "(IAT train-mode BN) change anything?** *not shown*" in sec, sec
+    assert "**The label-leak hypothesis** predicts that the correct-only variant lowers IAT's " \
+           "clean MCS: *supported*" in sec, sec
+    rows = {l.split(" | ")[0][2:]: l for l in sec.splitlines() if l.startswith("| IAT")
+            and l.count("*") >= 8}
+    assert rows["IAT"].endswith("| **no** |"), rows
+    assert rows["IAT correct-only"].endswith("| **yes** |"), rows["IAT correct-only"]
+    assert rows["IAT + clean CE (w = 0.5)"].endswith("| **no** |"), rows
+    assert "Delivers what the paper promises: IAT correct-only." in sec, sec
+    # The opposite outcome: correct-only raises the clean MCS; train-mode BN changes the IAA MCS;
+    # correct-only's accuracy 0.10 below PT's.
+    ablation_records(d, {"IAT correct-only": {"clean": (0.75, 0.99)},
+                         "IAT train-mode BN": {"iaa": (0.85, 0.40)}})
+    sec = sections(render_checked(d, tmp))[
+        "IAT ablation: is IAT overconfident on clean data, and why?"]
+    assert "(IAT correct-only) lower IAT's clean MCS?** *no*" in sec, sec
+    assert "clean MCS: *contradicted*" in sec, sec
+    assert "(IAT train-mode BN) change anything?** *yes*. Differs from IAT in: iaa CONF and " \
+           "iaa MCS." in sec, sec
+    assert "No model is shown to deliver what the paper promises; shown not to:" in sec, sec
+
+
+def test_optimum(smoke, tmp):
+    """y_G is compared with CONF | correct only, never with CONF over all images."""
+    d = fresh(smoke, tmp, "optimum")
+    # λ = 5: CONF | correct at y_G = 0.25, CONF over all images far below (misclassified images
+    # at low confidence); λ = 1: no CONF | correct.
+    edit(d, "fig4", lambda r: setv(r, 0.6, 0.18, cc=0.25) if r.get("lambda") == 5
+         else setv(r, 0.9, 0.5, cc=False) if r.get("lambda") == 1 else None)
+    page = render_checked(d, tmp)
+    rows = {l.split(" | ")[0][2:]: l for l in sections(page)[
+        "Fig. 4 — IAA for λ ∈ {1, 3, 5, 7, 10} against PT"].splitlines()
+        if l.startswith("| ") and l.count("|") - l.count("\\|") == 8}
+    assert rows["5"].endswith("| contains y_G at every ε (0.02–0.10) |"), rows["5"]
+    assert rows["1"].endswith("| no CONF \\| correct at every ε (0.02–0.10) |"), rows["1"]
+    # Table 2 (K = 200): CONF | correct above y_G = 0.1708 for PT, no field for the others.
+    edit(d, "table2", lambda r: setv(r, 0.3, 0.2, cc=0.4) if r["attack"] == "iaa"
+         and r["model"] == "PT" else setv(r, r["accuracy"], r["confidence"], cc=False)
+         if r["attack"] == "iaa" and r["model"] == "PGD-AT" else None)
+    sec = sections(render_checked(d, tmp))[
+        "Table 2 — IAA versus UCA on Tiny ImageNet (the paper's table is empty)"]
+    line = next(l for l in sec.splitlines() if l.startswith("CONF | correct interval vs y_G:"))
+    assert "above y_G for PT" in line and "no CONF | correct for PGD-AT" in line, line
+
+
+def test_tables_have_consistent_columns(smoke, tmp):
+    """Every Markdown table row has as many cells as its header (a bare `|` in a cell such as
+    "CONF | correct" would add one)."""
+    d = fresh(smoke, tmp, "columns")
+    page = render_checked(d, tmp)
+    cells = lambda l: len(re.split(r"(?<!\\)\|", l.strip())) - 2
+    header = None
+    for line in page.splitlines():
+        if not line.startswith("|"):
+            header = None
+            continue
+        if header is None:
+            header = cells(line)
+        else:
+            assert cells(line) == header, line
+
+
+def test_gallery(smoke, tmp):
+    d = fresh(smoke, tmp, "gallery")
+    images = json.loads((d / "fig8_images.json").read_text())
+    images[0]["iae_prediction"] = "frog"               # a correct image that flips
+    images[1]["clean_prediction"] = "dog"              # a wrong image that IAA fixes
+    (d / "fig8_images.json").write_text(json.dumps(images))
+    sec = sections(render_checked(d, tmp))["Fig. 8 — gallery of IAEs"]
+    assert (f"Of the 2 images classified correctly on clean input, 1 stay correct under IAA and "
+            f"1 flip (test image {images[0]['test_index']}: cat → frog). Of the 1 misclassified "
+            f"on clean input, 1 become correct under IAA.") in sec, sec
+
+
+def test_robust_partial(smoke, tmp):
+    """A directory that training is still filling: some experiments and models missing, records
+    without CONF | correct or without some intervals, run.json without warmup_epochs, weights
+    missing. The page renders, passes the page check, and prints no number for what is missing."""
+    d = fresh(smoke, tmp, "robust")
+    for name in ("fig5", "table2", "finetune-vs-scratch"):
+        (d / f"{name}.json").unlink()
+    edit(d, "fig4", lambda r: r.pop("correct_confidence", None))
+    save(d, "fig6", [r for r in load(d, "fig6") if r["model"] != "CCAT"])
+    save(d, "fig7", [r for r in load(d, "fig7") if not (r["model"] == "IAT"
+                                                       and r["attack"] == "pgd")])
+    save(d, "iat-ablation", [r for r in load(d, "iat-ablation")
+                             if not r["model"].startswith(("PT", "IAT train-mode BN"))])
+    recs = load(d, "table1")
+    for r in recs:
+        if r["model"] == "AT+IAT":
+            r.pop("ci95")
+    save(d, "table1", recs)
+    for run_json in sorted(d.glob("models/*/run.json"))[:3]:
+        info = json.loads(run_json.read_text())
+        info.pop("warmup_epochs", None)
+        info.pop("train_seconds", None)
+        run_json.write_text(json.dumps(info))
+    with_warmup = sorted(d.glob("models/*/run.json"))[-1]
+    info = json.loads(with_warmup.read_text())
+    info["warmup_epochs"] = 2
+    with_warmup.write_text(json.dumps(info))
+    page_path = tmp / "robust.md"
+    page = render(d, page_path)
+    assert not check_results.check_page(d, page_path)
+    secs = sections(page)
+    fig6 = secs["Fig. 6 — IAA against the six training strategies"]
+    assert "\n| CCAT | — | — | — | — |\n" in fig6 and "\n| CCAT | — | — |\n" in fig6
+    assert "\n| IAT | — | — |\n" in secs["Fig. 7 — PGD against the six training strategies"]
+    abl = secs["IAT ablation: is IAT overconfident on clean data, and why?"]
+    assert "no `IAT train-mode BN` records" in abl and "Not answered" in abl, abl
+    assert PENDING in secs["Fig. 5 — uniform noise, PGD and IAA against PT"]
+    assert "| 2 |" in secs["Training runs"] and "| — |" in secs["Training runs"]
+    # The Fig. 4 optimum column says the field is missing instead of comparing CONF with y_G.
+    assert "no CONF \\| correct at every ε" in secs[
+        "Fig. 4 — IAA for λ ∈ {1, 3, 5, 7, 10} against PT"]
+    # The record check still reports what is missing.
+    rc, out = run("check_results.py", d)
+    assert rc != 0 and "fig5" in out and "missing `ci95`" in out and "fig6: models" in out, out
+
+
+def test_check_results_rejects(smoke, tmp):
+    """check_results fails on an incomplete grid, a small n, a missing max_linf or ci95, and
+    incomplete Table 1 / Table 3 / Fig. 8 content."""
+    cases = {
+        "fig4 λ grid": ("fig4", lambda rs: [r for r in rs if r.get("lambda") != 7], "lambdas"),
+        "fig4 ε grid": ("fig4", lambda rs: [r for r in rs if not (r.get("lambda") == 3
+                                                                  and r["epsilon"] == 0.06)],
+                        "misses epsilons"),
+        "fig6 ε grid": ("fig6", lambda rs: [r for r in rs if not (r["model"] == "PT"
+                                                                  and r["epsilon"] == 0.1)],
+                        "misses epsilons"),
+        "max_linf": ("fig7", lambda rs: [dict(rs[0], max_linf=None)] + rs[1:], "max_linf"),
+        "ci95": ("fig5", lambda rs: [{k: v for k, v in rs[0].items() if k != "ci95"}] + rs[1:],
+                 "missing `ci95`"),
+        "table1": ("table1", lambda rs: [r for r in rs if not (r["model"] == "CCAT"
+                                                               and r["attack"] == "uca")],
+                   "CCAT has"),
+        "table3": ("table3", lambda rs: rs[1:], "table3"),
+    }
+    for what, (name, fn, needle) in cases.items():
+        d = fresh(smoke, tmp, "reject")
+        save(d, name, fn(load(d, name)))
+        rc, out = run("check_results.py", d)
+        assert rc != 0 and needle in out, (what, out)
+    d = fresh(smoke, tmp, "reject")
+    rc, out = run("check_results.py", d, "--min-n", "2000")
+    assert rc != 0 and "at least 2000 required" in out, out
+    rc, out = run("check_results.py", d, "--full-grid")
+    assert rc != 0 and "instead of the spec's" in out, out
+    (d / "fig8_images.json").write_text(json.dumps([]))
+    rc, out = run("check_results.py", d)
+    assert rc != 0 and "fig8_images.json" in out, out
+
+
 def main(argv):
     if len(argv) != 2 or not Path(argv[1]).is_dir():
         print(__doc__, file=sys.stderr)
@@ -226,6 +613,11 @@ def main(argv):
         test_empty(tmp)
         test_partial(smoke, tmp)
         test_weights_layout(smoke, tmp)
+        for test in (test_fig5_pgd_approx, test_fig5_only_iaa_negative, test_fig6, test_fig7,
+                     test_clean_models, test_ablation, test_optimum,
+                     test_tables_have_consistent_columns, test_gallery, test_robust_partial,
+                     test_check_results_rejects):
+            test(smoke, tmp)
     print("test_render_results: all tests passed")
     return 0
 
