@@ -63,6 +63,21 @@ RUNS = [
     ("at-iat", "AT+IAT, fine-tuned from the base"),
     ("table3-mobilenet_v2", "plain MobileNetV2 (Table 3)"),
     ("table3-vgg19", "plain VGG-19 (Table 3)"),
+    ("iat-correct-only", "IAT ablation: IAA examples of correctly classified images only, "
+                         "fine-tuned from the base"),
+    ("iat-clean0.5", "IAT ablation: clean CE term beside the IAA term (w = 0.5), fine-tuned "
+                     "from the base"),
+    ("iat-train-bn", "IAT ablation: IAA generated with train-mode BatchNorm, fine-tuned from "
+                     "the base"),
+    ("pgd-at-scratch", "PGD-AT from random initialisation, the base's epochs and lr "
+                       "(fine-tuning versus training from scratch)"),
+    ("table2-base", "Tiny ImageNet-200: plain ResNet-18 from random initialisation, the base "
+                    "of Table 2's five"),
+    ("table2-pt", "Tiny ImageNet-200: PT, fine-tuned from its base"),
+    ("table2-pgd-at", "Tiny ImageNet-200: PGD-AT, fine-tuned from its base"),
+    ("table2-ace-at", "Tiny ImageNet-200: ACE-AT, fine-tuned from its base"),
+    ("table2-iat", "Tiny ImageNet-200: IAT, fine-tuned from its base"),
+    ("table2-at-iat", "Tiny ImageNet-200: AT+IAT, fine-tuned from its base"),
 ]
 
 PAPER_CMD = ("cargo run --release --features tch --example paper -- {exp} --preset cifar "
@@ -740,11 +755,10 @@ def commands(res):
 # 1. Train and evaluate everything, in the background, at low priority; resumable (run it
 #    again after an interruption). State: ~/.cache/advcal/runs/cifar (models, out/).
 nohup bash scripts/train-cifar.sh > ~/.cache/advcal/runs/cifar.log 2>&1 &
-# 2. Copy the records and plots, and the finished weights, into the repository.
-mkdir -p results/cifar && cp ~/.cache/advcal/runs/cifar/out/* results/cifar/
-bash scripts/collect-cifar-weights.sh
-# 3. Regenerate and check this page.
-python3 scripts/render_results.py
+# 2. Copy the finished records, plots and weights into the repository, regenerate this page
+#    and check it (any time: only finished experiments and runs are copied).
+bash scripts/publish-cifar.sh
+# 3. Once every run has finished, the complete check:
 python3 scripts/check_results.py results/cifar --min-n 2000 --full-grid --require models \\
     --require table2 --require iat-ablation --require finetune-vs-scratch --page docs/results.md
 # One experiment on its own (models, fig4 ... fig8, table1, table3, iat-ablation,

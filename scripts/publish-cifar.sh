@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Brings the finished results of the `cifar` preset into the repository and regenerates the
+# results page: the records, tables and plots of every experiment scripts/train-cifar.sh has
+# finished ($ADVCAL_RUNS/out), the weights of every finished run (collect-cifar-weights.sh),
+# docs/results.md (render_results.py), then the checks CI runs on them. Safe to run while the
+# training is still going: an experiment's files appear only when it has finished.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs="${ADVCAL_RUNS:-$HOME/.cache/advcal/runs/cifar}"
+mkdir -p results/cifar
+shopt -s nullglob
+for f in "$runs"/out/*.json "$runs"/out/*.md "$runs"/out/*.svg "$runs"/out/*.png; do
+    cp "$f" results/cifar/
+done
+bash scripts/collect-cifar-weights.sh
+python3 scripts/render_results.py
+python3 scripts/check_results.py results/cifar --min-n 2000 --full-grid --allow-missing \
+    --require models --page docs/results.md
