@@ -114,6 +114,9 @@ CONSTANTS = {
                                              "deliverable 1: literature anchor, a PGD-AT model "
                                              "keeps >= 35 % accuracy under PGD-10 at "
                                              "eps = 8/255"),
+    "anchor.table3_clean_acc": (0.80, "anchor", "issue 'Credible-scale reproduction on "
+                                                "CIFAR-10', deliverable 2: Table 3's three "
+                                                "models each >= 80 % clean"),
     "anchor.chance_loss": (2.2, "anchor", "threshold of 'stays at chance' in the VGG-19/4 "
                                           "warm-up check: a train loss above it in every epoch "
                                           "(chance is ln 10 = 2.303)"),
@@ -1220,7 +1223,8 @@ def table3(res):
             "three (columns: target); the diagonal is white-box.")
     if not res.has("table3"):
         return title + res.pending("table3", what)
-    recs = res.data["table3"]
+    clean_recs = [r for r in res.data["table3"] if r.get("attack") == "clean"]
+    recs = [r for r in res.data["table3"] if r.get("attack") != "clean"]
     d = res.derived
     archs = [a for a in TABLE3_ARCHS if any(r.get("source") == a for r in recs)] or \
         sorted({r.get("source") for r in recs})
@@ -1256,9 +1260,22 @@ def table3(res):
               if "vgg19" in archs else "*inconclusive* (no VGG-19 cell)"),
     ]
     radii = join_words(eps_str(e) for e in grid(recs))
-    return title + f"""{what} `table3.json` holds only the nine IAA cells (ε = {radii}, λ = 5), no
-clean records of these three models; their training runs are listed above. With every image at
+    if clean_recs:
+        bound = d.const("anchor.table3_clean_acc")
+        clean_block = ("The three models on clean test images:\n\n"
+                       + records_table(clean_recs) + "\n\n"
+                       + claim(f"Each of the three reaches a clean accuracy ≥ {fk(bound, 2)}",
+                               "the issue's bar for Table 3, not a claim of the paper",
+                               summarize_models([(arch_name(r["model"]),
+                                                  v_threshold(iv(r, "accuracy"), ">=", bound))
+                                                 for r in clean_recs])) + "\n")
+    else:
+        clean_block = ("`table3.json` holds no clean records of these three models (written "
+                       "before they existed); their training runs are listed above.\n")
+    return title + f"""{what} The nine IAA cells are at ε = {radii}, λ = 5. With every image at
 the IAA optimum the MCS would be y_G − 1 = {s3(floor)} (K = {K_CIFAR}, λ = 5).
+
+{clean_block}
 
 {res.plot("table3", "Table 3")}
 Ours, MCS [95 %] (n = {n_of(recs)} per cell):
