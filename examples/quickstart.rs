@@ -9,12 +9,15 @@
 //! cargo run --release --example quickstart -- --checkpoint assets/models/small_cnn_pt.ckpt
 //! ```
 
-use advcal::attack::{Attack, Iaa, IaaConfig, Pgd, PgdConfig, UniformNoise, UniformNoiseConfig};
+use advcal::attack::{
+    Attack, Iaa, IaaConfig, Pgd, PgdConfig, UniformNoise, UniformNoiseConfig,
+    iaa_optimal_confidence,
+};
 use advcal::checkpoint::load_any_model;
 use advcal::data::{Split, bundled_cifar10_sample};
 use advcal::eval::{EvaluationConfig, evaluate, evaluate_under};
 use advcal::metrics::{CalibrationReport, DEFAULT_BINS};
-use advcal::model::AnyModel;
+use advcal::model::{AnyModel, Classifier};
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use clap::Parser;
@@ -61,6 +64,18 @@ fn run<B: AutodiffBackend>(
     let started = Instant::now();
     // The architecture and its config are read from the checkpoint's metadata.
     let (model, meta) = load_any_model::<B>(&checkpoint, &device)?;
+    // The bundled images are CIFAR-10: a model with another number of classes (a Tiny
+    // ImageNet checkpoint, say) would give meaningless numbers.
+    let classes = model.num_classes();
+    if classes != 10 {
+        return Err(advcal::Error::param(
+            "checkpoint",
+            format!(
+                "{} has {classes} classes; the quickstart's bundled images are CIFAR-10 (10)",
+                checkpoint.display()
+            ),
+        ));
+    }
     let test = bundled_cifar10_sample(Split::Test)?.take(images);
     println!(
         "model: {} ({}, epoch {}), {} real CIFAR-10 test images, backend {}\n",
@@ -105,7 +120,10 @@ fn run<B: AutodiffBackend>(
         row(name, eps, &e.report);
     }
     println!("\nMCS = CONF − ACC: > 0 overconfident, < 0 underconfident. IAA minimises");
-    println!("CE(y) + λ·CE(uniform): it lowers confidence towards (1 + λ/K)/(1 + λ) = 0.25 while");
+    println!(
+        "CE(y) + λ·CE(uniform): it lowers confidence towards (1 + λ/K)/(1 + λ) = {:.2} while",
+        iaa_optimal_confidence(5.0, classes)
+    );
     println!("trying to keep the true class on top; predictions it cannot hold lower ACC.");
     println!("({:.1} s)", started.elapsed().as_secs_f64());
     Ok(())

@@ -88,8 +88,8 @@ struct Preset {
     attack_steps: usize,
 }
 
-fn preset(name: &str) -> Preset {
-    match name {
+fn preset(name: &str) -> advcal::Result<Preset> {
+    Ok(match name {
         "smoke" => Preset {
             model: Architecture::SmallCnn,
             epochs: 1,
@@ -106,7 +106,7 @@ fn preset(name: &str) -> Preset {
             train_limit: None,
             attack_steps: 10,
         },
-        _ => Preset {
+        "cpu" => Preset {
             model: Architecture::SmallCnn,
             epochs: 15,
             batch: 128,
@@ -114,11 +114,17 @@ fn preset(name: &str) -> Preset {
             train_limit: None,
             attack_steps: 5,
         },
-    }
+        other => {
+            return Err(advcal::Error::param(
+                "preset",
+                format!("unknown `{other}` (smoke, cpu, paper)"),
+            ));
+        }
+    })
 }
 
 fn run<B: AutodiffBackend>(args: &Args, device: B::Device) -> advcal::Result<()> {
-    let p = preset(&args.preset);
+    let p = preset(&args.preset)?;
     let arch = match &args.model {
         Some(m) => Architecture::parse(m)?,
         None => p.model,
@@ -154,7 +160,11 @@ fn run<B: AutodiffBackend>(args: &Args, device: B::Device) -> advcal::Result<()>
         .with_epochs(args.epochs.unwrap_or(p.epochs))
         .with_batch_size(batch_size)
         .with_learning_rate(args.lr.unwrap_or(p.lr))
-        .with_warmup_steps(args.warmup_epochs * train.len().div_ceil(batch_size))
+        // A zero batch size reaches `Fit::run`, which refuses it with a typed error.
+        .with_warmup_steps(
+            args.warmup_epochs
+                .saturating_mul(train.len().div_ceil(batch_size.max(1))),
+        )
         .with_seed(args.seed)
         .with_eval_attacks(eval_attacks)
         .with_output_dir(Some(out.to_string_lossy().into_owned()));

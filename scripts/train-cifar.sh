@@ -21,7 +21,8 @@ cargo build --release --features tch --example paper
 # A private copy: CI and other builds share the target directory and may replace the original
 # (with other features) while the stages below are still to run.
 bin="$runs/paper-bin"
-cp "$CARGO_TARGET_DIR/release/examples/paper" "$bin.tmp" && mv "$bin.tmp" "$bin"
+cp "$CARGO_TARGET_DIR/release/examples/paper" "$bin.tmp"
+mv "$bin.tmp" "$bin"
 run() { nice -n 19 "$bin" "$@" --preset cifar --backend tch --data-dir "$data" \
     --models-dir "$runs/models" --out "$runs/out"; }
 

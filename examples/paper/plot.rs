@@ -580,17 +580,25 @@ pub fn draw(dir: &Path, experiment: &str, records: &[Record]) -> Result<bool> {
 
 /// `paper replot`: redraws every plot in `dir` from the `<experiment>.json` records found there.
 pub fn replot(dir: &Path, experiments: &[&str]) -> Result<()> {
+    let mut found = 0;
     for experiment in experiments {
         let path = dir.join(format!("{experiment}.json"));
         if !path.is_file() {
             continue;
         }
+        found += 1;
         let text = std::fs::read_to_string(&path).map_err(|e| advcal::Error::io(&path, e))?;
         let records: Vec<Record> = serde_json::from_str(&text)
             .map_err(|e| advcal::Error::param("records", format!("{}: {e}", path.display())))?;
         if draw(dir, experiment, &records)? {
             eprintln!("redrew {}", dir.join(format!("{experiment}.svg")).display());
         }
+    }
+    if found == 0 {
+        return Err(advcal::Error::param(
+            "out",
+            format!("{} holds no experiment records to redraw", dir.display()),
+        ));
     }
     Ok(())
 }

@@ -34,7 +34,7 @@ pub struct Record {
     /// Largest ‖x_adv − x‖∞ over the evaluated images (0 for clean).
     pub max_linf: f64,
     /// 95 % percentile-bootstrap intervals over the images (seeded: `--seed`), for ACC, CONF,
-    /// ECE, MCS (and GT-CONF), with the level and number of resamples.
+    /// ECE, MCS (and GT-CONF, CONF | correct), with the level and number of resamples.
     pub ci95: Option<ConfidenceIntervals>,
 }
 
@@ -127,11 +127,25 @@ impl Record {
         let Some(ci) = &self.ci95 else {
             return Err("no bootstrap intervals".into());
         };
+        let correct = match (self.correct_confidence, ci.correct_confidence) {
+            (Some(c), Some(interval)) => Some(("correct_confidence", interval, c)),
+            (None, None) => None,
+            _ => return Err("CONF | correct without its interval, or the reverse".into()),
+        };
+        if self
+            .correct_confidence
+            .is_some_and(|c| !(0.0..=1.0).contains(&c))
+        {
+            return Err("CONF | correct outside [0, 1]".into());
+        }
         for (name, [lo, hi], point) in [
             ("accuracy", ci.accuracy, self.accuracy),
             ("confidence", ci.confidence, self.confidence),
             ("mcs", ci.mcs, self.mcs),
-        ] {
+        ]
+        .into_iter()
+        .chain(correct)
+        {
             if !(lo <= hi && lo - 1e-9 <= point && point <= hi + 1e-9) {
                 return Err(format!("{name} {point} outside its interval [{lo}, {hi}]"));
             }

@@ -263,7 +263,8 @@ impl CalibrationSamples {
     ///   parallel without changing it.
     /// * Each resample's metrics are computed exactly as [`CalibrationSamples::estimate`] does
     ///   (same bins `(m/M, (m+1)/M]`, MCS as the binned `Σ (|B_m|/N)(conf_m − acc_m)`).
-    /// * Bounds are the `(1 − level)/2` and `(1 + level)/2` quantiles of the `resamples` values,
+    /// * Bounds are the `(1 − level)/2` and `(1 + level)/2` quantiles of the `resamples` values
+    ///   (for CONF | correct, of the resamples that hold a correct sample),
     ///   taken on the sorted values `x_0 ≤ … ≤ x_{R−1}` by linear interpolation: with
     ///   `h = (R − 1)·q` and `j = ⌊h⌋`, `Q(q) = x_j + (h − j)(x_{j+1} − x_j)` (Hyndman & Fan
     ///   1996, definition 7; the default of NumPy and R).
@@ -315,20 +316,21 @@ impl CalibrationSamples {
             }
         }
         let (lo, hi) = ((1.0 - config.level) / 2.0, (1.0 + config.level) / 2.0);
-        let [acc, conf, ece, mcs, gt, cc] = values.map(|mut v| {
-            // Only CONF | correct can be undefined (a resample without a correct sample).
-            v.retain(|x| !x.is_nan());
+        let [acc, conf, ece, mcs, gt, mut cc] = values;
+        // Only CONF | correct can be undefined (NaN: a resample without a correct sample); those
+        // resamples are left out of its quantiles.
+        cc.retain(|x| !x.is_nan());
+        let bounds = |mut v: Vec<f64>| {
             v.sort_unstable_by(f64::total_cmp);
-            (!v.is_empty()).then(|| [quantile(&v, lo), quantile(&v, hi)])
-        });
-        let defined = "ACC, CONF, ECE, MCS and GT-CONF are defined on every non-empty resample";
+            [quantile(&v, lo), quantile(&v, hi)]
+        };
         Ok(ConfidenceIntervals {
-            accuracy: acc.expect(defined),
-            confidence: conf.expect(defined),
-            ece: ece.expect(defined),
-            mcs: mcs.expect(defined),
-            gt_confidence: gt.expect(defined),
-            correct_confidence: cc,
+            correct_confidence: (!cc.is_empty()).then(|| bounds(cc)),
+            accuracy: bounds(acc),
+            confidence: bounds(conf),
+            ece: bounds(ece),
+            mcs: bounds(mcs),
+            gt_confidence: bounds(gt),
             level: config.level,
             resamples,
         })

@@ -108,7 +108,8 @@ impl RelativeEq for ReliabilityBin {
 }
 
 impl CalibrationReport {
-    /// Every floating-point field, in declaration order (`n` and `bins` excluded).
+    /// Every plain floating-point field, in declaration order (`n`, `bins` and the optional
+    /// `correct_confidence`, compared on its own, excluded).
     fn float_fields(&self) -> [f64; 10] {
         [
             self.accuracy,

@@ -18,7 +18,7 @@ use burn::optim::{GradientsParams, Optimizer};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Configuration of a training run ([`Fit`]).
@@ -227,6 +227,7 @@ impl<'a, M, O, S> Fit<'a, M, O, S> {
         if let Some(path) = ckpt_path.as_ref().filter(|p| config.resume && p.exists()) {
             let file = read_checkpoint(path)?;
             check_architecture(path, &file.meta, architecture, model_config)?;
+            check_schedule(path, &file.meta.training, config)?;
             model = load_record_into(path, model, file.model, device)?;
             if !file.optimizer.is_empty() {
                 optimizer = optimizer.load_record(
@@ -526,4 +527,37 @@ fn history_csv(history: &[EpochRecord]) -> String {
         s.push('\n');
     }
     s
+}
+
+/// A run resumes only under the schedule it started with: the same epochs, batch size,
+/// learning rate, schedule and warm-up, since any other would change the steps already taken
+/// (checkpoints written without a stored trainer config are not checked).
+fn check_schedule(path: &Path, training: &serde_json::Value, config: &TrainerConfig) -> Result<()> {
+    let Some(stored) = training.get("trainer") else {
+        return Ok(());
+    };
+    let now = serde_json::to_value(config).map_err(|e| Error::Checkpoint {
+        path: path.to_path_buf(),
+        reason: format!("cannot serialise the trainer config: {e}"),
+    })?;
+    for key in [
+        "epochs",
+        "batch_size",
+        "learning_rate",
+        "schedule",
+        "warmup_steps",
+    ] {
+        if let (Some(then), Some(now)) = (stored.get(key), now.get(key))
+            && then != now
+        {
+            return Err(Error::Checkpoint {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "the run was started with {key} = {then}, the config now says {now}: \
+                     resume with the same schedule, or train into another output directory"
+                ),
+            });
+        }
+    }
+    Ok(())
 }

@@ -61,6 +61,30 @@ fn all_correct_and_certain_gives_point_intervals() {
 }
 
 #[test]
+fn json_written_before_conf_correct_existed_still_reads() {
+    let ci: ConfidenceIntervals = serde_json::from_str(
+        r#"{"accuracy": [0.1, 0.2], "confidence": [0.3, 0.4], "ece": [0.0, 0.1],
+            "mcs": [0.1, 0.3], "gt_confidence": [0.2, 0.3], "level": 0.95, "resamples": 10}"#,
+    )
+    .unwrap();
+    assert_eq!(ci.correct_confidence, None);
+    let report =
+        CalibrationReport::from_probabilities(&[0.9, 0.1, 0.3, 0.7], 2, &[0, 0], 15).unwrap();
+    let mut json = serde_json::to_value(&report).unwrap();
+    json.as_object_mut().unwrap().remove("correct_confidence");
+    let old: CalibrationReport = serde_json::from_value(json).unwrap();
+    assert_eq!(old.correct_confidence, None);
+    // Approximate equality tells a report with CONF | correct from one without.
+    assert!(approx::relative_ne!(
+        report,
+        old,
+        epsilon = 1.0,
+        max_relative = 1.0
+    ));
+    assert!(approx::relative_eq!(report, report.clone()));
+}
+
+#[test]
 fn confidence_of_correct_samples_by_hand() {
     // Correct at 0.9 and 0.7, wrong at 0.6: CONF | correct = (0.9 + 0.7) / 2 = 0.8.
     let mut s = CalibrationSamples::new();

@@ -260,6 +260,38 @@ fn resume_equals_uninterrupted_training() {
     assert_eq!(csv.lines().count(), 3);
 }
 
+#[test]
+fn resume_refuses_another_schedule() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let cfg = trainer(2).with_output_dir(Some(dir.to_string_lossy().into_owned()));
+    run_fit(
+        &mut Plain,
+        &cfg.clone().with_stop_after_epochs(Some(1)),
+        &init_model(),
+    )
+    .unwrap();
+    // A warm-up, another learning rate or another length would change the steps already taken.
+    for changed in [
+        cfg.clone().with_warmup_steps(3),
+        cfg.clone().with_learning_rate(cfg.learning_rate * 2.0),
+        cfg.clone().with_epochs(3),
+    ] {
+        let err = run_fit(&mut Plain, &changed, &init_model()).unwrap_err();
+        assert!(
+            matches!(&err, Error::Checkpoint { reason, .. } if reason.contains("started with")),
+            "{err}"
+        );
+    }
+    // The same schedule still resumes (stopping early is not part of the schedule).
+    assert_eq!(
+        run_fit(&mut Plain, &cfg, &init_model())
+            .unwrap()
+            .resumed_from,
+        1
+    );
+}
+
 /// A strategy whose loss becomes NaN in the second epoch.
 struct NanAfterFirstEpoch;
 impl<B: AutodiffBackend, M: Classifier<B>> TrainingStrategy<B, M> for NanAfterFirstEpoch {

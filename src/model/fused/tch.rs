@@ -598,6 +598,7 @@ mod tests {
             for (name, a, b) in [("dx", 0, 0), ("dgamma", 1, 1), ("dbeta", 2, 2)]
                 .map(|(n, i, j)| (n, aten[i].as_ref().unwrap(), ours[j].as_ref().unwrap()))
             {
+                assert_eq!(a.tensor.size(), b.tensor.size(), "{name} {shape:?}: shape");
                 let diff = (&a.tensor - &b.tensor).abs().max().double_value(&[]);
                 let scale = a.tensor.abs().max().double_value(&[]).max(1.0);
                 assert!(diff <= 1e-5 * scale, "{name} {shape:?}: max |Δ| {diff}");
