@@ -16,6 +16,7 @@ use burn::tensor::TensorPrimitive;
 use burn::tensor::ops::{ActivationOps, ConvOptions, ModuleOps};
 use std::any::{Any, TypeId};
 use std::ffi::{c_char, c_int};
+use std::sync::Once;
 
 type Inner = LibTorch<f32>;
 type Ad = Autodiff<Inner>;
@@ -137,25 +138,35 @@ impl<const N: usize> Backward<Inner, N> for ConvBackward {
         let s = ops.state;
         let need: [bool; 3] =
             std::array::from_fn(|i| ops.parents.get(i).is_some_and(Option::is_some));
-        let results = match conv_backward_aten(&grad, &s, need) {
-            Ok(results) => results,
-            Err(e) => {
-                static WARNED: std::sync::Once = std::sync::Once::new();
-                WARNED.call_once(|| {
-                    eprintln!(
-                        "advcal: aten::convolution_backward failed ({e}); using Burn's \
-                         convolution gradients instead"
-                    )
-                });
-                conv_backward_generic(grad, &s, need)
-            }
-        };
+        static WARNED: Once = Once::new();
+        let results = aten_or_else(
+            conv_backward_aten(&grad, &s, need),
+            &WARNED,
+            "aten::convolution_backward",
+            "Burn's convolution gradients",
+            || conv_backward_generic(grad, &s, need),
+        );
         register(
             grads,
             ops.parents.iter().map(|p| p.as_ref().map(|n| n.id)),
             results,
         );
     }
+}
+
+/// ATen's gradients, or, if ATen refused, `fallback`'s, with one warning per `warned` (one
+/// per backward kind) naming the kernel and what replaced it.
+fn aten_or_else(
+    aten: Result<[Option<TchTensor>; 3], String>,
+    warned: &'static Once,
+    kernel: &str,
+    replacement: &str,
+    fallback: impl FnOnce() -> [Option<TchTensor>; 3],
+) -> [Option<TchTensor>; 3] {
+    aten.unwrap_or_else(|e| {
+        warned.call_once(|| eprintln!("advcal: {kernel} failed ({e}); using {replacement}"));
+        fallback()
+    })
 }
 
 fn conv_backward_aten(
@@ -326,22 +337,17 @@ impl Backward<Inner, 3> for BnBackward {
         let grad = grads.consume::<Inner>(&ops.node);
         let s = ops.state;
         let need = ops.parents.each_ref().map(Option::is_some);
-        let results = match bn_backward_aten(&grad, &s, need) {
-            Ok(r) => r,
-            // The forward ran the same ATen kernel family on the same tensors, so a refusal
-            // here is not expected; the closed form gives the same gradients from elementary
-            // ops instead of stopping the training.
-            Err(e) => {
-                static WARNED: std::sync::Once = std::sync::Once::new();
-                WARNED.call_once(|| {
-                    eprintln!(
-                        "advcal: aten::native_batch_norm_backward failed ({e}); \
-                         using the closed-form BatchNorm gradients"
-                    )
-                });
-                bn_backward_closed_form(&grad, &s, need)
-            }
-        };
+        // The forward ran the same ATen kernel family on the same tensors, so a refusal here
+        // is not expected; the closed form gives the same gradients from elementary ops
+        // instead of stopping the training.
+        static WARNED: Once = Once::new();
+        let results = aten_or_else(
+            bn_backward_aten(&grad, &s, need),
+            &WARNED,
+            "aten::native_batch_norm_backward",
+            "the closed-form BatchNorm gradients",
+            || bn_backward_closed_form(&grad, &s, need),
+        );
         register(
             grads,
             ops.parents.iter().map(|p| p.as_ref().map(|n| n.id)),
