@@ -12,7 +12,10 @@
 //! * `train_pt`, `train_pgd_at_t10`, `train_iat_t10`: one optimiser step of each strategy;
 //! * `train_pt_fwd_bwd`, `train_pt_no_bn`: the profile of `train_pt` by ablation — without the
 //!   optimiser step, and on the model with every BatchNorm folded into its convolution (the same
-//!   convolutions plus a bias, trainable, no BatchNorm left).
+//!   convolutions plus a bias, trainable, no BatchNorm left);
+//! * models `resnet18_64px_s1` / `resnet18_64px_s2` (named only): Table 2's quarter-width
+//!   ResNet-18 on 64×64 inputs, 200 classes, stem stride 1 or 2 — `train_pt` and
+//!   `train_pgd_at_t3` (the `cifar` preset's inner PGD).
 //!
 //! ```text
 //! cargo bench --bench attack_step                                   # Flex + NdArray, small CNN, batch 32
@@ -26,8 +29,8 @@
 //! images·steps/s is ten times that.
 
 use advcal::attack::{
-    Attack, CrossEntropy, Iaa, IaaConfig, IaaObjective, Objective, Pgd, PgdConfig, Uca, UcaConfig,
-    frozen_copy, input_gradient, sign_gradient_step, sign_step_update,
+    Attack, CrossEntropy, Iaa, IaaConfig, IaaObjective, Objective, Pgd, PgdConfig, StepSize, Uca,
+    UcaConfig, frozen_copy, input_gradient, sign_gradient_step, sign_step_update,
 };
 use advcal::model::{Classifier, Mode, ResNet18Config, SmallCnnConfig};
 use advcal::train::{
@@ -56,13 +59,21 @@ fn inputs<A: AutodiffBackend>(
     batch: usize,
     device: &A::Device,
 ) -> (Tensor<A::InnerBackend, 4>, Tensor<A::InnerBackend, 1, Int>) {
+    inputs_of_side::<A>(batch, 32, device)
+}
+
+fn inputs_of_side<A: AutodiffBackend>(
+    batch: usize,
+    side: usize,
+    device: &A::Device,
+) -> (Tensor<A::InnerBackend, 4>, Tensor<A::InnerBackend, 1, Int>) {
     let x = Tensor::from_data(
         TensorData::new(
-            advcal::rng::uniform_values(batch * 3 * 32 * 32, 0.5, 1)
+            advcal::rng::uniform_values(batch * 3 * side * side, 0.5, 1)
                 .into_iter()
                 .map(|v| v + 0.5)
                 .collect::<Vec<f32>>(),
-            [batch, 3, 32, 32],
+            [batch, 3, side, side],
         ),
         device,
     );
@@ -345,6 +356,56 @@ fn bench_model<A, M>(
     }
 }
 
+/// Table 2's network: the quarter-width ResNet-18 (base width 16) on 64×64 inputs with 200
+/// classes, stem stride 1 or 2 (`ADVCAL_BENCH_MODELS=resnet18_64px_s1,resnet18_64px_s2`); one
+/// PT step and one PGD-AT step (T = 3, the `cifar` preset's) of each.
+fn bench_64px<A: AutodiffBackend>(
+    c: &mut Criterion,
+    backend: &str,
+    stride: usize,
+    device: &A::Device,
+) {
+    let model = advcal::model::seeded_init::<A, _>(device, 0, || {
+        ResNet18Config::new()
+            .with_width(16)
+            .with_num_classes(200)
+            .with_stem_stride(stride)
+            .init::<A>(device)
+    });
+    for batch in env_list("ADVCAL_BENCH_BATCHES", "32") {
+        let Ok(batch) = batch.parse::<usize>() else {
+            continue;
+        };
+        let mut g = c.benchmark_group(format!("resnet18_64px_s{stride}/{backend}/b{batch}"));
+        g.throughput(Throughput::Elements(batch as u64));
+        g.sample_size(10);
+        let (x, y) = inputs_of_side::<A>(batch, 64, device);
+        bench_train_step(
+            &mut g,
+            "train_pt",
+            model.clone(),
+            &mut Plain,
+            (&x, &y),
+            device,
+        );
+        let eps = 8.0 / 255.0;
+        let pgd = PgdConfig::new()
+            .with_epsilon(eps)
+            .with_steps(3)
+            .with_step_size(StepSize::Absolute(2.5 * eps / 3.0));
+        let mut pgd_at = PgdAt::new(PgdAtConfig::new().with_attack(pgd));
+        bench_train_step(
+            &mut g,
+            "train_pgd_at_t3",
+            model.clone(),
+            &mut pgd_at,
+            (&x, &y),
+            device,
+        );
+        g.finish();
+    }
+}
+
 fn run_backend<A: AutodiffBackend>(c: &mut Criterion, backend: &str, device: A::Device) {
     let wanted = env_list("ADVCAL_BENCH_BACKENDS", "ndarray,flex,tch,wgpu,cuda");
     if !wanted.iter().any(|b| b == backend) {
@@ -364,6 +425,8 @@ fn run_backend<A: AutodiffBackend>(c: &mut Criterion, backend: &str, device: A::
                 });
                 bench_model::<A, _>(c, backend, "resnet18", m, &device);
             }
+            "resnet18_64px_s1" if backend != "ndarray" => bench_64px::<A>(c, backend, 1, &device),
+            "resnet18_64px_s2" if backend != "ndarray" => bench_64px::<A>(c, backend, 2, &device),
             _ => {}
         }
     }

@@ -8,6 +8,8 @@ Everything the Rust tests compare against is written to OUTDIR:
 
     resnet18_cifar.pt           torch.save(state_dict) of the plain ResNet (no normalisation keys)
     resnet18_cifar.safetensors  the same state_dict (num_batches_tracked kept, int64, shape [])
+    resnet18_tiny_stride2.safetensors  an untrained 64x64 / 200-class ResNet-18 with a stride-2
+                                stem (random BN statistics); its logits are in oracle.safetensors
     oracle.safetensors          images, labels, logits, attack outputs, gradients, trajectories
     oracle.json                 versions, settings, accuracies, key list, timings
 
@@ -40,6 +42,9 @@ import torchattacks
 
 MEAN = (0.4914, 0.4822, 0.4465)
 STD = (0.2470, 0.2435, 0.2616)
+# advcal's TINY_IMAGENET_MEAN / TINY_IMAGENET_STD.
+TINY_MEAN = (0.4823, 0.4484, 0.3998)
+TINY_STD = (0.2764, 0.2687, 0.2817)
 NUM_CLASSES = 10
 SEED = 0
 
@@ -78,10 +83,10 @@ class BasicBlock(nn.Module):
 
 
 class ResNet18(nn.Module):
-    def __init__(self, width=16, num_classes=NUM_CLASSES):
+    def __init__(self, width=16, num_classes=NUM_CLASSES, stem_stride=1):
         super().__init__()
         self.in_planes = width
-        self.conv1 = nn.Conv2d(3, width, 3, stride=1, padding=1, bias=False)
+        self.conv1 = nn.Conv2d(3, width, 3, stride=stem_stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
         self.layer1 = self._make_layer(width, 2, stride=1)
         self.layer2 = self._make_layer(2 * width, 2, stride=2)
@@ -110,11 +115,11 @@ class ResNet18(nn.Module):
 class Normalized(nn.Module):
     """f(x) = net((x - mean) / std); mean/std are non-persistent buffers (not in state_dict)."""
 
-    def __init__(self, net):
+    def __init__(self, net, mean=MEAN, std=STD):
         super().__init__()
         self.net = net
-        self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, x):
         return self.net((x - self.mean) / self.std)
@@ -363,7 +368,34 @@ def main():
         iaa_logits = model(iaa)
         iaa_final_loss = torch.stack([iaa_loss_sum(iaa_logits[i : i + 1], labels[i : i + 1], lam) for i in range(n)])
 
+    # A Tiny ImageNet-shaped network (64x64 inputs, 200 classes, stride-2 stem, base width 4)
+    # with random weights and random BatchNorm statistics: its eval-mode logits on seeded
+    # uniform images check advcal's `stem_stride` against PyTorch's strided convolution.
+    tiny_net = ResNet18(width=4, num_classes=200, stem_stride=2)
+    tiny_gen = torch.Generator().manual_seed(SEED + 1)
+    with torch.no_grad():
+        for m in tiny_net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                c = m.num_features
+                m.weight.copy_(0.5 + torch.rand(c, generator=tiny_gen))
+                m.bias.copy_(0.1 * torch.randn(c, generator=tiny_gen))
+                m.running_mean.copy_(0.1 * torch.randn(c, generator=tiny_gen))
+                m.running_var.copy_(0.5 + torch.rand(c, generator=tiny_gen))
+    tiny_net.eval()
+    tiny_model = Normalized(tiny_net, TINY_MEAN, TINY_STD).eval()
+    tiny_images = torch.rand(4, 3, 64, 64, generator=tiny_gen)
+    with torch.no_grad():
+        tiny_logits = tiny_model(tiny_images)
+    tiny_sd = tiny_net.state_dict()
+    safetensors.torch.save_file(
+        {k: v.detach().contiguous() for k, v in tiny_sd.items()},
+        os.path.join(args.outdir, "resnet18_tiny_stride2.safetensors"),
+        metadata={"format": "pt"},
+    )
+
     tensors = {
+        "tiny_images": tiny_images,
+        "tiny_logits": tiny_logits,
         "images": images,
         "labels": labels.float(),
         "logits": logits,
@@ -415,6 +447,14 @@ def main():
             "state_dict": [
                 {"key": k, "shape": list(v.shape), "dtype": str(v.dtype).replace("torch.", "")} for k, v in sd.items()
             ],
+        },
+        "tiny_model": {
+            "arch": "ResNet-18, kuangliu layout, stride-2 stem, 200 classes",
+            "width": 4,
+            "stem_stride": 2,
+            "normalization": {"mean": TINY_MEAN, "std": TINY_STD},
+            "weights": "PyTorch default init (global generator, after the attacks), BN affine and running stats random (seed SEED + 1)",
+            "file": "resnet18_tiny_stride2.safetensors",
         },
         "fgsm": {"eps": eps, "impl": "torchattacks.FGSM"},
         "pgd": {"eps": eps, "alpha": pgd_alpha, "steps": steps, "random_start": False, "impl": "torchattacks.PGD"},

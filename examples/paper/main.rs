@@ -183,6 +183,9 @@ impl<B: AutodiffBackend> Ctx<B> {
         config.width = self.preset.small_width;
         config.width_divisor = self.preset.width_divisor;
         config.normalization = self.normalization.clone();
+        if arch == Architecture::ResNet18 && self.train.image_shape()[1] >= 64 {
+            config.stem_stride = self.preset.stem_stride_64;
+        }
         config
     }
 

@@ -97,6 +97,11 @@ pub struct AnyModelConfig {
     /// statistics imported weights were trained with, and to 64×64 data sets' own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub normalization: Option<NormalizationConfig>,
+    /// Stride of ResNet-18's stem convolution ([`ResNet18Config::stem_stride`]): 1 (default) is
+    /// the CIFAR network, 2 down-samples 64×64 inputs to its feature-map sizes. The other
+    /// architectures ignore it. Not written when 1, so older checkpoints load unchanged.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub stem_stride: usize,
 }
 
 fn one() -> usize {
@@ -116,6 +121,7 @@ impl AnyModelConfig {
             width: 16,
             width_divisor: 1,
             normalization: None,
+            stem_stride: 1,
         }
     }
 
@@ -142,6 +148,7 @@ impl AnyModelConfig {
                     .with_normalization(self.normalization())
                     .with_num_classes(k)
                     .with_width((64 / self.width_divisor.max(1)).max(1))
+                    .with_stem_stride(self.stem_stride.max(1))
                     .init(device),
             ),
             Architecture::Vgg19 => AnyModel::Vgg19(

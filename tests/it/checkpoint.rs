@@ -159,6 +159,59 @@ fn load_any_model_rebuilds_the_model_written_by_fit() {
     assert_eq!(snapshot::<NB, _>(&any), snapshot::<NB, _>(&model));
 }
 
+/// A stride-2-stem ResNet-18 (the Tiny ImageNet network of the `cifar` preset) keeps its stride
+/// through a checkpoint; configs written before the field existed load as stride 1.
+#[test]
+fn load_any_model_keeps_the_stem_stride() {
+    use advcal::model::{AnyModel, AnyModelConfig, Architecture};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = AnyModelConfig::new(Architecture::ResNet18, 200);
+    config.width_divisor = 16;
+    config.stem_stride = 2;
+    let json = serde_json::to_value(&config).unwrap();
+    assert_eq!(json["stem_stride"], 2);
+    let model = advcal::model::seeded_init::<NB, _>(&dev(), 3, || config.init::<NB>(&dev()));
+    let path = tmp.path().join("s2.ckpt");
+    save_checkpoint::<NB, _>(
+        &path,
+        &model,
+        &CheckpointMeta::new("resnet18", &config).unwrap(),
+        None,
+    )
+    .unwrap();
+    let (loaded, _) = load_any_model::<NB>(&path, &dev()).unwrap();
+    assert!(matches!(loaded, AnyModel::ResNet18(_)));
+    let x = images::<NB>([2, 3, 64, 64], 9, &dev());
+    let (a, b) = (
+        to_vec(model.forward_mode(x.clone(), Mode::Eval)),
+        to_vec(loaded.forward_mode(x.clone(), Mode::Eval)),
+    );
+    assert_eq!(
+        snapshot::<NB, _>(&model),
+        snapshot::<NB, _>(&loaded),
+        "weights and BatchNorm statistics must load exactly"
+    );
+    // Equal up to summation order (NdArray's threads split the work differently run to run).
+    assert!(
+        max_abs_diff(&a, &b) <= 1e-5,
+        "the loaded network computes something else"
+    );
+    // The same weights in a stride-1 network compute something else.
+    let mut stride1 = config.clone();
+    stride1.stem_stride = 1;
+    let record = model.clone().into_record();
+    let s1 = stride1.init::<NB>(&dev()).load_record(record);
+    assert!(max_abs_diff(&a, &to_vec(s1.forward_mode(x, Mode::Eval))) > 1e-4);
+
+    // Stride 1 is not written, so checkpoints from before the field load unchanged.
+    let mut old = serde_json::to_value(&stride1).unwrap();
+    assert!(old.get("stem_stride").is_none());
+    old["num_classes"] = 10.into();
+    let parsed: AnyModelConfig = serde_json::from_value(old).unwrap();
+    assert_eq!(parsed.stem_stride, 1);
+}
+
 #[test]
 fn load_any_model_rejects_foreign_metadata_with_reasons() {
     use advcal::model::{AnyModelConfig, Architecture};
@@ -205,6 +258,13 @@ fn load_any_model_rejects_foreign_metadata_with_reasons() {
         CheckpointMeta::new("small_cnn", &zero).unwrap(),
     );
     assert!(reason.contains("0 classes"), "{reason}");
+    let mut stride0 = any.clone();
+    stride0.stem_stride = 0;
+    let reason = reason_of(
+        "stride0.ckpt",
+        CheckpointMeta::new("small_cnn", &stride0).unwrap(),
+    );
+    assert!(reason.contains("stem stride of 0"), "{reason}");
     // Weights of another width: the shapes do not fit the model the metadata describes.
     let mut wider = any.clone();
     wider.width = 4;

@@ -563,3 +563,45 @@ fn pytorch_oracle_files_load_identically() {
         "max |Δlogit| {diff} (largest logit {scale})"
     );
 }
+
+/// The oracle's 64×64 / 200-class ResNet-18 with a stride-2 stem (random weights and BatchNorm
+/// statistics, Tiny ImageNet normalisation) reproduces PyTorch's logits with
+/// `stem_stride = 2`; the same weights in the stride-1 network do not.
+#[test]
+fn pytorch_oracle_stride2_stem_matches() {
+    use advcal::model::NormalizationConfig;
+    let Some(dir) = oracle_dir() else { return };
+    let mut config = AnyModelConfig::new(Architecture::ResNet18, 200);
+    config.width_divisor = 16;
+    config.stem_stride = 2;
+    config.normalization = Some(NormalizationConfig::tiny_imagenet());
+    let layout = WeightLayout::KuangliuCifar;
+    let path = dir.join("resnet18_tiny_stride2.safetensors");
+    let model = load_pytorch::<NB>(&path, &config, &layout, &dev()).unwrap();
+
+    let oracle_bytes = std::fs::read(dir.join("oracle.safetensors")).unwrap();
+    let oracle = SafeTensors::deserialize(&oracle_bytes).unwrap();
+    let images_view = oracle.tensor("tiny_images").unwrap();
+    let shape = images_view.shape().to_vec();
+    assert_eq!(&shape[1..], [3, 64, 64]);
+    let x = Tensor::<NB, 4>::from_data(
+        TensorData::new(f32s(&images_view), [shape[0], 3, 64, 64]),
+        &dev(),
+    );
+    let expected = f32s(&oracle.tensor("tiny_logits").unwrap());
+    assert_eq!(expected.len(), shape[0] * 200);
+    let scale = expected.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+    let diff = max_abs_diff(&to_vec(model.logits(x.clone())), &expected);
+    assert!(
+        diff <= 1e-3 * scale,
+        "max |Δlogit| {diff} (largest logit {scale})"
+    );
+
+    config.stem_stride = 1;
+    let stride1 = load_pytorch::<NB>(&path, &config, &layout, &dev()).unwrap();
+    let diff1 = max_abs_diff(&to_vec(stride1.logits(x)), &expected);
+    assert!(
+        diff1 > 1e-2 * scale,
+        "the stride-1 network should not match ({diff1})"
+    );
+}
