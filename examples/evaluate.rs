@@ -1,4 +1,4 @@
-//! Calibration-robustness report of a trained CIFAR-10 classifier: clean, PGD (overconfidence),
+//! Calibration-robustness report of a trained CIFAR-10 or Tiny ImageNet-200 classifier: clean, PGD (overconfidence),
 //! IAA and UCA (underconfidence) and the per-image worst case at several radii, with bootstrap
 //! intervals, as a Markdown table on stdout and `report.json`, `report.md` and one reliability
 //! diagram `reliability-eps<ε>.svg` per radius in `--out`.
@@ -12,6 +12,10 @@
 //! cargo run --release --example evaluate -- --checkpoint ckpt.pth --arch resnet18 \
 //!     --layout kuangliu --mean 0.4914,0.4822,0.4465 --std 0.2023,0.1994,0.2010 \
 //!     --data ../shared/data/cifar-10-batches-bin/test_batch.bin --images 1000 --out results/eval-r18
+//!
+//! # a Tiny ImageNet-200 model of Table 2, on the labelled validation images
+//! cargo run --release --example evaluate -- --checkpoint results/cifar/weights/table2-pt.ckpt \
+//!     --data ../shared/data/tiny-imagenet-200 --images 2000 --epsilons 0.03 --out results/eval-tiny
 //! ```
 //!
 //! * `--checkpoint`: an advcal `.ckpt` is loaded with `advcal::checkpoint::load_any_model`,
@@ -19,16 +23,22 @@
 //!   (`--arch`, `--width`, `--width-divisor`, `--layout`, `--mean` and `--std` are then ignored,
 //!   with a note). A PyTorch `.pt`/`.pth` or `.safetensors` file is loaded with
 //!   `advcal::interop::load_pytorch` into `--arch` (default resnet18) with `--width-divisor`
-//!   and `--layout`; a state dict carries no normalisation, so give the mean/std the weights were
-//!   trained with (default: advcal's CIFAR-10 constants, std 0.2470, 0.2435, 0.2616;
-//!   kuangliu's `main.py` uses std 0.2023, 0.1994, 0.2010).
-//! * `--data`: a CIFAR-10 binary directory (its `test_batch.bin` is used) or a single CIFAR-10
-//!   `.bin` file; default `$ADVCAL_CIFAR10_DIR`, else the bundled 1000-image sample.
+//!   and `--layout` (`--stem-stride` 2 for a ResNet-18 with a down-sampling stem), with as many
+//!   classes as the data has (`--num-classes` overrides); a state dict carries no normalisation,
+//!   so give the mean/std the weights were trained with (default: advcal's CIFAR-10 constants,
+//!   std 0.2470, 0.2435, 0.2616; kuangliu's `main.py` uses std 0.2023, 0.1994, 0.2010).
+//! * `--data`: a CIFAR-10 binary directory (its `test_batch.bin` is used), a single CIFAR-10
+//!   `.bin` file, or a Tiny ImageNet-200 root in the official layout (a directory with
+//!   `wnids.txt`: its labelled validation images, labels in sorted-wnid order); default
+//!   `$ADVCAL_CIFAR10_DIR`, else the bundled 1000-image sample. A model with fewer classes than
+//!   the data is refused.
 //! * The first `--images` images are evaluated (default: all).
 
 use advcal::Error;
 use advcal::checkpoint::load_any_model;
-use advcal::data::{ImageDataset, Split, load_cifar10, read_cifar10_file, resolve_cifar10_dir};
+use advcal::data::{
+    ImageDataset, Split, load_cifar10, load_tiny_imagenet, read_cifar10_file, resolve_cifar10_dir,
+};
 use advcal::interop::{WeightLayout, load_pytorch};
 use advcal::metrics::{BootstrapConfig, DEFAULT_BINS};
 use advcal::model::{AnyModel, AnyModelConfig, Architecture, NormalizationConfig};
@@ -40,7 +50,7 @@ use std::time::Instant;
 
 #[derive(Parser, Debug)]
 #[command(
-    about = "Calibration-robustness report (clean, PGD, IAA, UCA, worst case) of a CIFAR-10 classifier"
+    about = "Calibration-robustness report (clean, PGD, IAA, UCA, worst case) of a CIFAR-10 or Tiny ImageNet-200 classifier"
 )]
 struct Args {
     /// Model weights: an advcal `.ckpt`, or PyTorch `.pt`/`.pth`/`.safetensors`
@@ -55,11 +65,17 @@ struct Args {
     /// Width of the small CNN (PyTorch weights only; default 16)
     #[arg(long)]
     width: Option<usize>,
+    /// Stride of ResNet-18's stem convolution (PyTorch weights only; default 1)
+    #[arg(long)]
+    stem_stride: Option<usize>,
+    /// Number of classes of the PyTorch weights (PyTorch weights only; default: the data's)
+    #[arg(long)]
+    num_classes: Option<usize>,
     /// Key layout of the PyTorch file: kuangliu | torchvision | native (default kuangliu)
     #[arg(long)]
     layout: Option<String>,
-    /// CIFAR-10 binary directory (test split) or one `.bin` file (default: $ADVCAL_CIFAR10_DIR,
-    /// else the bundled sample)
+    /// CIFAR-10 binary directory (test split), one `.bin` file, or a Tiny ImageNet-200 root
+    /// (validation images) (default: $ADVCAL_CIFAR10_DIR, else the bundled sample)
     #[arg(long)]
     data: Option<PathBuf>,
     /// Evaluate the first N images (default: all)
@@ -106,11 +122,14 @@ struct Args {
     quiet: bool,
 }
 
-/// The data set: a directory's test split or one `.bin` file, truncated to `--images`.
+/// The data set: a directory's test split, one `.bin` file, or Tiny ImageNet-200's validation
+/// images, truncated to `--images`.
 fn load_data(args: &Args) -> advcal::Result<(ImageDataset, PathBuf)> {
     let path = resolve_cifar10_dir(args.data.clone());
     let data = if path.is_file() {
         read_cifar10_file(&path)?
+    } else if path.join("wnids.txt").is_file() {
+        load_tiny_imagenet(&path, Split::Test)?
     } else {
         load_cifar10(&path, Split::Test)?
     };
@@ -155,6 +174,7 @@ fn three(
 /// Loads the model; returns it with a one-line description.
 fn load_model<B: AutodiffBackend>(
     args: &Args,
+    data_classes: usize,
     device: &B::Device,
 ) -> advcal::Result<(AnyModel<B>, String)> {
     if is_advcal_checkpoint(&args.checkpoint)? {
@@ -162,6 +182,8 @@ fn load_model<B: AutodiffBackend>(
             ("--arch", args.arch.is_some()),
             ("--width", args.width.is_some()),
             ("--width-divisor", args.width_divisor.is_some()),
+            ("--stem-stride", args.stem_stride.is_some()),
+            ("--num-classes", args.num_classes.is_some()),
             ("--layout", args.layout.is_some()),
             ("--mean", args.mean.is_some()),
             ("--std", args.std.is_some()),
@@ -184,8 +206,13 @@ fn load_model<B: AutodiffBackend>(
     }
     let arch = Architecture::parse(args.arch.as_deref().unwrap_or("resnet18"))?;
     let layout = WeightLayout::parse(args.layout.as_deref().unwrap_or("kuangliu"))?;
-    let mut config = AnyModelConfig::new(arch, 10);
+    let mut config = AnyModelConfig::new(arch, args.num_classes.unwrap_or(data_classes));
     config.width_divisor = args.width_divisor.unwrap_or(1);
+    config.stem_stride = match args.stem_stride {
+        Some(0) => return Err(Error::param("stem-stride", "must be at least 1")),
+        Some(s) => s,
+        None => 1,
+    };
     if let Some(width) = args.width {
         config.width = width;
     }
@@ -199,10 +226,12 @@ fn load_model<B: AutodiffBackend>(
     let model = load_pytorch::<B>(&args.checkpoint, &config, &layout, device)?;
     let n = config.normalization();
     let about = format!(
-        "{} (PyTorch weights, layout {}, width divisor {}, mean {:?}, std {:?})",
+        "{} (PyTorch weights, {} classes, layout {}, width divisor {}, stem stride {}, mean {:?}, std {:?})",
         arch.name(),
+        config.num_classes,
         layout.name(),
         config.width_divisor,
+        config.stem_stride,
         n.mean,
         n.std
     );
@@ -231,8 +260,8 @@ fn run<B: AutodiffBackend>(args: &Args, device: B::Device) -> advcal::Result<()>
                 .with_seed(args.seed),
         );
     config.validate()?;
-    let (model, about) = load_model::<B>(args, &device)?;
     let (data, data_path) = load_data(args)?;
+    let (model, about) = load_model::<B>(args, data.num_classes(), &device)?;
     eprintln!(
         "model: {about}\ndata: {} ({} images)\nbackend: {}",
         data_path.display(),

@@ -26,6 +26,15 @@ mv "$bin.tmp" "$bin"
 run() { nice -n 19 "$bin" "$@" --preset cifar --backend tch --data-dir "$data" \
     --models-dir "$runs/models" --out "$runs/out"; }
 
+# Table 2 (issue "Table 2 on Tiny ImageNet"): five strategies on the 20,000 Tiny ImageNet-200
+# training images, the same preset's budget. First since its network got a stride-2 stem
+# (about 2 hours instead of 11, docs/performance.md): it finishes a whole issue early.
+tiny="${ADVCAL_TINY_IMAGENET_DIR:-$(pwd)/../shared/data/tiny-imagenet-200}"
+if [ -f "$tiny/wnids.txt" ]; then
+    run table2 --tiny-imagenet-dir "$tiny"
+else
+    echo "train-cifar: no Tiny ImageNet-200 at $tiny; table2 skipped"
+fi
 # The plain base model, then the six strategies fine-tuned from it (PT first).
 run train
 # Every evaluation of the six trained models (no training): the clean summary on all 10,000 test
@@ -37,12 +46,4 @@ run iat-ablation
 run table3
 # The fine-tuning shortcut measured: PGD-AT from scratch (the base model's 30 epochs).
 run finetune-vs-scratch
-# Table 2 (issue "Table 2 on Tiny ImageNet"): five strategies on the 20,000 Tiny ImageNet-200
-# training images, the same preset's budget (the longest stage: last, so CIFAR-10 finishes first).
-tiny="${ADVCAL_TINY_IMAGENET_DIR:-$(pwd)/../shared/data/tiny-imagenet-200}"
-if [ -f "$tiny/wnids.txt" ]; then
-    run table2 --tiny-imagenet-dir "$tiny"
-else
-    echo "train-cifar: no Tiny ImageNet-200 at $tiny; table2 skipped"
-fi
 echo "train-cifar: all runs complete"
