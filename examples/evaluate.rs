@@ -25,8 +25,9 @@
 //!   `advcal::interop::load_pytorch` into `--arch` (default resnet18) with `--width-divisor`
 //!   and `--layout` (`--stem-stride` 2 for a ResNet-18 with a down-sampling stem), with as many
 //!   classes as the data has (`--num-classes` overrides); a state dict carries no normalisation,
-//!   so give the mean/std the weights were trained with (default: advcal's CIFAR-10 constants,
-//!   std 0.2470, 0.2435, 0.2616; kuangliu's `main.py` uses std 0.2023, 0.1994, 0.2010).
+//!   so give the mean/std the weights were trained with (default: advcal's constants of the
+//!   data set, for CIFAR-10 std 0.2470, 0.2435, 0.2616, kuangliu's `main.py` uses std 0.2023,
+//!   0.1994, 0.2010; for Tiny ImageNet `TINY_IMAGENET_MEAN`/`STD`).
 //! * `--data`: a CIFAR-10 binary directory (its `test_batch.bin` is used), a single CIFAR-10
 //!   `.bin` file, or a Tiny ImageNet-200 root in the official layout (a directory with
 //!   `wnids.txt`: its labelled validation images, labels in sorted-wnid order); default
@@ -41,7 +42,7 @@ use advcal::data::{
 };
 use advcal::interop::{WeightLayout, load_pytorch};
 use advcal::metrics::{BootstrapConfig, DEFAULT_BINS};
-use advcal::model::{AnyModel, AnyModelConfig, Architecture, NormalizationConfig};
+use advcal::model::{AnyModel, AnyModelConfig, Architecture, Classifier, NormalizationConfig};
 use advcal::report::{ReportAttack, RobustnessConfig, reliability_file_name, robustness_report};
 use burn::tensor::backend::AutodiffBackend;
 use clap::Parser;
@@ -81,10 +82,12 @@ struct Args {
     /// Evaluate the first N images (default: all)
     #[arg(long)]
     images: Option<usize>,
-    /// Per-channel input mean `r,g,b` the PyTorch weights were trained with
+    /// Per-channel input mean `r,g,b` the PyTorch weights were trained with (default: advcal's
+    /// constants of the data set)
     #[arg(long, value_delimiter = ',')]
     mean: Option<Vec<f32>>,
-    /// Per-channel input std `r,g,b` the PyTorch weights were trained with
+    /// Per-channel input std `r,g,b` the PyTorch weights were trained with (default: advcal's
+    /// constants of the data set)
     #[arg(long, value_delimiter = ',')]
     std: Option<Vec<f32>>,
     /// Attack radii on the [0, 1] pixel scale
@@ -124,23 +127,39 @@ struct Args {
 
 /// The data set: a directory's test split, one `.bin` file, or Tiny ImageNet-200's validation
 /// images, truncated to `--images`.
-fn load_data(args: &Args) -> advcal::Result<(ImageDataset, PathBuf)> {
+fn load_data(args: &Args) -> advcal::Result<Data> {
     let path = resolve_cifar10_dir(args.data.clone());
-    let data = if path.is_file() {
-        read_cifar10_file(&path)?
+    let (data, stats) = if path.is_file() {
+        (read_cifar10_file(&path)?, CIFAR10_STATS)
     } else if path.join("wnids.txt").is_file() {
-        load_tiny_imagenet(&path, Split::Test)?
+        (load_tiny_imagenet(&path, Split::Test)?, TINY_IMAGENET_STATS)
     } else {
-        load_cifar10(&path, Split::Test)?
+        (load_cifar10(&path, Split::Test)?, CIFAR10_STATS)
     };
-    Ok((
-        match args.images {
+    Ok(Data {
+        images: match args.images {
             Some(n) => data.take(n),
             None => data,
         },
         path,
-    ))
+        stats,
+    })
 }
+
+/// The evaluated images, where they came from, and their data set's normalisation constants
+/// (the default for PyTorch weights, which carry none).
+struct Data {
+    images: ImageDataset,
+    path: PathBuf,
+    stats: ([f32; 3], [f32; 3]),
+}
+
+const CIFAR10_STATS: ([f32; 3], [f32; 3]) =
+    (advcal::model::CIFAR10_MEAN, advcal::model::CIFAR10_STD);
+const TINY_IMAGENET_STATS: ([f32; 3], [f32; 3]) = (
+    advcal::model::TINY_IMAGENET_MEAN,
+    advcal::model::TINY_IMAGENET_STD,
+);
 
 fn is_advcal_checkpoint(path: &Path) -> advcal::Result<bool> {
     match path.extension().and_then(|e| e.to_str()) {
@@ -174,7 +193,7 @@ fn three(
 /// Loads the model; returns it with a one-line description.
 fn load_model<B: AutodiffBackend>(
     args: &Args,
-    data_classes: usize,
+    data: &Data,
     device: &B::Device,
 ) -> advcal::Result<(AnyModel<B>, String)> {
     if is_advcal_checkpoint(&args.checkpoint)? {
@@ -206,32 +225,47 @@ fn load_model<B: AutodiffBackend>(
     }
     let arch = Architecture::parse(args.arch.as_deref().unwrap_or("resnet18"))?;
     let layout = WeightLayout::parse(args.layout.as_deref().unwrap_or("kuangliu"))?;
-    let mut config = AnyModelConfig::new(arch, args.num_classes.unwrap_or(data_classes));
+    let classes = match args.num_classes {
+        Some(0) => return Err(Error::param("num-classes", "must be at least 1")),
+        Some(k) => k,
+        None => data.images.num_classes(),
+    };
+    let mut config = AnyModelConfig::new(arch, classes);
     config.width_divisor = args.width_divisor.unwrap_or(1);
-    config.stem_stride = match args.stem_stride {
-        Some(0) => return Err(Error::param("stem-stride", "must be at least 1")),
-        Some(s) => s,
-        None => 1,
+    config.stem_stride = match (args.stem_stride, arch) {
+        (None, _) => 1,
+        (Some(0), _) => return Err(Error::param("stem-stride", "must be at least 1")),
+        (Some(s), Architecture::ResNet18) => s,
+        (Some(_), _) => {
+            return Err(Error::param(
+                "stem-stride",
+                format!("only ResNet-18 has a stem stride, not {}", arch.name()),
+            ));
+        }
     };
     if let Some(width) = args.width {
         config.width = width;
     }
-    if args.mean.is_some() || args.std.is_some() {
-        let normalization = NormalizationConfig::new()
-            .with_mean(three("mean", &args.mean, advcal::model::CIFAR10_MEAN)?)
-            .with_std(three("std", &args.std, advcal::model::CIFAR10_STD)?);
-        normalization.validate()?;
-        config.normalization = Some(normalization);
-    }
+    // The data set's own statistics unless given: CIFAR-10's or Tiny ImageNet's.
+    let (mean, std) = data.stats;
+    let normalization = NormalizationConfig::new()
+        .with_mean(three("mean", &args.mean, mean)?)
+        .with_std(three("std", &args.std, std)?);
+    normalization.validate()?;
+    config.normalization = Some(normalization);
     let model = load_pytorch::<B>(&args.checkpoint, &config, &layout, device)?;
     let n = config.normalization();
+    let stride = if arch == Architecture::ResNet18 {
+        format!(", stem stride {}", config.stem_stride)
+    } else {
+        String::new()
+    };
     let about = format!(
-        "{} (PyTorch weights, {} classes, layout {}, width divisor {}, stem stride {}, mean {:?}, std {:?})",
+        "{} (PyTorch weights, {} classes, layout {}, width divisor {}{stride}, mean {:?}, std {:?})",
         arch.name(),
         config.num_classes,
         layout.name(),
         config.width_divisor,
-        config.stem_stride,
         n.mean,
         n.std
     );
@@ -260,8 +294,17 @@ fn run<B: AutodiffBackend>(args: &Args, device: B::Device) -> advcal::Result<()>
                 .with_seed(args.seed),
         );
     config.validate()?;
-    let (data, data_path) = load_data(args)?;
-    let (model, about) = load_model::<B>(args, data.num_classes(), &device)?;
+    let data = load_data(args)?;
+    let (model, about) = load_model::<B>(args, &data, &device)?;
+    let (data_path, data) = (data.path, data.images);
+    // Fewer classes than the data is an error of `robustness_report`; more is allowed.
+    if model.num_classes() > data.num_classes() {
+        eprintln!(
+            "note: the model has {} classes, the data only {} (is this the model's data set?)",
+            model.num_classes(),
+            data.num_classes()
+        );
+    }
     eprintln!(
         "model: {about}\ndata: {} ({} images)\nbackend: {}",
         data_path.display(),

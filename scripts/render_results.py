@@ -34,7 +34,7 @@ from pathlib import Path
 # What exists, and how it is made
 # ------------------------------------------------------------------------------------------------
 
-# Every experiment file the page reads, in page order (table2 last: it runs last).
+# Every experiment file the page reads, in page order (Table 2, a separate data set, last).
 EXPERIMENTS = ["models", "fig4", "fig5", "fig6", "fig7", "table1", "table3", "fig8",
                "iat-ablation", "finetune-vs-scratch", "table2"]
 PLOTS = {"fig4": "fig4.svg", "fig5": "fig5.svg", "fig6": "fig6.svg", "fig7": "fig7.svg",
@@ -1579,8 +1579,8 @@ def table2(res):
     title = "## Table 2 — IAA versus UCA on Tiny ImageNet (the paper's table is empty)\n\n"
     what = ("The five strategies of the paper's Table 2 (no CCAT) trained on the 20,000 Tiny "
             "ImageNet-200 training images available here, IAA (λ = 5) and UCA at one radius, "
-            "K = 200 classes. The network is the quarter-width ResNet-18 of the CIFAR-10 "
-            "experiments with a stride-2 stem (`stem_stride = 2`, the preset's "
+            "K = 200 classes. In the `cifar` preset the network is the quarter-width ResNet-18 "
+            "of the CIFAR-10 experiments with a stride-2 stem (`stem_stride = 2`, the preset's "
             "`stem_stride_64`): on 64×64 images its four stages see the 32×32 network's "
             "feature maps, so a Tiny ImageNet image costs what a CIFAR-10 image does, a "
             "quarter of the stride-1 network's compute. The `paper` preset keeps stride 1.")

@@ -444,9 +444,6 @@ fn any_model_config(path: &Path, meta: &CheckpointMeta) -> Result<AnyModelConfig
     if config.architecture == Architecture::SmallCnn && config.width == 0 {
         return Err(bad(path, "model config has a small-CNN width of 0"));
     }
-    if config.stem_stride == 0 {
-        return Err(bad(path, "model config has a stem stride of 0"));
-    }
     if let Some(normalization) = &config.normalization {
         normalization.validate().map_err(|e| {
             bad(

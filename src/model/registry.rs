@@ -99,7 +99,8 @@ pub struct AnyModelConfig {
     pub normalization: Option<NormalizationConfig>,
     /// Stride of ResNet-18's stem convolution ([`ResNet18Config::stem_stride`]): 1 (default) is
     /// the CIFAR network, 2 down-samples 64×64 inputs to its feature-map sizes. The other
-    /// architectures ignore it. Not written when 1, so older checkpoints load unchanged.
+    /// architectures ignore it; 0 is treated as 1, as [`ResNet18Config::init`] does. Not written
+    /// when 1, so checkpoints written before the field existed load unchanged.
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub stem_stride: usize,
 }

@@ -1,4 +1,4 @@
-//! ResNet-18, CIFAR variant (3×3 stem, no max-pool).
+//! ResNet-18, CIFAR variant (3×3 stem, no max-pool; stride 1, or 2 for 64×64 inputs).
 
 use super::layers::{conv2d, debug_check_folded_mode, fold_pair, maybe_batch_norm, relu};
 use super::{Classifier, Mode, Normalization, NormalizationConfig};
@@ -94,7 +94,7 @@ impl<B: Backend> BasicBlock<B> {
     }
 }
 
-/// Configuration of the CIFAR [`ResNet18`]: 3×3 stem (stride 1, no max-pool), four stages of two
+/// Configuration of the CIFAR [`ResNet18`]: 3×3 stem (stride [`stem_stride`](Self::stem_stride), 1 by default; no max-pool), four stages of two
 /// [`BasicBlock`]s (widths `w, 2w, 4w, 8w`, strides 1/2/2/2), global average pooling, linear head.
 /// With `width = 64` it has 11,173,962 trainable parameters (the PyTorch count).
 ///
