@@ -229,6 +229,8 @@ impl<B: AutodiffBackend> Ctx<B> {
                 &self.device,
             )?;
             if meta.epoch >= epochs {
+                // A finished model is reused only if it was trained under this recipe.
+                trainer.check_schedule_of(&ckpt, &meta)?;
                 export_weights(&dir, &model, &meta)?;
                 return Ok(model);
             }

@@ -71,6 +71,32 @@ pub struct TrainerConfig {
     pub eval_attacks: Vec<AttackConfig>,
 }
 
+impl TrainerConfig {
+    /// Checks that the checkpoint whose metadata is `meta` (read from `path`) was trained under
+    /// this config's schedule: the same epochs, batch size, learning rate, schedule and warm-up.
+    /// It is the rule [`Fit::run`] applies before it resumes, for callers that reuse a finished
+    /// checkpoint instead of running (a checkpoint without a stored trainer config passes).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Checkpoint`] naming the first setting that differs, with both values.
+    ///
+    /// ```
+    /// use advcal::checkpoint::CheckpointMeta;
+    /// use advcal::train::TrainerConfig;
+    ///
+    /// let config = TrainerConfig::new().with_epochs(10);
+    /// let mut meta = CheckpointMeta::new("small_cnn", &()).unwrap();
+    /// meta.training = serde_json::json!({ "trainer": config });
+    /// assert!(config.check_schedule_of("run/last.ckpt", &meta).is_ok());
+    /// let longer = config.clone().with_epochs(20);
+    /// assert!(longer.check_schedule_of("run/last.ckpt", &meta).is_err());
+    /// ```
+    pub fn check_schedule_of(&self, path: impl AsRef<Path>, meta: &CheckpointMeta) -> Result<()> {
+        check_schedule(path.as_ref(), &meta.training, self)
+    }
+}
+
 /// One line of the training history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochRecord {

@@ -283,6 +283,19 @@ fn resume_refuses_another_schedule() {
             "{err}"
         );
     }
+    // The same rule for a caller that reuses a checkpoint without running.
+    let path = dir.join("last.ckpt");
+    let meta = advcal::checkpoint::read_checkpoint(&path).unwrap().meta;
+    cfg.check_schedule_of(&path, &meta).unwrap();
+    let err = cfg
+        .clone()
+        .with_batch_size(cfg.batch_size + 1)
+        .check_schedule_of(&path, &meta)
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Checkpoint { reason, .. } if reason.contains("batch_size")),
+        "{err}"
+    );
     // The same schedule still resumes (stopping early is not part of the schedule).
     assert_eq!(
         run_fit(&mut Plain, &cfg, &init_model())
