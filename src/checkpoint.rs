@@ -304,7 +304,7 @@ pub fn check_architecture<C: Serialize>(
         ));
     }
     let expected = serde_json::to_value(config)?;
-    if meta.model_config != expected {
+    if !same_json(&meta.model_config, &expected) {
         return Err(bad(
             path,
             format!(
@@ -314,6 +314,36 @@ pub fn check_architecture<C: Serialize>(
         ));
     }
     Ok(())
+}
+
+/// `a == b`, except that two floats may differ by a few ulps: serde_json's default float parser
+/// can land one ulp away from the value it printed (Tiny ImageNet's mean 0.4484f32 is written as
+/// 0.44839999079704285 and read back from a checkpoint as 0.4483999907970429), so an equal
+/// config with such a constant would otherwise differ from its own checkpoint.
+fn same_json(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_f64(), y.as_f64()) {
+            _ if x == y => true,
+            (Some(x), Some(y))
+                if x.is_finite()
+                    && y.is_finite()
+                    && (x.is_sign_negative() == y.is_sign_negative()) =>
+            {
+                (x - y).abs() <= 4.0 * f64::EPSILON * x.abs().max(y.abs())
+            }
+            _ => false,
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
+        }
+        _ => a == b,
+    }
 }
 
 /// Loads model record bytes into `model`, rejecting records whose parameter shapes differ.

@@ -226,6 +226,42 @@ fn load_any_model_keeps_the_stem_stride() {
     assert_eq!(parsed.stem_stride, 1);
 }
 
+/// A config with floats that serde_json does not parse back exactly (Tiny ImageNet's
+/// normalisation: 0.4484 prints as 0.44839999079704285 and parses as 0.4483999907970429) still
+/// matches its own checkpoint, for `load_model` and for a resume.
+#[test]
+fn configs_with_inexact_floats_match_their_checkpoint() {
+    use advcal::model::{AnyModelConfig, Architecture, NormalizationConfig};
+
+    let mut config = AnyModelConfig::new(Architecture::SmallCnn, 200);
+    config.width = 2;
+    config.normalization = Some(NormalizationConfig::tiny_imagenet());
+    let model = config.init::<NB>(&dev());
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("tiny.ckpt");
+    let meta = CheckpointMeta::new("small_cnn", &config).unwrap();
+    save_checkpoint::<NB, _>(&path, &model, &meta, None).unwrap();
+    let (_, meta) = load_model::<NB, _, _>(
+        &path,
+        config.init::<NB>(&dev()),
+        "small_cnn",
+        &config,
+        &dev(),
+    )
+    .unwrap();
+    // The premise: the checkpoint does not hold exactly the values it was written with.
+    assert_ne!(
+        meta.model_config,
+        serde_json::to_value(&config).unwrap(),
+        "serde_json now round-trips floats: the tolerance in check_architecture can go"
+    );
+    check_architecture(&path, &meta, "small_cnn", &config).unwrap();
+    // A really different config is still refused.
+    let mut other = config.clone();
+    other.normalization = Some(NormalizationConfig::new());
+    assert!(check_architecture(&path, &meta, "small_cnn", &other).is_err());
+}
+
 #[test]
 fn load_any_model_rejects_foreign_metadata_with_reasons() {
     use advcal::model::{AnyModelConfig, Architecture};
