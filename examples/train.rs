@@ -23,7 +23,7 @@ struct Args {
     /// pt | pgd-at | iat | at-iat | ccat | ace-at
     #[arg(long, default_value = "pt")]
     strategy: String,
-    /// smoke (seconds) | cpu (minutes, small CNN) | paper (ResNet-18 full recipe, GPU)
+    /// smoke (seconds) | cpu (small CNN, all training images: tens of minutes with tch, hours on Flex) | paper (ResNet-18 full recipe, GPU)
     #[arg(long, default_value = "cpu")]
     preset: String,
     /// small_cnn | resnet18 | vgg19 | mobilenet_v2 (default from the preset)

@@ -28,7 +28,7 @@
 # attacks do on their frozen copy when the model supports it); default: PyTorch as users write it.
 # The PyTorch interpreter is $ADVCAL_PYTHON, or the venv of scripts/setup-pytorch.sh.
 # Needs a release build of the bench (minutes, two cores' worth): run it on an otherwise idle
-# machine. Notes: /work/notes/bench-pytorch.md.
+# machine. Results and their reading: docs/performance.md.
 set -euo pipefail
 
 rounds=3

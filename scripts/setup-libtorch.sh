@@ -2,7 +2,7 @@
 # Prepare a LibTorch (PyTorch 2.9.0, CPU) install that Burn's `tch` backend can link against,
 # using only the Python package registry. Idempotent: a finished install is reused.
 #
-#   bash scripts/setup-libtorch.sh            # installs into ${ADVCAL_CACHE:-~/.cache/advcal}/libtorch
+#   bash scripts/setup-libtorch.sh            # installs into ${ADVCAL_CACHE:-~/.cache/advcal}/libtorch-2.9.0 (venv torch-venv-2.9.0)
 #   eval "$(bash scripts/setup-libtorch.sh --print-env)"   # same, then export LIBTORCH + LD_LIBRARY_PATH
 #
 # Why the detour: torch-sys 0.22 (used by burn-tch 0.21) wants exactly torch 2.9.0 and reads

@@ -3,7 +3,7 @@
 # the background, at low priority, resumable: run it again after an interruption and every
 # model continues from its last completed epoch.
 #
-#   nohup bash scripts/train-cifar.sh > ~/.cache/advcal/runs/cifar.log 2>&1 &
+#   mkdir -p ~/.cache/advcal/runs && nohup bash scripts/train-cifar.sh > ~/.cache/advcal/runs/cifar.log 2>&1 &
 #
 # In-progress state (checkpoints, histories, run.json) lives under $ADVCAL_RUNS (default
 # ~/.cache/advcal/runs/cifar), outside the repository. `scripts/collect-cifar-weights.sh` copies

@@ -2,7 +2,7 @@
 //! Attack"*: Figs. 4–8 and Tables 1–3, as JSON records, Markdown tables and plots.
 //!
 //! ```text
-//! # seconds, bundled sample (what CI runs)
+//! # seconds, on the bundled sample unless ADVCAL_CIFAR10_DIR or --data-dir is set (CI's preset)
 //! cargo run --release --example paper -- all --preset smoke --out results/smoke
 //! # the real CIFAR-10 subset, small models, a few hours on 2 cores (LibTorch recommended)
 //! cargo run --release --features tch --example paper -- all --preset cpu \
@@ -14,7 +14,7 @@
 //!
 //! Each experiment writes `<out>/<experiment>.json` (a list of records with `model`, `attack`,
 //! `epsilon`, `lambda`, `accuracy`, `confidence`, `ece`, `mcs`, `n`, …), `<out>/<experiment>.md`
-//! and a plot (`.svg`; the gallery is a `.png`). Trained models are cached under
+//! and, for the paper's figures and tables, a plot (`.svg`; the gallery is a `.png`). Trained models are cached under
 //! `<out>/models/` and reused (and resumed when interrupted); delete a folder to retrain.
 
 mod gallery;
@@ -66,8 +66,8 @@ const EXPERIMENTS: [&str; 11] = [
 struct Args {
     /// models (clean calibration of every trained model on `clean_images` test images) | fig4 |
     /// fig5 | fig6 | fig7 | table1 | table2 | table3 | fig8 | iat-ablation (IAT variants,
-    /// beyond the paper) | finetune-vs-scratch (PGD-AT both ways) | replot (redraw every plot in
-    /// `--out` from its JSON; no data, no model) | all | train (the six models
+    /// beyond the paper) | finetune-vs-scratch (PGD-AT both ways) | replot (redraw every SVG plot
+    /// in `--out` from its JSON; no data, no model) | all | train (the six models
     /// only); several may be given separated by commas
     experiment: String,
     /// smoke (seconds) | cpu (small CNN) | cifar (ResNet-18/4, 40,000 images, LibTorch) | paper
