@@ -160,11 +160,7 @@ fn run<B: AutodiffBackend>(args: &Args, device: B::Device) -> advcal::Result<()>
         .with_epochs(args.epochs.unwrap_or(p.epochs))
         .with_batch_size(batch_size)
         .with_learning_rate(args.lr.unwrap_or(p.lr))
-        // A zero batch size reaches `Fit::run`, which refuses it with a typed error.
-        .with_warmup_steps(
-            args.warmup_epochs
-                .saturating_mul(train.len().div_ceil(batch_size.max(1))),
-        )
+        .with_warmup_epochs(args.warmup_epochs)
         .with_seed(args.seed)
         .with_eval_attacks(eval_attacks)
         .with_output_dir(Some(out.to_string_lossy().into_owned()));

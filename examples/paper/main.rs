@@ -209,12 +209,11 @@ impl<B: AutodiffBackend> Ctx<B> {
         } = recipe;
         let config = self.model_config(arch);
         let dir = self.models_dir().join(dir);
-        let steps_per_epoch = self.train.len().div_ceil(p.batch);
         let trainer = TrainerConfig::new()
             .with_epochs(epochs)
             .with_batch_size(p.batch)
             .with_learning_rate(lr)
-            .with_warmup_steps(warmup_epochs * steps_per_epoch)
+            .with_warmup_epochs(warmup_epochs)
             .with_seed(self.args.seed)
             .with_eval_batch_size(p.eval_batch)
             .with_output_dir(Some(dir.to_string_lossy().into_owned()));

@@ -36,9 +36,13 @@ pub struct TrainerConfig {
     /// Learning-rate schedule over the whole run.
     #[config(default = "LrSchedule::Cosine")]
     pub schedule: LrSchedule,
-    /// Linear warm-up steps.
+    /// Linear warm-up steps (see also [`warmup_epochs`](Self::warmup_epochs); set one of them).
     #[config(default = 0)]
     pub warmup_steps: usize,
+    /// Linear warm-up in epochs: `warmup_epochs · ⌈N / batch_size⌉` steps for `N` training
+    /// images, resolved by [`Fit::run`]. Setting both this and `warmup_steps` is an error.
+    #[config(default = 0)]
+    pub warmup_epochs: usize,
     /// Training augmentation (`None` = none).
     #[config(default = "Some(Augmentation::cifar())")]
     pub augmentation: Option<Augmentation>,
@@ -247,6 +251,16 @@ impl<'a, M, O, S> Fit<'a, M, O, S> {
         let ckpt_path = out_dir.as_ref().map(|d| d.join("last.ckpt"));
         let steps_per_epoch = train.len().div_ceil(config.batch_size);
         let total_steps = steps_per_epoch * config.epochs;
+        let warmup_steps = match (config.warmup_steps, config.warmup_epochs) {
+            (steps, 0) => steps,
+            (0, epochs) => epochs * steps_per_epoch,
+            _ => {
+                return Err(Error::param(
+                    "warmup_epochs",
+                    "set warmup_steps or warmup_epochs, not both",
+                ));
+            }
+        };
 
         let mut history = Vec::new();
         let mut start_epoch = 0;
@@ -291,12 +305,9 @@ impl<'a, M, O, S> Fit<'a, M, O, S> {
                 .enumerate()
             {
                 let step = epoch * steps_per_epoch + b;
-                lr = config.schedule.lr(
-                    config.learning_rate,
-                    step,
-                    total_steps,
-                    config.warmup_steps,
-                );
+                lr = config
+                    .schedule
+                    .lr(config.learning_rate, step, total_steps, warmup_steps);
                 let (x, y) = batch.to_tensors::<B::InnerBackend>(device);
                 let ctx = BatchContext {
                     seed: derive_seed(epoch_seed, 1_000_000 + b as u64),
@@ -572,6 +583,7 @@ fn check_schedule(path: &Path, training: &serde_json::Value, config: &TrainerCon
         "learning_rate",
         "schedule",
         "warmup_steps",
+        "warmup_epochs",
     ] {
         if let (Some(then), Some(now)) = (stored.get(key), now.get(key))
             && then != now

@@ -260,6 +260,34 @@ fn resume_equals_uninterrupted_training() {
     assert_eq!(csv.lines().count(), 3);
 }
 
+/// `warmup_epochs` is `warmup_epochs · ⌈N / batch⌉` warm-up steps (24 images, batch 8: 3
+/// steps per epoch): the same learning rates and the same model; setting both is an error.
+#[test]
+fn warmup_epochs_are_steps_per_epoch_warmup_steps() {
+    let init = init_model();
+    let by_epochs = run_fit(&mut Plain, &trainer(2).with_warmup_epochs(1), &init).unwrap();
+    let by_steps = run_fit(&mut Plain, &trainer(2).with_warmup_steps(3), &init).unwrap();
+    let plain = run_fit(&mut Plain, &trainer(2), &init).unwrap();
+    let lrs = |o: &TrainOutcome<SmallCnn<AD>>| -> Vec<f64> {
+        o.history.iter().map(|r| r.learning_rate).collect()
+    };
+    assert_eq!(lrs(&by_epochs), lrs(&by_steps));
+    assert_eq!(
+        snapshot::<AD, _>(&by_epochs.model),
+        snapshot::<AD, _>(&by_steps.model)
+    );
+    // The warm-up changed the run (the first epoch ends at lr 0.05 with it, below without).
+    assert_ne!(
+        snapshot::<AD, _>(&by_epochs.model),
+        snapshot::<AD, _>(&plain.model)
+    );
+    let both = trainer(2).with_warmup_epochs(1).with_warmup_steps(3);
+    assert!(matches!(
+        run_fit(&mut Plain, &both, &init),
+        Err(Error::InvalidParameter { .. })
+    ));
+}
+
 #[test]
 fn resume_refuses_another_schedule() {
     let tmp = tempfile::tempdir().unwrap();
@@ -274,6 +302,7 @@ fn resume_refuses_another_schedule() {
     // A warm-up, another learning rate or another length would change the steps already taken.
     for changed in [
         cfg.clone().with_warmup_steps(3),
+        cfg.clone().with_warmup_epochs(1),
         cfg.clone().with_learning_rate(cfg.learning_rate * 2.0),
         cfg.clone().with_epochs(3),
     ] {
