@@ -284,6 +284,10 @@ pub fn load_model<B: Backend, M: Module<B>, C: Serialize>(
 
 /// Checks the architecture name and config stored in a checkpoint.
 ///
+/// The configs are compared as JSON, with floating-point numbers equal within 4 ulps (relative):
+/// serde_json's default parser can read a float back one ulp away from the value it printed.
+/// Integers, strings, booleans and the structure must match exactly.
+///
 /// # Errors
 ///
 /// [`Error::Checkpoint`] (naming `path`) when the architecture name or the model config differ;
@@ -319,21 +323,19 @@ pub fn check_architecture<C: Serialize>(
 /// `a == b`, except that two floats may differ by a few ulps: serde_json's default float parser
 /// can land one ulp away from the value it printed (Tiny ImageNet's mean 0.4484f32 is written as
 /// 0.44839999079704285 and read back from a checkpoint as 0.4483999907970429), so an equal
-/// config with such a constant would otherwise differ from its own checkpoint.
-fn same_json(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+/// config with such a constant would otherwise differ from its own checkpoint. Integers (and an
+/// integer against a float) compare exactly.
+pub(crate) fn same_json(a: &serde_json::Value, b: &serde_json::Value) -> bool {
     use serde_json::Value;
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => match (x.as_f64(), y.as_f64()) {
-            _ if x == y => true,
-            (Some(x), Some(y))
-                if x.is_finite()
-                    && y.is_finite()
-                    && (x.is_sign_negative() == y.is_sign_negative()) =>
-            {
-                (x - y).abs() <= 4.0 * f64::EPSILON * x.abs().max(y.abs())
+        (Value::Number(x), Value::Number(y)) if x.is_f64() && y.is_f64() => {
+            match (x.as_f64(), y.as_f64()) {
+                (Some(x), Some(y)) => {
+                    x == y || (x - y).abs() <= 4.0 * f64::EPSILON * x.abs().max(y.abs())
+                }
+                _ => false,
             }
-            _ => false,
-        },
+        }
         (Value::Array(x), Value::Array(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y))
         }

@@ -229,7 +229,7 @@ impl<B: AutodiffBackend> Ctx<B> {
             )?;
             if meta.epoch >= epochs {
                 // A finished model is reused only if it was trained under this recipe.
-                trainer.check_schedule_of(&ckpt, &meta)?;
+                trainer.check_schedule_of(&ckpt, &meta, self.train.len())?;
                 export_weights(&dir, &model, &meta)?;
                 return Ok(model);
             }

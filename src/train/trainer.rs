@@ -77,13 +77,16 @@ pub struct TrainerConfig {
 
 impl TrainerConfig {
     /// Checks that the checkpoint whose metadata is `meta` (read from `path`) was trained under
-    /// this config's schedule: the same epochs, batch size, learning rate, schedule and warm-up.
-    /// It is the rule [`Fit::run`] applies before it resumes, for callers that reuse a finished
-    /// checkpoint instead of running (a checkpoint without a stored trainer config passes).
+    /// this config's schedule: the same epochs, batch size, learning rate, schedule and warm-up
+    /// (compared in steps, for `train_len` training images, so `warmup_epochs = k` matches a run
+    /// started with `k` epochs' worth of `warmup_steps`). It is the rule [`Fit::run`] applies
+    /// before it resumes, for callers that reuse a finished checkpoint instead of running (a
+    /// checkpoint without a stored trainer config passes).
     ///
     /// # Errors
     ///
-    /// [`Error::Checkpoint`] naming the first setting that differs, with both values.
+    /// [`Error::Checkpoint`] naming the first setting that differs, with both values;
+    /// [`Error::InvalidParameter`] for a zero batch size or both warm-up fields set.
     ///
     /// ```
     /// use advcal::checkpoint::CheckpointMeta;
@@ -92,12 +95,51 @@ impl TrainerConfig {
     /// let config = TrainerConfig::new().with_epochs(10);
     /// let mut meta = CheckpointMeta::new("small_cnn", &()).unwrap();
     /// meta.training = serde_json::json!({ "trainer": config });
-    /// assert!(config.check_schedule_of("run/last.ckpt", &meta).is_ok());
+    /// assert!(config.check_schedule_of("run/last.ckpt", &meta, 1000).is_ok());
     /// let longer = config.clone().with_epochs(20);
-    /// assert!(longer.check_schedule_of("run/last.ckpt", &meta).is_err());
+    /// assert!(longer.check_schedule_of("run/last.ckpt", &meta, 1000).is_err());
     /// ```
-    pub fn check_schedule_of(&self, path: impl AsRef<Path>, meta: &CheckpointMeta) -> Result<()> {
-        check_schedule(path.as_ref(), &meta.training, self)
+    pub fn check_schedule_of(
+        &self,
+        path: impl AsRef<Path>,
+        meta: &CheckpointMeta,
+        train_len: usize,
+    ) -> Result<()> {
+        if self.batch_size == 0 {
+            return Err(Error::param("batch_size", "must be at least 1"));
+        }
+        check_schedule(
+            path.as_ref(),
+            &meta.training,
+            self,
+            train_len.div_ceil(self.batch_size),
+        )
+    }
+
+    /// The warm-up in steps for `steps_per_epoch` optimiser steps per epoch:
+    /// [`warmup_steps`](Self::warmup_steps), or [`warmup_epochs`](Self::warmup_epochs) times
+    /// `steps_per_epoch`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] when both are set, or when the product overflows.
+    ///
+    /// ```
+    /// use advcal::train::TrainerConfig;
+    /// assert_eq!(TrainerConfig::new().with_warmup_epochs(2).resolved_warmup_steps(313).unwrap(), 626);
+    /// assert_eq!(TrainerConfig::new().with_warmup_steps(5).resolved_warmup_steps(313).unwrap(), 5);
+    /// ```
+    pub fn resolved_warmup_steps(&self, steps_per_epoch: usize) -> Result<usize> {
+        match (self.warmup_steps, self.warmup_epochs) {
+            (steps, 0) => Ok(steps),
+            (0, epochs) => epochs
+                .checked_mul(steps_per_epoch)
+                .ok_or_else(|| Error::param("warmup_epochs", "too many warm-up steps")),
+            _ => Err(Error::param(
+                "warmup_epochs",
+                "set warmup_steps or warmup_epochs, not both",
+            )),
+        }
     }
 }
 
@@ -251,23 +293,14 @@ impl<'a, M, O, S> Fit<'a, M, O, S> {
         let ckpt_path = out_dir.as_ref().map(|d| d.join("last.ckpt"));
         let steps_per_epoch = train.len().div_ceil(config.batch_size);
         let total_steps = steps_per_epoch * config.epochs;
-        let warmup_steps = match (config.warmup_steps, config.warmup_epochs) {
-            (steps, 0) => steps,
-            (0, epochs) => epochs * steps_per_epoch,
-            _ => {
-                return Err(Error::param(
-                    "warmup_epochs",
-                    "set warmup_steps or warmup_epochs, not both",
-                ));
-            }
-        };
+        let warmup_steps = config.resolved_warmup_steps(steps_per_epoch)?;
 
         let mut history = Vec::new();
         let mut start_epoch = 0;
         if let Some(path) = ckpt_path.as_ref().filter(|p| config.resume && p.exists()) {
             let file = read_checkpoint(path)?;
             check_architecture(path, &file.meta, architecture, model_config)?;
-            check_schedule(path, &file.meta.training, config)?;
+            check_schedule(path, &file.meta.training, config, steps_per_epoch)?;
             model = load_record_into(path, model, file.model, device)?;
             if !file.optimizer.is_empty() {
                 optimizer = optimizer.load_record(
@@ -569,7 +602,17 @@ fn history_csv(history: &[EpochRecord]) -> String {
 /// A run resumes only under the schedule it started with: the same epochs, batch size,
 /// learning rate, schedule and warm-up, since any other would change the steps already taken
 /// (checkpoints written without a stored trainer config are not checked).
-fn check_schedule(path: &Path, training: &serde_json::Value, config: &TrainerConfig) -> Result<()> {
+///
+/// The warm-up is compared in steps, resolved with `steps_per_epoch` on both sides: a run
+/// started with `warmup_steps = k · steps_per_epoch` (or written before `warmup_epochs` existed,
+/// which stores the resolved steps) resumes under `warmup_epochs = k`, and a missing
+/// `warmup_epochs` key means 0.
+fn check_schedule(
+    path: &Path,
+    training: &serde_json::Value,
+    config: &TrainerConfig,
+    steps_per_epoch: usize,
+) -> Result<()> {
     let Some(stored) = training.get("trainer") else {
         return Ok(());
     };
@@ -577,25 +620,31 @@ fn check_schedule(path: &Path, training: &serde_json::Value, config: &TrainerCon
         path: path.to_path_buf(),
         reason: format!("cannot serialise the trainer config: {e}"),
     })?;
-    for key in [
-        "epochs",
-        "batch_size",
-        "learning_rate",
-        "schedule",
-        "warmup_steps",
-        "warmup_epochs",
-    ] {
+    let differs = |then: String, now: String| Error::Checkpoint {
+        path: path.to_path_buf(),
+        reason: format!(
+            "the run was started with {then}, the config now says {now}: \
+             resume with the same schedule, or train into another output directory"
+        ),
+    };
+    for key in ["epochs", "batch_size", "learning_rate", "schedule"] {
         if let (Some(then), Some(now)) = (stored.get(key), now.get(key))
-            && then != now
+            && !crate::checkpoint::same_json(then, now)
         {
-            return Err(Error::Checkpoint {
-                path: path.to_path_buf(),
-                reason: format!(
-                    "the run was started with {key} = {then}, the config now says {now}: \
-                     resume with the same schedule, or train into another output directory"
-                ),
-            });
+            return Err(differs(format!("{key} = {then}"), now.to_string()));
         }
+    }
+    let count = |key: &str| stored.get(key).and_then(|v| v.as_u64()).unwrap_or(0) as usize;
+    let then = (count("warmup_steps"), count("warmup_epochs"));
+    let then_steps = then
+        .0
+        .saturating_add(then.1.saturating_mul(steps_per_epoch));
+    let now_steps = config.resolved_warmup_steps(steps_per_epoch)?;
+    if then_steps != now_steps {
+        return Err(differs(
+            format!("a warm-up of {then_steps} steps"),
+            format!("{now_steps} steps"),
+        ));
     }
     Ok(())
 }

@@ -5,6 +5,7 @@ use advcal::Error;
 use advcal::checkpoint::*;
 use advcal::model::{Classifier, Mode, SmallCnnConfig};
 use burn::module::{AutodiffModule, Module};
+use serde_json::json;
 
 #[test]
 fn round_trip_preserves_outputs_and_metadata() {
@@ -260,6 +261,22 @@ fn configs_with_inexact_floats_match_their_checkpoint() {
     let mut other = config.clone();
     other.normalization = Some(NormalizationConfig::new());
     assert!(check_architecture(&path, &meta, "small_cnn", &other).is_err());
+
+    // Only floats get the few-ulp tolerance: integers compare exactly, however large.
+    let same = |stored: serde_json::Value, now: serde_json::Value| {
+        let meta = CheckpointMeta::new("m", &stored).unwrap();
+        check_architecture(&path, &meta, "m", &now).is_ok()
+    };
+    let big = 1u64 << 60;
+    assert!(same(json!({ "seed": big }), json!({ "seed": big })));
+    assert!(!same(json!({ "seed": big }), json!({ "seed": big + 1 })));
+    assert!(!same(json!({ "k": 200 }), json!({ "k": 200.0 })));
+    let x = 0.1f64;
+    let next = f64::from_bits(x.to_bits() + 1);
+    assert!(same(json!({ "lr": x }), json!({ "lr": next })));
+    assert!(!same(json!({ "lr": x }), json!({ "lr": x * (1.0 + 1e-9) })));
+    assert!(!same(json!({ "a": [1.0, 2.0] }), json!({ "a": [1.0] })));
+    assert!(!same(json!({ "a": 1.0 }), json!({ "b": 1.0 })));
 }
 
 #[test]

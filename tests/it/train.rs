@@ -315,16 +315,38 @@ fn resume_refuses_another_schedule() {
     // The same rule for a caller that reuses a checkpoint without running.
     let path = dir.join("last.ckpt");
     let meta = advcal::checkpoint::read_checkpoint(&path).unwrap().meta;
-    cfg.check_schedule_of(&path, &meta).unwrap();
+    cfg.check_schedule_of(&path, &meta, 24).unwrap();
     let err = cfg
         .clone()
         .with_batch_size(cfg.batch_size + 1)
-        .check_schedule_of(&path, &meta)
+        .check_schedule_of(&path, &meta, 24)
         .unwrap_err();
     assert!(
         matches!(&err, Error::Checkpoint { reason, .. } if reason.contains("batch_size")),
         "{err}"
     );
+    // The warm-up is compared in steps (24 images, batch 8: 3 steps per epoch). A checkpoint
+    // written before `warmup_epochs` existed stores only the resolved `warmup_steps`.
+    let mut legacy = meta.clone();
+    let trainer_json = legacy.training["trainer"].as_object_mut().unwrap();
+    trainer_json.remove("warmup_epochs");
+    trainer_json.insert("warmup_steps".into(), 3.into());
+    let warm = cfg.clone().with_warmup_epochs(1);
+    warm.check_schedule_of(&path, &legacy, 24).unwrap();
+    cfg.clone()
+        .with_warmup_steps(3)
+        .check_schedule_of(&path, &legacy, 24)
+        .unwrap();
+    // ... and its absence means no warm-up, which a warm-up now contradicts.
+    let refused = |cfg: &TrainerConfig, meta: &advcal::checkpoint::CheckpointMeta| {
+        matches!(
+            cfg.check_schedule_of(&path, meta, 24),
+            Err(Error::Checkpoint { reason, .. }) if reason.contains("warm-up")
+        )
+    };
+    assert!(refused(&cfg, &legacy));
+    assert!(refused(&warm, &meta));
+    assert!(refused(&cfg.clone().with_warmup_epochs(2), &legacy));
     // The same schedule still resumes (stopping early is not part of the schedule).
     assert_eq!(
         run_fit(&mut Plain, &cfg, &init_model())
