@@ -49,8 +49,8 @@
 //!   for 32×32 inputs), `Linear(512, 10)`: the same network as advcal's
 //!   [`ResNet18`](crate::model::ResNet18). The oracle of `scripts/torch_oracle.py` (base width 16)
 //!   is `width_divisor = 4`. A network with a down-sampling stem (`stride=2` in `conv1`, e.g. for
-//!   64×64 Tiny ImageNet) needs [`AnyModelConfig::stem_stride`](crate::model::AnyModelConfig::stem_stride)
-//!   `= 2`: a state dict does not record strides, so it also loads into the stride-1 network,
+//!   64×64 Tiny ImageNet) needs
+//!   [`AnyModelConfig::stem_stride`](crate::model::AnyModelConfig::stem_stride) `= 2`: a state dict does not record strides, so it also loads into the stride-1 network,
 //!   which then computes something else.
 //! * **VGG-19**: `features` is one `nn.Sequential` of `Conv2d(bias=True)`, `BatchNorm2d`, `ReLU`
 //!   per conv and `MaxPool2d(2, 2)` per `'M'` (plus a parameterless `AvgPool2d(1)`), so conv *k*

@@ -14,8 +14,9 @@
 //!
 //! Each experiment writes `<out>/<experiment>.json` (a list of records with `model`, `attack`,
 //! `epsilon`, `lambda`, `accuracy`, `confidence`, `ece`, `mcs`, `n`, …), `<out>/<experiment>.md`
-//! and, for the paper's figures and tables, a plot (`.svg`; the gallery is a `.png`). Trained models are cached under
-//! `<out>/models/` and reused (and resumed when interrupted); delete a folder to retrain.
+//! and, for the paper's figures and tables, a plot (`.svg`; the gallery is a `.png`). Trained
+//! models are cached under `<out>/models/` and reused (and resumed when interrupted); delete a
+//! folder to retrain.
 
 mod gallery;
 mod plot;

@@ -94,8 +94,8 @@ impl<B: Backend> BasicBlock<B> {
     }
 }
 
-/// Configuration of the CIFAR [`ResNet18`]: 3×3 stem (stride [`stem_stride`](Self::stem_stride), 1 by default; no max-pool), four stages of two
-/// [`BasicBlock`]s (widths `w, 2w, 4w, 8w`, strides 1/2/2/2), global average pooling, linear head.
+/// Configuration of the CIFAR [`ResNet18`]: 3×3 stem (stride [`stem_stride`](Self::stem_stride),
+/// 1 by default; no max-pool), four stages of two [`BasicBlock`]s (widths `w, 2w, 4w, 8w`, strides 1/2/2/2), global average pooling, linear head.
 /// With `width = 64` it has 11,173,962 trainable parameters (the PyTorch count).
 ///
 /// Global average pooling makes it work for any input of at least 8×8 (32×32 CIFAR,

@@ -126,8 +126,10 @@ impl TrainerConfig {
     ///
     /// ```
     /// use advcal::train::TrainerConfig;
-    /// assert_eq!(TrainerConfig::new().with_warmup_epochs(2).resolved_warmup_steps(313).unwrap(), 626);
-    /// assert_eq!(TrainerConfig::new().with_warmup_steps(5).resolved_warmup_steps(313).unwrap(), 5);
+    /// let epochs = TrainerConfig::new().with_warmup_epochs(2);
+    /// assert_eq!(epochs.resolved_warmup_steps(313).unwrap(), 626);
+    /// let steps = TrainerConfig::new().with_warmup_steps(5);
+    /// assert_eq!(steps.resolved_warmup_steps(313).unwrap(), 5);
     /// ```
     pub fn resolved_warmup_steps(&self, steps_per_epoch: usize) -> Result<usize> {
         match (self.warmup_steps, self.warmup_epochs) {
