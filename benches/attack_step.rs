@@ -29,12 +29,13 @@
 //! images·steps/s is ten times that.
 
 use advcal::attack::{
-    Attack, CrossEntropy, Iaa, IaaConfig, IaaObjective, Objective, Pgd, PgdConfig, StepSize, Uca,
-    UcaConfig, frozen_copy, input_gradient, sign_gradient_step, sign_step_update,
+    Attack, CrossEntropy, Iaa, IaaConfig, IaaObjective, Objective, Pgd, PgdConfig, Uca, UcaConfig,
+    frozen_copy, input_gradient, sign_gradient_step, sign_step_update,
 };
-use advcal::model::{Classifier, Mode, ResNet18Config, SmallCnnConfig};
+use advcal::model::{Classifier, Mode, ResNet18, ResNet18Config, SmallCnnConfig};
 use advcal::train::{
-    BatchContext, Ccat, CcatConfig, Iat, IatConfig, PgdAt, PgdAtConfig, Plain, TrainingStrategy,
+    BatchContext, Ccat, CcatConfig, Iat, IatConfig, PgdAt, PgdAtConfig, Plain, StrategyKind,
+    TrainingStrategy,
 };
 use burn::module::{AutodiffModule, ModuleMapper, Param};
 use burn::optim::{GradientsParams, Optimizer, SgdConfig};
@@ -341,17 +342,30 @@ fn bench_model<A, M>(
     A: AutodiffBackend,
     M: Classifier<A> + AutodiffModule<A>,
 {
+    batch_groups(c, model_name, backend, |g, batch| {
+        step_benches::<A, M>(g, &model, batch, device);
+        attack_benches::<A, M>(g, &model, batch, device);
+        train_benches::<A, M>(g, &model, batch, device);
+        train_profile_benches::<A, M>(g, &model, batch, device);
+    });
+}
+
+/// Runs `body` in one criterion group `<name>/<backend>/b<batch>` (throughput in images, 10
+/// samples) per batch size of `ADVCAL_BENCH_BATCHES` (default 32).
+fn batch_groups(
+    c: &mut Criterion,
+    name: &str,
+    backend: &str,
+    mut body: impl FnMut(&mut BenchmarkGroup<'_, criterion::measurement::WallTime>, usize),
+) {
     for batch in env_list("ADVCAL_BENCH_BATCHES", "32") {
         let Ok(batch) = batch.parse::<usize>() else {
             continue;
         };
-        let mut g = c.benchmark_group(format!("{model_name}/{backend}/b{batch}"));
+        let mut g = c.benchmark_group(format!("{name}/{backend}/b{batch}"));
         g.throughput(Throughput::Elements(batch as u64));
         g.sample_size(10);
-        step_benches::<A, M>(&mut g, &model, batch, device);
-        attack_benches::<A, M>(&mut g, &model, batch, device);
-        train_benches::<A, M>(&mut g, &model, batch, device);
-        train_profile_benches::<A, M>(&mut g, &model, batch, device);
+        body(&mut g, batch);
         g.finish();
     }
 }
@@ -372,38 +386,18 @@ fn bench_64px<A: AutodiffBackend>(
             .with_stem_stride(stride)
             .init::<A>(device)
     });
-    for batch in env_list("ADVCAL_BENCH_BATCHES", "32") {
-        let Ok(batch) = batch.parse::<usize>() else {
-            continue;
-        };
-        let mut g = c.benchmark_group(format!("resnet18_64px_s{stride}/{backend}/b{batch}"));
-        g.throughput(Throughput::Elements(batch as u64));
-        g.sample_size(10);
+    let name = format!("resnet18_64px_s{stride}");
+    batch_groups(c, &name, backend, |g, batch| {
         let (x, y) = inputs_of_side::<A>(batch, 64, device);
-        bench_train_step(
-            &mut g,
-            "train_pt",
-            model.clone(),
-            &mut Plain,
-            (&x, &y),
-            device,
-        );
-        let eps = 8.0 / 255.0;
-        let pgd = PgdConfig::new()
-            .with_epsilon(eps)
-            .with_steps(3)
-            .with_step_size(StepSize::Absolute(2.5 * eps / 3.0));
-        let mut pgd_at = PgdAt::new(PgdAtConfig::new().with_attack(pgd));
-        bench_train_step(
-            &mut g,
-            "train_pgd_at_t3",
-            model.clone(),
-            &mut pgd_at,
-            (&x, &y),
-            device,
-        );
-        g.finish();
-    }
+        // The `cifar` preset's strategies: `StrategyKind::build` with its T = 3 inner attack.
+        for (row, kind) in [
+            ("train_pt", StrategyKind::Plain),
+            ("train_pgd_at_t3", StrategyKind::PgdAt),
+        ] {
+            let mut strategy = kind.build::<A, ResNet18<A>>(3).unwrap();
+            bench_train_step(g, row, model.clone(), strategy.as_mut(), (&x, &y), device);
+        }
+    });
 }
 
 fn run_backend<A: AutodiffBackend>(c: &mut Criterion, backend: &str, device: A::Device) {
