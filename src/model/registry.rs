@@ -149,7 +149,7 @@ impl AnyModelConfig {
                     .with_normalization(self.normalization())
                     .with_num_classes(k)
                     .with_width((64 / self.width_divisor.max(1)).max(1))
-                    .with_stem_stride(self.stem_stride.max(1))
+                    .with_stem_stride(self.stem_stride)
                     .init(device),
             ),
             Architecture::Vgg19 => AnyModel::Vgg19(
