@@ -384,12 +384,21 @@ def test_fig7(smoke, tmp):
     assert "*reproduced* at every ε" in claim_line(page, "PGD-AT and ACE-AT have the highest")
 
 
+CLEAN = "Clean calibration of the trained models"
+TABLE2 = "Table 2 — IAA versus UCA on Tiny ImageNet (the paper's table is empty)"
+
+
+def clean_section(page):
+    """The clean-calibration section alone: Table 2's section asks the same claims."""
+    return sections(page)[CLEAN]
+
+
 def test_clean_models(smoke, tmp):
     d = fresh(smoke, tmp, "models")
     vals = {"PT": (0.86, 0.94), "PGD-AT": (0.70, 0.62), "ACE-AT": (0.69, 0.60),
             "CCAT": (0.80, 0.60), "IAT": (0.84, 0.88), "AT+IAT": (0.72, 0.71)}
     edit(d, "models", lambda r: setv(r, *vals[r["model"]]))
-    page = render_checked(d, tmp)
+    page = clean_section(render_checked(d, tmp))
     assert ": *reproduced*." in claim_line(page, "PT is overconfident on clean data")
     line = claim_line(page, "IAT is better calibrated than PT on clean data")
     assert ": *reproduced* (" in line, line
@@ -400,7 +409,7 @@ def test_clean_models(smoke, tmp):
     vals.update(PT=(0.58, 0.61), IAT=(0.45, 0.67), **{"PGD-AT": (0.38, 0.37),
                                                       "AT+IAT": (0.47, 0.34)})
     edit(d, "models", lambda r: setv(r, *vals[r["model"]]))
-    page = render_checked(d, tmp)
+    page = clean_section(render_checked(d, tmp))
     line = claim_line(page, "IAT is better calibrated than PT on clean data")
     assert ": *not reproduced* (smaller |MCS|: *not reproduced*; smaller ECE: *not reproduced*)" \
         in line, line
@@ -409,8 +418,45 @@ def test_clean_models(smoke, tmp):
     # Borderline: the intervals of IAT and PT overlap.
     vals.update(IAT=(0.58, 0.625))
     edit(d, "models", lambda r: setv(r, *vals[r["model"]]))
-    line = claim_line(render_checked(d, tmp), "IAT is better calibrated than PT on clean data")
+    line = claim_line(clean_section(render_checked(d, tmp)), "IAT is better calibrated than PT on clean data")
     assert ": *inconclusive* (" in line, line
+
+
+def test_table2_claims(smoke, tmp):
+    """Table 2's section asks the clean-calibration and Fig. 6 claims of its own five models and
+    whether IAA raises accuracy, independently of the CIFAR-10 clean section."""
+    d = fresh(smoke, tmp, "table2claims")
+    clean = {"PT": (0.31, 0.45), "PGD-AT": (0.21, 0.12), "ACE-AT": (0.20, 0.10),
+             "IAT": (0.29, 0.59), "AT+IAT": (0.27, 0.25)}
+    iaa = {"PT": (0.64, 0.11), "PGD-AT": (0.34, 0.09), "ACE-AT": (0.35, 0.07),
+           "IAT": (0.47, 0.35), "AT+IAT": (0.47, 0.14)}
+    def table2_records(r):
+        m = r["model"]
+        if r["attack"] == "iaa":
+            setv(r, *iaa[m], cc=iaa[m][1] + 0.02)
+        else:  # clean, and UCA: the clean accuracy, a lower confidence
+            conf = clean[m][1] * (1.0 if r["attack"] == "clean" else 0.5)
+            setv(r, clean[m][0], conf, cc=conf + 0.02)
+    edit(d, "table2", table2_records)
+    sec = sections(render_checked(d, tmp))[TABLE2]
+    assert ": *reproduced*." in claim_line(sec, "PT is overconfident on clean data")
+    line = claim_line(sec, "IAT is better calibrated than PT on clean data")
+    assert ": *not reproduced* (" in line, line
+    line = claim_line(sec, "AT+IAT is the best calibrated of the adversarially trained")
+    assert ": *reproduced* (" in line and "below those of PGD-AT, ACE-AT and IAT)" in line, line
+    # IAT's MCS under IAA (−0.12) is the closest to 0 (AT+IAT −0.33, the rest lower).
+    assert ": *reproduced*." in claim_line(sec, "IAT resists IAA best")
+    assert "IAA raise accuracy above the clean accuracy (beyond the paper; the label leak of " \
+           "its CE term)? *yes* for PT, PGD-AT, ACE-AT, IAT and AT+IAT." in sec, sec
+    assert "PT reaches a clean accuracy of 0.310 [0.300, 0.320] on the validation images. On so " \
+           "weak a model IAA's loss" in sec, sec
+    # IAA lowering PT's accuracy, IAT's MCS under IAA no longer the closest to 0.
+    iaa.update(PT=(0.20, 0.10), IAT=(0.47, 0.10))
+    edit(d, "table2", table2_records)
+    sec = sections(render_checked(d, tmp))[TABLE2]
+    assert "*yes* for PGD-AT, ACE-AT, IAT and AT+IAT, *no* for PT." in sec, sec
+    assert "many misclassified images become correct" not in sec, sec
+    assert ": *not reproduced*." in claim_line(sec, "IAT resists IAA best")
 
 
 def ablation_records(d, values):
@@ -485,8 +531,7 @@ def test_optimum(smoke, tmp):
     edit(d, "table2", lambda r: setv(r, 0.3, 0.2, cc=0.4) if r["attack"] == "iaa"
          and r["model"] == "PT" else setv(r, r["accuracy"], r["confidence"], cc=False)
          if r["attack"] == "iaa" and r["model"] == "PGD-AT" else None)
-    sec = sections(render_checked(d, tmp))[
-        "Table 2 — IAA versus UCA on Tiny ImageNet (the paper's table is empty)"]
+    sec = sections(render_checked(d, tmp))[TABLE2]
     line = next(l for l in sec.splitlines() if l.startswith("CONF | correct interval vs y_G:"))
     assert "above y_G for PT" in line and "no CONF | correct for PGD-AT" in line, line
 
@@ -614,7 +659,7 @@ def main(argv):
         test_partial(smoke, tmp)
         test_weights_layout(smoke, tmp)
         for test in (test_fig5_pgd_approx, test_fig5_only_iaa_negative, test_fig6, test_fig7,
-                     test_clean_models, test_ablation, test_optimum,
+                     test_clean_models, test_table2_claims, test_ablation, test_optimum,
                      test_tables_have_consistent_columns, test_gallery, test_robust_partial,
                      test_check_results_rejects):
             test(smoke, tmp)
