@@ -176,11 +176,9 @@ impl Ccat {
     ) -> Result<Tensor<B::InnerBackend, 4>> {
         let c = &self.config;
         let eps = c.epsilon;
-        let k = frozen.num_classes();
         let dims = x.dims();
         let [m, ch, h, w] = dims;
         let device = x.device();
-        let y_ad = Tensor::<B, 1, Int>::from_inner(y.clone());
         // Random initialisation, one kind per batch: zero, uniform in the ball (random radius), Gaussian.
         let mut rng = seeded_rng(seed);
         let d = (ch * h * w) as f32;
@@ -209,14 +207,57 @@ impl Ccat {
             }
         };
         let init = Tensor::<B::InnerBackend, 4>::from_data(TensorData::new(init, dims), &device);
-        let mut cur = project_linf(x.clone() + init, x.clone(), eps);
-        let mut best = cur.clone();
-        let mut best_f = Tensor::<B::InnerBackend, 1>::full([m], f32::INFINITY, &device);
-        let mut momentum = cur.zeros_like();
-        let mut lr =
-            Tensor::<B::InnerBackend, 4>::full([m, 1, 1, 1], c.effective_learning_rate(), &device);
-        for _ in 0..c.steps {
-            let leaf = Tensor::<B, 4>::from_inner(cur.clone()).require_grad();
+        let start = project_linf(x.clone() + init, x.clone(), eps);
+        self.inner_attack_from::<B, M>(frozen, x, y, start)
+    }
+
+    /// The search of [`inner_attack`](Self::inner_attack) from a given start point (`start`
+    /// inside the ε-ball around `x`): sign-gradient steps with momentum, a per-example step that
+    /// shrinks by `backtrack_factor` whenever the candidate would not lower the objective
+    /// `−max_{k≠y} p_k`, and the best iterate returned as a perturbation, `[M, C, H, W]`.
+    ///
+    /// Each iteration costs one forward and backward pass, at the candidate: its objective
+    /// decides the acceptance, and its gradient is the next iteration's when it is accepted (a
+    /// rejected example keeps the gradient of the point it stays at). The last candidate needs
+    /// no gradient, only a forward pass.
+    ///
+    /// ```
+    /// use advcal::attack::frozen_copy;
+    /// use advcal::model::{Mode, SmallCnnConfig};
+    /// use advcal::train::{Ccat, CcatConfig};
+    /// use burn::backend::{Autodiff, NdArray};
+    /// use burn::prelude::*;
+    /// type B = Autodiff<NdArray>;
+    /// let device = Default::default();
+    /// let model = SmallCnnConfig::new().with_width(4).init::<B>(&device);
+    /// let frozen = frozen_copy::<B, _>(&model, Mode::Eval);
+    /// let x = Tensor::<NdArray, 4>::full([2, 3, 32, 32], 0.5, &device);
+    /// let y = Tensor::<NdArray, 1, Int>::from_ints([0, 1], &device);
+    /// let ccat = Ccat::new(CcatConfig::new().with_steps(5));
+    /// let delta = ccat.inner_attack_from::<B, _>(&frozen, x.clone(), y, x).unwrap();
+    /// let linf: f32 = delta.abs().max().into_scalar();
+    /// assert!(linf <= 0.03 + 1e-6);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MissingGradient`] when the backend returns no input gradient.
+    pub fn inner_attack_from<B: AutodiffBackend, M: Classifier<B>>(
+        &self,
+        frozen: &M,
+        x: Tensor<B::InnerBackend, 4>,
+        y: Tensor<B::InnerBackend, 1, Int>,
+        start: Tensor<B::InnerBackend, 4>,
+    ) -> Result<Tensor<B::InnerBackend, 4>> {
+        let c = &self.config;
+        let eps = c.epsilon;
+        let k = frozen.num_classes();
+        let [m, _, _, _] = x.dims();
+        let device = x.device();
+        let y_ad = Tensor::<B, 1, Int>::from_inner(y.clone());
+        // The objective at a point, with its input gradient, or (last candidate) without.
+        let with_grad = |point: &Tensor<B::InnerBackend, 4>| -> Result<_> {
+            let leaf = Tensor::<B, 4>::from_inner(point.clone()).require_grad();
             let f = negative_max_other(
                 frozen.forward_mode(leaf.clone(), Mode::Eval),
                 y_ad.clone(),
@@ -225,33 +266,50 @@ impl Ccat {
             let g = leaf
                 .grad(&f.clone().sum().backward())
                 .ok_or(Error::MissingGradient)?;
-            let f = f.inner();
-            let improved = f.clone().lower(best_f.clone());
-            let imp4 = improved.clone().float().reshape([m, 1, 1, 1]);
-            best = cur.clone() * imp4.clone() + best * imp4.neg().add_scalar(1.0);
-            best_f = f.clone().mask_where(improved.bool_not(), best_f);
-            momentum = momentum.mul_scalar(c.momentum) + g.sign().mul_scalar(1.0 - c.momentum);
-            let cand = project_linf(cur.clone() - momentum.clone() * lr.clone(), x.clone(), eps);
-            let f_cand = negative_max_other(
-                frozen.forward_mode(Tensor::from_inner(cand.clone()), Mode::Eval),
+            Ok((f.inner(), g))
+        };
+        let value = |point: &Tensor<B::InnerBackend, 4>| {
+            negative_max_other(
+                frozen.forward_mode(Tensor::from_inner(point.clone()), Mode::Eval),
                 y_ad.clone(),
                 k,
             )
-            .inner();
-            let accept = f_cand.lower_equal(f).float().reshape([m, 1, 1, 1]);
+            .inner()
+        };
+        let mut cur = start;
+        let (mut f_cur, mut g_cur) = with_grad(&cur)?;
+        let mut best = cur.clone();
+        let mut best_f = Tensor::<B::InnerBackend, 1>::full([m], f32::INFINITY, &device);
+        let mut momentum = cur.zeros_like();
+        let mut lr =
+            Tensor::<B::InnerBackend, 4>::full([m, 1, 1, 1], c.effective_learning_rate(), &device);
+        for step in 0..c.steps {
+            let improved = f_cur.clone().lower(best_f.clone());
+            let imp4 = improved.clone().float().reshape([m, 1, 1, 1]);
+            best = cur.clone() * imp4.clone() + best * imp4.neg().add_scalar(1.0);
+            best_f = f_cur.clone().mask_where(improved.bool_not(), best_f);
+            momentum =
+                momentum.mul_scalar(c.momentum) + g_cur.clone().sign().mul_scalar(1.0 - c.momentum);
+            let cand = project_linf(cur.clone() - momentum.clone() * lr.clone(), x.clone(), eps);
+            let (f_cand, g_cand) = if step + 1 < c.steps {
+                let (f, g) = with_grad(&cand)?;
+                (f, Some(g))
+            } else {
+                (value(&cand), None)
+            };
+            let accepted = f_cand.clone().lower_equal(f_cur.clone());
+            let accept = accepted.clone().float().reshape([m, 1, 1, 1]);
             let reject = accept.clone().neg().add_scalar(1.0);
             cur = cand * accept.clone() + cur * reject.clone();
+            f_cur = f_cur.mask_where(accepted, f_cand);
+            if let Some(g) = g_cand {
+                g_cur = g * accept.clone() + g_cur * reject.clone();
+            }
             // Rejected examples shrink their step size.
             lr = lr.clone() * accept + lr * reject.div_scalar(c.backtrack_factor);
         }
         // The last iterate may be the best one.
-        let f_last = negative_max_other(
-            frozen.forward_mode(Tensor::from_inner(cur.clone()), Mode::Eval),
-            y_ad,
-            k,
-        )
-        .inner();
-        let imp4 = f_last.lower(best_f).float().reshape([m, 1, 1, 1]);
+        let imp4 = f_cur.lower(best_f).float().reshape([m, 1, 1, 1]);
         let best = cur * imp4.clone() + best * imp4.neg().add_scalar(1.0);
         Ok(best - x)
     }

@@ -566,6 +566,136 @@ fn ccat_inner_attack_reaches_epsilon_with_a_short_budget() {
     assert_abs_diff_eq!(linf, 0.03, epsilon = 1e-6);
 }
 
+/// CCAT's inner search against the textbook loop written out here: evaluate the objective and
+/// its gradient at the current point, take the momentum step, evaluate the candidate again, accept
+/// it where it does not raise the objective (else shrink that example's step), and finally
+/// compare the last iterate with the best. The library reuses the candidate's pass as the next
+/// iteration's; every example must reach the same objective. Large steps on a trained model make
+/// the search reject candidates; keeping the rejected candidate's gradient instead of the
+/// current point's (the mistake the reuse invites) fails this test.
+#[test]
+fn ccat_inner_search_matches_the_textbook_loop() {
+    use advcal::attack::project_linf;
+    use burn::tensor::activation::softmax;
+    // Steps large enough to overshoot, so that examples are rejected and backtrack.
+    let config = CcatConfig::new()
+        .with_steps(10)
+        .with_epsilon(0.3)
+        .with_learning_rate(0.1);
+    // A trained model (the bundled small CNN): its objective is curved enough to reject steps.
+    let bundled =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/small_cnn_pt.ckpt");
+    let (model, _) = advcal::checkpoint::load_any_model::<AD>(&bundled, &dev()).unwrap();
+    let frozen = advcal::attack::frozen_copy::<AD, _>(&model, Mode::Eval);
+    let (x, y) = tiny_data(12).to_batch().to_tensors::<NB>(&dev());
+    let [m, _, _, _] = x.dims();
+    let eps = config.epsilon;
+    let start = project_linf(
+        x.clone()
+            + Tensor::<NB, 4>::from_data(
+                TensorData::new(
+                    advcal::rng::uniform_values(x.shape().num_elements(), 0.02, 7),
+                    x.dims(),
+                ),
+                &dev(),
+            ),
+        x.clone(),
+        eps,
+    );
+    let got = Ccat::new(config.clone())
+        .inner_attack_from::<AD, _>(&frozen, x.clone(), y.clone(), start.clone())
+        .unwrap();
+
+    // −max_{k≠y} softmax, per example, on the autodiff backend.
+    let objective = |point: Tensor<AD, 4>| -> Tensor<AD, 1> {
+        let logits = frozen.forward_mode(point, Mode::Eval);
+        let mask = Tensor::<AD, 1, Int>::from_inner(y.clone())
+            .one_hot(10)
+            .float();
+        (softmax(logits, 1) - mask.mul_scalar(2.0))
+            .max_dim(1)
+            .reshape([m])
+            .neg()
+    };
+    let values = |point: &Tensor<NB, 4>| -> Vec<f32> {
+        objective(Tensor::from_inner(point.clone()))
+            .inner()
+            .into_data()
+            .to_vec()
+            .unwrap()
+    };
+    let mut cur = start;
+    let mut best = cur.clone();
+    let mut best_f = vec![f32::INFINITY; m];
+    let mut momentum = cur.zeros_like();
+    let mut lr = vec![config.effective_learning_rate(); m];
+    let mut rejections = 0;
+    let rows = |mask: &[bool]| {
+        Tensor::<NB, 1>::from_floats(
+            mask.iter()
+                .map(|&b| if b { 1.0 } else { 0.0 })
+                .collect::<Vec<f32>>()
+                .as_slice(),
+            &dev(),
+        )
+        .reshape([m, 1, 1, 1])
+    };
+    for _ in 0..config.steps {
+        let leaf = Tensor::<AD, 4>::from_inner(cur.clone()).require_grad();
+        let f = objective(leaf.clone());
+        let g = leaf.grad(&f.clone().sum().backward()).unwrap();
+        let f: Vec<f32> = f.inner().into_data().to_vec().unwrap();
+        let improved: Vec<bool> = f.iter().zip(&best_f).map(|(a, b)| a < b).collect();
+        let w = rows(&improved);
+        best = cur.clone() * w.clone() + best * (w.neg() + 1.0);
+        for i in 0..m {
+            if improved[i] {
+                best_f[i] = f[i];
+            }
+        }
+        momentum = momentum * config.momentum + g.sign() * (1.0 - config.momentum);
+        let step = Tensor::<NB, 1>::from_floats(lr.as_slice(), &dev()).reshape([m, 1, 1, 1]);
+        let cand = project_linf(cur.clone() - momentum.clone() * step, x.clone(), eps);
+        let f_cand = values(&cand);
+        eprintln!("REF f_cur {:?} f_cand {:?}", f, f_cand);
+        let accepted: Vec<bool> = f_cand.iter().zip(&f).map(|(a, b)| a <= b).collect();
+        let w = rows(&accepted);
+        cur = cand * w.clone() + cur * (w.neg() + 1.0);
+        for i in 0..m {
+            if !accepted[i] {
+                lr[i] /= config.backtrack_factor;
+                rejections += 1;
+            }
+        }
+    }
+    let last = values(&cur);
+    let w = rows(
+        &last
+            .iter()
+            .zip(&best_f)
+            .map(|(a, b)| a < b)
+            .collect::<Vec<_>>(),
+    );
+    let want = cur * w.clone() + best * (w.neg() + 1.0) - x.clone();
+
+    // Forward passes here and in the library may round differently (≈ 1e-6), which can flip the
+    // sign of a near-zero gradient component and move that pixel by a step; the objective each
+    // example reaches must nevertheless agree.
+    let (reached, expected) = (values(&(x.clone() + got.clone())), values(&(x + want)));
+    for (i, (a, b)) in reached.iter().zip(&expected).enumerate() {
+        assert!(
+            (a - b).abs() < 1e-4,
+            "example {i}: objective {a} against {b}"
+        );
+    }
+    let moved: f32 = got.abs().max().into_scalar();
+    assert!(moved > eps / 2.0, "the search barely moved: {moved}");
+    assert!(
+        rejections > 0,
+        "no step was rejected: backtracking untested"
+    );
+}
+
 /// The IAT ablations against their definitions, recomputed here from the attack and the model:
 /// `correct_only` trains on IAA images only where the clean prediction is right (clean images
 /// elsewhere), and `clean_weight = w` mixes `(1 − w)·CE(IAA) + w·CE(clean)` in one batch.
