@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The long CIFAR-10 training runs of the `cifar` preset (issue: credible-scale reproduction), in
 # the background, at low priority, resumable: run it again after an interruption and every
-# model continues from its last completed epoch.
+# model continues from its last completed epoch, and every finished stage is skipped.
 #
 #   mkdir -p ~/.cache/advcal/runs && nohup bash scripts/train-cifar.sh > ~/.cache/advcal/runs/cifar.log 2>&1 &
 #
@@ -25,6 +25,20 @@ cp "$CARGO_TARGET_DIR/release/examples/paper" "$bin.tmp"
 mv "$bin.tmp" "$bin"
 run() { nice -n 19 "$bin" "$@" --preset cifar --backend tch --data-dir "$data" \
     --models-dir "$runs/models" --out "$runs/out"; }
+# A finished stage leaves $runs/stages/<name>.done and is skipped on the next start (training
+# resumes by itself, but an evaluation stage would run again from its beginning). Delete the
+# marker to run a stage again.
+mkdir -p "$runs/stages"
+stage() {
+    local name=$1
+    shift
+    if [ -f "$runs/stages/$name.done" ]; then
+        echo "train-cifar: stage $name already done ($runs/stages/$name.done); skipped"
+        return 0
+    fi
+    run "$@" || return $?  # explicit: `set -e` does not apply inside `stage ... || ...`
+    touch "$runs/stages/$name.done"
+}
 
 # Table 2 (issue "Table 2 on Tiny ImageNet"): five strategies on the 20,000 Tiny ImageNet-200
 # training images, the same preset's budget. First since its network got a stride-2 stem
@@ -32,19 +46,20 @@ run() { nice -n 19 "$bin" "$@" --preset cifar --backend tch --data-dir "$data" \
 tiny="${ADVCAL_TINY_IMAGENET_DIR:-$(pwd)/../shared/data/tiny-imagenet-200}"
 if [ -f "$tiny/wnids.txt" ]; then
     # A failure here must not keep the CIFAR-10 stages below from running.
-    run table2 --tiny-imagenet-dir "$tiny" || echo "train-cifar: table2 failed (exit $?); continuing"
+    stage table2 table2 --tiny-imagenet-dir "$tiny" \
+        || echo "train-cifar: table2 failed (exit $?); continuing"
 else
     echo "train-cifar: no Tiny ImageNet-200 at $tiny; table2 skipped"
 fi
 # The plain base model, then the six strategies fine-tuned from it (PT first).
-run train
+stage train train
 # Every evaluation of the six trained models (no training): the clean summary on all 10,000 test
 # images, Figs. 4-8 and Table 1. Their JSON/SVG land in $runs/out; copy them to results/cifar/.
-run models,fig4,fig5,fig6,fig7,table1,fig8
+stage evaluation models,fig4,fig5,fig6,fig7,table1,fig8
 # The IAT ablations (three IAT variants fine-tuned like IAT), trained and evaluated.
-run iat-ablation
+stage iat-ablation iat-ablation
 # Table 3's other two architectures (plain, from scratch), trained by the table itself.
-run table3
+stage table3 table3
 # The fine-tuning shortcut measured: PGD-AT from scratch (the base model's 30 epochs).
-run finetune-vs-scratch
+stage finetune-vs-scratch finetune-vs-scratch
 echo "train-cifar: all runs complete"
