@@ -162,4 +162,19 @@ where
             Self::Uca(c) => Uca::new(c.clone()).perturb_under(model, images, labels, budget),
         }
     }
+    fn adversarial_under(
+        &self,
+        model: &M,
+        images: Tensor<B::InnerBackend, 4>,
+        labels: Tensor<B::InnerBackend, 1, Int>,
+        budget: Budget,
+    ) -> Result<Tensor<B::InnerBackend, 4>> {
+        match self {
+            Self::Pgd(c) => Pgd::new(c.clone()).adversarial_under(model, images, labels, budget),
+            Self::Iaa(c) => Iaa::new(c.clone()).adversarial_under(model, images, labels, budget),
+            _ => {
+                Ok(Attack::<B, M>::perturb_under(self, model, images, labels, budget)?.adversarial)
+            }
+        }
+    }
 }

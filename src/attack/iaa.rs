@@ -3,7 +3,7 @@
 
 use super::{
     Attack, AttackGoal, AttackOutput, Budget, Direction, IaaObjective, RadiusSchedule,
-    SignGradientConfig, StartPoint, StepSize,
+    SignGradient, SignGradientConfig, StartPoint, StepSize,
 };
 use crate::error::{Error, Result};
 use crate::model::{Classifier, Mode};
@@ -141,12 +141,32 @@ where
         labels: Tensor<B::InnerBackend, 1, Int>,
         budget: Budget,
     ) -> Result<AttackOutput<B::InnerBackend>> {
+        self.sign_gradient()?
+            .perturb_under(model, images, labels, budget)
+    }
+    fn adversarial_under(
+        &self,
+        model: &M,
+        images: Tensor<B::InnerBackend, 4>,
+        labels: Tensor<B::InnerBackend, 1, Int>,
+        budget: Budget,
+    ) -> Result<Tensor<B::InnerBackend, 4>> {
+        self.sign_gradient()?
+            .adversarial_under(model, images, labels, budget)
+    }
+}
+
+impl Iaa {
+    /// IAA as the engine it runs: descent on its objective, λ checked.
+    fn sign_gradient(&self) -> Result<SignGradient<IaaObjective>> {
         let lambda = self.config.lambda;
         if !(lambda.is_finite() && lambda >= 0.0) {
             return Err(Error::InvalidLambda(lambda as f64));
         }
-        self.engine()
-            .with_objective("iaa", AttackGoal::Underconfidence, IaaObjective { lambda })
-            .perturb_under(model, images, labels, budget)
+        Ok(self.engine().with_objective(
+            "iaa",
+            AttackGoal::Underconfidence,
+            IaaObjective { lambda },
+        ))
     }
 }

@@ -207,6 +207,46 @@ pub trait Attack<B: AutodiffBackend, M> {
     fn perturb(&self, model: &M, images: Images<B>, labels: Labels<B>) -> AttackResult<B> {
         self.perturb_under(model, images, labels, self.budget())
     }
+
+    /// Only the adversarial images `x_adv` of [`perturb_under`](Attack::perturb_under),
+    /// `[N, C, H, W]`: what adversarial training needs. The default keeps
+    /// [`AttackOutput::adversarial`]; the sign-gradient attacks (PGD, IAA, [`SignGradient`])
+    /// override it to skip the inference-behaviour forward pass that computes the output's
+    /// logits and loss (one forward per batch; `docs/performance.md` measures what training
+    /// gains). The images are the same as `perturb_under`'s.
+    ///
+    /// ```
+    /// use advcal::attack::{Attack, Budget, Pgd, PgdConfig};
+    /// use advcal::model::SmallCnnConfig;
+    /// use burn::backend::{Autodiff, NdArray};
+    /// use burn::prelude::*;
+    ///
+    /// type B = Autodiff<NdArray>;
+    /// let device = Default::default();
+    /// let model = SmallCnnConfig::new().with_width(4).init::<B>(&device);
+    /// let x = Tensor::<NdArray, 4>::full([2, 3, 32, 32], 0.5, &device);
+    /// let y = Tensor::<NdArray, 1, Int>::from_ints([1, 2], &device);
+    /// let pgd = Pgd::new(PgdConfig::new().with_steps(2));
+    /// let budget = Budget::new(0.03);
+    /// let x_adv = Attack::<B, _>::adversarial_under(&pgd, &model, x.clone(), y.clone(), budget).unwrap();
+    /// let full = Attack::<B, _>::perturb_under(&pgd, &model, x, y, budget).unwrap();
+    /// assert_eq!(x_adv.into_data(), full.adversarial.into_data());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`perturb_under`](Attack::perturb_under).
+    fn adversarial_under(
+        &self,
+        model: &M,
+        images: Images<B>,
+        labels: Labels<B>,
+        budget: Budget,
+    ) -> Result<Images<B>> {
+        Ok(self
+            .perturb_under(model, images, labels, budget)?
+            .adversarial)
+    }
 }
 
 impl<B: AutodiffBackend, M, A: Attack<B, M> + ?Sized> Attack<B, M> for Box<A> {
@@ -227,6 +267,15 @@ impl<B: AutodiffBackend, M, A: Attack<B, M> + ?Sized> Attack<B, M> for Box<A> {
         budget: Budget,
     ) -> AttackResult<B> {
         (**self).perturb_under(model, images, labels, budget)
+    }
+    fn adversarial_under(
+        &self,
+        model: &M,
+        images: Images<B>,
+        labels: Labels<B>,
+        budget: Budget,
+    ) -> Result<Images<B>> {
+        (**self).adversarial_under(model, images, labels, budget)
     }
 }
 

@@ -2,8 +2,8 @@
 //! Adversarial Attacks", ICLR 2018, <https://arxiv.org/abs/1706.06083>).
 
 use super::{
-    Attack, AttackOutput, Budget, CrossEntropy, Direction, RadiusSchedule, SignGradientConfig,
-    StartPoint, StepSize,
+    Attack, AttackOutput, Budget, CrossEntropy, Direction, RadiusSchedule, SignGradient,
+    SignGradientConfig, StartPoint, StepSize,
 };
 use crate::error::Result;
 use crate::model::{Classifier, Mode};
@@ -95,9 +95,25 @@ where
         labels: Tensor<B::InnerBackend, 1, Int>,
         budget: Budget,
     ) -> Result<AttackOutput<B::InnerBackend>> {
-        let attack =
-            self.engine()
-                .with_objective("pgd", super::AttackGoal::Misclassify, CrossEntropy);
-        attack.perturb_under(model, images, labels, budget)
+        self.sign_gradient()
+            .perturb_under(model, images, labels, budget)
+    }
+    fn adversarial_under(
+        &self,
+        model: &M,
+        images: Tensor<B::InnerBackend, 4>,
+        labels: Tensor<B::InnerBackend, 1, Int>,
+        budget: Budget,
+    ) -> Result<Tensor<B::InnerBackend, 4>> {
+        self.sign_gradient()
+            .adversarial_under(model, images, labels, budget)
+    }
+}
+
+impl Pgd {
+    /// PGD as the engine it runs: ascent on the cross-entropy.
+    fn sign_gradient(&self) -> SignGradient<CrossEntropy> {
+        self.engine()
+            .with_objective("pgd", super::AttackGoal::Misclassify, CrossEntropy)
     }
 }

@@ -181,17 +181,7 @@ where
         labels: Tensor<B::InnerBackend, 1, Int>,
         budget: Budget,
     ) -> Result<AttackOutput<B::InnerBackend>> {
-        let Budget { epsilon, seed } = budget;
-        let frozen = attack_copy::<B, M>(model, &images, &labels, epsilon, self.config.mode)?;
-        let adversarial = run_sign_gradient::<B, M, O>(
-            &frozen,
-            images.clone(),
-            labels.clone(),
-            &self.objective,
-            &self.config,
-            epsilon,
-            seed,
-        )?;
+        let (frozen, adversarial) = self.search(model, images.clone(), labels.clone(), budget)?;
         Ok(AttackOutput::with_objective::<B, M, O>(
             &frozen,
             images,
@@ -199,6 +189,44 @@ where
             labels,
             &self.objective,
         ))
+    }
+    fn adversarial_under(
+        &self,
+        model: &M,
+        images: Tensor<B::InnerBackend, 4>,
+        labels: Tensor<B::InnerBackend, 1, Int>,
+        budget: Budget,
+    ) -> Result<Tensor<B::InnerBackend, 4>> {
+        Ok(self.search(model, images, labels, budget)?.1)
+    }
+}
+
+impl<O> SignGradient<O> {
+    /// The attack copy of `model` and the engine's `x_adv` under `budget`.
+    fn search<B, M>(
+        &self,
+        model: &M,
+        images: Tensor<B::InnerBackend, 4>,
+        labels: Tensor<B::InnerBackend, 1, Int>,
+        budget: Budget,
+    ) -> Result<(M, Tensor<B::InnerBackend, 4>)>
+    where
+        B: AutodiffBackend,
+        M: Classifier<B> + AutodiffModule<B>,
+        O: Objective<B>,
+    {
+        let Budget { epsilon, seed } = budget;
+        let frozen = attack_copy::<B, M>(model, &images, &labels, epsilon, self.config.mode)?;
+        let adversarial = run_sign_gradient::<B, M, O>(
+            &frozen,
+            images,
+            labels,
+            &self.objective,
+            &self.config,
+            epsilon,
+            seed,
+        )?;
+        Ok((frozen, adversarial))
     }
 }
 

@@ -100,14 +100,14 @@ impl<B: AutodiffBackend, M: Classifier<B> + AutodiffModule<B>> TrainingStrategy<
         ctx: BatchContext<'_>,
     ) -> Result<StrategyStep<B>> {
         let eps = self.attack.config.epsilon;
-        let adv = Attack::<B, M>::perturb_under(
+        let adv = Attack::<B, M>::adversarial_under(
             &self.attack,
             model,
             images,
             labels.clone(),
             crate::attack::Budget::new(eps).with_seed(ctx.seed),
         )?;
-        let logits = model.forward_mode(Tensor::from_inner(adv.adversarial), Mode::Train);
+        let logits = model.forward_mode(Tensor::from_inner(adv), Mode::Train);
         let loss = ace_loss(
             logits.clone(),
             Tensor::from_inner(labels.clone()),

@@ -100,14 +100,14 @@ impl<B: AutodiffBackend, M: Classifier<B> + AutodiffModule<B>> TrainingStrategy<
                 )
             }
         };
-        let adv = Attack::<B, M>::perturb_under(
+        let adv = Attack::<B, M>::adversarial_under(
             &self.pgd,
             model,
             x_pgd,
             y_pgd.clone(),
             crate::attack::Budget::new(self.pgd.config.epsilon).with_seed(derive_seed(ctx.seed, 1)),
         )?;
-        let iae = Attack::<B, M>::perturb_under(
+        let iae = Attack::<B, M>::adversarial_under(
             &self.iaa,
             model,
             x_iaa,
@@ -115,7 +115,7 @@ impl<B: AutodiffBackend, M: Classifier<B> + AutodiffModule<B>> TrainingStrategy<
             crate::attack::Budget::new(self.iaa.config.epsilon).with_seed(derive_seed(ctx.seed, 2)),
         )?;
         let n_pgd = y_pgd.dims()[0];
-        let x = Tensor::cat(vec![adv.adversarial, iae.adversarial], 0);
+        let x = Tensor::cat(vec![adv, iae], 0);
         let y = Tensor::cat(vec![y_pgd.clone(), y_iaa.clone()], 0);
         let logits = model.forward_mode(Tensor::from_inner(x), Mode::Train);
         let total = y.dims()[0];

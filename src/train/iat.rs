@@ -194,14 +194,13 @@ impl Iat {
         let adversarial = if !all_known {
             // First visit of (some of) these examples: the full attack; known ones could be
             // warm-started, but a mixed batch only occurs in the first epoch after a resume.
-            Attack::<B, M>::perturb_under(
+            Attack::<B, M>::adversarial_under(
                 &self.attack,
                 model,
                 images.clone(),
                 labels,
                 crate::attack::Budget::new(eps).with_seed(ctx.seed),
             )?
-            .adversarial
         } else {
             let mut host = Vec::with_capacity(n * per);
             for i in ctx.indices {
@@ -286,16 +285,13 @@ impl<B: AutodiffBackend, M: Classifier<B> + AutodiffModule<B>> TrainingStrategy<
         let clean = images.clone();
         let iae = match self.persistent.as_ref().map(|p| p.steps_per_visit) {
             Some(k) => self.persistent_examples::<B, M>(k, model, images, labels.clone(), &ctx)?,
-            None => {
-                Attack::<B, M>::perturb_under(
-                    &self.attack,
-                    model,
-                    images,
-                    labels.clone(),
-                    crate::attack::Budget::new(eps).with_seed(ctx.seed),
-                )?
-                .adversarial
-            }
+            None => Attack::<B, M>::adversarial_under(
+                &self.attack,
+                model,
+                images,
+                labels.clone(),
+                crate::attack::Budget::new(eps).with_seed(ctx.seed),
+            )?,
         };
         let iae = if self.correct_only {
             self.keep_correct::<B, M>(model, clean.clone(), labels.clone(), iae)?

@@ -50,13 +50,13 @@ impl<B: AutodiffBackend, M: Classifier<B> + AutodiffModule<B>> TrainingStrategy<
         ctx: BatchContext<'_>,
     ) -> Result<StrategyStep<B>> {
         let eps = self.attack.config.epsilon;
-        let adv = Attack::<B, M>::perturb_under(
+        let adv = Attack::<B, M>::adversarial_under(
             &self.attack,
             model,
             images,
             labels.clone(),
             crate::attack::Budget::new(eps).with_seed(ctx.seed),
         )?;
-        Ok(ce_step(model, adv.adversarial, labels))
+        Ok(ce_step(model, adv, labels))
     }
 }

@@ -3,7 +3,7 @@
 use crate::common::*;
 use advcal::Error;
 use advcal::attack::*;
-use advcal::model::{Classifier, Mode};
+use advcal::model::{Classifier, Mode, SmallCnn};
 use approx::assert_abs_diff_eq;
 use burn::module::AutodiffModule;
 use burn::optim::GradientsParams;
@@ -590,4 +590,57 @@ fn uca_rejected_samples_keep_searching_with_a_smaller_step() {
 
 fn seeded_toy() -> LinearToy<AD> {
     LinearToy::identity(2, 5.0, &dev())
+}
+
+/// `adversarial_under` returns exactly `perturb_under(..).adversarial` (the training path skips
+/// only the output's forward pass): for PGD and IAA (their override), the engine with a custom
+/// objective, every `AttackConfig` variant (UCA and noise through the default) and a boxed
+/// attack.
+#[test]
+fn adversarial_under_matches_perturb_under() {
+    let model = tiny_cnn(4, 11);
+    let x = images::<NB>([3, 3, 32, 32], 5, &dev());
+    let y = labels::<NB>(&[0, 4, 7], &dev());
+    let budget = Budget::new(8.0 / 255.0).with_seed(13);
+    let same = |attack: &dyn Attack<AD, SmallCnn<AD>>| {
+        let fast = attack
+            .adversarial_under(&model, x.clone(), y.clone(), budget)
+            .unwrap();
+        let full = attack
+            .perturb_under(&model, x.clone(), y.clone(), budget)
+            .unwrap()
+            .adversarial;
+        assert_eq!(to_vec(fast), to_vec(full.clone()), "{}", attack.name());
+        // Not the clean images: the attack moved them.
+        assert!(
+            max_abs_diff(&to_vec(full), &to_vec(x.clone())) > 1e-3,
+            "{}",
+            attack.name()
+        );
+    };
+    let pgd = PgdConfig::new().with_steps(3);
+    let iaa = IaaConfig::new().with_steps(3);
+    same(&Pgd::new(pgd.clone()));
+    same(&Iaa::new(iaa.clone()));
+    same(&SignGradientConfig::new().with_steps(2).with_objective(
+        "ce",
+        AttackGoal::Misclassify,
+        CrossEntropy,
+    ));
+    for config in [
+        AttackConfig::Pgd(pgd.clone()),
+        AttackConfig::Iaa(iaa),
+        AttackConfig::Uca(UcaConfig::new().with_steps(3)),
+        AttackConfig::UniformNoise(UniformNoiseConfig::new()),
+    ] {
+        same(&config);
+    }
+    let boxed: Box<dyn Attack<AD, SmallCnn<AD>>> = Box::new(Pgd::new(pgd));
+    same(&boxed);
+    // An invalid λ is refused on both paths.
+    let bad = Iaa::new(IaaConfig::new().with_lambda(-1.0));
+    assert!(matches!(
+        Attack::<AD, _>::adversarial_under(&bad, &model, x.clone(), y.clone(), budget),
+        Err(Error::InvalidLambda(_))
+    ));
 }
