@@ -223,6 +223,12 @@ def md_table(header, rows):
     return "\n".join(lines)
 
 
+def number_word(n):
+    """Small counts in words ("five"), larger ones in digits."""
+    words = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    return words[n] if 0 <= n < len(words) else str(n)
+
+
 def join_words(items):
     items = list(items)
     if len(items) <= 1:
@@ -558,6 +564,20 @@ class Results:
                 continue
             out.append((name, p, info, ckpt if ckpt.is_file() else None))
         return out
+
+    def train_images(self, run):
+        """The number of training images per epoch of a collected run, read off its
+        history.json (an epoch's wall time times its images per second), or None."""
+        for name, path, _, _ in self.runs:
+            if name != run:
+                continue
+            hist = path.parent / (path.name[:-len("run.json")] + "history.json")
+            try:
+                first = json.loads(hist.read_text())[0]
+                return round(first["seconds"] * first["images_per_second"])
+            except (OSError, ValueError, LookupError, TypeError):
+                return None
+        return None
 
     def has(self, name):
         return name in self.data
@@ -1592,7 +1612,9 @@ def beyond(res):
 
 def table2(res):
     title = "## Table 2 — IAA versus UCA on Tiny ImageNet (the paper's table is empty)\n\n"
-    what = ("The five strategies of the paper's Table 2 (no CCAT) trained on the 20,000 Tiny "
+    n_train = res.train_images("table2-base")
+    count = f"{n_train:,} " if n_train else ""
+    what = (f"The five strategies of the paper's Table 2 (no CCAT) trained on the {count}Tiny "
             "ImageNet-200 training images available here, IAA (λ = 5) and UCA at one radius, "
             "K = 200 classes. In the `cifar` preset the network is the quarter-width ResNet-18 "
             "of the CIFAR-10 experiments with a stride-2 stem (`stem_stride = 2`, the preset's "
@@ -1623,7 +1645,7 @@ The training runs' CPU wall times and peak memory are the `table2-*` rows of *Tr
 {res.plot("table2", "Table 2")}
 {records_table(recs)}
 
-{table2_caveat(recs)}
+{table2_caveat(recs, n_train)}
 
 Ours beside the paper's Table 2, which holds no numbers:
 
@@ -1654,20 +1676,25 @@ OPTIMUM_INPUT_SPACE = (
     "y_G is where the loss L = CE(p, y) + λ·CE(p, uniform) is smallest over probability "
     "vectors: its derivative in the true-class logit, (1 + λ)·p_y − 1 − λ/K, vanishes there "
     "whatever the other classes' shares. IAA moves the image, not the logits, and only inside "
-    "the ε-ball: where the network couples p_y to how evenly the other K − 1 classes share the "
-    "rest, the smallest loss the ball reaches can sit below y_G (p_y given up for a more even "
-    "spread), and a network that the ball cannot move far enough stays above it.")
+    "the ε-ball, for a fixed number of steps. The simplest reason CONF | correct can end below "
+    "y_G: an image that IAA turned from wrong to right started with p_y below y_G, counts as "
+    "correct as soon as p_y is the largest share, and may stop short of y_G when the steps run "
+    "out. A further possibility: where the network couples p_y to how evenly the other K − 1 "
+    "classes share the rest, the smallest loss the ball reaches may sit below y_G (p_y given up "
+    "for a more even spread). A network that the ball cannot move far enough stays above it.")
 
 
-def table2_caveat(recs):
-    """What Table 2's models are, read off their clean records: weak, so IAA's MCS mixes the
-    confidence it removes with the accuracy it adds."""
+def table2_caveat(recs, n_train=None):
+    """What Table 2's models are, read off their clean records (and the training-set size of
+    their runs' histories): weak, so IAA's MCS mixes the confidence it removes with the
+    accuracy it adds."""
     pt = pick(recs, model="PT", attack="clean")
     pt_iaa = pick(recs, model="PT", attack="iaa")
     if not pt or not pt_iaa:
         return ""
-    weak = (f"The training set here is 20,000 images (100 per class, a fifth of Tiny "
-            f"ImageNet's), and PT reaches a clean accuracy of {metric(pt, 'accuracy')} on the "
+    size = (f"The training set here is {n_train:,} images ({n_train // K_TINY:,} per class, a "
+            f"fraction of the official set's), and " if n_train else "")
+    weak = (f"{size}PT reaches a clean accuracy of {metric(pt, 'accuracy')} on the "
             f"validation images.")
     if v_greater(iv(pt_iaa, "accuracy"), iv(pt, "accuracy")) != R:
         return weak
@@ -1686,7 +1713,8 @@ def table2_beyond(recs):
     present = [m for m in FIVE if pick(recs, model=m, attack="clean")]
     under_iaa = lambda m: abs_iv(get(m, "iaa", "mcs"))
     return clean_calibration_claims(recs) + [
-        claim("IAT resists IAA best: its MCS under IAA is the closest to 0 of the five",
+        claim(f"IAT resists IAA best: its MCS under IAA is the closest to 0 of the "
+              f"{number_word(len(present))}",
               "Fig. 6's claim",
               f"*{v_smallest(under_iaa('IAT'), [under_iaa(m) for m in present if m != 'IAT'])}*"),
         "* Does IAA raise accuracy above the clean accuracy (beyond the paper; the label leak of "

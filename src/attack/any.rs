@@ -170,6 +170,7 @@ where
         budget: Budget,
     ) -> Result<Tensor<B::InnerBackend, 4>> {
         match self {
+            Self::Fgsm(c) => Fgsm::new(c.clone()).adversarial_under(model, images, labels, budget),
             Self::Pgd(c) => Pgd::new(c.clone()).adversarial_under(model, images, labels, budget),
             Self::Iaa(c) => Iaa::new(c.clone()).adversarial_under(model, images, labels, budget),
             _ => {

@@ -3,7 +3,7 @@
 
 use super::{
     Attack, AttackGoal, AttackOutput, Budget, CrossEntropy, Direction, RadiusSchedule,
-    SignGradientConfig, StartPoint, StepSize,
+    SignGradient, SignGradientConfig, StartPoint, StepSize,
 };
 use crate::error::Result;
 use crate::model::{Classifier, Mode};
@@ -60,6 +60,25 @@ where
         labels: Tensor<B::InnerBackend, 1, Int>,
         budget: Budget,
     ) -> Result<AttackOutput<B::InnerBackend>> {
+        self.sign_gradient()
+            .perturb_under(model, images, labels, budget)
+    }
+    fn adversarial_under(
+        &self,
+        model: &M,
+        images: Tensor<B::InnerBackend, 4>,
+        labels: Tensor<B::InnerBackend, 1, Int>,
+        budget: Budget,
+    ) -> Result<Tensor<B::InnerBackend, 4>> {
+        self.sign_gradient()
+            .adversarial_under(model, images, labels, budget)
+    }
+}
+
+impl Fgsm {
+    /// FGSM as the engine it runs: one ascent step of size ε on the cross-entropy from the clean
+    /// images.
+    fn sign_gradient(&self) -> SignGradient<CrossEntropy> {
         SignGradientConfig::new()
             .with_steps(1)
             .with_step_size(StepSize::RelativeToEpsilon(1.0))
@@ -68,6 +87,5 @@ where
             .with_start(StartPoint::Clean)
             .with_mode(self.config.mode)
             .with_objective("fgsm", AttackGoal::Misclassify, CrossEntropy)
-            .perturb_under(model, images, labels, budget)
     }
 }

@@ -210,7 +210,7 @@ pub trait Attack<B: AutodiffBackend, M> {
 
     /// Only the adversarial images `x_adv` of [`perturb_under`](Attack::perturb_under),
     /// `[N, C, H, W]`: what adversarial training needs. The default keeps
-    /// [`AttackOutput::adversarial`]; the sign-gradient attacks (PGD, IAA, [`SignGradient`])
+    /// [`AttackOutput::adversarial`]; the sign-gradient attacks (FGSM, PGD, IAA, [`SignGradient`])
     /// override it to skip the inference-behaviour forward pass that computes the output's
     /// logits and loss (one forward per batch; `docs/performance.md` measures what training
     /// gains). The images are the same as `perturb_under`'s.

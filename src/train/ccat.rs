@@ -211,8 +211,8 @@ impl Ccat {
         self.inner_attack_from::<B, M>(frozen, x, y, start)
     }
 
-    /// The search of [`inner_attack`](Self::inner_attack) from a given start point (`start`
-    /// inside the ε-ball around `x`): sign-gradient steps with momentum, a per-example step that
+    /// The search of [`inner_attack`](Self::inner_attack) from a given start point (`start`,
+    /// projected onto the ε-ball around `x` and `[0, 1]` first): sign-gradient steps with momentum, a per-example step that
     /// shrinks by `backtrack_factor` whenever the candidate would not lower the objective
     /// `−max_{k≠y} p_k`, and the best iterate returned as a perturbation, `[M, C, H, W]`.
     ///
@@ -276,7 +276,8 @@ impl Ccat {
             )
             .inner()
         };
-        let mut cur = start;
+        // A start outside the ball (or outside [0, 1]) is projected onto it.
+        let mut cur = project_linf(start, x.clone(), eps);
         let (mut f_cur, mut g_cur) = with_grad(&cur)?;
         let mut best = cur.clone();
         let mut best_f = Tensor::<B::InnerBackend, 1>::full([m], f32::INFINITY, &device);
@@ -297,16 +298,19 @@ impl Ccat {
             } else {
                 (value(&cand), None)
             };
+            // A NaN candidate objective compares false: rejected. Selecting with `mask_where`
+            // (not blending with 0/1 weights) keeps a rejected candidate's non-finite values
+            // out of the kept point and gradient.
             let accepted = f_cand.clone().lower_equal(f_cur.clone());
-            let accept = accepted.clone().float().reshape([m, 1, 1, 1]);
-            let reject = accept.clone().neg().add_scalar(1.0);
-            cur = cand * accept.clone() + cur * reject.clone();
-            f_cur = f_cur.mask_where(accepted, f_cand);
+            let accept4 = accepted.clone().reshape([m, 1, 1, 1]).expand(cur.dims());
+            cur = cur.mask_where(accept4.clone(), cand);
+            f_cur = f_cur.mask_where(accepted.clone(), f_cand);
             if let Some(g) = g_cand {
-                g_cur = g * accept.clone() + g_cur * reject.clone();
+                g_cur = g_cur.mask_where(accept4, g);
             }
             // Rejected examples shrink their step size.
-            lr = lr.clone() * accept + lr * reject.div_scalar(c.backtrack_factor);
+            let shrunk = lr.clone().div_scalar(c.backtrack_factor);
+            lr = shrunk.mask_where(accepted.reshape([m, 1, 1, 1]), lr);
         }
         // The last iterate may be the best one.
         let imp4 = f_cur.lower(best_f).float().reshape([m, 1, 1, 1]);

@@ -627,7 +627,9 @@ fn adversarial_under_matches_perturb_under() {
         AttackGoal::Misclassify,
         CrossEntropy,
     ));
+    same(&Fgsm::new(FgsmConfig::new()));
     for config in [
+        AttackConfig::Fgsm(FgsmConfig::new()),
         AttackConfig::Pgd(pgd.clone()),
         AttackConfig::Iaa(iaa),
         AttackConfig::Uca(UcaConfig::new().with_steps(3)),

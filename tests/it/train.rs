@@ -571,23 +571,30 @@ fn ccat_inner_attack_reaches_epsilon_with_a_short_budget() {
 /// it where it does not raise the objective (else shrink that example's step), and finally
 /// compare the last iterate with the best. The library reuses the candidate's pass as the next
 /// iteration's; every example must reach the same objective. Large steps on a trained model make
-/// the search reject candidates; keeping the rejected candidate's gradient instead of the
-/// current point's (the mistake the reuse invites) fails this test.
+/// the search reject candidates in its first iterations; keeping the rejected candidate's gradient
+/// instead of the current point's (the mistake the reuse invites) fails this test.
+///
+/// Three iterations, not many: the two searches run the same arithmetic, but a forward pass need
+/// not be bit-reproducible (a parallel convolution may sum in another order: ≈ 1e-5 on the
+/// objective on the machine where the old version of this test failed), and a
+/// rounding difference can flip the sign of a near-zero gradient component. Over many sign steps
+/// such flips compound (a 10-step version of this test drifted by 3e-4 on another machine); over
+/// three they stay far below the gap that the stale-gradient mistake opens.
 #[test]
 fn ccat_inner_search_matches_the_textbook_loop() {
     use advcal::attack::project_linf;
     use burn::tensor::activation::softmax;
     // Steps large enough to overshoot, so that examples are rejected and backtrack.
     let config = CcatConfig::new()
-        .with_steps(10)
+        .with_steps(3)
         .with_epsilon(0.3)
-        .with_learning_rate(0.1);
+        .with_learning_rate(0.15);
     // A trained model (the bundled small CNN): its objective is curved enough to reject steps.
     let bundled =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/small_cnn_pt.ckpt");
     let (model, _) = advcal::checkpoint::load_any_model::<AD>(&bundled, &dev()).unwrap();
     let frozen = advcal::attack::frozen_copy::<AD, _>(&model, Mode::Eval);
-    let (x, y) = tiny_data(12).to_batch().to_tensors::<NB>(&dev());
+    let (x, y) = tiny_data(32).to_batch().to_tensors::<NB>(&dev());
     let [m, _, _, _] = x.dims();
     let eps = config.epsilon;
     let start = project_linf(
@@ -629,6 +636,7 @@ fn ccat_inner_search_matches_the_textbook_loop() {
     let mut best_f = vec![f32::INFINITY; m];
     let mut momentum = cur.zeros_like();
     let mut lr = vec![config.effective_learning_rate(); m];
+    // Rejections before the last iteration: only those make the next gradient matter.
     let mut rejections = 0;
     let rows = |mask: &[bool]| {
         Tensor::<NB, 1>::from_floats(
@@ -640,7 +648,7 @@ fn ccat_inner_search_matches_the_textbook_loop() {
         )
         .reshape([m, 1, 1, 1])
     };
-    for _ in 0..config.steps {
+    for step in 0..config.steps {
         let leaf = Tensor::<AD, 4>::from_inner(cur.clone()).require_grad();
         let f = objective(leaf.clone());
         let g = leaf.grad(&f.clone().sum().backward()).unwrap();
@@ -654,17 +662,18 @@ fn ccat_inner_search_matches_the_textbook_loop() {
             }
         }
         momentum = momentum * config.momentum + g.sign() * (1.0 - config.momentum);
-        let step = Tensor::<NB, 1>::from_floats(lr.as_slice(), &dev()).reshape([m, 1, 1, 1]);
-        let cand = project_linf(cur.clone() - momentum.clone() * step, x.clone(), eps);
+        let step_size = Tensor::<NB, 1>::from_floats(lr.as_slice(), &dev()).reshape([m, 1, 1, 1]);
+        let cand = project_linf(cur.clone() - momentum.clone() * step_size, x.clone(), eps);
         let f_cand = values(&cand);
-        eprintln!("REF f_cur {:?} f_cand {:?}", f, f_cand);
         let accepted: Vec<bool> = f_cand.iter().zip(&f).map(|(a, b)| a <= b).collect();
         let w = rows(&accepted);
         cur = cand * w.clone() + cur * (w.neg() + 1.0);
         for i in 0..m {
             if !accepted[i] {
                 lr[i] /= config.backtrack_factor;
-                rejections += 1;
+                if step + 1 < config.steps {
+                    rejections += 1;
+                }
             }
         }
     }
@@ -678,21 +687,20 @@ fn ccat_inner_search_matches_the_textbook_loop() {
     );
     let want = cur * w.clone() + best * (w.neg() + 1.0) - x.clone();
 
-    // Forward passes here and in the library may round differently (≈ 1e-6), which can flip the
-    // sign of a near-zero gradient component and move that pixel by a step; the objective each
-    // example reaches must nevertheless agree.
     let (reached, expected) = (values(&(x.clone() + got.clone())), values(&(x + want)));
+    // Measured: the two searches agree to 4e-5 here, and the stale-gradient mistake is off by
+    // 0.72 on the first example.
     for (i, (a, b)) in reached.iter().zip(&expected).enumerate() {
         assert!(
-            (a - b).abs() < 1e-4,
+            (a - b).abs() < 5e-3,
             "example {i}: objective {a} against {b}"
         );
     }
     let moved: f32 = got.abs().max().into_scalar();
     assert!(moved > eps / 2.0, "the search barely moved: {moved}");
     assert!(
-        rejections > 0,
-        "no step was rejected: backtracking untested"
+        rejections >= m / 4,
+        "only {rejections} of {m} examples rejected a step before the last: backtracking untested"
     );
 }
 
