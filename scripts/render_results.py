@@ -1692,8 +1692,8 @@ def table2_caveat(recs, n_train=None):
     pt_iaa = pick(recs, model="PT", attack="iaa")
     if not pt or not pt_iaa:
         return ""
-    size = (f"The training set here is {n_train:,} images ({n_train // K_TINY:,} per class, a "
-            f"fraction of the official set's), and " if n_train else "")
+    size = (f"The training set here is {n_train:,} images ({n_train // K_TINY:,} per class), "
+            f"and " if n_train else "")
     weak = (f"{size}PT reaches a clean accuracy of {metric(pt, 'accuracy')} on the "
             f"validation images.")
     if v_greater(iv(pt_iaa, "accuracy"), iv(pt, "accuracy")) != R:
