@@ -781,7 +781,9 @@ def commands(res):
 
 ```sh
 # 1. Train and evaluate everything, in the background, at low priority; resumable (run it
-#    again after an interruption). State: ~/.cache/advcal/runs/cifar (models, out/).
+#    again after an interruption). State: ~/.cache/advcal/runs/cifar (models, out/). On a
+#    machine without that state it first restores the models committed in
+#    results/cifar/weights/ (scripts/restore-cifar-runs.sh) and trains only the others.
 mkdir -p ~/.cache/advcal/runs && nohup bash scripts/train-cifar.sh > ~/.cache/advcal/runs/cifar.log 2>&1 &
 # 2. Copy the finished records, plots and weights into the repository, regenerate this page
 #    and check it (any time: only finished experiments and runs are copied).

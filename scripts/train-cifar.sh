@@ -7,7 +7,8 @@
 #
 # In-progress state (checkpoints, histories, run.json) lives under $ADVCAL_RUNS (default
 # ~/.cache/advcal/runs/cifar), outside the repository. `scripts/collect-cifar-weights.sh` copies
-# finished weights into results/cifar/weights/.
+# finished weights into results/cifar/weights/; `scripts/restore-cifar-runs.sh` (run first here)
+# copies them back into an empty cache, so a new machine trains only what is not committed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${ADVCAL_RUNS:-$HOME/.cache/advcal/runs/cifar}"
@@ -15,6 +16,8 @@ data="${ADVCAL_CIFAR10_DIR:-$(pwd)/../shared/data/cifar-10-batches-bin}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/advcal/target}"
 eval "$(bash scripts/setup-libtorch.sh --print-env)"
 mkdir -p "$runs"
+# A fresh machine (no run cache): start from the finished models committed in the repository.
+ADVCAL_RUNS="$runs" bash scripts/restore-cifar-runs.sh
 
 # Build once, then run the binary directly (a rebuild beside a run would compete for the cores).
 cargo build --release --features tch --example paper
