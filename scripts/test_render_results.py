@@ -178,8 +178,13 @@ def test_full(smoke, tmp):
 
 
 def check_results_values(d):
+    """Every number the page check accepts: the directory's JSON (derived.json included) and
+    the training runs' run.json (a changed number must match none of them)."""
+    d = Path(d)
+    paths = (sorted(d.glob("*.json")) + sorted(d.glob("weights/*.run.json"))
+             + sorted(d.glob("models/*/run.json")))
     values = []
-    for path in sorted(Path(d).glob("*.json")):
+    for path in paths:
         values.extend(check_results._numbers(json.loads(path.read_text()), strings=True))
     return values
 
