@@ -212,9 +212,10 @@ impl Ccat {
     }
 
     /// The search of [`inner_attack`](Self::inner_attack) from a given start point (`start`,
-    /// projected onto the ε-ball around `x` and `[0, 1]` first): sign-gradient steps with momentum, a per-example step that
-    /// shrinks by `backtrack_factor` whenever the candidate would not lower the objective
-    /// `−max_{k≠y} p_k`, and the best iterate returned as a perturbation, `[M, C, H, W]`.
+    /// projected onto the ε-ball around `x` and `[0, 1]` first): sign-gradient steps with
+    /// momentum, a per-example step that shrinks by `backtrack_factor` whenever the candidate
+    /// would not lower the objective `−max_{k≠y} p_k`, and the best iterate returned as a
+    /// perturbation, `[M, C, H, W]`.
     ///
     /// Each iteration costs one forward and backward pass, at the candidate: its objective
     /// decides the acceptance, and its gradient is the next iteration's when it is accepted (a

@@ -576,10 +576,10 @@ fn ccat_inner_attack_reaches_epsilon_with_a_short_budget() {
 ///
 /// Three iterations, not many: the two searches run the same arithmetic, but a forward pass need
 /// not be bit-reproducible (a parallel convolution may sum in another order: ≈ 1e-5 on the
-/// objective on the machine where the old version of this test failed), and a
-/// rounding difference can flip the sign of a near-zero gradient component. Over many sign steps
-/// such flips compound (a 10-step version of this test drifted by 3e-4 on another machine); over
-/// three they stay far below the gap that the stale-gradient mistake opens.
+/// objective on the machine where a 10-iteration version of this test failed), and a rounding
+/// difference can flip the sign of a near-zero gradient component. Over many sign steps such
+/// flips compound (that version drifted by 3e-4); over three they stay far below the gap that
+/// the stale-gradient mistake opens.
 #[test]
 fn ccat_inner_search_matches_the_textbook_loop() {
     use advcal::attack::project_linf;
