@@ -9,24 +9,20 @@ cd "$(dirname "$0")/.."
 models="${ADVCAL_RUNS:-$HOME/.cache/advcal/runs/cifar}/models"
 out=results/cifar/weights
 mkdir -p "$out"
+put() { cp "$1" "$2.tmp" && mv "$2.tmp" "$2"; }
 copy() { # <model dir> <name>
   local dir="$models/$1"
   if [[ -f "$dir/weights.ckpt" ]]; then
-    cp "$dir/weights.ckpt" "$out/$2.ckpt"
-    cp "$dir/run.json" "$out/$2.run.json" 2>/dev/null || true
-    cp "$dir/history.json" "$out/$2.history.json"
+    # Each file through a temporary and a rename: an interrupted copy leaves no torn file.
+    put "$dir/weights.ckpt" "$out/$2.ckpt"
+    [[ -f "$dir/run.json" ]] && put "$dir/run.json" "$out/$2.run.json"
+    put "$dir/history.json" "$out/$2.history.json"
     echo "collected $2"
   else
     echo "not finished: $1"
   fi
 }
-for s in pt pgd-at ace-at ccat iat at-iat; do copy "cifar-$s-ft-resnet18" "$s"; done
-copy cifar-pt-resnet18 table3-resnet18
-copy cifar-pt-mobilenet_v2 table3-mobilenet_v2
-copy cifar-pt-vgg19 table3-vgg19
-# Beyond the paper: the IAT ablations and PGD-AT trained from scratch.
-for s in iat-correct-only iat-clean0.5 iat-train-bn; do copy "cifar-$s-ft-resnet18" "$s"; done
-copy cifar-pgd-at-scratch-resnet18 pgd-at-scratch
-# Table 2 (Tiny ImageNet-200, 64x64, 200 classes): its base model and the five strategies.
-copy folder/cifar-pt-resnet18 table2-base
-for s in pt pgd-at ace-at iat at-iat; do copy "folder/cifar-$s-ft-resnet18" "table2-$s"; done
+# One list (scripts/cifar-runs.txt) names the runs for this script and restore-cifar-runs.sh.
+while read -r dir name; do
+  [[ -z "$dir" || "$dir" == \#* ]] || copy "$dir" "$name"
+done < scripts/cifar-runs.txt

@@ -53,7 +53,8 @@ MIN_N = 2000    # test images per point the issue asks for (deliverable 4)
 K_CIFAR = 10    # CIFAR-10 classes
 K_TINY = 200    # Tiny ImageNet-200 classes
 # The training runs that scripts/collect-cifar-weights.sh copies to <dir>/weights/, in page order,
-# with what each one is. Other runs found there (the IAT ablations, PGD-AT from scratch) follow.
+# with what each one is: the same names, in the same order, as scripts/cifar-runs.txt (the list
+# the collect and restore scripts read; test_render_results.py checks that they agree).
 RUNS = [
     ("table3-resnet18", "plain ResNet-18 from random initialisation: the base of the six, and "
                         "Table 3's ResNet-18"),

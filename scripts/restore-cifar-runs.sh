@@ -26,14 +26,10 @@ seed() { # <model dir> <name>
   cp "$src.ckpt" "$dir/last.ckpt.tmp" && mv "$dir/last.ckpt.tmp" "$dir/last.ckpt"
   echo "restored $2 -> $dir"
 }
-for s in pt pgd-at ace-at ccat iat at-iat; do seed "cifar-$s-ft-resnet18" "$s"; done
-seed cifar-pt-resnet18 table3-resnet18
-seed cifar-pt-mobilenet_v2 table3-mobilenet_v2
-seed cifar-pt-vgg19 table3-vgg19
-for s in iat-correct-only iat-clean0.5 iat-train-bn; do seed "cifar-$s-ft-resnet18" "$s"; done
-seed cifar-pgd-at-scratch-resnet18 pgd-at-scratch
-seed folder/cifar-pt-resnet18 table2-base
-for s in pt pgd-at ace-at iat at-iat; do seed "folder/cifar-$s-ft-resnet18" "table2-$s"; done
+# The run directories and weights names: scripts/cifar-runs.txt (shared with collect-cifar-weights.sh).
+while read -r dir name; do
+  [[ -z "$dir" || "$dir" == \#* ]] || seed "$dir" "$name"
+done < scripts/cifar-runs.txt
 table2_done=results/cifar/table2.json
 for s in base pt pgd-at ace-at iat at-iat; do
   [[ -f "$weights/table2-$s.ckpt" ]] || table2_done=

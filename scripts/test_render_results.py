@@ -113,6 +113,18 @@ def test_page_numbers():
     assert got == ["0.591", "+0.023", "\u22120.406", "\u22120.5", "+0.1", "1.5"], got
 
 
+def test_run_list():
+    """scripts/cifar-runs.txt (what the collect and restore scripts copy) and the page's RUNS
+    name the same runs, each once."""
+    listed = [line.split() for line in (SCRIPTS / "cifar-runs.txt").read_text().splitlines()
+              if line.strip() and not line.startswith("#")]
+    assert all(len(pair) == 2 for pair in listed), listed
+    names = [name for _, name in listed]
+    dirs = [d for d, _ in listed]
+    assert len(set(names)) == len(names) and len(set(dirs)) == len(dirs), listed
+    assert names == [name for name, _ in rr.RUNS], (names, [name for name, _ in rr.RUNS])
+
+
 def test_full(smoke, tmp):
     d = tmp / "full"
     shutil.copytree(smoke, d, ignore=shutil.ignore_patterns("*.ckpt", "derived.json"))
@@ -673,6 +685,7 @@ def main(argv):
     smoke = Path(argv[1])
     test_verdicts()
     test_page_numbers()
+    test_run_list()
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
         test_full(smoke, tmp)
