@@ -888,7 +888,10 @@ times over every session of the run (resumes included); *peak RSS* is the peak r
 memory of the last session only; *final eval ACC* is measured on the sweeps' test images after
 the last epoch; *warm-up epochs* are the linear learning-rate warm-up before the cosine schedule
 (— where the run.json predates that field). Wall times are those of a shared 2-core machine and
-are upper bounds.
+are upper bounds. The committed weights give back the recorded evaluation: `cargo test` loads
+each checkpoint with `load_any_model` and evaluates it again on the same images
+(`tests/it/committed_weights.rs`: on LibTorch, ACC to one image and CONF to 1e-4 of the last
+epoch's record; the PT model also on Flex, another backend than the one that trained it).
 
 {md_table(["run", "what", "strategy", "architecture", "epochs", "warm-up epochs", "lr",
            "train time (s)",

@@ -9,6 +9,7 @@ mod api;
 mod attacks;
 mod bootstrap;
 mod checkpoint;
+mod committed_weights;
 #[cfg(any(feature = "wgpu-plain", feature = "tch"))]
 mod cross_backend;
 mod data;

@@ -10,7 +10,7 @@ const TINY_IMAGENET_DIR_ENV: &str = "ADVCAL_TINY_IMAGENET_DIR";
 /// The real Tiny ImageNet-200 directory: `$ADVCAL_TINY_IMAGENET_DIR`, else
 /// `../shared/data/tiny-imagenet-200` next to the repository. In CI (`CI` set) a missing
 /// directory is a failure, not a skip (as `common::cifar_dir`).
-fn tiny_imagenet_dir() -> Option<PathBuf> {
+pub fn tiny_imagenet_dir() -> Option<PathBuf> {
     if let Some(d) = std::env::var_os(TINY_IMAGENET_DIR_ENV) {
         let d = PathBuf::from(d);
         assert!(
