@@ -115,7 +115,8 @@ fn check<B: Backend>(name: &str, images: usize, tol: f64, device: &B::Device) ->
     Some(())
 }
 
-/// Another backend than the one that trained it (LibTorch): Flex on the PT model of the six.
+/// Another backend than the one that trained it (LibTorch): Flex on the PT model of the six,
+/// which is also the quickstart's bundled model.
 #[test]
 fn committed_pt_weights_reproduce_their_recorded_eval_on_flex() {
     assert!(
