@@ -31,17 +31,21 @@ fn committed() -> Vec<String> {
                 .expect("<dir> <name>")
                 .to_owned()
         })
-        .filter(|name| weights(name).with_extension("ckpt").is_file())
+        .filter(|name| weights(name, "ckpt").is_file())
         .collect()
 }
 
-fn weights(name: &str) -> PathBuf {
-    repo().join("results/cifar/weights").join(name)
+/// `results/cifar/weights/<name>.<ext>` (by formatting, not `Path::with_extension`: a name such
+/// as `iat-clean0.5` has a dot of its own).
+fn weights(name: &str, ext: &str) -> PathBuf {
+    repo()
+        .join("results/cifar/weights")
+        .join(format!("{name}.{ext}"))
 }
 
 /// The clean evaluation the trainer recorded after the run's last epoch.
 fn recorded(name: &str) -> CalibrationReport {
-    let path = weights(name).with_extension("history.json");
+    let path = weights(name, "history.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
             "{}: {e} (every committed checkpoint has its history)",
@@ -71,7 +75,7 @@ fn check<B: Backend>(name: &str, images: usize, tol: f64, device: &B::Device) ->
     let want = recorded(name);
     assert!(want.n >= 2000, "{name}: recorded on {} images", want.n);
     let data = eval_images(name, want.n)?;
-    let path: &Path = &weights(name).with_extension("ckpt");
+    let path: &Path = &weights(name, "ckpt");
     let (model, meta) =
         load_any_model::<B>(path, device).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let got = evaluate(
@@ -135,5 +139,22 @@ fn every_committed_checkpoint_reproduces_its_recorded_eval() {
     assert!(names.len() >= 4, "committed: {names:?}");
     for name in &names {
         check::<burn::backend::LibTorch<f32>>(name, 1, 1e-4, &device);
+    }
+}
+
+/// No committed checkpoint escapes the checks above: each one is a run of the list.
+#[test]
+fn every_committed_checkpoint_is_a_listed_run() {
+    let names = committed();
+    let dir = repo().join("results/cifar/weights");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let file = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if let Some(name) = file.strip_suffix(".ckpt") {
+            assert!(
+                names.iter().any(|n| n == name),
+                "{file} is in {} but not in scripts/cifar-runs.txt ({names:?})",
+                dir.display()
+            );
+        }
     }
 }
