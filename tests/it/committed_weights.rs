@@ -14,6 +14,7 @@ use advcal::eval::{EvaluationConfig, evaluate};
 use advcal::metrics::CalibrationReport;
 use burn::tensor::backend::Backend;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -59,14 +60,20 @@ fn recorded(name: &str) -> CalibrationReport {
 }
 
 /// The images the run was evaluated on: the first `n` of CIFAR-10's test batch, or of Tiny
-/// ImageNet-200's validation set (sorted by file name, as `examples/paper` takes them).
+/// ImageNet-200's validation set (sorted by file name, as `examples/paper` takes them). Each
+/// data set is read once per test process and shared by every checkpoint and test.
 fn eval_images(name: &str, n: usize) -> Option<ImageDataset> {
+    static CIFAR: OnceLock<Option<ImageDataset>> = OnceLock::new();
+    static TINY: OnceLock<Option<ImageDataset>> = OnceLock::new();
     let data = if name.starts_with("table2-") {
-        load_tiny_imagenet(crate::tiny_imagenet::tiny_imagenet_dir()?, Split::Test).unwrap()
+        TINY.get_or_init(|| {
+            let dir = crate::tiny_imagenet::tiny_imagenet_dir()?;
+            Some(load_tiny_imagenet(dir, Split::Test).unwrap())
+        })
     } else {
-        load_cifar10(cifar_dir()?, Split::Test).unwrap()
+        CIFAR.get_or_init(|| Some(load_cifar10(cifar_dir()?, Split::Test).unwrap()))
     };
-    Some(data.take(n))
+    Some(data.as_ref()?.take(n))
 }
 
 /// Loads `name` on `B` and checks its clean calibration against the recorded one: ACC within
