@@ -11,8 +11,8 @@
 //! * Calibration is measured by ACC, CONF, ECE and the signed miscalibration score
 //!   MCS = CONF − ACC ([`metrics`]): positive = overconfident, negative = underconfident.
 //!
-//! Everything is generic over the Burn backend: the same code runs on NdArray (CPU), WGPU and
-//! CUDA. Attacks need an autodiff backend (`Autodiff<B>`) to take input gradients; their inputs
+//! Everything is generic over the Burn backend: the same code runs on NdArray, Flex and LibTorch
+//! (CPU; LibTorch also CUDA), WGPU and CUDA. Attacks need an autodiff backend (`Autodiff<B>`) to take input gradients; their inputs
 //! and outputs live on the inner backend.
 //!
 //! ```
