@@ -12,8 +12,8 @@
 //!   MCS = CONF − ACC ([`metrics`]): positive = overconfident, negative = underconfident.
 //!
 //! Everything is generic over the Burn backend: the same code runs on NdArray, Flex and LibTorch
-//! (CPU; LibTorch also CUDA), WGPU and CUDA. Attacks need an autodiff backend (`Autodiff<B>`) to take input gradients; their inputs
-//! and outputs live on the inner backend.
+//! (CPU; LibTorch also CUDA), WGPU and CUDA. Attacks need an autodiff backend (`Autodiff<B>`) to
+//! take input gradients; their inputs and outputs live on the inner backend.
 //!
 //! ```
 //! use advcal::prelude::*;

@@ -10,8 +10,9 @@ use burn::prelude::*;
 /// Configuration of [`SmallCnn`]: five 3×3 conv + BatchNorm + ReLU layers (widths `w, w, 2w, 2w,
 /// 4w`, max-pool after the 2nd and 4th), global average pooling and a linear head.
 ///
-/// With the default width 16 it has ≈ 37 k parameters and costs ≈ 8 M multiply-adds per 32×32
-/// image (ResNet-18: 556 M), which makes CPU adversarial training practical.
+/// With the default width 16 it has ≈ 36 k parameters (35,962 trainable) and costs ≈ 8 M
+/// multiply-adds per 32×32 image (ResNet-18: 556 M), which makes CPU adversarial training
+/// practical.
 #[derive(Config, Debug)]
 pub struct SmallCnnConfig {
     /// Number of classes.
