@@ -60,8 +60,13 @@ stage train train
 # images, Figs. 4-8 and Table 1. Their JSON/SVG land in $runs/out; copy them to results/cifar/.
 # One stage per experiment, so an interrupted evaluation resumes at the experiment it stopped in
 # (Fig. 4 alone takes about 25 minutes). Each experiment seeds itself from --seed, so the records
-# are the same as from one call running them all.
+# are the same as from one call running them all. A record committed in results/cifar/ is a
+# finished experiment of the committed models: its stage is marked done (a fresh machine).
 for experiment in models fig4 fig5 fig6 fig7 table1 fig8; do
+    if [ -f "results/cifar/$experiment.json" ] && [ ! -f "$runs/stages/evaluation-$experiment.done" ]; then
+        touch "$runs/stages/evaluation-$experiment.done"
+        echo "train-cifar: results/cifar/$experiment.json is committed; stage evaluation-$experiment marked done"
+    fi
     stage "evaluation-$experiment" "$experiment"
 done
 # The IAT ablations (three IAT variants fine-tuned like IAT), trained and evaluated.
