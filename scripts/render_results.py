@@ -27,6 +27,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -606,7 +607,13 @@ class Results:
 # Building blocks of the sections
 # ------------------------------------------------------------------------------------------------
 
+# Every claim rendered on the page, (text, ref, verdict), in page order: the rows of
+# *Verdicts at a glance*. render() empties it before each page.
+CLAIMS = []
+
+
 def claim(text, ref, verdict, how=None):
+    CLAIMS.append((text, ref, verdict))
     line = f"* **{text}** ({ref}): {verdict}."
     return line + (f" {how}" if how else "")
 
@@ -1752,10 +1759,64 @@ SECTIONS = [header, verdict_rules, commands, setup, training, clean_models, fig4
             fig7, table1, table3, vgg_warmup, fig8, beyond, table2, not_shown]
 
 
+def slug(title):
+    """The anchor GitHub gives a heading: lower case, punctuation and symbols dropped, spaces to
+    hyphens."""
+    return re.sub(r"[^\w\- ]", "", title.lower()).replace(" ", "-")
+
+
+def verdict_kinds(verdict):
+    """The verdicts a claim's summary states, its parenthesised parts (a composite claim's parts,
+    the span of radii) left out."""
+    head = re.sub(r"\([^)]*\)", "", verdict)
+    return {v for v in (R, N, I) if f"*{v}*" in head}
+
+
+def glance(rows):
+    """*Verdicts at a glance*: every claim of the page, its section and its verdict."""
+    if not rows:
+        return ""
+    kinds = [verdict_kinds(v) for _, _, _, v in rows]
+    count = lambda pred: sum(1 for k in kinds if pred(k))
+    tally = (f"{len(rows)} claims: {count(lambda k: k == {R})} *reproduced* wherever tested, "
+             f"{count(lambda k: k == {N})} *not reproduced* wherever tested, "
+             f"{count(lambda k: k == {I})} *inconclusive* wherever tested, "
+             f"{count(lambda k: len(k) > 1)} with verdicts that depend on the radius or model")
+    table = md_table(["section", "claim", "source", "verdict"],
+                     [[f"[{sec.split(' — ')[0]}](#{slug(sec)})", text, ref, v]
+                      for sec, text, ref, v in rows])
+    return f"""## Verdicts at a glance
+
+Every claim tested on this page, with the verdict its section gives (the rules are under *How
+to read the verdicts*; the section holds the records and intervals behind each). Table 2's
+claims are tested on Tiny ImageNet-200, every other on CIFAR-10. {tally}.
+
+{table}
+"""
+
+
 def render(directory, weights_dir=None, out=None):
     """(page text, derived.json text) for a results directory."""
     res = Results(directory, weights_dir, out)
-    page = "\n".join(section(res) for section in SECTIONS)
+    CLAIMS.clear()
+    parts, rows = [], []
+    for section in SECTIONS:
+        start = len(CLAIMS)
+        text = section(res)
+        parts.append(text)
+        lines = text.splitlines()
+        found = []
+        for claim_text, ref, verdict in CLAIMS[start:]:
+            at = next((i for i, line in enumerate(lines)
+                       if line.startswith(f"* **{claim_text}** ({ref}): ")), None)
+            if at is None:
+                raise RuntimeError(f"claim not printed by {section.__name__}: {claim_text}")
+            heading = next((lines[i].lstrip("# ").strip() for i in range(at, -1, -1)
+                            if lines[i].startswith(("## ", "### "))), None)
+            found.append((at, heading, claim_text, ref, verdict))
+        rows += [row[1:] for row in sorted(found, key=lambda row: row[0])]  # page order
+    parts.insert(1, glance(rows))
+    page = "\n".join(parts)
     while "\n\n\n" in page:
         page = page.replace("\n\n\n", "\n\n")
     return page.rstrip("\n") + "\n", res.derived.dumps()

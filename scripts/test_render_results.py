@@ -401,6 +401,52 @@ def test_fig7(smoke, tmp):
     assert "*reproduced* at every ε" in claim_line(page, "PGD-AT and ACE-AT have the highest")
 
 
+def glance_rows(page):
+    """The rows of *Verdicts at a glance*: [section link, claim, source, verdict], unescaped."""
+    rows = []
+    for line in sections(page)["Verdicts at a glance"].splitlines():
+        if line.startswith("| ["):
+            cells = re.split(r"(?<!\\) \| ", line[2:-2])
+            rows.append([c.replace("\\|", "|") for c in cells])
+    return rows
+
+
+def test_glance(smoke, tmp):
+    """Every claim of the page appears once in the summary, with its section's verdict, and the
+    tally adds up; a verdict that changes in its section changes in the summary."""
+    R, N, I = rr.R, rr.N, rr.I
+    assert rr.verdict_kinds("*not reproduced* (smaller |MCS|: *reproduced*)") == {N}
+    assert rr.verdict_kinds("*reproduced* at ε = 0.02, *inconclusive* at 0.03–0.10") == {R, I}
+    assert rr.verdict_kinds("lower CONF: *not reproduced*") == {N}
+    assert rr.verdict_kinds("*inconclusive* at every ε (0.02–0.10)") == {I}
+    d = fresh(smoke, tmp, "glance")
+    page = render_checked(d, tmp)
+    claims = (list(rr.CLAIMS) if rr.render(str(d), None, str(tmp / "glance.md"))[0] == page
+              else None)
+    assert claims, "the in-process render differs from the script's"
+    rows = glance_rows(page)
+    assert len(rows) == len(claims) > 20, (len(rows), len(claims))
+    assert sorted(tuple(r[1:]) for r in rows) == sorted(claims)
+    for link, text, ref, verdict in rows:
+        assert page.count(f"* **{text}** ({ref}): {verdict}.") >= 1, text
+        title = link[1:].split("](#")[0]
+        assert any(t.startswith(title) for t in sections(page)), link
+    tally = re.search(r"(\d+) claims: (\d+) \*reproduced\* wherever tested, (\d+) \*not "
+                      r"reproduced\* wherever tested, (\d+) \*inconclusive\* wherever tested, "
+                      r"(\d+) with verdicts that depend", page)
+    total, *parts = map(int, tally.groups())
+    assert total == len(rows) == sum(parts), (total, parts)
+    kinds = [rr.verdict_kinds(v) for _, _, _, v in rows]
+    assert parts == [kinds.count({R}), kinds.count({N}), kinds.count({I}),
+                     sum(1 for k in kinds if len(k) > 1)], parts
+    # CCAT's PGD MCS set to +0.10 (not ≈ 0), then to +0.01 (≈ 0): the row follows.
+    for acc, want in ((0.01, f"*{N}* at every ε"), (0.10, f"*{R}* at every ε")):
+        edit(d, "fig7", lambda r: setv(r, acc, 0.11) if r["attack"] == "pgd"
+             and r["model"] == "CCAT" else None)
+        row = [r for r in glance_rows(render_checked(d, tmp)) if r[1] == "CCAT's MCS ≈ 0"]
+        assert len(row) == 1 and row[0][3].startswith(want), (acc, row)
+
+
 CLEAN = "Clean calibration of the trained models"
 TABLE2 = "Table 2 — IAA versus UCA on Tiny ImageNet (the paper's table is empty)"
 
@@ -693,6 +739,7 @@ def main(argv):
         test_partial(smoke, tmp)
         test_weights_layout(smoke, tmp)
         for test in (test_fig5_pgd_approx, test_fig5_only_iaa_negative, test_fig6, test_fig7,
+                     test_glance,
                      test_clean_models, test_table2_claims, test_ablation, test_optimum,
                      test_tables_have_consistent_columns, test_gallery, test_robust_partial,
                      test_check_results_rejects):
