@@ -390,6 +390,7 @@ def test_fig7(smoke, tmp):
     assert "*reproduced* at every ε" in claim_line(page, "CCAT's MCS ≈ 0")       # +0.01
     assert "*reproduced* at every ε" in claim_line(page, "ACE-AT is underconfident")
     assert "*reproduced* at every ε" in claim_line(page, "AT+IAT is about as robust")
+    assert "Reading CCAT's verdict" not in page  # CCAT keeps 10 % accuracy here
     # CCAT holding its confidence while its accuracy vanishes: MCS +0.10, clearly not ≈ 0;
     # AT+IAT 0.10 behind PGD-AT: clearly not as robust.
     acc.update(CCAT=0.01, **{"AT+IAT": 0.33})
@@ -397,6 +398,8 @@ def test_fig7(smoke, tmp):
          if r["attack"] == "pgd" else None)
     page = render_checked(d, tmp)
     assert "*not reproduced* at every ε" in claim_line(page, "CCAT's MCS ≈ 0")
+    assert ("Reading CCAT's verdict: under PGD its accuracy is 0.010–0.010 and its confidence "
+            "0.110–0.110 at every radius.") in page
     assert "*not reproduced* at every ε" in claim_line(page, "AT+IAT is about as robust")
     assert "*reproduced* at every ε" in claim_line(page, "PGD-AT and ACE-AT have the highest")
 
