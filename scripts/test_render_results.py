@@ -377,6 +377,29 @@ def test_fig6(smoke, tmp):
     assert "*inconclusive* at ε = 0.10" in line, line
 
 
+def test_fig6_reading(smoke, tmp):
+    """The reading of IAA's MCS names the models whose accuracy IAA lowers at the largest
+    radius and those it raises at every radius, and is absent when neither happens."""
+    d = fresh(smoke, tmp, "fig6reading")
+    acc = {"PT": 0.40}
+
+    def f(r):
+        if r["attack"] == "clean":
+            setv(r, 0.80, 0.85)
+        elif r["attack"] == "iaa":
+            setv(r, acc.get(r["model"], 0.90), 0.30)
+    edit(d, "fig6", f)
+    page = render_checked(d, tmp)
+    section = sections(page)["Fig. 6 — IAA against the six training strategies"]
+    assert ("At ε = 0.10 IAA lowers the accuracy of PT below the clean value (PT: 0.800 → "
+            "0.400, CONF 0.300)") in section, section
+    assert ("IAA raises the accuracy of PGD-AT, ACE-AT, CCAT, IAT and AT+IAT above the clean "
+            "value at every radius") in section, section
+    acc.update({m: 0.80 for m in rr.SIX})
+    edit(d, "fig6", f)
+    assert "Reading the MCS under IAA" not in render_checked(d, tmp)
+
+
 def test_fig7(smoke, tmp):
     d = fresh(smoke, tmp, "fig7")
     acc = {"PT": 0.0, "PGD-AT": 0.45, "ACE-AT": 0.46, "CCAT": 0.10, "IAT": 0.05, "AT+IAT": 0.425}
@@ -741,7 +764,8 @@ def main(argv):
         test_empty(tmp)
         test_partial(smoke, tmp)
         test_weights_layout(smoke, tmp)
-        for test in (test_fig5_pgd_approx, test_fig5_only_iaa_negative, test_fig6, test_fig7,
+        for test in (test_fig5_pgd_approx, test_fig5_only_iaa_negative, test_fig6,
+                     test_fig6_reading, test_fig7,
                      test_glance,
                      test_clean_models, test_table2_claims, test_ablation, test_optimum,
                      test_tables_have_consistent_columns, test_gallery, test_robust_partial,
