@@ -561,7 +561,8 @@ pub fn draw(dir: &Path, experiment: &str, records: &[Record]) -> Result<bool> {
             &["accuracy", "confidence", "mcs"],
             |r: &Record| r.model.clone(),
         )?,
-        "table1" | "table2" => bars(&path, experiment, records)?,
+        "table1" => bars(&path, "Table 1", records)?,
+        "table2" => bars(&path, "Table 2 (Tiny ImageNet-200)", records)?,
         "table3" => {
             let mut names: Vec<&str> = Vec::new();
             for r in records {
