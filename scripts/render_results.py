@@ -1845,7 +1845,8 @@ def glance(rows):
 
 Every claim tested on this page, with the verdict its section gives (the rules are under *How
 to read the verdicts*; the section holds the records and intervals behind each). Table 2's
-claims are tested on Tiny ImageNet-200, every other on CIFAR-10. {tally}.
+claims are tested on Tiny ImageNet-200, every other on CIFAR-10. The IAT ablation's questions,
+which go beyond the paper, are answered in its own section. {tally}.
 
 {table}
 """
