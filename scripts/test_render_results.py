@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import unicodedata
 from pathlib import Path
 
 SCRIPTS = Path(__file__).resolve().parent
@@ -392,9 +393,28 @@ def test_fig6_reading(smoke, tmp):
     page = render_checked(d, tmp)
     section = sections(page)["Fig. 6 — IAA against the six training strategies"]
     assert ("At ε = 0.10 IAA lowers the accuracy of PT below the clean value (PT: 0.800 → "
-            "0.400, CONF 0.300)") in section, section
+            "0.400): images pushed past a wrong class.") in section, section
     assert ("IAA raises the accuracy of PGD-AT, ACE-AT, CCAT, IAT and AT+IAT above the clean "
             "value at every radius") in section, section
+    # PT's MCS is −0.10 at every radius: nothing moves back towards 0.
+    assert "moves back towards 0" not in section and "At the smaller radii" not in section
+    # PT: MCS −0.30 at ε = 0.02, −0.02 at 0.10 (CONF 0.38 < 0.85 clean); IAT: more accurate
+    # than clean at 0.02, less at 0.10.
+    conf = {("PT", 0.02): 0.10, ("PT", 0.06): 0.20, ("PT", 0.10): 0.38}
+    iat = {0.02: 0.90, 0.06: 0.80, 0.10: 0.40}
+
+    def g(r):
+        e = round(r["epsilon"], 2)
+        if r["attack"] == "iaa" and r["model"] == "PT":
+            setv(r, 0.40, conf[("PT", e)])
+        elif r["attack"] == "iaa" and r["model"] == "IAT":
+            setv(r, iat[e], 0.30)
+    edit(d, "fig6", g)
+    section = sections(render_checked(d, tmp))["Fig. 6 — IAA against the six training strategies"]
+    assert "lowers the accuracy of PT and IAT below the clean value" in section, section
+    assert "At the smaller radii it raises IAT's accuracy instead (ε = 0.02)." in section
+    assert ("The MCS of PT and IAT moves back towards 0 at the largest radius (PT: −0.300 at "
+            "ε = 0.02, −0.020 at 0.10, CONF 0.380 against 0.850 clean)") in section, section
     acc.update({m: 0.80 for m in rr.SIX})
     edit(d, "fig6", f)
     assert "Reading the MCS under IAA" not in render_checked(d, tmp)
@@ -423,6 +443,12 @@ def test_fig7(smoke, tmp):
     assert "*not reproduced* at every ε" in claim_line(page, "CCAT's MCS ≈ 0")
     assert ("Reading CCAT's verdict: under PGD its accuracy is 0.010–0.010 and its confidence "
             "0.110–0.110 at every radius.") in page
+    # Still not ≈ 0, but CCAT's confidence 0.20 is no near-uniform prediction: no reading.
+    edit(d, "fig7", lambda r: setv(r, 0.01, 0.20) if r["attack"] == "pgd"
+         and r["model"] == "CCAT" else None)
+    page = render_checked(d, tmp)
+    assert "*not reproduced* at every ε" in claim_line(page, "CCAT's MCS ≈ 0")
+    assert "Reading CCAT's verdict" not in page
     assert "*not reproduced* at every ε" in claim_line(page, "AT+IAT is about as robust")
     assert "*reproduced* at every ε" in claim_line(page, "PGD-AT and ACE-AT have the highest")
 
@@ -453,10 +479,19 @@ def test_glance(smoke, tmp):
     rows = glance_rows(page)
     assert len(rows) == len(claims) > 20, (len(rows), len(claims))
     assert sorted(tuple(r[1:]) for r in rows) == sorted(claims)
+    # In page order, each row links to the heading above its claim line, by GitHub's anchor
+    # rule (lower case; letters, digits, spaces, hyphens and underscores kept; spaces to
+    # hyphens), written here independently of render_results.slug.
+    github = lambda t: "".join(c for c in t.lower() if c in " -_" or
+                               unicodedata.category(c)[0] in "LN").replace(" ", "-")
+    lines = page.splitlines()
+    at = next(i for i, l in enumerate(lines) if l == "## Verdicts at a glance")
     for link, text, ref, verdict in rows:
-        assert page.count(f"* **{text}** ({ref}): {verdict}.") >= 1, text
-        title = link[1:].split("](#")[0]
-        assert any(t.startswith(title) for t in sections(page)), link
+        at = next(i for i in range(at + 1, len(lines))
+                  if lines[i].startswith(f"* **{text}** ({ref}): {verdict}."))
+        heading = next(lines[i].lstrip("# ") for i in range(at, -1, -1)
+                       if lines[i].startswith(("## ", "### ")))
+        assert link == f"[{heading.split(' — ')[0]}](#{github(heading)})", (link, heading)
     tally = re.search(r"(\d+) claims: (\d+) \*reproduced\* wherever tested, (\d+) \*not "
                       r"reproduced\* wherever tested, (\d+) \*inconclusive\* wherever tested, "
                       r"(\d+) with verdicts that depend", page)
