@@ -607,14 +607,20 @@ class Results:
 # Building blocks of the sections
 # ------------------------------------------------------------------------------------------------
 
-# Every claim rendered on the page, (text, ref, verdict), in page order: the rows of
-# *Verdicts at a glance*. render() empties it before each page.
+# Every claim built for the page, (text, ref, verdict), in the order the sections build them
+# (render() puts them in page order): the rows of *Verdicts at a glance*. render() empties it
+# before each page.
 CLAIMS = []
+
+
+def claim_prefix(text, ref):
+    """How a claim's line starts on the page; render() finds each claim by it."""
+    return f"* **{text}** ({ref}): "
 
 
 def claim(text, ref, verdict, how=None):
     CLAIMS.append((text, ref, verdict))
-    line = f"* **{text}** ({ref}): {verdict}."
+    line = f"{claim_prefix(text, ref)}{verdict}."
     return line + (f" {how}" if how else "")
 
 
@@ -1236,6 +1242,7 @@ def fig7(res):
     mcs = lambda m, e: iv(find(m, e), "mcs")
     rest = ["PT", "CCAT", "IAT", "AT+IAT"]
     margin = res.derived.const("anchor.approx_margin")
+    ccat_zero = [(e, v_approx(mcs("CCAT", e), 0.0, margin)) for e in eps]
     claims = [
         claim("PGD-AT and ACE-AT have the highest accuracy under PGD", "Fig. 7",
               summarize([(e, v_all([v_largest(acc(m, e), [acc(o, e) for o in rest])
@@ -1243,8 +1250,7 @@ def fig7(res):
               "Tested as each of the two lying above the four others."),
         claim("IAT is partially robust: accuracy under PGD above PT's", "Fig. 7",
               summarize([(e, v_greater(acc("IAT", e), acc("PT", e))) for e in eps])),
-        claim("CCAT's MCS ≈ 0", "Fig. 7",
-              summarize([(e, v_approx(mcs("CCAT", e), 0.0, margin)) for e in eps]),
+        claim("CCAT's MCS ≈ 0", "Fig. 7", summarize(ccat_zero),
               f"Equal within ±{fk(margin, 2)}: {APPROX_HOW}"),
         claim("ACE-AT is underconfident (MCS < 0)", "Fig. 7",
               summarize([(e, v_threshold(mcs("ACE-AT", e), "<", 0)) for e in eps])),
@@ -1254,8 +1260,7 @@ def fig7(res):
               f"Equal within ±{fk(margin, 2)}: {APPROX_HOW}"),
     ]
     reading = ccat_under_pgd([find("CCAT", e) for e in eps],
-                             bool(eps) and all(v_approx(mcs("CCAT", e), 0.0, margin) == N
-                                               for e in eps))
+                             bool(ccat_zero) and all(v == N for _, v in ccat_zero))
     return title + f"""{what}
 
 {res.plot("fig7", "Fig. 7")}
@@ -1893,7 +1898,7 @@ def render(directory, weights_dir=None, out=None):
         found = []
         for claim_text, ref, verdict in CLAIMS[start:]:
             at = next((i for i, line in enumerate(lines)
-                       if line.startswith(f"* **{claim_text}** ({ref}): ")), None)
+                       if line.startswith(claim_prefix(claim_text, ref))), None)
             if at is None:
                 raise RuntimeError(f"claim not printed by {section.__name__}: {claim_text}")
             heading = next((lines[i].lstrip("# ").strip() for i in range(at, -1, -1)
