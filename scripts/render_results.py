@@ -1539,6 +1539,52 @@ ABLATION_OPTIONS = [(CORRECT_ONLY, "IatConfig::with_correct_only(true)"),
                     (TRAIN_BN, "IatConfig::with_attack(IaaConfig::new().with_mode(Mode::Train))")]
 
 
+def ablation_reading(lowered, label, get, absm, value):
+    """What the two variants that change IAT's training data say together, from their answers:
+    whether both lower IAT's clean MCS (then the correct-only test does not single the label
+    leak out: the clean-CE variant keeps the leaking examples), how close to PT's they come, and
+    whether they move the MCS under IAA further from 0 than IAT's. Empty when the correct-only
+    variant does not lower it. `get` gives a record's interval, `value` its estimate."""
+    co, cc = label(CORRECT_ONLY), label(CLEAN_CE)
+    if lowered.get(CORRECT_ONLY) != YES:
+        return ""
+    mcs = lambda m, a="clean": get(m, a, "mcs")
+    shown = lambda ms, a: ", ".join(f"{m} {s3(value(m, a, 'mcs'))}" for m in ms)
+    both = lowered.get(CLEAN_CE) == YES
+    fixed = [co] + ([cc] if both else [])
+    above_pt = [m for m in fixed if answer(v_greater(mcs(m), mcs("PT"))) == YES]
+    parts = ["**Reading.**"]
+    if both:
+        parts.append(
+            f"Both changes lower IAT's clean MCS ({shown(['IAT', co, cc, 'PT'], 'clean')}), so "
+            f"the correct-only test does not single out the leak: {co} changes two things at "
+            f"once (its misclassified training images lose their IAA examples and are trained "
+            f"on clean inputs instead), while {cc} keeps every IAA example, the label-leaking "
+            f"ones included, adds a clean term, and lowers the clean MCS as well. The records "
+            f"fit the simpler reading that IAT is overconfident because it never trains on "
+            f"clean inputs as well as they fit the label leak. A variant that drops the IAA "
+            f"examples of misclassified images without training those images on clean inputs "
+            f"would separate the two; it was not run.")
+    elif cc is not None and lowered.get(CLEAN_CE) is not None:
+        parts.append(
+            f"{cc}, which keeps the label-leaking examples and adds clean inputs, is not shown "
+            f"to lower IAT's clean MCS: the records favour the label leak over a missing clean "
+            f"term.")
+    not_above = [m for m in fixed if m not in above_pt]
+    if not_above:
+        parts.append(f"{join_words(not_above)} {'is' if len(not_above) == 1 else 'are'} not "
+                     f"shown to be more overconfident on clean data than PT.")
+    if above_pt:
+        parts.append(f"{join_words(above_pt)} {'stays' if len(above_pt) == 1 else 'stay'} "
+                     f"more overconfident on clean data than PT.")
+    further = [m for m in fixed if answer(v_less(absm(m, "iaa"), absm("IAT", "iaa"))) == NO]
+    if further:
+        parts.append(
+            f"The price is paid under IAA: the MCS of {join_words(further)} under IAA is further "
+            f"from 0 than IAT's ({shown(further + ['IAT'], 'iaa')}).")
+    return "\n" + " ".join(parts) + "\n"
+
+
 def ablation(res):
     title = "### IAT ablation: is IAT overconfident on clean data, and why?\n\n"
     what = ("Three IAT variants, fine-tuned exactly like IAT, beside PT and IAT: IAA examples "
@@ -1598,6 +1644,9 @@ def ablation(res):
         lines.append(f"* **Does train-mode BatchNorm change anything?** *{NOT_SHOWN}* "
                      f"(no `{TRAIN_BN}` records).")
     hyp = lowered.get(CORRECT_ONLY)
+    value = lambda m, a, k: pick(recs, model=m, attack=a)[k]
+    reading = ablation_reading(lowered, label, get, absm, value) if has("PT") and has("IAT") \
+        else ""
     hyp_line = ("**The label-leak hypothesis** predicts that the correct-only variant lowers IAT's "
                 "clean MCS: " + {YES: "*supported* (it does)", NO: "*contradicted* (it raises it)"}
                 .get(hyp, "*not shown* at this sample size (the intervals overlap)"
@@ -1652,7 +1701,7 @@ rules above):
 {chr(10).join(lines)}
 
 {hyp_line}
-
+{reading}
 **Does any variant deliver what the paper promises?** Better calibrated than PT on clean data
 and under IAA (|MCS| and ECE both below PT's, disjoint intervals), with a clean accuracy at most
 {fk(drop, 2)} below PT's (judged on the conservative interval of the difference, as stated

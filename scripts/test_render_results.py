@@ -641,6 +641,29 @@ def test_ablation(smoke, tmp):
     assert rows["IAT correct-only"].endswith("| **yes** |"), rows["IAT correct-only"]
     assert rows["IAT + clean CE (w = 0.5)"].endswith("| **no** |"), rows
     assert "Delivers what the paper promises: IAT correct-only." in sec, sec
+    # The reading: both variants lower IAT's clean MCS, so the correct-only test does not single
+    # out the leak; clean CE stays above PT's clean MCS and pays under IAA (−0.34 vs IAT −0.15),
+    # correct-only does neither.
+    reading = next(p for p in sec.split("\n\n") if p.startswith("**Reading.**"))
+    assert "Both changes lower IAT's clean MCS (IAT +0.150, IAT correct-only +0.020, " \
+           "IAT + clean CE (w = 0.5) +0.080, PT +0.050), so the correct-only test does not " \
+           "single out the leak" in reading, reading
+    assert "IAT correct-only is not shown to be more overconfident on clean data than PT. " \
+           "IAT + clean CE (w = 0.5) stays more overconfident on clean data than PT." in reading
+    assert "the MCS of IAT + clean CE (w = 0.5) under IAA is further from 0 than IAT's " \
+           "(IAT + clean CE (w = 0.5) −0.340, IAT −0.150)." in reading, reading
+    # A clean CE term that does not lower the clean MCS favours the leak instead; correct-only's
+    # MCS under IAA equal to IAT's is no price paid.
+    ablation_records(d, {"IAT + clean CE": {"clean": iat["clean"]},
+                         "IAT correct-only": {"iaa": iat["iaa"]}})
+    sec = sections(render_checked(d, tmp))[
+        "IAT ablation: is IAT overconfident on clean data, and why?"]
+    assert "Both changes" not in sec, sec
+    assert "IAT + clean CE (w = 0.5), which keeps the label-leaking examples and adds clean " \
+           "inputs, is not shown to lower IAT's clean MCS: the records favour the label leak " \
+           "over a missing clean term. IAT correct-only is not shown to be more overconfident" \
+        in sec, sec
+    assert "The price is paid under IAA" not in sec, sec
     # The opposite outcome: correct-only raises the clean MCS; train-mode BN changes the IAA MCS;
     # correct-only's accuracy 0.10 below PT's.
     ablation_records(d, {"IAT correct-only": {"clean": (0.75, 0.99)},
@@ -649,6 +672,7 @@ def test_ablation(smoke, tmp):
         "IAT ablation: is IAT overconfident on clean data, and why?"]
     assert "(IAT correct-only) lower IAT's clean MCS?** *no*" in sec, sec
     assert "clean MCS: *contradicted*" in sec, sec
+    assert "**Reading.**" not in sec, sec
     assert "(IAT train-mode BN) change anything?** *yes*. Differs from IAT in: iaa CONF and " \
            "iaa MCS." in sec, sec
     assert "No model is shown to deliver what the paper promises; shown not to:" in sec, sec
