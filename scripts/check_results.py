@@ -58,7 +58,9 @@ LEGACY = [False]
 # Experiments beyond the paper (tables only), and how many models each compares: every model
 # has one clean, one PGD and one IAA record at the same epsilon.
 BEYOND = ("iat-ablation", "finetune-vs-scratch")
-BEYOND_MODELS = {"iat-ablation": 5, "finetune-vs-scratch": 2}
+# The allowed model counts: iat-ablation gained a sixth model (the drop-misclassified variant)
+# after the cifar preset's five-model records were committed; both are complete experiments.
+BEYOND_MODELS = {"iat-ablation": (5, 6), "finetune-vs-scratch": (2,)}
 # The paper's Table 2 rows (no CCAT).
 FIVE = SIX - {"CCAT"}
 
@@ -244,8 +246,9 @@ def main(out, required=(), page=None):
         if name not in data:
             continue
         models = {r["model"] for r in data[name]}
-        if len(models) != BEYOND_MODELS[name]:
-            problems.append(f"{name}: {len(models)} models instead of {BEYOND_MODELS[name]}")
+        if len(models) not in BEYOND_MODELS[name]:
+            problems.append(f"{name}: {len(models)} models instead of "
+                            f"{' or '.join(map(str, BEYOND_MODELS[name]))}")
         for model in models:
             attacks = sorted(r["attack"] for r in data[name] if r["model"] == model)
             if attacks != ["clean", "iaa", "pgd"]:

@@ -69,6 +69,8 @@ RUNS = [
     ("table3-vgg19", "plain VGG-19 (Table 3)"),
     ("iat-correct-only", "IAT ablation: IAA examples of correctly classified images only, "
                          "fine-tuned from the base"),
+    ("iat-drop-misclassified", "IAT ablation: IAA examples of correctly classified images "
+                               "only, misclassified images left out, fine-tuned from the base"),
     ("iat-clean0.5", "IAT ablation: clean CE term beside the IAA term (w = 0.5), fine-tuned "
                      "from the base"),
     ("iat-train-bn", "IAT ablation: IAA generated with train-mode BatchNorm, fine-tuned from "
@@ -1533,10 +1535,45 @@ def fig8(res):
 # The IAT variants of iat-ablation.json, by the start of their model label (the clean-CE label
 # carries its weight, e.g. "IAT + clean CE (w = 0.5)").
 CORRECT_ONLY, CLEAN_CE, TRAIN_BN = "IAT correct-only", "IAT + clean CE", "IAT train-mode BN"
+DROP = "IAT drop-misclassified"
 # How each variant is configured in the library (src/train/iat.rs, src/attack).
 ABLATION_OPTIONS = [(CORRECT_ONLY, "IatConfig::with_correct_only(true)"),
+                    (DROP, "IatConfig::with_drop_misclassified(true)"),
                     (CLEAN_CE, "IatConfig::with_clean_weight(w)"),
                     (TRAIN_BN, "IatConfig::with_attack(IaaConfig::new().with_mode(Mode::Train))")]
+
+
+def drop_reading(lowered, co, dm, mcs, shown):
+    """What the drop-misclassified variant says about the label leak, given that the correct-only
+    variant lowers IAT's clean MCS: the two differ only in the misclassified images' clean
+    inputs (correct-only trains them, drop-misclassified leaves them out), so dropping them
+    alone tells the leak from the clean inputs. Starts with a space."""
+    a = lowered.get(DROP)
+    than_co = answer(v_greater(mcs(dm), mcs(co)))
+    values = shown(["IAT", dm, co], "clean")
+    what = (f" {dm} separates the two: it trains on the same IAA examples as {co} and leaves "
+            f"the misclassified images out, with no clean input.")
+    if a == YES:
+        verdict = (f" It lowers IAT's clean MCS too ({values}): removing the label-leaking "
+                   f"examples is enough, without clean inputs, so the records support the label "
+                   f"leak as a cause of IAT's overconfidence.")
+    elif a == NO:
+        verdict = (f" It raises IAT's clean MCS ({values}): removing the label-leaking examples "
+                   f"without clean inputs does not help, so the records point to the missing "
+                   f"clean inputs, not the label leak.")
+    else:
+        verdict = (f" It is not shown to lower IAT's clean MCS ({values}; the intervals "
+                   f"overlap): at this sample size removing the label-leaking examples without "
+                   f"clean inputs does not reproduce the effect.")
+    if than_co == YES:
+        verdict += (f" Its clean MCS stays above {co}'s: the clean inputs of the misclassified "
+                    f"images lower it further.")
+    elif than_co == NO:
+        verdict += f" Its clean MCS is below {co}'s."
+    else:
+        verdict += (f" Its clean MCS is not shown to differ from {co}'s (the intervals "
+                    f"overlap).")
+    return what + verdict
 
 
 def ablation_reading(lowered, label, get, absm, value):
@@ -1545,13 +1582,15 @@ def ablation_reading(lowered, label, get, absm, value):
     leak out), whether their clean MCS is shown above PT's, and how their MCS under IAA and
     under PGD compares with IAT's. Empty when the correct-only variant does not lower IAT's
     clean MCS. `get` gives a record's interval, `value` its estimate."""
-    co, cc = label(CORRECT_ONLY), label(CLEAN_CE)
+    co, cc, dm = label(CORRECT_ONLY), label(CLEAN_CE), label(DROP)
     if lowered.get(CORRECT_ONLY) != YES:
         return ""
     mcs = lambda m, a="clean": get(m, a, "mcs")
     shown = lambda ms, a: ", ".join(f"{m} {s3(value(m, a, 'mcs'))}" for m in ms)
     both = lowered.get(CLEAN_CE) == YES
-    fixed = [co] + ([cc] if both else [])
+    fixed = [co] + ([cc] if both else []) + ([dm] if lowered.get(DROP) == YES else [])
+    separated = drop_reading(lowered, co, dm, mcs, shown) if dm is not None \
+        and lowered.get(DROP) is not None else ""
     parts = ["**Reading.**"]
     if both:
         parts.append(
@@ -1562,13 +1601,19 @@ def ablation_reading(lowered, label, get, absm, value):
             f"a clean term. Both put clean images into training (and into the train-mode "
             f"BatchNorm batch) and both weaken the leak, so the records fit the reading that IAT "
             f"is overconfident because it never trains on clean inputs as well as they fit the "
-            f"label leak. A variant that drops the IAA examples of misclassified images without "
-            f"training those images on clean inputs would separate the two; it was not run.")
+            f"label leak." + (separated if separated else
+                              " A variant that drops the IAA examples of misclassified images "
+                              "without training those images on clean inputs would separate "
+                              "the two; it was not run."))
     elif cc is not None and lowered.get(CLEAN_CE) is not None:
         parts.append(
             f"{cc}, which keeps the label-leaking examples and adds clean inputs, is not shown "
             f"to lower IAT's clean MCS: the records favour the label leak over a missing clean "
             f"term.")
+        if separated:
+            parts.append(separated.strip())
+    elif separated:
+        parts.append(separated.strip())
     above = [m for m in fixed if answer(v_greater(mcs(m), mcs("PT"))) == YES]
     overlap = [m for m in fixed if m not in above]
     if overlap:
@@ -1594,13 +1639,18 @@ def ablation_reading(lowered, label, get, absm, value):
 
 def ablation(res):
     title = "### IAT ablation: is IAT overconfident on clean data, and why?\n\n"
-    what = ("Three IAT variants, fine-tuned exactly like IAT, beside PT and IAT: IAA examples "
-            "only from correctly classified training images (the others are trained on clean); "
-            "a clean cross-entropy term beside the IAA term; IAA generated with train-mode "
-            "BatchNorm. Each model has a clean, a PGD and an IAA (λ = 5) record at ε = 8/255.")
+    recs = res.data.get("iat-ablation") or []
+    with_drop = not recs or any(isinstance(r.get("model"), str) and r["model"].startswith(DROP)
+                                for r in recs)
+    what = (f"{'Four' if with_drop else 'Three'} IAT variants, fine-tuned exactly like IAT, "
+            f"beside PT and IAT: IAA examples only from correctly classified training images "
+            f"(the others are trained on clean); "
+            + ("the same IAA examples with the misclassified images left out of training (no "
+               "clean input); " if with_drop else "")
+            + "a clean cross-entropy term beside the IAA term; IAA generated with train-mode "
+              "BatchNorm. Each model has a clean, a PGD and an IAA (λ = 5) record at ε = 8/255.")
     if not res.has("iat-ablation"):
         return title + res.pending("iat-ablation", what)
-    recs = res.data["iat-ablation"]
     d = res.derived
     yg = d.y_g(5.0, K_CIFAR)
     drop = d.const("anchor.acc_drop")
@@ -1623,11 +1673,13 @@ def ablation(res):
     lowered = {}
     for prefix, change in ((CORRECT_ONLY, "restricting the IAA examples to correctly "
                                           "classified images"),
+                           (DROP, "leaving the misclassified images out, with no clean input"),
                            (CLEAN_CE, "a clean CE term")):
         v = label(prefix)
         if not has(v):
-            lines.append(f"* **Does {change} lower IAT's clean MCS?** *{NOT_SHOWN}* "
-                         f"(no `{prefix}` records).")
+            if prefix != DROP:  # added later: absent from the first records
+                lines.append(f"* **Does {change} lower IAT's clean MCS?** *{NOT_SHOWN}* "
+                             f"(no `{prefix}` records).")
             continue
         lowered[prefix] = answer(v_less(get(v, "clean", "mcs"), get("IAT", "clean", "mcs")))
         lines.append(q(f"Does {change} ({v}) lower IAT's clean MCS?", lowered[prefix],
@@ -1651,6 +1703,7 @@ def ablation(res):
         lines.append(f"* **Does train-mode BatchNorm change anything?** *{NOT_SHOWN}* "
                      f"(no `{TRAIN_BN}` records).")
     hyp = lowered.get(CORRECT_ONLY)
+    hyp_drop = lowered.get(DROP)
     value = lambda m, a, k: pick(recs, model=m, attack=a)[k]
     reading = ablation_reading(lowered, label, get, absm, value) if has("PT") and has("IAT") \
         else ""
@@ -1661,8 +1714,16 @@ def ablation(res):
                                  NO: "*contradicted* (it raises it)"}
                 .get(hyp, "*not shown* at this sample size (the intervals overlap)"
                      if hyp else "*not tested* (no correct-only records)") + ".")
+    if hyp_drop is not None:
+        hyp_line = ("**The label-leak hypothesis** predicts that removing the label-leaking "
+                    "examples lowers IAT's clean MCS even with no clean input in their place "
+                    f"({label(DROP)}): " + {YES: "*supported* (it does)",
+                                            NO: "*contradicted* (it raises it)"}
+                    .get(hyp_drop, "*not shown* at this sample size (the intervals overlap)")
+                    + ".")
     # What the paper promises of IAT, asked of IAT and of each variant.
-    candidates = [m for m in ["IAT"] + [label(p) for p in (CORRECT_ONLY, CLEAN_CE, TRAIN_BN)]
+    candidates = [m for m in ["IAT"] + [label(p) for p in (CORRECT_ONLY, DROP, CLEAN_CE,
+                                                           TRAIN_BN)]
                   if has(m)]
     rows, delivers = [], []
     for m in candidates:
@@ -1688,6 +1749,9 @@ def ablation(res):
     else:
         summary = ("No model is shown to deliver what the paper promises"
                    + (f"; shown not to: {join_words(no)}" if no else "") + ".")
+    drop_note = (" Both of these also add clean inputs, so the drop-misclassified variant "
+                 "removes the label-leaking examples without adding any: if the leak is the "
+                 "cause, it should lower IAT's clean MCS as well." if with_drop else "")
     promise = md_table(["model", "clean: |MCS| and ECE below PT's",
                         "IAA: |MCS| and ECE below PT's",
                         f"clean ACC at most {fk(drop, 2)} below PT's", "delivers"], rows)
@@ -1700,8 +1764,8 @@ true-class probability is below y_G IAA raises it, and on a misclassified image 
 prediction to the true label wherever the ε-ball allows. For those images the IAA example is a
 label-leaking, helpful perturbation, so IAT may fit an easier input distribution that carries
 the label and end up overconfident on clean inputs. If so, training on IAA examples of correctly
-classified images only should lower IAT's clean MCS, and a clean CE term should too. Train-mode
-BatchNorm during generation is a third, independent change.
+classified images only should lower IAT's clean MCS, and a clean CE term should too.{drop_note}
+Train-mode BatchNorm during generation is an independent change.
 
 {records_table(recs)}
 

@@ -612,8 +612,21 @@ def ablation_records(d, values):
     edit(d, "iat-ablation", f)
 
 
+DROP = "IAT drop-misclassified"
+ABLATION = "IAT ablation: is IAT overconfident on clean data, and why?"
+
+
+def without_drop(d):
+    """The ablation's records without the drop-misclassified variant (as the cifar preset's
+    first records were written); the smoke run must have it."""
+    recs = load(d, "iat-ablation")
+    assert any(r["model"] == DROP for r in recs), "the smoke records lack " + DROP
+    save(d, "iat-ablation", [r for r in recs if r["model"] != DROP])
+
+
 def test_ablation(smoke, tmp):
     d = fresh(smoke, tmp, "ablation")
+    without_drop(d)
     iat = {"clean": (0.80, 0.95), "pgd": (0.05, 0.90), "iaa": (0.85, 0.70)}
     # PT overconfident (+0.05), IAT more so (+0.15); correct-only calibrated on clean data
     # (+0.02) and under IAA (−0.05, PT −0.50), accuracy 0.02 below PT's; clean CE in between
@@ -649,6 +662,8 @@ def test_ablation(smoke, tmp):
     assert "Both changes lower IAT's clean MCS (IAT +0.150, IAT correct-only +0.020, " \
            "IAT + clean CE (w = 0.5) +0.080, PT +0.050), so the correct-only test does not " \
            "single out the leak" in reading, reading
+    assert "would separate the two; it was not run." in reading, reading
+    assert "Three IAT variants" in sec and DROP not in sec, sec
     assert "The clean MCS of IAT correct-only is not shown to be above PT's (the intervals " \
            "overlap). The clean MCS of IAT + clean CE (w = 0.5) stays above PT's." in reading
     assert "Under IAA, the MCS of IAT + clean CE (w = 0.5) is further from 0 than IAT's " \
@@ -679,6 +694,57 @@ def test_ablation(smoke, tmp):
     assert "(IAT train-mode BN) change anything?** *yes*. Differs from IAT in: iaa CONF and " \
            "iaa MCS." in sec, sec
     assert "No model is shown to deliver what the paper promises; shown not to:" in sec, sec
+
+
+def test_ablation_drop(smoke, tmp):
+    """The drop-misclassified variant (the same IAA examples as correct-only, no clean input)
+    decides the label-leak hypothesis: supported when it lowers IAT's clean MCS, contradicted
+    when it raises it, not shown when the intervals overlap."""
+    d = fresh(smoke, tmp, "ablation-drop")
+    iat = {"clean": (0.80, 0.95), "pgd": (0.05, 0.90), "iaa": (0.85, 0.70)}
+    ablation_records(d, {
+        "PT": {"clean": (0.85, 0.90), "pgd": (0.0, 0.95), "iaa": (0.80, 0.30)},
+        "IAT": iat,
+        "IAT correct-only": {"clean": (0.83, 0.85), "pgd": (0.05, 0.80), "iaa": (0.83, 0.78)},
+        "IAT + clean CE": {"clean": (0.84, 0.92), "pgd": (0.03, 0.90), "iaa": (0.84, 0.50)},
+        "IAT train-mode BN": iat,
+        DROP: {"clean": (0.82, 0.85), "pgd": (0.05, 0.90), "iaa": (0.85, 0.70)},
+    })
+    sec = sections(render_checked(d, tmp))[ABLATION]
+    assert "Four IAT variants" in sec, sec
+    assert f"with no clean input ({DROP}) lower IAT's clean MCS?** *yes*" in sec, sec
+    assert "**The label-leak hypothesis** predicts that removing the label-leaking examples " \
+           f"lowers IAT's clean MCS even with no clean input in their place ({DROP}): " \
+           "*supported* (it does)." in sec, sec
+    reading = next(p for p in sec.split("\n\n") if p.startswith("**Reading.**"))
+    assert f"{DROP} separates the two: it trains on the same IAA examples as IAT correct-only " \
+           "and leaves the misclassified images out, with no clean input. It lowers IAT's clean " \
+           f"MCS too (IAT +0.150, {DROP} +0.030, IAT correct-only +0.020): removing the " \
+           "label-leaking examples is enough" in reading, reading
+    assert "Its clean MCS is not shown to differ from IAT correct-only's" in reading, reading
+    assert "it was not run" not in reading, reading
+    rows = {l.split(" | ")[0][2:]: l for l in sec.splitlines() if l.startswith("| IAT")
+            and l.count("*") >= 8}
+    assert DROP in rows, rows
+    # Dropping raises the clean MCS: the hypothesis is contradicted, the clean inputs decide.
+    ablation_records(d, {DROP: {"clean": (0.78, 0.98)}})
+    sec = sections(render_checked(d, tmp))[ABLATION]
+    assert f"({DROP}): *contradicted* (it raises it)." in sec, sec
+    assert f"It raises IAT's clean MCS (IAT +0.150, {DROP} +0.200, IAT correct-only +0.020): " \
+           "removing the label-leaking examples without clean inputs does not help, so the " \
+           "records point to the missing clean inputs, not the label leak. Its clean MCS stays " \
+           "above IAT correct-only's" in sec, sec
+    # Overlapping intervals: not shown.
+    ablation_records(d, {DROP: {"clean": (0.80, 0.945)}})
+    sec = sections(render_checked(d, tmp))[ABLATION]
+    assert f"({DROP}): *not shown* at this sample size" in sec, sec
+    assert "It is not shown to lower IAT's clean MCS (IAT +0.150, " in sec, sec
+    # A clean CE term that does not lower the clean MCS: the drop reading still follows.
+    ablation_records(d, {"IAT + clean CE": {"clean": iat["clean"]},
+                         DROP: {"clean": (0.82, 0.85)}})
+    sec = sections(render_checked(d, tmp))[ABLATION]
+    assert "Both changes" not in sec, sec
+    assert f"over a missing clean term. {DROP} separates the two" in sec, sec
 
 
 def test_optimum(smoke, tmp):
@@ -829,7 +895,8 @@ def main(argv):
         for test in (test_fig5_pgd_approx, test_fig5_only_iaa_negative, test_fig6,
                      test_fig6_reading, test_fig7,
                      test_glance,
-                     test_clean_models, test_table2_claims, test_ablation, test_optimum,
+                     test_clean_models, test_table2_claims, test_ablation, test_ablation_drop,
+                     test_optimum,
                      test_tables_have_consistent_columns, test_gallery, test_robust_partial,
                      test_check_results_rejects):
             test(smoke, tmp)

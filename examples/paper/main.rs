@@ -589,7 +589,9 @@ fn clean_pgd_iaa<B: AutodiffBackend>(
 /// Why IAT (Eq. 12) makes a network overconfident on clean data, tested by ablation (beyond
 /// the paper): IAT variants trained exactly like IAT (same budget and base), beside PT and IAT.
 /// * `correct_only`: IAA examples only from training images the model classifies correctly
-///   (on the others IAA is a label-leaking, helpful perturbation);
+///   (on the others IAA is a label-leaking, helpful perturbation), the others trained clean;
+/// * `drop_misclassified`: the same IAA examples, the misclassified images left out of the step
+///   (no clean input: separates the label leak from the clean inputs `correct_only` adds);
 /// * `clean_weight = 0.5`: a clean cross-entropy term beside the IAA term (one train-mode batch
 ///   of both, so BatchNorm's batch statistics also see the clean images);
 /// * IAA generated with train-mode BatchNorm (batch statistics) instead of eval mode.
@@ -603,6 +605,12 @@ fn iat_ablation<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
             IatConfig::new()
                 .with_attack(iaa.clone())
                 .with_correct_only(true),
+        ),
+        (
+            "IAT drop-misclassified",
+            IatConfig::new()
+                .with_attack(iaa.clone())
+                .with_drop_misclassified(true),
         ),
         (
             "IAT + clean CE (w = 0.5)",

@@ -45,6 +45,20 @@ pub struct IatConfig {
     /// `false` (Eq. 12: every image).
     #[config(default = false)]
     pub correct_only: bool,
+    /// Ablation, **beyond the paper**: train on IAA examples only for the training images the
+    /// current model classifies correctly, and leave the others **out of the step** (neither
+    /// their IAA example nor their clean image is trained on). As [`IatConfig::correct_only`], a
+    /// clean forward pass of the frozen model (in the attack's mode) decides per image; unlike
+    /// it, no clean input enters training, so the two together separate the label leak on
+    /// misclassified images from the lack of clean inputs. The loss is the mean over the kept
+    /// images (one host read per batch fetches their indices); the train-mode batch holds only
+    /// those, so BatchNorm's batch statistics come from them. A batch with no correctly
+    /// classified image contributes a zero loss through an eval-mode forward (no gradient, no
+    /// change to BatchNorm's running statistics; the optimizer's momentum and weight decay
+    /// still step). With [`IatConfig::clean_weight`] `> 0` the clean term still covers every
+    /// image. Excludes `correct_only`. Default `false`.
+    #[config(default = false)]
+    pub drop_misclassified: bool,
     /// Ablation, **beyond the paper**: weight `w ∈ [0, 1]` of a clean cross-entropy term,
     /// `loss = (1 − w)·CE(f(x + N), y) + w·CE(f(x), y)`, with the clean and the IAA images in
     /// one train-mode batch (as CCAT and AT+IAT combine theirs), so for any `w > 0` BatchNorm's
@@ -55,26 +69,42 @@ pub struct IatConfig {
 }
 
 impl IatConfig {
-    /// Checks `clean_weight ∈ [0, 1]` (the attack's settings are checked by the attack).
+    /// Checks `clean_weight ∈ [0, 1]` and that `correct_only` and `drop_misclassified` are not
+    /// both set (the attack's settings are checked by the attack).
     ///
     /// ```
     /// use advcal::train::IatConfig;
     /// assert!(IatConfig::new().with_clean_weight(0.5).validate().is_ok());
     /// assert!(IatConfig::new().with_clean_weight(1.5).validate().is_err());
+    /// let both = IatConfig::new().with_correct_only(true).with_drop_misclassified(true);
+    /// assert!(both.validate().is_err());
     /// ```
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] naming `clean_weight` when it is outside `[0, 1]` or NaN.
+    /// [`Error::InvalidParameter`] naming `clean_weight` when it is outside `[0, 1]` or NaN, or
+    /// naming `drop_misclassified` when `correct_only` is set too (each decides what a
+    /// misclassified image is trained on: its clean image, or nothing).
     pub fn validate(&self) -> Result<()> {
-        check_clean_weight(self.clean_weight)
+        check_options(
+            self.clean_weight,
+            self.correct_only,
+            self.drop_misclassified,
+        )
     }
 }
 
-fn check_clean_weight(w: f32) -> Result<()> {
+fn check_options(w: f32, correct_only: bool, drop_misclassified: bool) -> Result<()> {
     if !(0.0..=1.0).contains(&w) {
         return Err(Error::param(
             "clean_weight",
             format!("must lie in [0, 1] (got {w})"),
+        ));
+    }
+    if correct_only && drop_misclassified {
+        return Err(Error::param(
+            "drop_misclassified",
+            "excludes correct_only: a misclassified image is trained either on its clean image \
+             (correct_only) or not at all (drop_misclassified)",
         ));
     }
     Ok(())
@@ -104,9 +134,10 @@ fn check_clean_weight(w: f32) -> Result<()> {
 /// * reading and writing the bank copies the batch's noise between device and host once per
 ///   batch, the only synchronisation this strategy adds.
 ///
-/// **Ablations** (beyond the paper, off by default): [`IatConfig::correct_only`] and
-/// [`IatConfig::clean_weight`]; they add `-correct-only` and `-clean<w>` to the strategy's
-/// name (an inner IAA in [`Mode::Train`] adds `-train-bn`). What they do to a CIFAR-10
+/// **Ablations** (beyond the paper, off by default): [`IatConfig::correct_only`],
+/// [`IatConfig::drop_misclassified`] and [`IatConfig::clean_weight`]; they add
+/// `-correct-only`, `-drop-misclassified` and `-clean<w>` to the strategy's name (an inner IAA
+/// in [`Mode::Train`] adds `-train-bn`). What they do to a CIFAR-10
 /// ResNet-18 (clean, PGD and IAA calibration with 95 % intervals, and why none of them is the
 /// default) is measured in the repository's `docs/results.md`, section *IAT ablation*.
 #[derive(Debug, Clone)]
@@ -114,6 +145,7 @@ pub struct Iat {
     attack: Iaa,
     persistent: Option<PersistentNoiseConfig>,
     correct_only: bool,
+    drop_misclassified: bool,
     clean_weight: f32,
     bank: HashMap<usize, Vec<f32>>,
 }
@@ -125,9 +157,32 @@ impl Iat {
             attack: Iaa::new(config.attack),
             persistent: config.persistent,
             correct_only: config.correct_only,
+            drop_misclassified: config.drop_misclassified,
             clean_weight: config.clean_weight,
             bank: HashMap::new(),
         }
+    }
+
+    /// Whether the model (frozen, in the attack's mode) classifies each of `images` correctly,
+    /// `[N]`.
+    fn clean_correct<B, M>(
+        &self,
+        model: &M,
+        images: Tensor<B::InnerBackend, 4>,
+        labels: Tensor<B::InnerBackend, 1, Int>,
+    ) -> Result<Tensor<B::InnerBackend, 1, Bool>>
+    where
+        B: AutodiffBackend,
+        M: Classifier<B> + AutodiffModule<B>,
+    {
+        let mode = self.attack.config.mode;
+        let eps = self.attack.config.epsilon;
+        let frozen = attack_copy::<B, M>(model, &images, &labels, eps, mode)?;
+        let logits = frozen
+            .forward_mode(Tensor::from_inner(images), mode)
+            .inner();
+        let [n, _] = logits.dims();
+        Ok(logits.argmax(1).reshape([n]).equal(labels))
     }
 
     /// `iae` where the model (frozen, in the attack's mode) classifies `images` correctly, the
@@ -143,20 +198,68 @@ impl Iat {
         B: AutodiffBackend,
         M: Classifier<B> + AutodiffModule<B>,
     {
-        let mode = self.attack.config.mode;
-        let eps = self.attack.config.epsilon;
-        let frozen = attack_copy::<B, M>(model, &images, &labels, eps, mode)?;
-        let logits = frozen
-            .forward_mode(Tensor::from_inner(images.clone()), mode)
-            .inner();
-        let [n, _] = logits.dims();
-        let wrong = logits
-            .argmax(1)
-            .reshape([n])
-            .not_equal(labels)
+        let [n, _, _, _] = images.dims();
+        let wrong = self
+            .clean_correct::<B, M>(model, images.clone(), labels)?
+            .bool_not()
             .reshape([n, 1, 1, 1])
             .expand(images.dims());
         Ok(iae.mask_where(wrong, images))
+    }
+
+    /// Indices (in the batch) of the images the model (frozen, in the attack's mode) classifies
+    /// correctly; `None` when there are none.
+    fn correct_indices<B, M>(
+        &self,
+        model: &M,
+        images: Tensor<B::InnerBackend, 4>,
+        labels: Tensor<B::InnerBackend, 1, Int>,
+    ) -> Result<Option<Tensor<B::InnerBackend, 1, Int>>>
+    where
+        B: AutodiffBackend,
+        M: Classifier<B> + AutodiffModule<B>,
+    {
+        let device = images.device();
+        let correct = self
+            .clean_correct::<B, M>(model, images, labels)?
+            .int()
+            .into_data()
+            .convert::<i64>()
+            .to_vec::<i64>()
+            .map_err(Error::TensorConversion)?;
+        let keep: Vec<i64> = (0..correct.len() as i64)
+            .filter(|&i| correct[i as usize] != 0)
+            .collect();
+        if keep.is_empty() {
+            return Ok(None);
+        }
+        let k = keep.len();
+        Ok(Some(Tensor::from_data(TensorData::new(keep, [k]), &device)))
+    }
+
+    /// The step of a `drop_misclassified` batch without a correctly classified image: the clean
+    /// term alone (`w·CE(f(x), y)` in train mode) when `clean_weight = w > 0`, else a zero loss
+    /// through an eval-mode forward (zero gradients, BatchNorm's running statistics untouched).
+    fn no_iaa_step<B, M>(
+        &self,
+        model: &M,
+        clean: Tensor<B::InnerBackend, 4>,
+        labels: Tensor<B::InnerBackend, 1, Int>,
+    ) -> StrategyStep<B>
+    where
+        B: AutodiffBackend,
+        M: Classifier<B> + AutodiffModule<B>,
+    {
+        let w = self.clean_weight;
+        let mode = if w > 0.0 { Mode::Train } else { Mode::Eval };
+        let logits = model.forward_mode(Tensor::from_inner(clean), mode);
+        let y = Tensor::<B, 1, Int>::from_inner(labels.clone());
+        StrategyStep {
+            loss: cross_entropy(logits.clone(), y).mean().mul_scalar(w),
+            logits: logits.inner(),
+            labels,
+            stats: vec![],
+        }
     }
 
     /// Number of examples with stored noise (persistent mode; 0 otherwise).
@@ -267,6 +370,9 @@ impl<B: AutodiffBackend, M: Classifier<B> + AutodiffModule<B>> TrainingStrategy<
         if self.correct_only {
             name.push_str("-correct-only");
         }
+        if self.drop_misclassified {
+            name.push_str("-drop-misclassified");
+        }
         if self.clean_weight > 0.0 {
             name.push_str(&format!("-clean{}", self.clean_weight));
         }
@@ -282,7 +388,11 @@ impl<B: AutodiffBackend, M: Classifier<B> + AutodiffModule<B>> TrainingStrategy<
         labels: Tensor<B::InnerBackend, 1, Int>,
         ctx: BatchContext<'_>,
     ) -> Result<StrategyStep<B>> {
-        check_clean_weight(self.clean_weight)?;
+        check_options(
+            self.clean_weight,
+            self.correct_only,
+            self.drop_misclassified,
+        )?;
         let eps = self.attack.config.epsilon;
         let clean = images.clone();
         let iae = match self.persistent.as_ref().map(|p| p.steps_per_visit) {
@@ -300,21 +410,38 @@ impl<B: AutodiffBackend, M: Classifier<B> + AutodiffModule<B>> TrainingStrategy<
         } else {
             iae
         };
+        // drop_misclassified: the IAA examples (and labels) of the correctly classified images.
+        let (iae, iae_labels) = if self.drop_misclassified {
+            match self.correct_indices::<B, M>(model, clean.clone(), labels.clone())? {
+                Some(keep) => (
+                    Some(iae.select(0, keep.clone())),
+                    labels.clone().select(0, keep),
+                ),
+                None => (None, labels.clone()),
+            }
+        } else {
+            (Some(iae), labels.clone())
+        };
+        let Some(iae) = iae else {
+            return Ok(self.no_iaa_step(model, clean, labels));
+        };
         if self.clean_weight == 0.0 {
-            return Ok(ce_step(model, iae, labels));
+            return Ok(ce_step(model, iae, iae_labels));
         }
         // One train-mode batch [IAA images; clean images], as AT+IAT and CCAT combine theirs.
+        let [m, _, _, _] = iae.dims();
         let [n, _, _, _] = clean.dims();
         let w = self.clean_weight;
         let x = Tensor::cat(vec![iae, clean], 0);
         let logits = model.forward_mode(Tensor::from_inner(x), Mode::Train);
-        let y = Tensor::<B, 1, Int>::from_inner(labels.clone());
-        let ce_iaa = cross_entropy(logits.clone().narrow(0, 0, n), y.clone()).mean();
-        let ce_clean = cross_entropy(logits.clone().narrow(0, n, n), y).mean();
+        let y_iaa = Tensor::<B, 1, Int>::from_inner(iae_labels.clone());
+        let ce_iaa = cross_entropy(logits.clone().narrow(0, 0, m), y_iaa).mean();
+        let y = Tensor::<B, 1, Int>::from_inner(labels);
+        let ce_clean = cross_entropy(logits.clone().narrow(0, m, n), y).mean();
         Ok(StrategyStep {
             loss: ce_iaa.mul_scalar(1.0 - w) + ce_clean.mul_scalar(w),
-            logits: logits.narrow(0, 0, n).inner(),
-            labels,
+            logits: logits.narrow(0, 0, m).inner(),
+            labels: iae_labels,
             stats: vec![],
         })
     }

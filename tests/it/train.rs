@@ -706,7 +706,8 @@ fn ccat_inner_search_matches_the_textbook_loop() {
 
 /// The IAT ablations against their definitions, recomputed here from the attack and the model:
 /// `correct_only` trains on IAA images only where the clean prediction is right (clean images
-/// elsewhere), and `clean_weight = w` mixes `(1 − w)·CE(IAA) + w·CE(clean)` in one batch.
+/// elsewhere), `drop_misclassified` trains on the IAA images of the correctly classified images
+/// only, and `clean_weight = w` mixes `(1 − w)·CE(IAA) + w·CE(clean)` in one batch.
 #[test]
 fn iat_ablations_match_their_definitions() {
     use advcal::attack::{Attack, Budget, Iaa, cross_entropy};
@@ -756,6 +757,7 @@ fn iat_ablations_match_their_definitions() {
         .argmax(1)
         .reshape([16]);
     let correct: Vec<bool> = clean_pred
+        .clone()
         .equal(y.clone())
         .into_data()
         .to_vec::<bool>()
@@ -764,6 +766,7 @@ fn iat_ablations_match_their_definitions() {
         correct.iter().any(|&c| c) && correct.iter().any(|&c| !c),
         "the test needs both correctly and wrongly classified images: {correct:?}"
     );
+    let keep: Vec<i64> = (0..16).filter(|&i| correct[i]).map(|i| i as i64).collect();
     let mask = Tensor::<NB, 1, Bool>::from_data(TensorData::new(correct, [16]), &dev())
         .reshape([16, 1, 1, 1])
         .expand([16, 3, 32, 32]);
@@ -774,6 +777,74 @@ fn iat_ablations_match_their_definitions() {
             .with_correct_only(true),
     );
     assert_abs_diff_eq!(correct_only, ce(mixed), epsilon = 1e-5);
+
+    // drop_misclassified: one train-mode batch of the correctly classified images' IAA images.
+    let k = keep.len();
+    let idx = Tensor::<NB, 1, Int>::from_data(TensorData::new(keep, [k]), &dev());
+    let kept = fresh().forward_mode(
+        Tensor::from_inner(adversarial.clone().select(0, idx.clone())),
+        Mode::Train,
+    );
+    let expected: f64 = cross_entropy(kept, Tensor::from_inner(y.clone().select(0, idx)))
+        .mean()
+        .into_scalar()
+        .elem();
+    let drop = || {
+        IatConfig::new()
+            .with_attack(iaa.clone())
+            .with_drop_misclassified(true)
+    };
+    let step = Iat::new(drop())
+        .step(&fresh(), x.clone(), y.clone(), ctx(seed))
+        .unwrap();
+    assert_eq!(step.labels.dims(), [k], "only the kept images are reported");
+    let dropped: f64 = step.loss.into_scalar().elem();
+    assert_abs_diff_eq!(dropped, expected, epsilon = 1e-5);
+    for other in [plain_iat, correct_only] {
+        assert!((dropped - other).abs() > 1e-4, "{dropped} vs {other}");
+    }
+
+    // A batch without a correctly classified image: a zero loss, BatchNorm untouched; with a
+    // clean term, that term alone (w·CE over the clean batch in train mode).
+    let wrong_labels: Vec<i64> = clean_pred
+        .clone()
+        .into_data()
+        .convert::<i64>()
+        .to_vec::<i64>()
+        .unwrap()
+        .into_iter()
+        .map(|p| (p + 1) % 10)
+        .collect();
+    let y_wrong = Tensor::<NB, 1, Int>::from_data(TensorData::new(wrong_labels, [16]), &dev());
+    let model = fresh();
+    let before = model.valid().forward_mode(x.clone(), Mode::Eval);
+    let step = Iat::new(drop())
+        .step(&model, x.clone(), y_wrong.clone(), ctx(seed))
+        .unwrap();
+    assert_eq!(step.loss.into_scalar().elem::<f64>(), 0.0);
+    assert_eq!(step.labels.dims(), [16]);
+    let after = model.valid().forward_mode(x.clone(), Mode::Eval);
+    assert_eq!(
+        before.into_data(),
+        after.into_data(),
+        "running statistics moved"
+    );
+    let w = 0.5;
+    let clean_only: f64 = cross_entropy(
+        fresh().forward_mode(Tensor::from_inner(x.clone()), Mode::Train),
+        Tensor::from_inner(y_wrong.clone()),
+    )
+    .mean()
+    .into_scalar()
+    .elem();
+    let step = Iat::new(drop().with_clean_weight(w as f32))
+        .step(&fresh(), x.clone(), y_wrong, ctx(seed))
+        .unwrap();
+    assert_abs_diff_eq!(
+        step.loss.into_scalar().elem::<f64>(),
+        w * clean_only,
+        epsilon = 1e-5
+    );
 
     // clean_weight: both halves of one train-mode batch [IAA; clean].
     let w = 0.25;
@@ -805,6 +876,22 @@ fn iat_ablations_match_their_definitions() {
     assert_eq!(
         name(IatConfig::new().with_clean_weight(0.5)),
         "iat-clean0.5"
+    );
+    assert_eq!(name(drop()), "iat-drop-misclassified");
+    let Err(err) =
+        Iat::new(drop().with_correct_only(true)).step(&fresh(), x.clone(), y.clone(), ctx(seed))
+    else {
+        panic!("correct_only together with drop_misclassified was accepted");
+    };
+    assert!(
+        matches!(
+            err,
+            Error::InvalidParameter {
+                name: "drop_misclassified",
+                ..
+            }
+        ),
+        "{err}"
     );
     for bad in [-0.1f32, 1.5, f32::NAN] {
         let Err(err) = Iat::new(IatConfig::new().with_clean_weight(bad)).step(
