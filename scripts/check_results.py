@@ -249,6 +249,10 @@ def main(out, required=(), page=None):
         if len(models) not in BEYOND_MODELS[name]:
             problems.append(f"{name}: {len(models)} models instead of "
                             f"{' or '.join(map(str, BEYOND_MODELS[name]))}")
+        if name == "iat-ablation" and len(models) == 6 and not any(
+                str(m).startswith("IAT drop-misclassified") for m in models):
+            problems.append(f"{name}: a sixth model that is not IAT drop-misclassified: "
+                            f"{sorted(map(str, models))}")
         for model in models:
             attacks = sorted(r["attack"] for r in data[name] if r["model"] == model)
             if attacks != ["clean", "iaa", "pgd"]:

@@ -1543,54 +1543,74 @@ ABLATION_OPTIONS = [(CORRECT_ONLY, "IatConfig::with_correct_only(true)"),
                     (TRAIN_BN, "IatConfig::with_attack(IaaConfig::new().with_mode(Mode::Train))")]
 
 
-def drop_reading(lowered, co, dm, mcs, shown):
-    """What the drop-misclassified variant says about the label leak, given that the correct-only
-    variant lowers IAT's clean MCS: the two differ only in the misclassified images' clean
-    inputs (correct-only trains them, drop-misclassified leaves them out), so dropping them
-    alone tells the leak from the clean inputs. Starts with a space."""
+def drop_reading(lowered, co, dm, mcs, shown, acc_conf):
+    """What the drop-misclassified variant says about the label leak. It trains on the same IAA
+    examples as the correct-only variant, each weighted as there, and leaves the misclassified
+    images out instead of training them clean: the pair differs in those clean inputs (and
+    therefore in BatchNorm's batch statistics), and both train on other images than IAT. Every
+    sentence follows the interval answers; empty without drop-misclassified records."""
     a = lowered.get(DROP)
-    than_co = answer(v_greater(mcs(dm), mcs(co)))
-    values = shown(["IAT", dm, co], "clean")
-    what = (f" {dm} separates the two: it trains on the same IAA examples as {co} and leaves "
-            f"the misclassified images out, with no clean input.")
+    if dm is None or a is None:
+        return ""
+    co_yes = lowered.get(CORRECT_ONLY) == YES
+    values = (f"{shown(['IAT', dm, co], 'clean')}; clean ACC / CONF: "
+              f"{acc_conf(['IAT', dm, co])}")
+    out = [(f"{dm} separates the two: it" if co_yes else f"{dm}")
+           + f" trains on the same IAA examples as {co}, each weighted as there, and leaves "
+             f"the misclassified images out, with no clean input; unlike IAT it trains on fewer "
+             f"images per step (the misclassified ones left out)."]
     if a == YES:
-        verdict = (f" It lowers IAT's clean MCS too ({values}): removing the label-leaking "
-                   f"examples is enough, without clean inputs, so the records support the label "
-                   f"leak as a cause of IAT's overconfidence.")
+        out.append(f"It lowers IAT's clean MCS ({values}) without any clean input: consistent "
+                   f"with the label leak (the IAA examples of misclassified images raise IAT's "
+                   f"clean MCS), though leaving the hardest images out also changes what the "
+                   f"network trains on.")
+        if not co_yes:
+            out.append(f"{co} is not shown to lower it, so the two tests of the leak disagree.")
     elif a == NO:
-        verdict = (f" It raises IAT's clean MCS ({values}): removing the label-leaking examples "
-                   f"without clean inputs does not help, so the records point to the missing "
-                   f"clean inputs, not the label leak.")
+        if co_yes and lowered.get(CLEAN_CE) == YES:
+            out.append(f"It raises IAT's clean MCS ({values}): leaving the label-leaking examples "
+                       f"out without clean inputs does not lower it, while both variants that "
+                       f"add clean inputs do, so the records favour the missing clean inputs "
+                       f"over the label leak.")
+        else:
+            out.append(f"It raises IAT's clean MCS ({values}): leaving the label-leaking "
+                       f"examples out without clean inputs does not lower it.")
     else:
-        verdict = (f" It is not shown to lower IAT's clean MCS ({values}; the intervals "
-                   f"overlap): at this sample size removing the label-leaking examples without "
-                   f"clean inputs does not reproduce the effect.")
+        out.append(f"It is not shown to lower IAT's clean MCS ({values}; the intervals "
+                   f"overlap): at this sample size, leaving the label-leaking examples out "
+                   f"without clean inputs is not shown to reproduce the effect.")
+    than_co = answer(v_greater(mcs(dm), mcs(co)))
     if than_co == YES:
-        verdict += (f" Its clean MCS stays above {co}'s: the clean inputs of the misclassified "
-                    f"images lower it further.")
+        out.append(f"Its clean MCS is above that of {co}, which adds the misclassified images' "
+                   f"clean inputs.")
     elif than_co == NO:
-        verdict += f" Its clean MCS is below {co}'s."
+        out.append(f"Its clean MCS is below that of {co}.")
     else:
-        verdict += (f" Its clean MCS is not shown to differ from {co}'s (the intervals "
-                    f"overlap).")
-    return what + verdict
+        out.append(f"Its clean MCS is not shown to differ from that of {co} (the intervals "
+                   f"overlap).")
+    return " ".join(out)
 
 
 def ablation_reading(lowered, label, get, absm, value):
-    """What the two variants that change IAT's training data say together, from their answers:
-    whether both lower IAT's clean MCS (then the correct-only test does not single the label
-    leak out), whether their clean MCS is shown above PT's, and how their MCS under IAA and
-    under PGD compares with IAT's. Empty when the correct-only variant does not lower IAT's
-    clean MCS. `get` gives a record's interval, `value` its estimate."""
+    """What the variants that change IAT's training data say together, from their answers:
+    whether both the correct-only and the clean-CE variant lower IAT's clean MCS (then the
+    correct-only test does not single the label leak out), what the drop-misclassified variant
+    adds (drop_reading), whether their clean MCS is shown above PT's, and how their MCS under
+    IAA and under PGD compares with IAT's. Empty when neither the correct-only nor the drop
+    variant lowers IAT's clean MCS and there are no drop records. `get` gives a record's
+    interval, `value` its estimate."""
     co, cc, dm = label(CORRECT_ONLY), label(CLEAN_CE), label(DROP)
-    if lowered.get(CORRECT_ONLY) != YES:
-        return ""
     mcs = lambda m, a="clean": get(m, a, "mcs")
     shown = lambda ms, a: ", ".join(f"{m} {s3(value(m, a, 'mcs'))}" for m in ms)
+    acc_conf = lambda ms: ", ".join(f"{m} {f3(value(m, 'clean', 'accuracy'))} / "
+                                    f"{f3(value(m, 'clean', 'confidence'))}" for m in ms)
+    separated = drop_reading(lowered, co, dm, mcs, shown, acc_conf)
+    tail = ("Each model is one training run (seed 0): the intervals cover the test images, "
+            "not run-to-run variation.")
+    if lowered.get(CORRECT_ONLY) != YES:
+        return f"\n**Reading.** {separated} {tail}\n" if separated else ""
     both = lowered.get(CLEAN_CE) == YES
     fixed = [co] + ([cc] if both else []) + ([dm] if lowered.get(DROP) == YES else [])
-    separated = drop_reading(lowered, co, dm, mcs, shown) if dm is not None \
-        and lowered.get(DROP) is not None else ""
     parts = ["**Reading.**"]
     if both:
         parts.append(
@@ -1601,19 +1621,24 @@ def ablation_reading(lowered, label, get, absm, value):
             f"a clean term. Both put clean images into training (and into the train-mode "
             f"BatchNorm batch) and both weaken the leak, so the records fit the reading that IAT "
             f"is overconfident because it never trains on clean inputs as well as they fit the "
-            f"label leak." + (separated if separated else
-                              " A variant that drops the IAA examples of misclassified images "
-                              "without training those images on clean inputs would separate "
-                              "the two; it was not run."))
+            f"label leak.")
+        parts.append(separated or
+                     "A variant that drops the IAA examples of misclassified images without "
+                     "training those images on clean inputs would separate the two; it has not "
+                     "been run yet (`scripts/train-cifar.sh` runs it as the stage "
+                     "`iat-ablation-4`).")
     elif cc is not None and lowered.get(CLEAN_CE) is not None:
-        parts.append(
-            f"{cc}, which keeps the label-leaking examples and adds clean inputs, is not shown "
-            f"to lower IAT's clean MCS: the records favour the label leak over a missing clean "
-            f"term.")
+        if lowered.get(DROP) == NO:
+            parts.append(f"{cc}, which keeps the label-leaking examples and adds clean inputs, "
+                         f"is not shown to lower IAT's clean MCS either.")
+        else:
+            parts.append(f"{cc}, which keeps the label-leaking examples and adds clean inputs, "
+                         f"is not shown to lower IAT's clean MCS: the records favour the label "
+                         f"leak over a missing clean term.")
         if separated:
-            parts.append(separated.strip())
+            parts.append(separated)
     elif separated:
-        parts.append(separated.strip())
+        parts.append(separated)
     above = [m for m in fixed if answer(v_greater(mcs(m), mcs("PT"))) == YES]
     overlap = [m for m in fixed if m not in above]
     if overlap:
@@ -1632,8 +1657,7 @@ def ablation_reading(lowered, label, get, absm, value):
             parts.append(f"Under PGD, {join_words(under_pgd)} "
                          f"{'is' if len(under_pgd) == 1 else 'are'} {word} overconfident than "
                          f"IAT ({shown(under_pgd + ['IAT'], 'pgd')}).")
-    parts.append("Each model is one training run (seed 0): the intervals cover the test images, "
-                 "not run-to-run variation.")
+    parts.append(tail)
     return "\n" + " ".join(parts) + "\n"
 
 
@@ -1715,12 +1739,17 @@ def ablation(res):
                 .get(hyp, "*not shown* at this sample size (the intervals overlap)"
                      if hyp else "*not tested* (no correct-only records)") + ".")
     if hyp_drop is not None:
+        dm, co = label(DROP), label(CORRECT_ONLY)
+        co_does = {YES: f"{co} lowers it", NO: f"{co} raises it"}.get(
+            hyp, f"{co} is not shown to lower it" if hyp else "no correct-only records")
         hyp_line = ("**The label-leak hypothesis** predicts that removing the label-leaking "
-                    "examples lowers IAT's clean MCS even with no clean input in their place "
-                    f"({label(DROP)}): " + {YES: "*supported* (it does)",
-                                            NO: "*contradicted* (it raises it)"}
-                    .get(hyp_drop, "*not shown* at this sample size (the intervals overlap)")
-                    + ".")
+                    "examples lowers IAT's clean MCS, with clean inputs in their place "
+                    f"({co}) and without ({dm}): " + (
+                        f"*supported* (both do)" if hyp_drop == YES and hyp == YES else
+                        f"*mixed* ({dm} lowers it; {co_does})" if hyp_drop == YES else
+                        f"*contradicted* by {dm} (it raises it; {co_does})" if hyp_drop == NO
+                        else f"*not shown* for {dm} at this sample size (the intervals "
+                             f"overlap; {co_does})") + ".")
     # What the paper promises of IAT, asked of IAT and of each variant.
     candidates = [m for m in ["IAT"] + [label(p) for p in (CORRECT_ONLY, DROP, CLEAN_CE,
                                                            TRAIN_BN)]

@@ -48,15 +48,22 @@ pub struct IatConfig {
     /// Ablation, **beyond the paper**: train on IAA examples only for the training images the
     /// current model classifies correctly, and leave the others **out of the step** (neither
     /// their IAA example nor their clean image is trained on). As [`IatConfig::correct_only`], a
-    /// clean forward pass of the frozen model (in the attack's mode) decides per image; unlike
-    /// it, no clean input enters training, so the two together separate the label leak on
-    /// misclassified images from the lack of clean inputs. The loss is the mean over the kept
-    /// images (one host read per batch fetches their indices); the train-mode batch holds only
-    /// those, so BatchNorm's batch statistics come from them. A batch with no correctly
-    /// classified image contributes a zero loss through an eval-mode forward (no gradient, no
-    /// change to BatchNorm's running statistics; the optimizer's momentum and weight decay
-    /// still step). With [`IatConfig::clean_weight`] `> 0` the clean term still covers every
-    /// image. Excludes `correct_only`. Default `false`.
+    /// clean forward pass of the frozen model (in the attack's mode) decides per image, and
+    /// each kept image weighs `1/n` in the loss (`n` = batch size):
+    /// `loss = (1/n)·Σ_{i kept} CE(f(x_i + N_i), y_i)`, exactly `correct_only`'s loss without
+    /// its clean terms. So the two differ in the misclassified images' clean inputs (and, with
+    /// them, in BatchNorm's batch statistics), which separates the label leak on misclassified
+    /// images from the lack of clean inputs; the step still trains on fewer images than either
+    /// (always the hard ones left out). The train-mode batch holds the kept IAA images (and,
+    /// with [`IatConfig::clean_weight`] `= w > 0`, every clean image as well: `(1 − w)` times
+    /// the sum above plus `w·CE(f(x), y)` over the whole batch). One host read per batch fetches
+    /// the kept indices. A batch with no correctly classified image contributes only its clean
+    /// term; with `w = 0` a zero loss through an eval-mode forward (zero gradients, BatchNorm's
+    /// running statistics untouched, eval-mode logits reported; the optimizer's momentum and
+    /// weight decay still step). The training accuracy the trainer logs covers the kept images
+    /// only, which the model classifies correctly before the step, so it reads high. With
+    /// persistent noise the bank still stores every image's noise. Excludes `correct_only`.
+    /// Default `false`.
     #[config(default = false)]
     pub drop_misclassified: bool,
     /// Ablation, **beyond the paper**: weight `w ∈ [0, 1]` of a clean cross-entropy term,
@@ -132,7 +139,8 @@ fn check_options(w: f32, correct_only: bool, drop_misclassified: bool) -> Result
 /// * the bank lives in host memory (f32, 12 KiB per 32×32 RGB image: 600 MB for 50 000 images)
 ///   and is **not** saved in checkpoints: after a resume it is rebuilt by full IAAs;
 /// * reading and writing the bank copies the batch's noise between device and host once per
-///   batch, the only synchronisation this strategy adds.
+///   batch, the only synchronisation this strategy adds (with
+///   [`IatConfig::drop_misclassified`], the kept indices are a second).
 ///
 /// **Ablations** (beyond the paper, off by default): [`IatConfig::correct_only`],
 /// [`IatConfig::drop_misclassified`] and [`IatConfig::clean_weight`]; they add
@@ -425,17 +433,31 @@ impl<B: AutodiffBackend, M: Classifier<B> + AutodiffModule<B>> TrainingStrategy<
         let Some(iae) = iae else {
             return Ok(self.no_iaa_step(model, clean, labels));
         };
-        if self.clean_weight == 0.0 {
-            return Ok(ce_step(model, iae, iae_labels));
-        }
-        // One train-mode batch [IAA images; clean images], as AT+IAT and CCAT combine theirs.
         let [m, _, _, _] = iae.dims();
         let [n, _, _, _] = clean.dims();
+        if self.clean_weight == 0.0 && m == n {
+            return Ok(ce_step(model, iae, iae_labels));
+        }
+        // The IAA term: a sum over the m (≤ n) IAA images divided by n, so a kept image weighs
+        // the same as in a full batch.
+        let ce_iaa = |logits: Tensor<B, 2>| {
+            let y = Tensor::<B, 1, Int>::from_inner(iae_labels.clone());
+            cross_entropy(logits, y).sum().div_scalar(n as f64)
+        };
+        if self.clean_weight == 0.0 {
+            let logits = model.forward_mode(Tensor::from_inner(iae), Mode::Train);
+            return Ok(StrategyStep {
+                loss: ce_iaa(logits.clone()),
+                logits: logits.inner(),
+                labels: iae_labels,
+                stats: vec![],
+            });
+        }
+        // One train-mode batch [IAA images; clean images], as AT+IAT and CCAT combine theirs.
         let w = self.clean_weight;
         let x = Tensor::cat(vec![iae, clean], 0);
         let logits = model.forward_mode(Tensor::from_inner(x), Mode::Train);
-        let y_iaa = Tensor::<B, 1, Int>::from_inner(iae_labels.clone());
-        let ce_iaa = cross_entropy(logits.clone().narrow(0, 0, m), y_iaa).mean();
+        let ce_iaa = ce_iaa(logits.clone().narrow(0, 0, m));
         let y = Tensor::<B, 1, Int>::from_inner(labels);
         let ce_clean = cross_entropy(logits.clone().narrow(0, m, n), y).mean();
         Ok(StrategyStep {

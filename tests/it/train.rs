@@ -778,17 +778,18 @@ fn iat_ablations_match_their_definitions() {
     );
     assert_abs_diff_eq!(correct_only, ce(mixed), epsilon = 1e-5);
 
-    // drop_misclassified: one train-mode batch of the correctly classified images' IAA images.
+    // drop_misclassified: one train-mode batch of the correctly classified images' IAA images,
+    // their CE summed and divided by the batch size (16), as correct_only weighs them.
     let k = keep.len();
     let idx = Tensor::<NB, 1, Int>::from_data(TensorData::new(keep, [k]), &dev());
-    let kept = fresh().forward_mode(
-        Tensor::from_inner(adversarial.clone().select(0, idx.clone())),
-        Mode::Train,
-    );
-    let expected: f64 = cross_entropy(kept, Tensor::from_inner(y.clone().select(0, idx)))
-        .mean()
+    let kept_iaa = adversarial.clone().select(0, idx.clone());
+    let y_kept = y.clone().select(0, idx);
+    let kept = fresh().forward_mode(Tensor::from_inner(kept_iaa.clone()), Mode::Train);
+    let expected: f64 = cross_entropy(kept, Tensor::from_inner(y_kept.clone()))
+        .sum()
         .into_scalar()
-        .elem();
+        .elem::<f64>()
+        / 16.0;
     let drop = || {
         IatConfig::new()
             .with_attack(iaa.clone())
@@ -803,9 +804,49 @@ fn iat_ablations_match_their_definitions() {
     for other in [plain_iat, correct_only] {
         assert!((dropped - other).abs() > 1e-4, "{dropped} vs {other}");
     }
+    // With a clean term: one train-mode batch [kept IAA; every clean image].
+    let w = 0.5;
+    let both = fresh().forward_mode(
+        Tensor::from_inner(Tensor::cat(vec![kept_iaa, x.clone()], 0)),
+        Mode::Train,
+    );
+    let iaa_sum: f64 = cross_entropy(both.clone().narrow(0, 0, k), Tensor::from_inner(y_kept))
+        .sum()
+        .into_scalar()
+        .elem();
+    let clean_mean: f64 = cross_entropy(both.narrow(0, k, 16), Tensor::from_inner(y.clone()))
+        .mean()
+        .into_scalar()
+        .elem();
+    let step = Iat::new(drop().with_clean_weight(w as f32))
+        .step(&fresh(), x.clone(), y.clone(), ctx(seed))
+        .unwrap();
+    assert_abs_diff_eq!(
+        step.loss.into_scalar().elem::<f64>(),
+        (1.0 - w) * iaa_sum / 16.0 + w * clean_mean,
+        epsilon = 1e-5
+    );
+    // The step trains: its loss back-propagates into every parameter.
+    let model = fresh();
+    let out = Iat::new(drop())
+        .step(&model, x.clone(), y.clone(), ctx(seed))
+        .unwrap();
+    let grads = GradientsParams::from_grads(out.loss.backward(), &model);
+    let moved = SgdConfig::new().init().step(0.1, model.clone(), grads);
+    assert_ne!(
+        moved
+            .valid()
+            .forward_mode(x.clone(), Mode::Eval)
+            .into_data(),
+        model
+            .valid()
+            .forward_mode(x.clone(), Mode::Eval)
+            .into_data(),
+        "a step on the kept images changed nothing"
+    );
 
-    // A batch without a correctly classified image: a zero loss, BatchNorm untouched; with a
-    // clean term, that term alone (w·CE over the clean batch in train mode).
+    // A batch without a correctly classified image: a zero loss with zero gradients, BatchNorm
+    // untouched; with a clean term, that term alone (w·CE over the clean batch in train mode).
     let wrong_labels: Vec<i64> = clean_pred
         .clone()
         .into_data()
@@ -821,15 +862,25 @@ fn iat_ablations_match_their_definitions() {
     let step = Iat::new(drop())
         .step(&model, x.clone(), y_wrong.clone(), ctx(seed))
         .unwrap();
-    assert_eq!(step.loss.into_scalar().elem::<f64>(), 0.0);
     assert_eq!(step.labels.dims(), [16]);
+    assert_eq!(step.loss.clone().into_scalar().elem::<f64>(), 0.0);
     let after = model.valid().forward_mode(x.clone(), Mode::Eval);
     assert_eq!(
-        before.into_data(),
+        before.clone().into_data(),
         after.into_data(),
         "running statistics moved"
     );
-    let w = 0.5;
+    // Plain SGD (no momentum, no weight decay) on zero gradients leaves the model as it was.
+    let grads = GradientsParams::from_grads(step.loss.backward(), &model);
+    let stepped = SgdConfig::new().init().step(0.1, model, grads);
+    assert_eq!(
+        stepped
+            .valid()
+            .forward_mode(x.clone(), Mode::Eval)
+            .into_data(),
+        before.into_data(),
+        "an empty batch moved the parameters"
+    );
     let clean_only: f64 = cross_entropy(
         fresh().forward_mode(Tensor::from_inner(x.clone()), Mode::Train),
         Tensor::from_inner(y_wrong.clone()),
