@@ -1472,6 +1472,13 @@ def vgg_warmup(res):
                     f"without residual connections) to leave chance at lr "
                     f"{join_words(lr_str(x) for x in lrs)}; He et al. (2016) warmed ResNet-110 "
                     f"up for the same reason.")
+    # What the warm-up gave the cifar preset's VGG-19/4: its clean record in Table 3, if any.
+    vgg = pick([r for r in res.data.get("table3") or [] if r.get("attack") == "clean"
+                and arch_name(r.get("model")) == "VGG-19"])
+    if vgg is not None:
+        verdict += (f" With it, the `cifar` preset's VGG-19/4 reaches a clean accuracy of "
+                    f"{metric(vgg, 'accuracy')} on "
+                    f"{vgg.get('n')} test images (Table 3 above).")
     return title + f"""The first CPU-scale run's VGG-19/4 was the weakest Table 3 model
 ([results-cpu.md](results-cpu.md)). {doc.get("what", "")}; `{doc.get("command", "")}`, raw numbers
 in [`vgg19-warmup.json`]({res.link}/vgg19-warmup.json):

@@ -769,6 +769,25 @@ def test_ablation_drop(smoke, tmp):
     assert f"over a missing clean term. {DROP} separates the two" in sec, sec
 
 
+def test_vgg_warmup_outcome(smoke, tmp):
+    """The VGG warm-up section states what the warm-up gave the Table 3 VGG-19, from its clean
+    record, and says nothing about it without one."""
+    d = fresh(smoke, tmp, "vgg-warmup")
+    shutil.copy(SCRIPTS.parent / "results/cifar/vgg19-warmup.json", d / "vgg19-warmup.json")
+    edit(d, "table3", lambda r: setv(r, 0.81, 0.84) if r["model"] == "vgg19"
+         and r["attack"] == "clean" else None)
+    n = next(r["n"] for r in load(d, "table3") if r["model"] == "vgg19"
+             and r["attack"] == "clean")
+    title = "VGG-19/4: does it train without a learning-rate warm-up?"
+    sec = sections(render_checked(d, tmp))[title]
+    assert "With it, the `cifar` preset's VGG-19/4 reaches a clean accuracy of 0.810 " \
+           f"[0.800, 0.820] on {n} test images (Table 3 above)." in sec, sec
+    save(d, "table3", [r for r in load(d, "table3") if not (r["model"] == "vgg19"
+                                                            and r["attack"] == "clean")])
+    sec = sections(render(d, tmp / "vgg-warmup.md"))[title]
+    assert "With it" not in sec, sec
+
+
 def test_optimum(smoke, tmp):
     """y_G is compared with CONF | correct only, never with CONF over all images."""
     d = fresh(smoke, tmp, "optimum")
@@ -924,7 +943,7 @@ def main(argv):
                      test_fig6_reading, test_fig7,
                      test_glance,
                      test_clean_models, test_table2_claims, test_ablation, test_ablation_drop,
-                     test_optimum,
+                     test_vgg_warmup_outcome, test_optimum,
                      test_tables_have_consistent_columns, test_gallery, test_robust_partial,
                      test_check_results_rejects):
             test(smoke, tmp)
