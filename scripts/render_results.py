@@ -1472,13 +1472,20 @@ def vgg_warmup(res):
                     f"without residual connections) to leave chance at lr "
                     f"{join_words(lr_str(x) for x in lrs)}; He et al. (2016) warmed ResNet-110 "
                     f"up for the same reason.")
-    # What the warm-up gave the cifar preset's VGG-19/4: its clean record in Table 3, if any.
+    # What the warm-up gave the cifar preset's VGG-19/4: its clean record in Table 3 and its
+    # run's warm-up (weights/table3-vgg19.run.json), if any.
     vgg = pick([r for r in res.data.get("table3") or [] if r.get("attack") == "clean"
                 and arch_name(r.get("model")) == "VGG-19"])
     if vgg is not None:
-        verdict += (f" With it, the `cifar` preset's VGG-19/4 reaches a clean accuracy of "
-                    f"{metric(vgg, 'accuracy')} on "
-                    f"{vgg.get('n')} test images (Table 3 above).")
+        try:
+            run = json.loads((res.dir / "weights" / "table3-vgg19.run.json").read_text())
+        except (OSError, ValueError):
+            run = {}
+        w = run.get("warmup_epochs") if isinstance(run, dict) else None
+        trained = (f"trained with a {w}-epoch warm-up" if isinstance(w, int) and w > 0 else
+                   "trained without a warm-up" if w == 0 else "whose warm-up is not recorded")
+        verdict += (f" Table 3's VGG-19/4 ({trained}) reaches a clean accuracy of "
+                    f"{metric(vgg, 'accuracy')} on {vgg.get('n')} test images.")
     return title + f"""The first CPU-scale run's VGG-19/4 was the weakest Table 3 model
 ([results-cpu.md](results-cpu.md)). {doc.get("what", "")}; `{doc.get("command", "")}`, raw numbers
 in [`vgg19-warmup.json`]({res.link}/vgg19-warmup.json):
@@ -1603,9 +1610,9 @@ def ablation_reading(lowered, label, get, absm, value):
     whether both the correct-only and the clean-CE variant lower IAT's clean MCS (then the
     correct-only test does not single the label leak out), what the drop-misclassified variant
     adds (drop_reading), whether their clean MCS is shown above PT's, and how their MCS under
-    IAA and under PGD compares with IAT's. Empty when neither the correct-only nor the drop
-    variant lowers IAT's clean MCS and there are no drop records. `get` gives a record's
-    interval, `value` its estimate."""
+    IAA and under PGD compares with IAT's. When the correct-only variant does not lower IAT's
+    clean MCS, only the drop-misclassified reading (empty without its records). `get` gives a
+    record's interval, `value` its estimate."""
     co, cc, dm = label(CORRECT_ONLY), label(CLEAN_CE), label(DROP)
     mcs = lambda m, a="clean": get(m, a, "mcs")
     shown = lambda ms, a: ", ".join(f"{m} {s3(value(m, a, 'mcs'))}" for m in ms)

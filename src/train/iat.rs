@@ -61,9 +61,10 @@ pub struct IatConfig {
     /// term; with `w = 0` a zero loss through an eval-mode forward (zero gradients, BatchNorm's
     /// running statistics untouched, eval-mode logits reported; the optimizer's momentum and
     /// weight decay still step). The training accuracy the trainer logs covers the kept images
-    /// only, which the model classifies correctly before the step, so it reads high. With
-    /// persistent noise the bank still stores every image's noise. Excludes `correct_only`.
-    /// Default `false`.
+    /// only, which the model classifies correctly before the step, so it reads high (a batch
+    /// without kept images reports all of its images). IAA still runs on the whole batch, so
+    /// the left-out images' attack is computed and discarded; with persistent noise the bank
+    /// still stores every image's noise. Excludes `correct_only`. Default `false`.
     #[config(default = false)]
     pub drop_misclassified: bool,
     /// Ablation, **beyond the paper**: weight `w ∈ [0, 1]` of a clean cross-entropy term,
