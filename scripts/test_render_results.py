@@ -614,6 +614,17 @@ def ablation_records(d, values):
 
 DROP = "IAT drop-misclassified"
 ABLATION = "IAT ablation: is IAT overconfident on clean data, and why?"
+ABLATION_IAT = {"clean": (0.80, 0.95), "pgd": (0.05, 0.90), "iaa": (0.85, 0.70)}
+# The ablation's base scenario: PT overconfident (+0.05), IAT more so (+0.15); correct-only
+# calibrated on clean data (+0.02) and under IAA (−0.05, PT −0.50), accuracy 0.02 below PT's;
+# clean CE in between (+0.08); train-mode BN identical to IAT.
+ABLATION_BASE = {
+    "PT": {"clean": (0.85, 0.90), "pgd": (0.0, 0.95), "iaa": (0.80, 0.30)},
+    "IAT": ABLATION_IAT,
+    "IAT correct-only": {"clean": (0.83, 0.85), "pgd": (0.05, 0.80), "iaa": (0.83, 0.78)},
+    "IAT + clean CE": {"clean": (0.84, 0.92), "pgd": (0.03, 0.90), "iaa": (0.84, 0.50)},
+    "IAT train-mode BN": ABLATION_IAT,
+}
 
 
 def without_drop(d):
@@ -627,19 +638,10 @@ def without_drop(d):
 def test_ablation(smoke, tmp):
     d = fresh(smoke, tmp, "ablation")
     without_drop(d)
-    iat = {"clean": (0.80, 0.95), "pgd": (0.05, 0.90), "iaa": (0.85, 0.70)}
-    # PT overconfident (+0.05), IAT more so (+0.15); correct-only calibrated on clean data
-    # (+0.02) and under IAA (−0.05, PT −0.50), accuracy 0.02 below PT's; clean CE in between
-    # (+0.08); train-mode BN identical to IAT.
-    ablation_records(d, {
-        "PT": {"clean": (0.85, 0.90), "pgd": (0.0, 0.95), "iaa": (0.80, 0.30)},
-        "IAT": iat,
-        "IAT correct-only": {"clean": (0.83, 0.85), "pgd": (0.05, 0.80), "iaa": (0.83, 0.78)},
-        "IAT + clean CE": {"clean": (0.84, 0.92), "pgd": (0.03, 0.90), "iaa": (0.84, 0.50)},
-        "IAT train-mode BN": iat,
-    })
+    iat = ABLATION_IAT
+    ablation_records(d, ABLATION_BASE)
     page = render_checked(d, tmp)
-    sec = sections(page)["IAT ablation: is IAT overconfident on clean data, and why?"]
+    sec = sections(page)[ABLATION]
     assert "**Is IAT overconfident on clean data (clean MCS > 0)?** *yes*" in sec, sec
     assert "**Is IAT more overconfident than PT on clean data (clean MCS above PT's)?** *yes*" \
         in sec, sec
@@ -675,8 +677,7 @@ def test_ablation(smoke, tmp):
     # MCS under IAA equal to IAT's is no price paid.
     ablation_records(d, {"IAT + clean CE": {"clean": iat["clean"]},
                          "IAT correct-only": {"iaa": iat["iaa"]}})
-    sec = sections(render_checked(d, tmp))[
-        "IAT ablation: is IAT overconfident on clean data, and why?"]
+    sec = sections(render_checked(d, tmp))[ABLATION]
     assert "Both changes" not in sec, sec
     assert "IAT + clean CE (w = 0.5), which keeps the label-leaking examples and adds clean " \
            "inputs, is not shown to lower IAT's clean MCS: the records favour the label leak " \
@@ -687,8 +688,7 @@ def test_ablation(smoke, tmp):
     # correct-only's accuracy 0.10 below PT's.
     ablation_records(d, {"IAT correct-only": {"clean": (0.75, 0.99)},
                          "IAT train-mode BN": {"iaa": (0.85, 0.40)}})
-    sec = sections(render_checked(d, tmp))[
-        "IAT ablation: is IAT overconfident on clean data, and why?"]
+    sec = sections(render_checked(d, tmp))[ABLATION]
     assert "(IAT correct-only) lower IAT's clean MCS?** *no*" in sec, sec
     assert "clean MCS: *contradicted*" in sec, sec
     assert "**Reading.**" not in sec, sec
@@ -704,15 +704,10 @@ def test_ablation_drop(smoke, tmp):
     the reading never states both that the records favour the leak and that they favour the
     missing clean inputs."""
     d = fresh(smoke, tmp, "ablation-drop")
-    iat = {"clean": (0.80, 0.95), "pgd": (0.05, 0.90), "iaa": (0.85, 0.70)}
-    ablation_records(d, {
-        "PT": {"clean": (0.85, 0.90), "pgd": (0.0, 0.95), "iaa": (0.80, 0.30)},
-        "IAT": iat,
-        "IAT correct-only": {"clean": (0.83, 0.85), "pgd": (0.05, 0.80), "iaa": (0.83, 0.78)},
-        "IAT + clean CE": {"clean": (0.84, 0.92), "pgd": (0.03, 0.90), "iaa": (0.84, 0.50)},
-        "IAT train-mode BN": iat,
-        DROP: {"clean": (0.82, 0.85), "pgd": (0.05, 0.90), "iaa": (0.85, 0.70)},
-    })
+    iat = ABLATION_IAT
+    ablation_records(d, {**ABLATION_BASE,
+                         DROP: {"clean": (0.82, 0.85), "pgd": (0.05, 0.90),
+                                "iaa": (0.85, 0.70)}})
     hyp = ("**The label-leak hypothesis** predicts that removing the label-leaking examples "
            "lowers IAT's clean MCS, with clean inputs in their place (IAT correct-only) and "
            f"without ({DROP}): ")
@@ -877,7 +872,7 @@ def test_robust_partial(smoke, tmp):
     fig6 = secs["Fig. 6 — IAA against the six training strategies"]
     assert "\n| CCAT | — | — | — | — |\n" in fig6 and "\n| CCAT | — | — |\n" in fig6
     assert "\n| IAT | — | — |\n" in secs["Fig. 7 — PGD against the six training strategies"]
-    abl = secs["IAT ablation: is IAT overconfident on clean data, and why?"]
+    abl = secs[ABLATION]
     assert "no `IAT train-mode BN` records" in abl and "Not answered" in abl, abl
     assert PENDING in secs["Fig. 5 — uniform noise, PGD and IAA against PT"]
     assert "| 2 |" in secs["Training runs"] and "| — |" in secs["Training runs"]
