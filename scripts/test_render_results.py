@@ -764,6 +764,48 @@ def test_ablation_drop(smoke, tmp):
     assert f"over a missing clean term. {DROP} separates the two" in sec, sec
 
 
+def test_finetune(smoke, tmp):
+    """The fine-tuning section's reading: accuracies compared by the interval rules, the MCS
+    sign kept or not per record, the IAA MCS's distance from 0, and the sentence about the other
+    strategies only when the shortcut lowers an accuracy."""
+    d = fresh(smoke, tmp, "finetune")
+    recs = load(d, "finetune-vs-scratch")
+    ft, sc = list(dict.fromkeys(r["model"] for r in recs))
+    title = "Fine-tuning versus training from scratch"
+
+    def values(table):
+        edit(d, "finetune-vs-scratch",
+             lambda r: setv(r, *table[r["model"] == sc][r["attack"]]))
+
+    ft_values = {"clean": (0.65, 0.48), "pgd": (0.37, 0.42), "iaa": (0.73, 0.40)}
+    values([ft_values, {"clean": (0.69, 0.55), "pgd": (0.42, 0.49), "iaa": (0.75, 0.46)}])
+    sec = sections(render_checked(d, tmp))[title]
+    reading = next(p for p in sec.split("\n\n") if p.startswith("**Reading.**"))
+    assert f"**Reading.** Against {sc}, the clean accuracy of {ft} is lower (0.650 vs 0.690) " \
+           "and its accuracy under PGD lower (0.370 vs 0.420). The MCS has the same sign for " \
+           "both in all three records" in reading, reading
+    assert "Under IAA its MCS is further from 0 (−0.330 vs −0.290)." in reading, reading
+    assert "Every strategy of Figs. 4–8 and Tables 1–2 is fine-tuned the same way" in reading
+    assert f"**{ft} keeps ≥ 0.35 accuracy under PGD-10 at ε = 8/255** (literature anchor, not " \
+           "a claim of the paper): *reproduced*" in sec, sec
+    # Equal accuracies, the scratch model's clean MCS 0 and its IAA MCS closer to 0: no accuracy
+    # cost, the clean sign not shown for both.
+    values([ft_values, {"clean": (0.65, 0.65), "pgd": (0.37, 0.42), "iaa": (0.73, 0.43)}])
+    reading = next(p for p in sections(render_checked(d, tmp))[title].split("\n\n")
+                   if p.startswith("**Reading.**"))
+    assert f"the clean accuracy of {ft} is not shown to differ (0.650 vs 0.650) and its " \
+           "accuracy under PGD not shown to differ (0.370 vs 0.370)." in reading, reading
+    assert "The MCS keeps its sign, each interval excluding 0, only in the pgd and iaa " \
+           "records; in the clean record the sign is not shown for both." in reading, reading
+    assert "Under IAA its MCS is further from 0 (−0.330 vs −0.300)." in reading, reading
+    assert "Every strategy" not in reading, reading
+    # Without the scratch model's records there is no reading.
+    save(d, "finetune-vs-scratch", [r for r in load(d, "finetune-vs-scratch")
+                                    if r["model"] == ft])
+    sec = sections(render(d, tmp / "finetune.md"))[title]
+    assert "**Reading.**" not in sec, sec
+
+
 def test_vgg_warmup_outcome(smoke, tmp):
     """The VGG warm-up section states what the warm-up gave the Table 3 VGG-19, from its clean
     record, and says nothing about it without one."""
@@ -942,6 +984,7 @@ def main(argv):
                      test_fig6_reading, test_fig7,
                      test_glance,
                      test_clean_models, test_table2_claims, test_ablation, test_ablation_drop,
+                     test_finetune,
                      test_vgg_warmup_outcome, test_optimum,
                      test_tables_have_consistent_columns, test_gallery, test_robust_partial,
                      test_check_results_rejects):
