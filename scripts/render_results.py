@@ -1557,7 +1557,7 @@ ABLATION_OPTIONS = [(CORRECT_ONLY, "IatConfig::with_correct_only(true)"),
                     (TRAIN_BN, "IatConfig::with_attack(IaaConfig::new().with_mode(Mode::Train))")]
 
 
-def drop_reading(lowered, co, dm, mcs, shown, acc_conf):
+def drop_reading(lowered, co, dm, mcs, shown, acc_conf, get, value):
     """What the drop-misclassified variant says about the label leak. It trains on the same IAA
     examples as the correct-only variant, each weighted as there, and leaves the misclassified
     images out instead of training them clean: the pair differs in those clean inputs (and
@@ -1578,14 +1578,16 @@ def drop_reading(lowered, co, dm, mcs, shown, acc_conf):
                    f"with the label leak (the IAA examples of misclassified images raise IAT's "
                    f"clean MCS), though leaving the hardest images out also changes what the "
                    f"network trains on.")
-        if not co_yes:
-            out.append(f"{co} is not shown to lower it, so the two tests of the leak disagree.")
+        if lowered.get(CORRECT_ONLY) == NO:
+            out.append(f"{co} raises it, so the two tests of the leak disagree.")
+        elif not co_yes:
+            out.append(f"{co} is not shown to lower it.")
     elif a == NO:
         if co_yes and lowered.get(CLEAN_CE) == YES:
             out.append(f"It raises IAT's clean MCS ({values}): leaving the label-leaking examples "
                        f"out without clean inputs does not lower it, while both variants that "
-                       f"add clean inputs do, so the records favour the missing clean inputs "
-                       f"over the label leak.")
+                       f"add clean inputs do, so on their face the records favour the missing "
+                       f"clean inputs over the label leak.")
         else:
             out.append(f"It raises IAT's clean MCS ({values}): leaving the label-leaking "
                        f"examples out without clean inputs does not lower it.")
@@ -1593,6 +1595,19 @@ def drop_reading(lowered, co, dm, mcs, shown, acc_conf):
         out.append(f"It is not shown to lower IAT's clean MCS ({values}; the intervals "
                    f"overlap): at this sample size, leaving the label-leaking examples out "
                    f"without clean inputs is not shown to reproduce the effect.")
+    # The confound of leaving images out: the network no longer learns the misclassified ones.
+    if v_less(get(dm, "clean", "accuracy"), get("IAT", "clean", "accuracy")) == R:
+        lost = value("IAT", "clean", "accuracy") - value(dm, "clean", "accuracy")
+        gained = value(dm, "clean", "confidence") - value("IAT", "clean", "confidence")
+        out.append(
+            f"Its clean accuracy is also lower than IAT's (ACC {f3(value(dm, 'clean', 'accuracy'))}"
+            f" vs {f3(value('IAT', 'clean', 'accuracy'))}, CONF "
+            f"{f3(value(dm, 'clean', 'confidence'))} vs "
+            f"{f3(value('IAT', 'clean', 'confidence'))})"
+            + (": more of its MCS difference from IAT comes from lost accuracy than from "
+               "changed confidence" if a == NO and lost > abs(gained) else "")
+            + ". Left out of training, the misclassified images are not learned, so this test "
+              "of the leak is confounded with the accuracy it costs.")
     than_co = answer(v_greater(mcs(dm), mcs(co)))
     if than_co == YES:
         out.append(f"Its clean MCS is above that of {co}, which adds the misclassified images' "
@@ -1618,7 +1633,7 @@ def ablation_reading(lowered, label, get, absm, value):
     shown = lambda ms, a: ", ".join(f"{m} {s3(value(m, a, 'mcs'))}" for m in ms)
     acc_conf = lambda ms: ", ".join(f"{m} {f3(value(m, 'clean', 'accuracy'))} / "
                                     f"{f3(value(m, 'clean', 'confidence'))}" for m in ms)
-    separated = drop_reading(lowered, co, dm, mcs, shown, acc_conf)
+    separated = drop_reading(lowered, co, dm, mcs, shown, acc_conf, get, value)
     tail = ("Each model is one training run (seed 0): the intervals cover the test images, "
             "not run-to-run variation.")
     if lowered.get(CORRECT_ONLY) != YES:
@@ -1636,11 +1651,8 @@ def ablation_reading(lowered, label, get, absm, value):
             f"BatchNorm batch) and both weaken the leak, so the records fit the reading that IAT "
             f"is overconfident because it never trains on clean inputs as well as they fit the "
             f"label leak.")
-        parts.append(separated or
-                     "A variant that drops the IAA examples of misclassified images without "
-                     "training those images on clean inputs would separate the two; it has not "
-                     "been run yet (`scripts/train-cifar.sh` runs it as the stage "
-                     "`iat-ablation-4`).")
+        if separated:
+            parts.append(separated)
     elif cc is not None and lowered.get(CLEAN_CE) is not None:
         if lowered.get(DROP) == NO:
             parts.append(f"{cc}, which keeps the label-leaking examples and adds clean inputs, "
@@ -1678,15 +1690,12 @@ def ablation_reading(lowered, label, get, absm, value):
 def ablation(res):
     title = "### IAT ablation: is IAT overconfident on clean data, and why?\n\n"
     recs = res.data.get("iat-ablation") or []
-    with_drop = not recs or any(isinstance(r.get("model"), str) and r["model"].startswith(DROP)
-                                for r in recs)
-    what = (f"{'Four' if with_drop else 'Three'} IAT variants, fine-tuned exactly like IAT, "
-            f"beside PT and IAT: IAA examples only from correctly classified training images "
-            f"(the others are trained on clean); "
-            + ("the same IAA examples with the misclassified images left out of training (no "
-               "clean input); " if with_drop else "")
-            + "a clean cross-entropy term beside the IAA term; IAA generated with train-mode "
-              "BatchNorm. Each model has a clean, a PGD and an IAA (λ = 5) record at ε = 8/255.")
+    what = ("Four IAT variants, fine-tuned exactly like IAT, beside PT and IAT: IAA examples "
+            "only from correctly classified training images (the others are trained on clean); "
+            "the same IAA examples with the misclassified images left out of training (no clean "
+            "input); a clean cross-entropy term beside the IAA term; IAA generated with "
+            "train-mode BatchNorm. Each model has a clean, a PGD and an IAA (λ = 5) record at "
+            "ε = 8/255.")
     if not res.has("iat-ablation"):
         return title + res.pending("iat-ablation", what)
     d = res.derived
@@ -1711,13 +1720,13 @@ def ablation(res):
     lowered = {}
     for prefix, change in ((CORRECT_ONLY, "restricting the IAA examples to correctly "
                                           "classified images"),
-                           (DROP, "leaving the misclassified images out, with no clean input"),
+                           (DROP, "leaving the misclassified images out without a clean "
+                                  "input"),
                            (CLEAN_CE, "a clean CE term")):
         v = label(prefix)
         if not has(v):
-            if prefix != DROP:  # added later: absent from the first records
-                lines.append(f"* **Does {change} lower IAT's clean MCS?** *{NOT_SHOWN}* "
-                             f"(no `{prefix}` records).")
+            lines.append(f"* **Does {change} lower IAT's clean MCS?** *not tested* "
+                         f"(no `{prefix}` records).")
             continue
         lowered[prefix] = answer(v_less(get(v, "clean", "mcs"), get("IAT", "clean", "mcs")))
         lines.append(q(f"Does {change} ({v}) lower IAT's clean MCS?", lowered[prefix],
@@ -1738,32 +1747,28 @@ def ablation(res):
                        "No ACC, CONF or MCS of its clean, PGD and IAA records differs from "
                        "IAT's beyond the intervals."))
     else:
-        lines.append(f"* **Does train-mode BatchNorm change anything?** *{NOT_SHOWN}* "
+        lines.append(f"* **Does train-mode BatchNorm change anything?** *not tested* "
                      f"(no `{TRAIN_BN}` records).")
     hyp = lowered.get(CORRECT_ONLY)
     hyp_drop = lowered.get(DROP)
     value = lambda m, a, k: pick(recs, model=m, attack=a)[k]
     reading = ablation_reading(lowered, label, get, absm, value) if has("PT") and has("IAT") \
         else ""
-    hyp_line = ("**The label-leak hypothesis** predicts that the correct-only variant lowers IAT's "
-                "clean MCS: " + {YES: "*consistent* (it does), but not singled out: a clean CE "
-                                      "term lowers it too (see the reading)"
-                                 if lowered.get(CLEAN_CE) == YES else "*supported* (it does)",
-                                 NO: "*contradicted* (it raises it)"}
-                .get(hyp, "*not shown* at this sample size (the intervals overlap)"
-                     if hyp else "*not tested* (no correct-only records)") + ".")
-    if hyp_drop is not None:
-        dm, co = label(DROP), label(CORRECT_ONLY)
-        co_does = {YES: f"{co} lowers it", NO: f"{co} raises it"}.get(
-            hyp, f"{co} is not shown to lower it" if hyp else "no correct-only records")
-        hyp_line = ("**The label-leak hypothesis** predicts that removing the label-leaking "
-                    "examples lowers IAT's clean MCS, with clean inputs in their place "
-                    f"({co}) and without ({dm}): " + (
-                        f"*supported* (both do)" if hyp_drop == YES and hyp == YES else
-                        f"*mixed* ({dm} lowers it; {co_does})" if hyp_drop == YES else
-                        f"*contradicted* by {dm} (it raises it; {co_does})" if hyp_drop == NO
-                        else f"*not shown* for {dm} at this sample size (the intervals "
-                             f"overlap; {co_does})") + ".")
+    # Leaving the misclassified images out without clean inputs (drop) is the decisive test of
+    # the leak; correct-only, which adds their clean inputs, qualifies it.
+    dm, co = label(DROP) or DROP, label(CORRECT_ONLY) or CORRECT_ONLY
+    does = lambda m, a: ({YES: f"{m} lowers it", NO: f"{m} raises it"}.get(
+        a, f"{m} is not shown to lower it") if a else f"no `{m}` records")
+    both = f"{does(dm, hyp_drop)}; {does(co, hyp)}"
+    hyp_line = ("**The label-leak hypothesis** predicts that removing the label-leaking examples "
+                f"lowers IAT's clean MCS, with clean inputs in their place ({co}) and without "
+                f"({dm}): " + (
+                    "*supported* (both do)" if hyp_drop == YES and hyp == YES else
+                    f"*mixed* ({both})" if hyp_drop == YES and hyp == NO else
+                    f"*supported* by {dm} alone ({both})" if hyp_drop == YES else
+                    f"*contradicted* ({both})" if NO in (hyp_drop, hyp) else
+                    f"*not tested* ({both})" if hyp_drop is None else
+                    f"*not shown* at this sample size, the intervals overlap ({both})") + ".")
     # What the paper promises of IAT, asked of IAT and of each variant.
     candidates = [m for m in ["IAT"] + [label(p) for p in (CORRECT_ONLY, DROP, CLEAN_CE,
                                                            TRAIN_BN)]
@@ -1792,9 +1797,6 @@ def ablation(res):
     else:
         summary = ("No model is shown to deliver what the paper promises"
                    + (f"; shown not to: {join_words(no)}" if no else "") + ".")
-    drop_note = (" Both of these also add clean inputs, so the drop-misclassified variant "
-                 "removes the label-leaking examples without adding any: if the leak is the "
-                 "cause, it should lower IAT's clean MCS as well." if with_drop else "")
     promise = md_table(["model", "clean: |MCS| and ECE below PT's",
                         "IAA: |MCS| and ECE below PT's",
                         f"clean ACC at most {fk(drop, 2)} below PT's", "delivers"], rows)
@@ -1807,7 +1809,10 @@ true-class probability is below y_G IAA raises it, and on a misclassified image 
 prediction to the true label wherever the ε-ball allows. For those images the IAA example is a
 label-leaking, helpful perturbation, so IAT may fit an easier input distribution that carries
 the label and end up overconfident on clean inputs. If so, training on IAA examples of correctly
-classified images only should lower IAT's clean MCS, and a clean CE term should too.{drop_note}
+classified images only should lower IAT's clean MCS, and a clean CE term should too.
+Both of these also add clean inputs, so the drop-misclassified variant removes the
+label-leaking examples without adding any: if the leak is the cause, it should lower IAT's clean
+MCS as well.
 Train-mode BatchNorm during generation is an independent change.
 
 {records_table(recs)}
@@ -1838,7 +1843,9 @@ def finetune(res):
     if not res.has("finetune-vs-scratch"):
         return title + res.pending("finetune-vs-scratch", what)
     recs = res.data["finetune-vs-scratch"]
-    models = models_in(recs)
+    # The fine-tuned model first, the one from scratch (labelled "PGD-AT (scratch, N epochs)"
+    # by examples/paper) second, whatever the records' order.
+    models = sorted(models_in(recs), key=lambda m: str(m).startswith("PGD-AT (scratch"))
     d = res.derived
     lines = []
     if len(models) == 2:
@@ -1873,39 +1880,54 @@ Verdicts (n = {n_of(recs)}; "changes" is answered *yes* when the two intervals a
 def finetune_reading(recs, ft, sc):
     """What the shortcut does to PGD-AT, from the records of the fine-tuned model `ft` and the
     one trained from scratch `sc`: how its clean and PGD accuracy compare (interval rules),
-    whether the MCS keeps its sign in each record (both intervals on the same side of 0), and how
-    far from 0 the MCS under IAA is."""
+    whether the MCS keeps its sign in each record (both intervals on one side of 0), flips it
+    (on opposite sides) or is not shown to have one, and how far from 0 the MCS under IAA is.
+    Empty when a record or an interval is missing."""
+    attacks = ("clean", "pgd", "iaa")
     get = lambda m, a: pick(recs, model=m, attack=a)
-    if any(get(m, a) is None for m in (ft, sc) for a in ("clean", "pgd", "iaa")):
+    if any(iv(get(m, a), k) is None or get(m, a).get(k) is None for m in (ft, sc)
+           for a in attacks for k in ("accuracy", "mcs")):
         return ""
 
-    def compare(a, key):
-        x, y = iv(get(ft, a), key), iv(get(sc, a), key)
+    def compare(a):
+        x, y = iv(get(ft, a), "accuracy"), iv(get(sc, a), "accuracy")
         word = {R: "lower", N: "higher"}.get(v_less(x, y), "not shown to differ")
-        return word, f"{word} ({f3(get(ft, a)[key])} vs {f3(get(sc, a)[key])})"
+        return word, (f"{word} ({f3(get(ft, a)['accuracy'])} vs "
+                      f"{f3(get(sc, a)['accuracy'])})")
 
-    def side(r):
-        lo, hi = iv(r, "mcs")
+    def side(m, a):
+        lo, hi = iv(get(m, a), "mcs")
         return "+" if lo > 0 else "−" if hi < 0 else None
 
-    kept = [a for a in ("clean", "pgd", "iaa")
-            if side(get(ft, a)) is not None and side(get(ft, a)) == side(get(sc, a))]
-    lost = [a for a in ("clean", "pgd", "iaa") if a not in kept]
-    signs = ("The MCS has the same sign for both in all three records, each interval excluding "
-             "0: at ε = 8/255, whether PGD-AT reads as over- or underconfident does not depend "
-             "on the shortcut." if not lost else
-             f"The MCS keeps its sign, each interval excluding 0, only in the "
-             f"{join_words(kept) or 'no'} record{'s' if len(kept) != 1 else ''}; in the "
-             f"{join_words(lost)} record{'s' if len(lost) != 1 else ''} the sign is not "
-             f"shown for both.")
+    def records(items):
+        return f"{join_words(items)} record{'s' if len(items) != 1 else ''}"
+
+    kept = [a for a in attacks if side(ft, a) is not None and side(ft, a) == side(sc, a)]
+    flipped = [a for a in attacks if None not in (side(ft, a), side(sc, a))
+               and side(ft, a) != side(sc, a)]
+    unshown = [a for a in attacks if a not in kept + flipped]
+    if len(kept) == len(attacks):
+        signs = ("The MCS has the same sign for both in all three records, each interval "
+                 "excluding 0: at ε = 8/255, whether PGD-AT reads as over- or underconfident "
+                 "does not depend on the shortcut.")
+    else:
+        signs = " ".join(
+            [f"The MCS keeps its sign (each interval excluding 0) in the {records(kept)}."
+             if kept else "The MCS keeps its sign in no record."]
+            + ([f"It flips sign in the {records(flipped)}: there the shortcut decides whether "
+                f"PGD-AT reads as over- or underconfident."] if flipped else [])
+            + ([f"In the {records(unshown)} an interval includes 0."] if unshown else []))
     iaa = {R: "closer to 0", N: "further from 0"}.get(
         v_less(abs_iv(iv(get(ft, "iaa"), "mcs")), abs_iv(iv(get(sc, "iaa"), "mcs"))),
         "not shown to differ in distance from 0")
-    clean_word, clean = compare("clean", "accuracy")
-    pgd_word, pgd = compare("pgd", "accuracy")
-    cost = (" Every strategy of Figs. 4–8 and Tables 1–2 is fine-tuned the same way, so their "
-            "accuracies are likely below what training from scratch would give them, as "
-            "PGD-AT's is." if "lower" in (clean_word, pgd_word) else "")
+    clean_word, clean = compare("clean")
+    pgd_word, pgd = compare("pgd")
+    lowered = [what for what, word in (("clean accuracy", clean_word),
+                                       ("accuracy under PGD", pgd_word)) if word == "lower"]
+    cost = (f" The adversarial strategies of Figs. 4–8 and Table 1 are fine-tuned the same way, "
+            f"so their {join_words(lowered)} may well be below what training from scratch "
+            f"would give, as PGD-AT's {'are' if len(lowered) > 1 else 'is'}."
+            if lowered else "")
     return (f"\n**Reading.** Against {sc}, the clean accuracy of {ft} is {clean} and its "
             f"accuracy under PGD {pgd}. {signs} Under IAA its MCS is {iaa} "
             f"({s3(get(ft, 'iaa')['mcs'])} vs {s3(get(sc, 'iaa')['mcs'])}).{cost} One training "
