@@ -1597,15 +1597,14 @@ def drop_reading(lowered, co, dm, mcs, shown, acc_conf, get, value):
                    f"without clean inputs is not shown to reproduce the effect.")
     # The confound of leaving images out: the network no longer learns the misclassified ones.
     if v_less(get(dm, "clean", "accuracy"), get("IAT", "clean", "accuracy")) == R:
-        lost = value("IAT", "clean", "accuracy") - value(dm, "clean", "accuracy")
-        gained = value(dm, "clean", "confidence") - value("IAT", "clean", "confidence")
+        (dm_acc, iat_acc), (dm_conf, iat_conf) = [
+            (value(dm, "clean", k), value("IAT", "clean", k)) for k in ("accuracy", "confidence")]
         out.append(
-            f"Its clean accuracy is also lower than IAT's (ACC {f3(value(dm, 'clean', 'accuracy'))}"
-            f" vs {f3(value('IAT', 'clean', 'accuracy'))}, CONF "
-            f"{f3(value(dm, 'clean', 'confidence'))} vs "
-            f"{f3(value('IAT', 'clean', 'confidence'))})"
+            f"Its clean accuracy is also lower than IAT's (ACC {f3(dm_acc)} vs {f3(iat_acc)}, "
+            f"CONF {f3(dm_conf)} vs {f3(iat_conf)})"
             + (": more of its MCS difference from IAT comes from lost accuracy than from "
-               "changed confidence" if a == NO and lost > abs(gained) else "")
+               "changed confidence" if a == NO and iat_acc - dm_acc > abs(dm_conf - iat_conf)
+               else "")
             + ". Left out of training, the misclassified images are not learned, so this test "
               "of the leak is confounded with the accuracy it costs.")
     than_co = answer(v_greater(mcs(dm), mcs(co)))
@@ -1902,10 +1901,11 @@ def finetune_reading(recs, ft, sc):
     def records(items):
         return f"{join_words(items)} record{'s' if len(items) != 1 else ''}"
 
-    kept = [a for a in attacks if side(ft, a) is not None and side(ft, a) == side(sc, a)]
-    flipped = [a for a in attacks if None not in (side(ft, a), side(sc, a))
-               and side(ft, a) != side(sc, a)]
-    unshown = [a for a in attacks if a not in kept + flipped]
+    # Per record: the MCS sign of (ft, sc), None where an interval includes 0.
+    sides = {a: (side(ft, a), side(sc, a)) for a in attacks}
+    unshown = [a for a in attacks if None in sides[a]]
+    kept = [a for a in attacks if a not in unshown and sides[a][0] == sides[a][1]]
+    flipped = [a for a in attacks if a not in unshown + kept]
     if len(kept) == len(attacks):
         signs = ("The MCS has the same sign for both in all three records, each interval "
                  "excluding 0: at ε = 8/255, whether PGD-AT reads as over- or underconfident "
