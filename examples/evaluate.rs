@@ -1,5 +1,7 @@
-//! Calibration-robustness report of a trained CIFAR-10 or Tiny ImageNet-200 classifier: clean, PGD (overconfidence),
-//! IAA and UCA (underconfidence) and the per-image worst case at several radii, with bootstrap
+//! Calibration-robustness report of a trained CIFAR-10 or Tiny ImageNet-200 classifier: clean, PGD
+//! and APGD-CE/DLR (overconfidence; Square with `--attacks`), IAA (Eq. 2 and Algorithm 1) and
+//! UCA (underconfidence), the robust accuracy over the misclassification attacks (AutoAttack's
+//! per-image protocol) and the per-image calibration worst case at several radii, with bootstrap
 //! intervals, as a Markdown table on stdout and `report.json`, `report.md` and one reliability
 //! diagram `reliability-eps<ε>.svg` per radius in `--out`.
 //!
@@ -51,7 +53,7 @@ use std::time::Instant;
 
 #[derive(Parser, Debug)]
 #[command(
-    about = "Calibration-robustness report (clean, PGD, IAA, UCA, worst case) of a CIFAR-10 or Tiny ImageNet-200 classifier"
+    about = "Calibration-robustness report (clean, PGD, APGD, Square, IAA, UCA, robust and worst case) of a CIFAR-10 or Tiny ImageNet-200 classifier"
 )]
 struct Args {
     /// Model weights: an advcal `.ckpt`, or PyTorch `.pt`/`.pth`/`.safetensors`
@@ -93,12 +95,21 @@ struct Args {
     /// Attack radii on the [0, 1] pixel scale
     #[arg(long, value_delimiter = ',', default_values_t = [0.01f32, 0.02, 0.03, 0.05, 0.08])]
     epsilons: Vec<f32>,
-    /// Attacks: pgd, iaa, uca
-    #[arg(long, value_delimiter = ',', default_values_t = ["pgd".to_string(), "iaa".to_string(), "uca".to_string()])]
+    /// Attacks, any of: pgd, apgd-ce, apgd-dlr, square, iaa (Eq. 2), iaa-alg1 (Algorithm 1),
+    /// uca, noise. Besides one row each: `robust` (per image, misclassified if any of pgd,
+    /// apgd-ce, apgd-dlr, square, noise misclassifies it) and `worst` (the per-image calibration
+    /// worst case)
+    #[arg(long, value_delimiter = ',', default_values_t = ["pgd".to_string(), "apgd-ce".into(), "apgd-dlr".into(), "iaa".into(), "iaa-alg1".into(), "uca".into()])]
     attacks: Vec<String>,
-    /// Steps of every attack
+    /// Steps of PGD, APGD, iaa-alg1 and UCA
     #[arg(long, default_value_t = 10)]
     steps: usize,
+    /// Steps of the Eq. 2 IAA (`iaa`)
+    #[arg(long, default_value_t = 20)]
+    iaa_steps: usize,
+    /// Queries of the Square attack per image
+    #[arg(long, default_value_t = 5000)]
+    queries: usize,
     /// IAA's λ
     #[arg(long, default_value_t = 5.0)]
     lambda: f32,
@@ -283,6 +294,8 @@ fn run<B: AutodiffBackend>(args: &Args, device: B::Device) -> advcal::Result<()>
         .with_epsilons(args.epsilons.clone())
         .with_attacks(attacks)
         .with_steps(args.steps)
+        .with_iaa_steps(args.iaa_steps)
+        .with_queries(args.queries)
         .with_lambda(args.lambda)
         .with_batch_size(args.batch_size)
         .with_bins(args.bins)
@@ -313,6 +326,9 @@ fn run<B: AutodiffBackend>(args: &Args, device: B::Device) -> advcal::Result<()>
     );
     let report = robustness_report(&model, &data, &config, &device)?;
     println!("{}", report.to_markdown());
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
     report.write(&args.out)?;
     let svgs: Vec<String> = config
         .epsilons

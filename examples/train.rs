@@ -50,6 +50,10 @@ struct Args {
     /// Inner attack steps (default from the preset)
     #[arg(long)]
     attack_steps: Option<usize>,
+    /// IAA inside iat and at-iat: eq2 (Eq. 2's least confident correct iterate, the default) or
+    /// alg1 (the paper's printed Algorithm 1: the last iterate)
+    #[arg(long, default_value = "eq2")]
+    iaa: String,
     /// Attacks run on the evaluation set after every epoch, `name:epsilon` (pgd, iaa, uca,
     /// fgsm, noise); repeat the flag for several
     #[arg(long, default_values_t = ["pgd:0.03".to_string(), "iaa:0.03".to_string()])]
@@ -148,7 +152,18 @@ fn run<B: AutodiffBackend>(args: &Args, device: B::Device) -> advcal::Result<()>
     let model =
         advcal::model::seeded_init::<B, _>(&device, args.seed, || model_config.init::<B>(&device));
     let steps = args.attack_steps.unwrap_or(p.attack_steps);
-    let mut strategy = StrategyKind::parse(&args.strategy)?.build::<B, AnyModel<B>>(steps)?;
+    let iaa = match args.iaa.as_str() {
+        "eq2" => advcal::attack::IaaConfig::new(),
+        "alg1" => advcal::attack::IaaConfig::alg1(),
+        other => {
+            return Err(advcal::Error::param(
+                "iaa",
+                format!("`{other}`: expected eq2 or alg1"),
+            ));
+        }
+    };
+    let mut strategy =
+        StrategyKind::parse(&args.strategy)?.build_with_iaa::<B, AnyModel<B>>(steps, iaa)?;
     let eval_attacks = args
         .eval_attack
         .iter()

@@ -1,8 +1,9 @@
 //! A serialisable choice among the built-in attacks, for configuration files and trainers.
 
 use super::{
-    Attack, AttackOutput, Budget, Fgsm, FgsmConfig, Iaa, IaaConfig, Pgd, PgdConfig, Uca, UcaConfig,
-    UniformNoise, UniformNoiseConfig,
+    Apgd, ApgdConfig, ApgdLoss, Attack, AttackGoal, AttackOutput, Budget, Fgsm, FgsmConfig, Iaa,
+    IaaConfig, Pgd, PgdConfig, Square, SquareConfig, Uca, UcaConfig, UniformNoise,
+    UniformNoiseConfig,
 };
 use crate::error::{Error, Result};
 use crate::model::Classifier;
@@ -41,17 +42,35 @@ pub enum AttackConfig {
     Iaa(IaaConfig),
     /// [`Uca`].
     Uca(UcaConfig),
+    /// [`Apgd`] (APGD-CE or APGD-DLR by its `loss`).
+    Apgd(ApgdConfig),
+    /// [`Square`].
+    Square(SquareConfig),
 }
 
 impl AttackConfig {
-    /// The attack's short name (`fgsm`, `pgd`, `noise`, `iaa`, `uca`).
+    /// The attack's short name (`fgsm`, `pgd`, `noise`, `iaa`, `iaa-alg1`, `uca`, `apgd-ce`,
+    /// `apgd-dlr`, `square`).
     pub fn name(&self) -> &'static str {
         match self {
             Self::Fgsm(_) => "fgsm",
             Self::Pgd(_) => "pgd",
             Self::UniformNoise(_) => "noise",
-            Self::Iaa(_) => "iaa",
+            Self::Iaa(c) => Iaa::new(c.clone()).name(),
             Self::Uca(_) => "uca",
+            Self::Apgd(c) => match c.loss {
+                ApgdLoss::Ce => "apgd-ce",
+                ApgdLoss::Dlr => "apgd-dlr",
+            },
+            Self::Square(_) => "square",
+        }
+    }
+
+    /// What a success is for the attack: misclassification, or (IAA, UCA) underconfidence.
+    pub fn goal(&self) -> AttackGoal {
+        match self {
+            Self::Iaa(_) | Self::Uca(_) => AttackGoal::Underconfidence,
+            _ => AttackGoal::Misclassify,
         }
     }
 
@@ -63,6 +82,8 @@ impl AttackConfig {
             Self::UniformNoise(c) => c.epsilon,
             Self::Iaa(c) => c.epsilon,
             Self::Uca(c) => c.epsilon,
+            Self::Apgd(c) => c.epsilon,
+            Self::Square(c) => c.epsilon,
         }
     }
 }
@@ -81,6 +102,8 @@ impl AttackConfig {
             Self::Pgd(c) => c.seed,
             Self::UniformNoise(c) => c.seed,
             Self::Iaa(c) => c.seed,
+            Self::Apgd(c) => c.seed,
+            Self::Square(c) => c.seed,
         })
     }
 
@@ -95,9 +118,10 @@ impl AttackConfig {
         format!("{}@{}", self.name(), self.epsilon())
     }
 
-    /// Parses a command-line spec `name:ε` (`pgd:0.03`, `iaa:0.03`, `uca:0.03`, `fgsm:0.03`,
-    /// `noise:0.03`; a bare name means ε = 0.03), iterative attacks with `steps` steps and
-    /// every other setting at its default.
+    /// Parses a command-line spec `name:ε` (`pgd:0.03`, `iaa:0.03`, `iaa-alg1:0.03`,
+    /// `uca:0.03`, `fgsm:0.03`, `noise:0.03`, `apgd-ce:0.03`, `apgd-dlr:0.03`, `square:0.03`; a
+    /// bare name means ε = 0.03), iterative attacks with `steps` steps (Square: `steps`
+    /// queries) and every other setting at its default.
     ///
     /// ```
     /// use advcal::attack::AttackConfig;
@@ -121,13 +145,25 @@ impl AttackConfig {
         Ok(match name {
             "pgd" => Self::Pgd(PgdConfig::new().with_epsilon(eps).with_steps(steps)),
             "iaa" => Self::Iaa(IaaConfig::new().with_epsilon(eps).with_steps(steps)),
+            "iaa-alg1" => Self::Iaa(IaaConfig::alg1().with_epsilon(eps).with_steps(steps)),
+            "apgd-ce" => Self::Apgd(ApgdConfig::new().with_epsilon(eps).with_steps(steps)),
+            "apgd-dlr" => Self::Apgd(
+                ApgdConfig::new()
+                    .with_epsilon(eps)
+                    .with_steps(steps)
+                    .with_loss(ApgdLoss::Dlr),
+            ),
+            "square" => Self::Square(SquareConfig::new().with_epsilon(eps).with_queries(steps)),
             "uca" => Self::Uca(UcaConfig::new().with_epsilon(eps).with_steps(steps)),
             "fgsm" => Self::Fgsm(FgsmConfig::new().with_epsilon(eps)),
             "noise" => Self::UniformNoise(UniformNoiseConfig::new().with_epsilon(eps)),
             other => {
                 return Err(Error::param(
                     "attack",
-                    format!("unknown attack `{other}` (pgd, iaa, uca, fgsm, noise)"),
+                    format!(
+                        "unknown attack `{other}` (pgd, apgd-ce, apgd-dlr, square, iaa, \
+                         iaa-alg1, uca, fgsm, noise)"
+                    ),
                 ));
             }
         })
@@ -145,6 +181,9 @@ where
     fn budget(&self) -> Budget {
         AttackConfig::budget(self)
     }
+    fn goal(&self) -> AttackGoal {
+        AttackConfig::goal(self)
+    }
     fn perturb_under(
         &self,
         model: &M,
@@ -160,6 +199,8 @@ where
             }
             Self::Iaa(c) => Iaa::new(c.clone()).perturb_under(model, images, labels, budget),
             Self::Uca(c) => Uca::new(c.clone()).perturb_under(model, images, labels, budget),
+            Self::Apgd(c) => Apgd::new(c.clone()).perturb_under(model, images, labels, budget),
+            Self::Square(c) => Square::new(c.clone()).perturb_under(model, images, labels, budget),
         }
     }
     fn adversarial_under(

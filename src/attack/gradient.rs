@@ -188,10 +188,32 @@ where
     M: Classifier<B>,
     O: Objective<B> + ?Sized,
 {
+    let (g, per_sample, _) = input_gradient_logits::<B, M, O>(frozen, images, labels, objective, mode)?;
+    Ok((g, per_sample))
+}
+
+/// [`input_gradient`] with the logits of the same forward pass, `[N, K]` (the attacks that
+/// select an iterate per image read them: APGD, the Eq. 2 IAA).
+pub(crate) fn input_gradient_logits<B, M, O>(
+    frozen: &M,
+    images: Tensor<B::InnerBackend, 4>,
+    labels: Tensor<B, 1, Int>,
+    objective: &O,
+    mode: Mode,
+) -> Result<(
+    Tensor<B::InnerBackend, 4>,
+    Tensor<B::InnerBackend, 1>,
+    Tensor<B::InnerBackend, 2>,
+)>
+where
+    B: AutodiffBackend,
+    M: Classifier<B>,
+    O: Objective<B> + ?Sized,
+{
     let leaf = Tensor::<B, 4>::from_inner(images).require_grad();
     let logits = frozen.forward_mode(leaf.clone(), mode);
-    let per_sample = objective.per_sample(logits, labels);
+    let per_sample = objective.per_sample(logits.clone(), labels);
     let grads = per_sample.clone().sum().backward();
     let g = leaf.grad(&grads).ok_or(Error::MissingGradient)?;
-    Ok((g, per_sample.inner()))
+    Ok((g, per_sample.inner(), logits.inner()))
 }

@@ -9,7 +9,10 @@
 //! | [`Fgsm`] | misclassify | ascend CE | 1 |
 //! | [`Pgd`] | misclassify | ascend CE, random start | T (10) |
 //! | [`UniformNoise`] | baseline | none (`U(−ε, ε)`) | 0 |
-//! | [`Iaa`] | underconfidence, keep label | descend `CE(y) + λ·CE(u)`, growing radius | T (10) |
+//! | [`Apgd`] (`apgd-ce`, `apgd-dlr`) | misclassify | ascend CE or DLR, adaptive step, momentum | T (100) |
+//! | [`Square`] | misclassify (black-box) | random square search on the margin, no gradient | queries (5000) |
+//! | [`Iaa`] | underconfidence, keep label (Eq. 2) | descend `CE(y) + λ·CE(u)`, keep the least confident correct point | T (20) |
+//! | [`Iaa`] with [`IaaConfig::alg1`] (`iaa-alg1`) | underconfidence | Algorithm 1 as printed: the last iterate | T (10) |
 //! | [`Uca`] | underconfidence, keep label | ascend CE on the clean prediction, reject label flips | T (10) |
 //!
 //! Attacks never change the model: gradients are taken w.r.t. the input only (the parameters are
@@ -21,6 +24,7 @@
 //! (see `examples/custom_attack.rs`).
 
 mod any;
+mod apgd;
 mod fgsm;
 mod gradient;
 mod iaa;
@@ -28,16 +32,19 @@ mod multi;
 mod noise;
 mod objective;
 mod pgd;
+mod select;
 mod sign_gradient;
+mod square;
 mod uca;
 
 pub use any::AttackConfig;
+pub use apgd::{Apgd, ApgdConfig, ApgdLoss, Dlr, dlr_loss};
 pub use fgsm::{Fgsm, FgsmConfig};
 pub use gradient::{
     INFERENCE_PROBE_TOLERANCE, InputGradient, attack_copy, check_inference_behaviour, frozen_copy,
     input_gradient,
 };
-pub use iaa::{Iaa, IaaConfig};
+pub use iaa::{Iaa, IaaConfig, IaaOptimizer, IaaSelection};
 pub use multi::{EpsilonResult, run_epsilons};
 pub use noise::{UniformNoise, UniformNoiseConfig};
 pub use objective::{
@@ -49,6 +56,7 @@ pub use sign_gradient::{
     Direction, RadiusSchedule, SignGradient, SignGradientConfig, StartPoint, StepSize,
     sign_gradient_step, sign_step_update,
 };
+pub use square::{Square, SquareConfig};
 pub use uca::{Uca, UcaConfig};
 
 use crate::error::{Error, Result, check_epsilon};

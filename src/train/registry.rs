@@ -116,7 +116,51 @@ impl StrategyKind {
                 Box::new(strategy)
             }
         }
-        self.visit(steps, Boxed)
+        self.visit_with_iaa(steps, IaaConfig::new(), Boxed)
+    }
+
+    /// [`build`](Self::build) with IAT's and AT+IAT's inner IAA taken from `iaa` (its ε and
+    /// steps are replaced by ε_train = 8/255 and `steps`): `IaaConfig::new()` is Eq. 2's best
+    /// feasible iterate (the default), [`IaaConfig::alg1`] the printed Algorithm 1, which the
+    /// repository's published IAT and AT+IAT models were trained with.
+    ///
+    /// ```
+    /// use advcal::attack::IaaConfig;
+    /// use advcal::model::SmallCnn;
+    /// use advcal::train::StrategyKind;
+    /// use burn::backend::{Autodiff, NdArray};
+    /// let iat = StrategyKind::Iat
+    ///     .build_with_iaa::<Autodiff<NdArray>, SmallCnn<_>>(3, IaaConfig::alg1())
+    ///     .unwrap();
+    /// assert_eq!(iat.name(), "iat");
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidSteps`] when `steps` is 0.
+    pub fn build_with_iaa<B, M>(
+        &self,
+        steps: usize,
+        iaa: IaaConfig,
+    ) -> Result<Box<dyn TrainingStrategy<B, M>>>
+    where
+        B: AutodiffBackend,
+        M: Classifier<B> + AutodiffModule<B> + 'static,
+    {
+        struct Boxed;
+        impl<B, M> StrategyVisitor<B, M> for Boxed
+        where
+            B: AutodiffBackend,
+            M: Classifier<B> + AutodiffModule<B> + 'static,
+        {
+            type Output = Box<dyn TrainingStrategy<B, M>>;
+            fn visit<S>(self, strategy: S) -> Self::Output
+            where
+                S: CloneableStrategy<B, M>,
+            {
+                Box::new(strategy)
+            }
+        }
+        self.visit_with_iaa(steps, iaa, Boxed)
     }
 
     /// Hands the concrete strategy (same defaults as [`build`](Self::build)) to `visitor`,
@@ -150,6 +194,25 @@ impl StrategyKind {
         M: Classifier<B> + AutodiffModule<B> + 'static,
         V: StrategyVisitor<B, M>,
     {
+        self.visit_with_iaa(steps, IaaConfig::new(), visitor)
+    }
+
+    /// [`visit`](Self::visit) with the inner IAA of IAT and AT+IAT from `iaa` (see
+    /// [`build_with_iaa`](Self::build_with_iaa)).
+    ///
+    /// # Errors
+    /// [`Error::InvalidSteps`] when `steps` is 0.
+    pub fn visit_with_iaa<B, M, V>(
+        &self,
+        steps: usize,
+        iaa: IaaConfig,
+        visitor: V,
+    ) -> Result<V::Output>
+    where
+        B: AutodiffBackend,
+        M: Classifier<B> + AutodiffModule<B> + 'static,
+        V: StrategyVisitor<B, M>,
+    {
         if steps == 0 {
             return Err(Error::InvalidSteps(0));
         }
@@ -158,7 +221,7 @@ impl StrategyKind {
             .with_epsilon(eps)
             .with_steps(steps)
             .with_step_size(StepSize::Absolute(2.5 * eps / steps as f32));
-        let iaa = IaaConfig::new().with_epsilon(eps).with_steps(steps);
+        let iaa = iaa.with_epsilon(eps).with_steps(steps);
         Ok(match self {
             Self::Plain => visitor.visit(Plain),
             Self::PgdAt => visitor.visit(PgdAt::new(PgdAtConfig::new().with_attack(pgd))),

@@ -24,6 +24,7 @@ mod models;
 mod oracle;
 mod properties;
 mod robustness;
+mod strength;
 #[cfg(feature = "tch")]
 mod tch;
 mod tiny_imagenet;

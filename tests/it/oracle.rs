@@ -330,7 +330,7 @@ fn iaa_matches_a_pytorch_reimplementation_of_algorithm_1() {
         t as f32 * EPS / STEPS as f32
     });
     let iaa = Iaa::new(
-        IaaConfig::new()
+        IaaConfig::alg1()
             .with_epsilon(EPS)
             .with_steps(STEPS)
             .with_lambda(5.0)

@@ -64,7 +64,7 @@ fn rows_cover_every_attack_and_radius_plus_the_worst_case() {
         .collect();
     let mut expected = Vec::new();
     for eps in EPSILONS {
-        for name in ["pgd", "iaa", "uca", "worst"] {
+        for name in ["pgd", "iaa", "uca", "robust", "worst"] {
             expected.push((name, eps));
         }
     }
@@ -132,7 +132,7 @@ fn attack_rows_equal_evaluate_under_with_the_same_seeds() {
     let (model, data, report) = run();
     let config = config();
     for eps in EPSILONS {
-        for attack in ReportAttack::ALL {
+        for attack in ReportAttack::DEFAULT {
             let attack_config = config.attack_config(attack, eps);
             let budget = attack_config.budget();
             let evaluation = EvaluationConfig::new()
@@ -261,9 +261,11 @@ fn write_creates_json_markdown_and_one_svg_per_radius() {
     assert!(json["clean"]["ci95"]["accuracy"].is_array());
     assert!(json["clean"]["report"]["bins"].is_array());
     assert!(json["clean"].get("samples").is_none());
-    assert_eq!(json["rows"].as_array().unwrap().len(), 8);
-    assert_eq!(json["rows"][3]["attack"], "worst");
-    assert!(json["rows"][3]["sources"].is_object());
+    assert_eq!(json["rows"].as_array().unwrap().len(), 10);
+    assert_eq!(json["rows"][3]["attack"], "robust");
+    assert_eq!(json["rows"][4]["attack"], "worst");
+    assert!(json["rows"][4]["sources"].is_object());
+    assert!(json["warnings"].as_array().unwrap().is_empty());
     assert_eq!(
         json["config"]["attacks"],
         serde_json::json!(["pgd", "iaa", "uca"])
@@ -299,7 +301,7 @@ fn write_creates_json_markdown_and_one_svg_per_radius() {
     assert_eq!(md, report.to_markdown());
     assert_eq!(
         md.lines().filter(|l| l.starts_with("| ")).count(),
-        1 + 1 + 8
+        1 + 1 + 10
     );
     assert!(md.contains("| clean | 0 |") && md.contains("| worst | 0.05 |"));
 
@@ -381,4 +383,59 @@ fn invalid_settings_and_data_are_typed_errors() {
         robustness_report(&model, &many, &config(), &dev()),
         Err(Error::InvalidParameter { name: "data", .. })
     ));
+}
+
+#[test]
+fn robust_row_is_wrong_where_any_misclassification_attack_is() {
+    let (model, data) = (model(), data());
+    let config = config()
+        .with_attacks(vec![
+            ReportAttack::Pgd,
+            ReportAttack::ApgdCe,
+            ReportAttack::ApgdDlr,
+            ReportAttack::Square,
+            ReportAttack::Iaa,
+            ReportAttack::IaaAlg1,
+            ReportAttack::Noise,
+        ])
+        .with_iaa_steps(3)
+        .with_queries(15);
+    let report = robustness_report(&model, &data, &config, &dev()).unwrap();
+    let clean = report.clean.samples.correct().to_vec();
+    for eps in EPSILONS {
+        let robust = report.row("robust", eps).unwrap();
+        let mut expected = clean.clone();
+        for attack in ["pgd", "apgd-ce", "apgd-dlr", "square", "noise"] {
+            let row = report.row(attack, eps).unwrap();
+            assert!(robust.accuracy <= row.accuracy, "{attack}");
+            for (e, &ok) in expected.iter_mut().zip(row.samples.correct()) {
+                *e &= ok;
+            }
+        }
+        assert_eq!(robust.samples.correct(), expected.as_slice());
+        assert!(robust.max_linf <= f64::from(eps) + 1e-6);
+        // Eq. 2's IAA keeps every correct prediction; Algorithm 1 need not.
+        let iaa = report.row("iaa", eps).unwrap();
+        for (&c, &a) in clean.iter().zip(iaa.samples.correct()) {
+            assert!(!c || a, "IAA flipped a correct prediction at ε = {eps}");
+        }
+        assert!(report.row("iaa-alg1", eps).is_some());
+    }
+    let md = report.to_markdown();
+    assert!(md.contains("| robust | 0.02 |") && md.contains("| apgd-dlr | 0.05 |"));
+}
+
+#[test]
+fn zero_input_gradients_are_warned() {
+    // f(x) = 0·x: every input gradient is exactly zero, so no gradient attack can move it.
+    let model = LinearToy::<AD>::identity(10, 0.0, &dev());
+    let pixels = (0..6 * 10).map(|i| (i * 37 % 256) as u8).collect();
+    let data = ImageDataset::new(pixels, (0..6).map(|i| i % 10).collect(), [1, 1, 10], 10).unwrap();
+    let config = config().with_epsilons(vec![0.03]);
+    let report = robustness_report(&model, &data, &config, &dev()).unwrap();
+    assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
+    assert!(report.warnings[0].starts_with("6 of 6 images have an all-zero input gradient"));
+    assert!(report.to_markdown().contains("**Warning:** 6 of 6 images"));
+    // A model with gradients has none.
+    assert!(run().2.warnings.is_empty());
 }

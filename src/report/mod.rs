@@ -11,8 +11,19 @@
 //! | `clean` | none | the model's calibration on the data |
 //! | `pgd` | [`Pgd`](crate::attack::Pgd): ascend the cross-entropy of the true label | **overconfidence**: wrong predictions made with high confidence (MCS > 0) |
 //! | `iaa` | [`Iaa`](crate::attack::Iaa), the inverse adversarial attack: keep the label, minimise the confidence | **underconfidence**: right predictions made with low confidence (MCS < 0) |
+//! | `iaa-alg1` | [`Iaa`](crate::attack::Iaa) with [`IaaConfig::alg1`](crate::attack::IaaConfig::alg1): the paper's printed Algorithm 1 (last iterate) | underconfidence mixed with misclassification (the last iterate may flip the label) |
 //! | `uca` | [`Uca`](crate::attack::Uca): ascend the cross-entropy of the clean prediction, reject every step that would change it | **underconfidence**; UCA never changes a prediction by construction, so its accuracy equals the clean accuracy |
+//! | `apgd-ce`, `apgd-dlr` | [`Apgd`](crate::attack::Apgd) (Croce & Hein 2020) on CE or DLR | **overconfidence** and robustness, stronger than PGD |
+//! | `square` | [`Square`](crate::attack::Square): black-box random search | robustness without gradients (gradient masking shows as Square beating the others) |
+//! | `noise` | [`UniformNoise`](crate::attack::UniformNoise) | a baseline |
+//! | `robust` | per image, a misclassified input if any of PGD, APGD, Square, noise found one (AutoAttack's protocol: robust only if every attack fails) | robust accuracy, and the calibration on those inputs |
 //! | `worst` | the per-image worst case of all of the above at that ε (see below) | the calibration error an adversary can force |
+//!
+//! Rows are made for the attacks of [`RobustnessConfig::attacks`] (by default PGD, IAA and UCA;
+//! [`ReportAttack::ALL`] lists all), `robust` when one of them is a misclassification attack.
+//! [`RobustnessReport::warnings`] lists the AutoAttack-style sanity checks that failed: a
+//! randomised model, images with an all-zero input gradient, Square beating every white-box
+//! attack by more than 0.002 in accuracy.
 //!
 //! The inverse adversarial attack and the over/under-confidence view come from Cheng et al.,
 //! *Towards Calibration Enhanced Network by Inverse Adversarial Attack*,
@@ -65,14 +76,17 @@
 //!     .with_progress(false)
 //!     .with_bootstrap(BootstrapConfig::new().with_resamples(20));
 //! let report = robustness_report(&model, &data, &config, &device).unwrap();
-//! // pgd, iaa, uca and worst at ε = 0.03
-//! assert_eq!(report.rows.len(), 4);
+//! // pgd, iaa, uca, robust and worst at ε = 0.03
+//! assert_eq!(report.rows.len(), 5);
 //! println!("{}", report.to_markdown());
 //! let dir = tempfile::tempdir().unwrap();
 //! report.write(dir.path()).unwrap(); // report.json, report.md, reliability-eps0.03.svg
 //! ```
 
-use crate::attack::{Attack, AttackConfig, IaaConfig, PgdConfig, UcaConfig};
+use crate::attack::{
+    ApgdConfig, ApgdLoss, Attack, AttackConfig, IaaConfig, PgdConfig, SquareConfig, UcaConfig,
+    UniformNoiseConfig,
+};
 use crate::data::ImageDataset;
 use crate::error::{Error, Result, check_epsilon, check_steps};
 use crate::io::{write_atomic, write_json_atomic};
@@ -90,46 +104,88 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// An attack of the report. Serialises as its name (`"pgd"`, `"iaa"`, `"uca"`).
+mod checks;
+
+/// An attack of the report. Serialises as its name (`"pgd"`, `"apgd-ce"`, `"apgd-dlr"`,
+/// `"square"`, `"iaa"`, `"iaa-alg1"`, `"uca"`, `"noise"`).
 ///
 /// ```
 /// use advcal::report::ReportAttack;
 /// assert_eq!(ReportAttack::parse("iaa").unwrap(), ReportAttack::Iaa);
-/// assert_eq!(ReportAttack::Pgd.name(), "pgd");
-/// assert_eq!(serde_json::to_string(&ReportAttack::Uca).unwrap(), "\"uca\"");
+/// assert_eq!(ReportAttack::ApgdDlr.name(), "apgd-dlr");
+/// assert_eq!(serde_json::to_string(&ReportAttack::IaaAlg1).unwrap(), "\"iaa-alg1\"");
 /// assert!(ReportAttack::parse("fgsm").is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum ReportAttack {
     /// PGD (Madry et al.): an **overconfidence** attack (ascends the cross-entropy of the true
     /// label; misclassified images tend to be predicted with high confidence).
     Pgd,
-    /// The inverse adversarial attack (arXiv:2504.06358): an **underconfidence** attack (keeps
-    /// the true label while pushing the confidence down).
+    /// APGD-CE (Croce & Hein 2020): PGD with an adaptive step and momentum; overconfidence.
+    ApgdCe,
+    /// APGD-DLR (Croce & Hein 2020): APGD on the scale-invariant DLR loss; overconfidence.
+    ApgdDlr,
+    /// Square (Andriushchenko et al. 2020): a black-box (score-based) misclassification attack;
+    /// with the white-box ones it exposes gradient masking.
+    Square,
+    /// The inverse adversarial attack (arXiv:2504.06358) as Eq. 2 defines it: an
+    /// **underconfidence** attack (keeps the true label while pushing the confidence down).
     Iaa,
+    /// The inverse adversarial attack as the paper's printed Algorithm 1 (the last iterate, which
+    /// may be misclassified).
+    IaaAlg1,
     /// The underconfidence calibration attack (Obadinma et al.): an **underconfidence** attack
     /// that never changes a prediction, so its accuracy is the clean accuracy.
     Uca,
+    /// Uniform noise in the ε-ball (a baseline, not an attack).
+    Noise,
 }
 
 impl ReportAttack {
     /// Every attack, in the report's order.
-    pub const ALL: [ReportAttack; 3] = [Self::Pgd, Self::Iaa, Self::Uca];
+    pub const ALL: [ReportAttack; 8] = [
+        Self::Pgd,
+        Self::ApgdCe,
+        Self::ApgdDlr,
+        Self::Square,
+        Self::Iaa,
+        Self::IaaAlg1,
+        Self::Uca,
+        Self::Noise,
+    ];
 
-    /// The row name: `"pgd"`, `"iaa"` or `"uca"`.
+    /// The attacks of [`RobustnessConfig::new`]: PGD, IAA (Eq. 2) and UCA.
+    pub const DEFAULT: [ReportAttack; 3] = [Self::Pgd, Self::Iaa, Self::Uca];
+
+    /// The row name: `"pgd"`, `"apgd-ce"`, `"apgd-dlr"`, `"square"`, `"iaa"`, `"iaa-alg1"`,
+    /// `"uca"` or `"noise"` (the name of the attack's [`AttackConfig`]).
     ///
     /// ```
     /// use advcal::report::ReportAttack;
-    /// let names: Vec<_> = ReportAttack::ALL.iter().map(|a| a.name()).collect();
+    /// let names: Vec<_> = ReportAttack::DEFAULT.iter().map(|a| a.name()).collect();
     /// assert_eq!(names, ["pgd", "iaa", "uca"]);
     /// ```
     pub fn name(&self) -> &'static str {
         match self {
             Self::Pgd => "pgd",
+            Self::ApgdCe => "apgd-ce",
+            Self::ApgdDlr => "apgd-dlr",
+            Self::Square => "square",
             Self::Iaa => "iaa",
+            Self::IaaAlg1 => "iaa-alg1",
             Self::Uca => "uca",
+            Self::Noise => "noise",
         }
+    }
+
+    /// Whether the attack tries to change the prediction (PGD, APGD, Square, noise): those
+    /// make the `robust` row.
+    pub fn misclassifies(&self) -> bool {
+        matches!(
+            self,
+            Self::Pgd | Self::ApgdCe | Self::ApgdDlr | Self::Square | Self::Noise
+        )
     }
 
     /// Parses a name (see [`ReportAttack::name`]).
@@ -139,7 +195,7 @@ impl ReportAttack {
     ///
     /// ```
     /// use advcal::report::ReportAttack;
-    /// assert_eq!(ReportAttack::parse("pgd").unwrap(), ReportAttack::Pgd);
+    /// assert_eq!(ReportAttack::parse("apgd-ce").unwrap(), ReportAttack::ApgdCe);
     /// assert!(ReportAttack::parse("PGD").is_err());
     /// ```
     pub fn parse(name: &str) -> Result<Self> {
@@ -147,7 +203,13 @@ impl ReportAttack {
             .into_iter()
             .find(|a| a.name() == name)
             .ok_or_else(|| {
-                Error::param("attack", format!("unknown attack `{name}` (pgd, iaa, uca)"))
+                Error::param(
+                    "attack",
+                    format!(
+                        "unknown attack `{name}` (pgd, apgd-ce, apgd-dlr, square, iaa, iaa-alg1, \
+                         uca, noise)"
+                    ),
+                )
             })
     }
 }
@@ -157,15 +219,16 @@ impl ReportAttack {
 /// Defaults: ε ∈ {0.01, 0.02, 0.03, 0.05, 0.08} on the `[0, 1]` pixel scale (0.03 ≈ 8/255, the
 /// usual CIFAR-10 radius; the grid is denser at small radii, where calibration changes
 /// fastest — the paper's figures sweep ε from 0.02 to 0.10, set
-/// `with_epsilons(vec![0.02, 0.04, 0.06, 0.08, 0.10])` for that grid), 10 attack steps,
-/// batches of 128, [`DEFAULT_BINS`] (15) bins, IAA's λ = 5, all three attacks, 1000 bootstrap
+/// `with_epsilons(vec![0.02, 0.04, 0.06, 0.08, 0.10])` for that grid), 10 attack steps (20 for
+/// the Eq. 2 IAA, 5000 Square queries), batches of 128, [`DEFAULT_BINS`] (15) bins, IAA's
+/// λ = 5, the attacks of [`ReportAttack::DEFAULT`] (PGD, IAA, UCA), 1000 bootstrap
 /// resamples with seed 0, attack seed 0, a progress bar, every image.
 ///
 /// ```
 /// use advcal::report::{ReportAttack, RobustnessConfig};
 ///
 /// let config = RobustnessConfig::new().with_epsilons(vec![0.03]).with_limit(Some(500));
-/// assert_eq!(config.attacks, ReportAttack::ALL.to_vec());
+/// assert_eq!(config.attacks, ReportAttack::DEFAULT.to_vec());
 /// assert_eq!((config.steps, config.bins, config.bootstrap.resamples), (10, 15, 1000));
 /// assert!(config.validate().is_ok());
 /// assert!(config.clone().with_epsilons(vec![]).validate().is_err());
@@ -175,9 +238,17 @@ pub struct RobustnessConfig {
     /// Attack radii ε (L∞, `[0, 1]` pixel scale); distinct, each in `[0, 1]`.
     #[config(default = "vec![0.01, 0.02, 0.03, 0.05, 0.08]")]
     pub epsilons: Vec<f32>,
-    /// Steps T of every attack (PGD: α = ε/4; IAA: α = ε/T with a growing radius; UCA: α = ε/4).
+    /// Steps T of PGD (α = ε/4), APGD (its own step schedule), Algorithm 1's IAA (`iaa-alg1`,
+    /// α = ε/T with a growing radius) and UCA (α = ε/4).
     #[config(default = 10)]
     pub steps: usize,
+    /// Steps T of the Eq. 2 IAA (`iaa`; α = ε/T, growing radius, best feasible iterate): its
+    /// own default, [`IaaConfig`]'s.
+    #[config(default = 20)]
+    pub iaa_steps: usize,
+    /// Queries of the Square attack per image (AutoAttack's standard version: 5000).
+    #[config(default = 5000)]
+    pub queries: usize,
     /// Images per batch (the attacks' seeds depend on the batch index, so results depend on it).
     #[config(default = 128)]
     pub batch_size: usize,
@@ -189,13 +260,14 @@ pub struct RobustnessConfig {
     #[config(default = 5.0)]
     pub lambda: f32,
     /// The attacks, in row order; distinct and not empty.
-    #[config(default = "ReportAttack::ALL.to_vec()")]
+    #[config(default = "ReportAttack::DEFAULT.to_vec()")]
     pub attacks: Vec<ReportAttack>,
     /// Percentile-bootstrap settings of the intervals (its `bins` is replaced by
     /// [`bins`](RobustnessConfig::bins)).
     #[config(default = "BootstrapConfig::new()")]
     pub bootstrap: BootstrapConfig,
-    /// Seed of the attacks' random starts (PGD, IAA); batch `i` uses `derive_seed(seed, i)`.
+    /// Seed of the attacks' randomness (PGD, APGD, Square, IAA, noise); batch `i` uses
+    /// `derive_seed(seed, i)`.
     #[config(default = 0)]
     pub seed: u64,
     /// Show a progress bar while attacking; it draws only when stderr is a terminal.
@@ -246,6 +318,10 @@ impl RobustnessConfig {
             }
         }
         check_steps(self.steps)?;
+        check_steps(self.iaa_steps)?;
+        if self.queries == 0 {
+            return Err(Error::param("queries", "must be at least 1"));
+        }
         if self.batch_size == 0 {
             return Err(Error::param("batch_size", "must be at least 1"));
         }
@@ -264,9 +340,9 @@ impl RobustnessConfig {
         self.bootstrap_config().validate()
     }
 
-    /// The exact attack the report runs for `attack` at radius `epsilon`: `steps` steps, seed
-    /// [`seed`](RobustnessConfig::seed) (PGD, IAA), IAA's λ, every other setting at its
-    /// default. Pass it to [`evaluate_under`](crate::eval::evaluate_under) with the same
+    /// The exact attack the report runs for `attack` at radius `epsilon`: `steps` steps
+    /// (`iaa_steps` for the Eq. 2 IAA, `queries` for Square), seed
+    /// [`seed`](RobustnessConfig::seed), IAA's λ, every other setting at its default. Pass it to [`evaluate_under`](crate::eval::evaluate_under) with the same
     /// batch size to reproduce a row.
     ///
     /// ```
@@ -282,11 +358,40 @@ impl RobustnessConfig {
                     .with_steps(self.steps)
                     .with_seed(self.seed),
             ),
+            ReportAttack::ApgdCe | ReportAttack::ApgdDlr => AttackConfig::Apgd(
+                ApgdConfig::new()
+                    .with_epsilon(epsilon)
+                    .with_steps(self.steps)
+                    .with_loss(if attack == ReportAttack::ApgdCe {
+                        ApgdLoss::Ce
+                    } else {
+                        ApgdLoss::Dlr
+                    })
+                    .with_seed(self.seed),
+            ),
+            ReportAttack::Square => AttackConfig::Square(
+                SquareConfig::new()
+                    .with_epsilon(epsilon)
+                    .with_queries(self.queries)
+                    .with_seed(self.seed),
+            ),
             ReportAttack::Iaa => AttackConfig::Iaa(
                 IaaConfig::new()
                     .with_epsilon(epsilon)
+                    .with_steps(self.iaa_steps)
+                    .with_lambda(self.lambda)
+                    .with_seed(self.seed),
+            ),
+            ReportAttack::IaaAlg1 => AttackConfig::Iaa(
+                IaaConfig::alg1()
+                    .with_epsilon(epsilon)
                     .with_steps(self.steps)
                     .with_lambda(self.lambda)
+                    .with_seed(self.seed),
+            ),
+            ReportAttack::Noise => AttackConfig::UniformNoise(
+                UniformNoiseConfig::new()
+                    .with_epsilon(epsilon)
                     .with_seed(self.seed),
             ),
             ReportAttack::Uca => AttackConfig::Uca(
@@ -330,7 +435,7 @@ impl RobustnessConfig {
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReportRow {
-    /// `"clean"`, `"pgd"`, `"iaa"`, `"uca"` or `"worst"`.
+    /// `"clean"`, an attack's name ([`ReportAttack::name`]), `"robust"` or `"worst"`.
     pub attack: String,
     /// Radius ε (0 for the clean row).
     pub epsilon: f32,
@@ -406,7 +511,7 @@ impl ReportRow {
 /// #     .with_progress(false).with_bootstrap(BootstrapConfig::new().with_resamples(20));
 /// let report = robustness_report(&model, &data, &config, &device).unwrap();
 /// let names: Vec<&str> = report.rows.iter().map(|r| r.attack.as_str()).collect();
-/// assert_eq!(names, ["pgd", "iaa", "uca", "worst"]);
+/// assert_eq!(names, ["pgd", "iaa", "uca", "robust", "worst"]);
 /// assert_eq!((report.n, report.clean.attack.as_str()), (4, "clean"));
 /// // UCA never changes a prediction.
 /// assert_eq!(report.row("uca", 0.03).unwrap().accuracy, report.clean.accuracy);
@@ -423,6 +528,10 @@ pub struct RobustnessReport {
     pub rows: Vec<ReportRow>,
     /// The settings the report was made with.
     pub config: RobustnessConfig,
+    /// AutoAttack-style sanity checks that failed (randomised model, zero input gradients,
+    /// Square beating the white-box attacks), in words; empty when all passed.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// Colours (Okabe–Ito, colour-blind safe, no yellow), dash patterns and markers of the
@@ -434,7 +543,7 @@ const SERIES: [(&str, &str, &str, &str); 3] = [
 ];
 
 impl RobustnessReport {
-    /// The row of `attack` (`"clean"`, `"pgd"`, `"iaa"`, `"uca"`, `"worst"`) at `epsilon`
+    /// The row of `attack` (`"clean"`, an attack's name, `"robust"`, `"worst"`) at `epsilon`
     /// (within 1e-6; ignored for `"clean"`).
     ///
     /// ```
@@ -544,11 +653,16 @@ impl RobustnessReport {
             "\nN = {} images, {} bins; brackets: {level:.0}% percentile-bootstrap intervals over \
              images ({} resamples, seed {}). MCS = CONF − ACC: > 0 overconfident, < 0 \
              underconfident. PGD probes overconfidence, IAA and UCA underconfidence (UCA never \
-             changes a prediction). `worst`: per image, the input (clean or any attack at that \
-             ε) whose confidence is furthest from its correctness — the calibration an \
-             adversary can force.\n",
+             changes a prediction). `robust`: per image, a misclassifying input if any \
+             misclassification attack (PGD, APGD, Square, noise) found one (AutoAttack's robust \
+             accuracy). `worst`: per image, the input (clean or any attack at that ε) whose \
+             confidence is furthest from its correctness — the calibration an adversary can \
+             force.\n",
             self.n, self.config.bins, self.clean.ci95.resamples, self.config.bootstrap.seed,
         );
+        for w in &self.warnings {
+            let _ = writeln!(s, "\n**Warning:** {w}.");
+        }
         s
     }
 
@@ -863,6 +977,39 @@ fn host_logits<B: Backend>(logits: Tensor<B, 2>, n: usize, k: usize) -> Result<V
         .map_err(Error::TensorConversion)
 }
 
+/// Whether each row of host logits `z` (`[n, k]`) predicts its label.
+fn correct(z: &[f32], k: usize, labels: &[usize]) -> Vec<bool> {
+    labels
+        .iter()
+        .enumerate()
+        .map(|(j, &y)| {
+            let row = &z[j * k..(j + 1) * k];
+            let pred = (0..k).fold(0, |b, c| if row[c] > row[b] { c } else { b });
+            pred == y
+        })
+        .collect()
+}
+
+/// The logits and L∞ of the candidate `source[j]` (0 = clean, `a + 1` = attack `a`) per image.
+fn pick_rows(
+    source: &[usize],
+    clean_z: &[f32],
+    outcomes: &[(Vec<f32>, Vec<f64>)],
+    k: usize,
+) -> (Vec<f32>, Vec<f64>) {
+    let mut z = Vec::with_capacity(source.len() * k);
+    let mut linf = Vec::with_capacity(source.len());
+    for (j, &s) in source.iter().enumerate() {
+        let (from, l) = match s {
+            0 => (clean_z, 0.0),
+            a => (outcomes[a - 1].0.as_slice(), outcomes[a - 1].1[j]),
+        };
+        z.extend_from_slice(&from[j * k..(j + 1) * k]);
+        linf.push(l);
+    }
+    (z, linf)
+}
+
 /// `‖x_adv − x‖∞` of every image of the batch (one read).
 fn per_image_linf<B: Backend>(perturbation: Tensor<B, 4>) -> Result<Vec<f64>> {
     perturbation
@@ -924,7 +1071,7 @@ fn progress_bar(enabled: bool, units: usize) -> Option<indicatif::ProgressBar> {
 ///     .with_progress(false)
 ///     .with_bootstrap(BootstrapConfig::new().with_resamples(20));
 /// let report = robustness_report(&model, &data, &config, &device).unwrap();
-/// assert_eq!(report.rows.len(), 3); // pgd, iaa, worst
+/// assert_eq!(report.rows.len(), 4); // pgd, iaa, robust, worst
 /// let worst = report.row("worst", 0.03).unwrap();
 /// assert!(worst.ci95.ece[0] <= worst.ci95.ece[1]);
 /// ```
@@ -983,6 +1130,8 @@ where
     let mut clean = Cell::new(k, bins, n)?;
     let mut attacked = Vec::with_capacity(attacks.len());
     let mut worst = Vec::with_capacity(attacks.len());
+    let mut robust = Vec::with_capacity(attacks.len());
+    let has_robust = config.attacks.iter().any(ReportAttack::misclassifies);
     for row in &attacks {
         attacked.push(
             row.iter()
@@ -990,7 +1139,9 @@ where
                 .collect::<Result<Vec<_>>>()?,
         );
         worst.push(Cell::new(k, bins, n)?);
+        robust.push(Cell::new(k, bins, n)?);
     }
+    let mut checks = checks::Checks::default();
     // Per ε: how many images each candidate (0 = clean, 1.. = the attacks) supplied.
     let mut source_counts = vec![vec![0usize; config.attacks.len() + 1]; attacks.len()];
 
@@ -1005,10 +1156,20 @@ where
         let (x, y) = batch.to_tensors::<B::InnerBackend>(device);
         let clean_z = host_logits(inference.forward_mode(x.clone(), Mode::Eval), rows, k)?;
         let clean_gap = clean.add(&clean_z, k, &batch.labels, &vec![0.0; rows])?;
+        let clean_right = correct(&clean_z, k, &batch.labels);
+        checks.batch::<B, M>(model, &inference, x.clone(), y.clone(), i == 0)?;
 
         for (e, &eps) in config.epsilons.iter().enumerate() {
             let mut best_gap = clean_gap.clone();
             let mut best_source = vec![0usize; rows];
+            // The `robust` row: per image, a wrong prediction beats a right one, then the
+            // larger gap; among the clean image and the misclassification attacks.
+            let mut robust_key: Vec<(bool, f64)> = clean_right
+                .iter()
+                .zip(&clean_gap)
+                .map(|(&ok, &g)| (!ok, g))
+                .collect();
+            let mut robust_source = vec![0usize; rows];
             let mut outcomes: Vec<(Vec<f32>, Vec<f64>)> = Vec::with_capacity(attacks[e].len());
             for (a, attack) in attacks[e].iter().enumerate() {
                 if let Some(bar) = &bar {
@@ -1021,6 +1182,18 @@ where
                 let linf = per_image_linf(out.perturbation)?;
                 let z = host_logits(out.logits, rows, k)?;
                 let gap = attacked[e][a].add(&z, k, &batch.labels, &linf)?;
+                if config.attacks[a].misclassifies() {
+                    let right = correct(&z, k, &batch.labels);
+                    for j in 0..rows {
+                        let key = (!right[j], gap[j]);
+                        if key.0 > robust_key[j].0
+                            || (key.0 == robust_key[j].0 && key.1 > robust_key[j].1)
+                        {
+                            robust_key[j] = key;
+                            robust_source[j] = a + 1;
+                        }
+                    }
+                }
                 for (j, g) in gap.into_iter().enumerate() {
                     if g > best_gap[j] {
                         best_gap[j] = g;
@@ -1032,18 +1205,15 @@ where
                     bar.inc(1);
                 }
             }
-            let mut worst_z = Vec::with_capacity(rows * k);
-            let mut worst_linf = Vec::with_capacity(rows);
-            for (j, &source) in best_source.iter().enumerate() {
-                let (z, linf) = match source {
-                    0 => (&clean_z, 0.0),
-                    a => (&outcomes[a - 1].0, outcomes[a - 1].1[j]),
-                };
-                worst_z.extend_from_slice(&z[j * k..(j + 1) * k]);
-                worst_linf.push(linf);
+            for &source in &best_source {
                 source_counts[e][source] += 1;
             }
+            let (worst_z, worst_linf) = pick_rows(&best_source, &clean_z, &outcomes, k);
             worst[e].add(&worst_z, k, &batch.labels, &worst_linf)?;
+            if has_robust {
+                let (z, linf) = pick_rows(&robust_source, &clean_z, &outcomes, k);
+                robust[e].add(&z, k, &batch.labels, &linf)?;
+            }
         }
     }
     if let Some(bar) = bar {
@@ -1053,11 +1223,12 @@ where
     let bootstrap = config.bootstrap_config();
     let clean = ReportRow::from_cell("clean", 0.0, clean, &bootstrap, None)?;
     let mut rows = Vec::with_capacity(attacks.len() * (config.attacks.len() + 1));
-    for (((&eps, cells), worst_cell), counts) in config
+    for ((((&eps, cells), worst_cell), robust_cell), counts) in config
         .epsilons
         .iter()
         .zip(attacked)
         .zip(worst)
+        .zip(robust)
         .zip(source_counts)
     {
         for (&attack, cell) in config.attacks.iter().zip(cells) {
@@ -1065,6 +1236,15 @@ where
                 attack.name(),
                 eps,
                 cell,
+                &bootstrap,
+                None,
+            )?);
+        }
+        if has_robust {
+            rows.push(ReportRow::from_cell(
+                "robust",
+                eps,
+                robust_cell,
                 &bootstrap,
                 None,
             )?);
@@ -1082,11 +1262,13 @@ where
             Some(sources),
         )?);
     }
+    let warnings = checks.warnings(config, &rows);
     Ok(RobustnessReport {
         n,
         num_classes: k,
         clean,
         rows,
         config: config.clone(),
+        warnings,
     })
 }
