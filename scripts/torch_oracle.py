@@ -3,7 +3,8 @@
 
 Builds a small CIFAR ResNet-18 (kuangliu/pytorch-cifar layout, base width 16) in PyTorch, gives
 it non-trivial BatchNorm statistics and a short training run, then attacks the first N CIFAR-10
-test images with torchattacks' FGSM and PGD and with an independent re-implementation of IAA.
+test images with torchattacks' FGSM, PGD, APGD (CE, DLR) and Square and with independent
+re-implementations of IAA (Algorithm 1 and Eq. 2's selection).
 Everything the Rust tests compare against is written to OUTDIR:
 
     resnet18_cifar.pt           torch.save(state_dict) of the plain ResNet (no normalisation keys)
@@ -226,6 +227,57 @@ def iaa_clean_start(model, x, y, eps, steps, lam):
     return adv, torch.stack(grads), torch.stack(iterates)
 
 
+def iaa_eq2_select(model, x, y, iterates, lam):
+    """Eq. 2's selection (spec 3.5), written from the spec, not from advcal: among the clean
+    image and every iterate of a run, per image the point predicted as y with the lowest
+    max-softmax confidence; an image never predicted as y gets the point of lowest IAA loss.
+    Ties keep the earliest point. Returns the selected images and the chosen index (0 = clean)."""
+    candidates = torch.cat([x.unsqueeze(0), iterates], 0)  # [T+1, N, C, H, W]
+    with torch.no_grad():
+        z = torch.stack([model(c) for c in candidates])  # [T+1, N, K]
+    p = z.softmax(-1)
+    conf = p.max(-1).values
+    correct = z.argmax(-1) == y.unsqueeze(0)
+    logp = z.log_softmax(-1)
+    loss = -logp.gather(-1, y.view(1, -1, 1).expand(z.shape[0], -1, 1)).squeeze(-1) - lam * logp.mean(-1)
+    chosen = []
+    for i in range(x.shape[0]):
+        ok = correct[:, i].nonzero().flatten()
+        if ok.numel() > 0:
+            c = conf[ok, i]
+            chosen.append(int(ok[int(torch.argmin(c))]))  # argmin returns the first minimum
+        else:
+            chosen.append(int(torch.argmin(loss[:, i])))
+    idx = torch.tensor(chosen)
+    return candidates[idx, torch.arange(x.shape[0])], idx
+
+
+def robust_accuracies(model, images, labels, eps, square_eps, seeds, queries):
+    """torchattacks' PGD-10 (random start, alpha = eps/4), APGD-CE, APGD-DLR (10 steps, 1 restart)
+    at `eps`, and Square (margin loss, `queries` queries) at `square_eps`, each with several
+    seeds: per attack the accuracy per seed and the per-image correctness of the first seed."""
+    out = {}
+    makers = {
+        "pgd10": lambda s: torchattacks.PGD(model, eps=eps, alpha=eps / 4, steps=10, random_start=True),
+        "apgd_ce": lambda s: torchattacks.APGD(model, norm="Linf", eps=eps, steps=10, n_restarts=1, seed=s, loss="ce", rho=0.75),
+        "apgd_dlr": lambda s: torchattacks.APGD(model, norm="Linf", eps=eps, steps=10, n_restarts=1, seed=s, loss="dlr", rho=0.75),
+        "square": lambda s: torchattacks.Square(model, norm="Linf", eps=square_eps, n_queries=queries, n_restarts=1, seed=s, loss="margin", p_init=0.8),
+    }
+    for name, make in makers.items():
+        accs, first = [], None
+        for s in seeds:
+            torch.manual_seed(s)
+            adv = make(s)(images, labels).detach()
+            assert (adv - images).abs().max().item() <= max(eps, square_eps) + 1e-6
+            with torch.no_grad():
+                ok = (model(adv).argmax(1) == labels).float()
+            accs.append(ok.mean().item())
+            if first is None:
+                first = ok
+        out[name] = {"accuracy_per_seed": accs, "correct": first}
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # Main
 # ---------------------------------------------------------------------------------------------
@@ -360,12 +412,25 @@ def main():
 
     # IAA with a clean start (N_0 = 0); see iaa_clean_start.
     iaa, iaa_grads, iaa_iterates = iaa_clean_start(model, images, labels, f32(eps), steps, lam)
+    # Eq. 2's selection over the same run (the clean image and its 10 iterates).
+    iaa_eq2, iaa_eq2_index = iaa_eq2_select(model, images, labels, iaa_iterates, lam)
     timings["attacks_s"] = time.time() - t0
+
+    # APGD and Square (torchattacks) at a radius where the model is neither fully robust nor
+    # fully broken, several seeds each (their randomness cannot be matched by advcal's).
+    t0 = time.time()
+    small_eps = 1 / 255
+    square_eps = 4 / 255
+    seeds = [0, 1, 2, 3]
+    square_queries = 200
+    robust = robust_accuracies(model, images, labels, small_eps, square_eps, seeds, square_queries)
+    timings["robust_s"] = time.time() - t0
 
     with torch.no_grad():
         fgsm_logits = model(fgsm)
         pgd_logits = model(pgd)
         iaa_logits = model(iaa)
+        iaa_eq2_logits = model(iaa_eq2)
         iaa_final_loss = torch.stack([iaa_loss_sum(iaa_logits[i : i + 1], labels[i : i + 1], lam) for i in range(n)])
 
     # A Tiny ImageNet-shaped network (64x64 inputs, 200 classes, stride-2 stem, base width 4)
@@ -411,6 +476,10 @@ def main():
         "iaa_grads": iaa_grads,
         "iaa_iterates": iaa_iterates,
         "iaa_loss": iaa_final_loss,
+        "iaa_eq2": iaa_eq2,
+        "iaa_eq2_logits": iaa_eq2_logits,
+        "iaa_eq2_index": iaa_eq2_index.float(),
+        **{f"{k}_correct": v["correct"] for k, v in robust.items()},
     }
     tensors = {k: v.detach().to(torch.float32).contiguous() for k, v in tensors.items()}
     safetensors.torch.save_file(tensors, os.path.join(args.outdir, "oracle.safetensors"), metadata={"seed": str(SEED)})
@@ -469,11 +538,32 @@ def main():
             "impl": "scripts/torch_oracle.py iaa_clean_start",
             "advcal_config": "IaaConfig::new().with_epsilon(8/255).with_steps(10).with_lambda(5.0).with_random_start(false)",
         },
+        "iaa_eq2": {
+            "run": "iaa (the clean-start Algorithm 1 run above)",
+            "selection": "per image the correct candidate (clean, iterates 1..T) of lowest max-softmax; else lowest IAA loss",
+            "impl": "scripts/torch_oracle.py iaa_eq2_select",
+            "advcal_config": "IaaConfig::new().with_optimizer(IaaOptimizer::SignSteps).with_epsilon(8/255).with_steps(10).with_random_start(false)",
+            "chosen_index_histogram": np.bincount(iaa_eq2_index.numpy(), minlength=steps + 1).tolist(),
+        },
+        "robust": {
+            "eps": small_eps,
+            "square_eps": square_eps,
+            "seeds": seeds,
+            "square_queries": square_queries,
+            "impl": {
+                "pgd10": "torchattacks.PGD(eps, alpha=eps/4, steps=10, random_start=True)",
+                "apgd_ce": "torchattacks.APGD(norm='Linf', steps=10, n_restarts=1, loss='ce', rho=0.75)",
+                "apgd_dlr": "torchattacks.APGD(norm='Linf', steps=10, n_restarts=1, loss='dlr', rho=0.75)",
+                "square": "torchattacks.Square(norm='Linf', n_queries=200, n_restarts=1, loss='margin', p_init=0.8) at square_eps",
+            },
+            "accuracy_per_seed": {k: v["accuracy_per_seed"] for k, v in robust.items()},
+        },
         "metrics": {
             "clean": summarize(logits, labels),
             "fgsm": summarize(fgsm_logits, labels),
             "pgd": summarize(pgd_logits, labels),
             "iaa": summarize(iaa_logits, labels),
+            "iaa_eq2": summarize(iaa_eq2_logits, labels),
             "clean_accuracy_first1000": acc1000,
         },
         "checks": {
