@@ -7,8 +7,10 @@
 //! * `step_update_only`: the attack's own work in a step (sign + step + projection) on a
 //!   precomputed gradient — the overhead that `pgd_step − lower_bound_fwd_bwd` estimates;
 //! * `pgd_step`, `iaa_step`: one full engine iteration (gradient + sign + step + projection);
-//! * `pgd_t10`, `iaa_t10`, `uca_t10`, `ccat_t10`: complete attacks with T = 10 through the
-//!   public `Attack` API (random start, validation, final logits included);
+//! * `pgd_t10`, `iaa_t10` (Algorithm 1), `uca_t10`, `ccat_t10`, `apgd_ce_t10`, `apgd_dlr_t10`:
+//!   complete attacks with T = 10 through the public `Attack` API (random start, validation,
+//!   final logits included); `iaa_eq2_t20`: the default IAA (Eq. 2, APGD schedule, T = 20);
+//!   `square_q100`: Square with 100 queries;
 //! * `train_pt`, `train_pgd_at_t10`, `train_iat_t10`: one optimiser step of each strategy;
 //! * `train_pt_fwd_bwd`, `train_pt_no_bn`: the profile of `train_pt` by ablation — without the
 //!   optimiser step, and on the model with every BatchNorm folded into its convolution (the same
@@ -29,8 +31,9 @@
 //! images·steps/s is ten times that.
 
 use advcal::attack::{
-    Attack, CrossEntropy, Iaa, IaaConfig, IaaObjective, Objective, Pgd, PgdConfig, Uca, UcaConfig,
-    frozen_copy, input_gradient, sign_gradient_step, sign_step_update,
+    Apgd, ApgdConfig, ApgdLoss, Attack, CrossEntropy, Iaa, IaaConfig, IaaObjective, Objective, Pgd,
+    PgdConfig, Square, SquareConfig, Uca, UcaConfig, frozen_copy, input_gradient,
+    sign_gradient_step, sign_step_update,
 };
 use advcal::model::{Classifier, Mode, ResNet18, ResNet18Config, SmallCnnConfig};
 use advcal::train::{
@@ -199,8 +202,23 @@ fn attack_benches<A, M>(
     let (x, y) = inputs::<A>(batch, device);
     let attacks: NamedAttacks<A, M> = vec![
         ("pgd_t10", Box::new(Pgd::new(PgdConfig::new()))),
-        ("iaa_t10", Box::new(Iaa::new(IaaConfig::new()))),
+        ("iaa_t10", Box::new(Iaa::new(IaaConfig::alg1()))),
+        ("iaa_eq2_t20", Box::new(Iaa::new(IaaConfig::new()))),
         ("uca_t10", Box::new(Uca::new(UcaConfig::new()))),
+        (
+            "apgd_ce_t10",
+            Box::new(Apgd::new(ApgdConfig::new().with_steps(10))),
+        ),
+        (
+            "apgd_dlr_t10",
+            Box::new(Apgd::new(
+                ApgdConfig::new().with_steps(10).with_loss(ApgdLoss::Dlr),
+            )),
+        ),
+        (
+            "square_q100",
+            Box::new(Square::new(SquareConfig::new().with_queries(100))),
+        ),
     ];
     for (name, attack) in &attacks {
         g.bench_function(*name, |b| {

@@ -87,11 +87,16 @@ fn config(variant: &str) -> advcal::Result<(IaaConfig, usize)> {
     } else if variant.starts_with("apgd") {
         let t = steps("apgd")?;
         (
-            IaaConfig::new().with_steps(t).with_optimizer(IaaOptimizer::Apgd),
+            IaaConfig::new()
+                .with_steps(t)
+                .with_optimizer(IaaOptimizer::Apgd),
             t + 1,
         )
     } else {
-        return Err(advcal::Error::param("variants", format!("unknown `{variant}`")));
+        return Err(advcal::Error::param(
+            "variants",
+            format!("unknown `{variant}`"),
+        ));
     })
 }
 
@@ -107,12 +112,15 @@ fn host<Bk: Backend>(logits: Tensor<Bk, 2>) -> (Vec<f32>, Vec<i64>) {
 
 fn run<B: AutodiffBackend>(args: &Args, device: B::Device) -> advcal::Result<()> {
     let (model, _) = load_any_model::<B>(&args.checkpoint, &device)?;
-    let data = load_cifar10(&resolve_cifar10_dir(args.data.clone()), Split::Test)?.take(args.images);
+    let data =
+        load_cifar10(&resolve_cifar10_dir(args.data.clone()), Split::Test)?.take(args.images);
     let k = model.num_classes();
     eprintln!("{} images, backend {}", data.len(), B::name(&device));
     let inference = model.valid();
     let mut rows = Vec::new();
-    println!("| variant | gradient passes | ACC | CONF | MCS | clean-correct flipped | CONF on clean-correct | s |");
+    println!(
+        "| variant | gradient passes | ACC | CONF | MCS | clean-correct flipped | CONF on clean-correct | s |"
+    );
     println!("|---|---|---|---|---|---|---|---|");
     for variant in &args.variants {
         let (config, passes) = config(variant)?;

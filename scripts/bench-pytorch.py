@@ -10,7 +10,13 @@ benches/attack_step.rs, on the same models, inputs, batch sizes and attack setti
     pgd_t10_torchattacks   pgd_t10              torchattacks.PGD(eps, alpha, steps=10, random_start)
     pgd_t10_loop           pgd_t10              the same PGD as a hand loop on Σ CE (advcal's loss),
                                                 plus the final no-grad logits advcal returns
-    iaa_t10_loop           iaa_t10              IAA as advcal's IaaConfig::new(): λ = 5, T = 10,
+    apgd_ce_t10_torchattacks   apgd_ce_t10      torchattacks.APGD(eps, steps=10, loss='ce', n_restarts=1)
+    apgd_dlr_t10_torchattacks  apgd_dlr_t10     torchattacks.APGD(eps, steps=10, loss='dlr', n_restarts=1)
+    square_q100_torchattacks   square_q100      torchattacks.Square(eps, n_queries=100, n_restarts=1)
+                           (the torchattacks rows label each image with the model's prediction:
+                           torchattacks attacks only correctly classified images, advcal all;
+                           Square still stops early on images it fools, advcal's too)
+    iaa_t10_loop           iaa_t10              IAA as advcal's IaaConfig::alg1(): λ = 5, T = 10,
                                                 ε = 0.03, α = ε/T, radius t·ε/T, unclamped U(−ε, ε)
                                                 start, descent on Σ [CE + λ·CE(uniform)]
     train_pt               train_pt             one SGD step of plain training: train-mode BN,
@@ -67,7 +73,8 @@ import torch.nn.functional as F
 MEAN = (0.4914, 0.4822, 0.4465)
 STD = (0.2470, 0.2435, 0.2616)
 NUM_CLASSES = 10
-ROWS = ["fwd_bwd_input", "pgd_t10_torchattacks", "pgd_t10_loop", "iaa_t10_loop", "train_pt",
+ROWS = ["fwd_bwd_input", "pgd_t10_torchattacks", "pgd_t10_loop", "iaa_t10_loop",
+        "apgd_ce_t10_torchattacks", "apgd_dlr_t10_torchattacks", "square_q100_torchattacks", "train_pt",
         "train_pt_fwd_bwd", "train_pt_no_bn", "wgrad_native", "wgrad_swapped_conv"]
 TRAIN_ROWS = ("train_pt", "train_pt_fwd_bwd", "train_pt_no_bn")
 DEFAULT_WIDTH = {"resnet18": 64, "small_cnn": 16}
@@ -461,6 +468,25 @@ def main():
                     fn = lambda: pgd_loop(attack_model, x, y)
                 elif row == "iaa_t10_loop":
                     fn = lambda: iaa_loop(attack_model, x, y)
+                elif row in ("apgd_ce_t10_torchattacks", "apgd_dlr_t10_torchattacks"):
+                    import torchattacks
+
+                    loss = "ce" if row.startswith("apgd_ce") else "dlr"
+                    atk = torchattacks.APGD(attack_model, norm="Linf", eps=PGD_EPS, steps=10,
+                                            n_restarts=1, loss=loss, rho=0.75, seed=0)
+                    # torchattacks attacks only the images classified correctly; advcal attacks
+                    # all: label every image with its prediction for equal work.
+                    with torch.no_grad():
+                        y_pred = attack_model(x).argmax(1)
+                    fn = lambda: atk(x, y_pred)
+                elif row == "square_q100_torchattacks":
+                    import torchattacks
+
+                    atk = torchattacks.Square(attack_model, norm="Linf", eps=PGD_EPS, n_queries=100,
+                                              n_restarts=1, p_init=0.8, loss="margin", seed=0)
+                    with torch.no_grad():
+                        y_pred = attack_model(x).argmax(1)
+                    fn = lambda: atk(x, y_pred)
                 elif row in TRAIN_ROWS:
                     if row == "train_pt_no_bn":
                         train_net = trainable_without_bn(net)

@@ -17,7 +17,8 @@
 # $CARGO_TARGET_DIR/bench-vs-pytorch.json; per-round logs next to it, in bench-vs-pytorch/).
 #
 # Row pairs (advcal criterion row -> PyTorch rows): lower_bound_fwd_bwd -> fwd_bwd_input;
-# pgd_t10 -> pgd_t10_loop, pgd_t10_torchattacks; iaa_t10 -> iaa_t10_loop; train_pt -> train_pt;
+# pgd_t10 -> pgd_t10_loop, pgd_t10_torchattacks; iaa_t10 -> iaa_t10_loop; apgd_ce_t10,
+# apgd_dlr_t10, square_q100 -> <row>_torchattacks; train_pt -> train_pt;
 # and the profile rows train_pt_fwd_bwd (no optimiser step) and train_pt_no_bn (BatchNorm folded
 # away, by ablation) -> the PyTorch rows of the same names.
 # Models: resnet18 (the bench's ResNet-18 has width 64, fixed; the PyTorch side uses the same)
@@ -75,8 +76,9 @@ for row in "${advcal_rows[@]}"; do
     lower_bound_fwd_bwd) py_rows+=(fwd_bwd_input) ;;
     pgd_t10) py_rows+=(pgd_t10_loop pgd_t10_torchattacks) ;;
     iaa_t10) py_rows+=(iaa_t10_loop) ;;
+    apgd_ce_t10 | apgd_dlr_t10 | square_q100) py_rows+=("${row}_torchattacks") ;;
     train_pt | train_pt_fwd_bwd | train_pt_no_bn) py_rows+=("$row") ;;
-    *) echo "unknown row $row (lower_bound_fwd_bwd, pgd_t10, iaa_t10, train_pt, train_pt_fwd_bwd, train_pt_no_bn)" >&2; exit 2 ;;
+    *) echo "unknown row $row (lower_bound_fwd_bwd, pgd_t10, iaa_t10, apgd_ce_t10, apgd_dlr_t10, square_q100, train_pt, train_pt_fwd_bwd, train_pt_no_bn)" >&2; exit 2 ;;
     esac
 done
 py_rows_csv=$(IFS=,; echo "${py_rows[*]}")
@@ -127,6 +129,9 @@ pairs = {
     "lower_bound_fwd_bwd": ["fwd_bwd_input"],
     "pgd_t10": ["pgd_t10_loop", "pgd_t10_torchattacks"],
     "iaa_t10": ["iaa_t10_loop"],
+    "apgd_ce_t10": ["apgd_ce_t10_torchattacks"],
+    "apgd_dlr_t10": ["apgd_dlr_t10_torchattacks"],
+    "square_q100": ["square_q100_torchattacks"],
     "train_pt": ["train_pt"],
     "train_pt_fwd_bwd": ["train_pt_fwd_bwd"],
     "train_pt_no_bn": ["train_pt_no_bn"],

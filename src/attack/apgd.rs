@@ -4,9 +4,7 @@
 
 use super::gradient::input_gradient_logits;
 use super::select::{BestIterate, select_rows};
-use super::{
-    Attack, AttackOutput, Budget, CrossEntropy, Objective, attack_copy, project_linf,
-};
+use super::{Attack, AttackOutput, Budget, CrossEntropy, Objective, attack_copy, project_linf};
 use crate::error::{Error, Result, check_steps};
 use crate::model::{Classifier, Mode};
 use crate::rng::{derive_seed, uniform_tensor};
@@ -155,7 +153,10 @@ impl Apgd {
             return Err(Error::param("restarts", "must be at least 1"));
         }
         if !(self.config.rho > 0.0 && self.config.rho <= 1.0) {
-            return Err(Error::param("rho", format!("{} is not in (0, 1]", self.config.rho)));
+            return Err(Error::param(
+                "rho",
+                format!("{} is not in (0, 1]", self.config.rho),
+            ));
         }
         if self.config.loss == ApgdLoss::Dlr && num_classes < 3 {
             return Err(Error::param(
@@ -255,7 +256,8 @@ where
         labels: Tensor<B::InnerBackend, 1, Int>,
         budget: Budget,
     ) -> Result<AttackOutput<B::InnerBackend>> {
-        let frozen = attack_copy::<B, M>(model, &images, &labels, budget.epsilon, self.config.mode)?;
+        let frozen =
+            attack_copy::<B, M>(model, &images, &labels, budget.epsilon, self.config.mode)?;
         let adversarial = self.search::<B, M>(&frozen, images.clone(), labels.clone(), budget)?;
         Ok(match self.config.loss {
             ApgdLoss::Ce => AttackOutput::with_objective::<B, M, _>(

@@ -188,7 +188,8 @@ where
     M: Classifier<B>,
     O: Objective<B> + ?Sized,
 {
-    let (g, per_sample, _) = input_gradient_logits::<B, M, O>(frozen, images, labels, objective, mode)?;
+    let (g, per_sample, _) =
+        input_gradient_logits::<B, M, O>(frozen, images, labels, objective, mode)?;
     Ok((g, per_sample))
 }
 

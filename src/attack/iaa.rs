@@ -213,8 +213,14 @@ impl Iaa {
                 Some(offer_to(None, images.clone(), logits, loss, &labels))
             }
         };
-        let mut offer = |point, logits, loss| best = best.take().map(|b| offer_to(Some(b), point, logits, loss, &labels));
-        let noise = || uniform_tensor::<B::InnerBackend, 4>(images.dims(), eps, budget.seed, &images.device());
+        let mut offer = |point, logits, loss| {
+            best = best
+                .take()
+                .map(|b| offer_to(Some(b), point, logits, loss, &labels))
+        };
+        let noise = || {
+            uniform_tensor::<B::InnerBackend, 4>(images.dims(), eps, budget.seed, &images.device())
+        };
         let last = match c.optimizer {
             IaaOptimizer::SignSteps => {
                 let alpha = match c.step_size {
@@ -223,24 +229,60 @@ impl Iaa {
                 }
                 .resolve(eps, steps)?;
                 // N₀ is added unclipped; the first forward pass sees clip(X + N₀, 0, 1).
-                let mut x = if c.random_start { images.clone() + noise() } else { images.clone() };
+                let mut x = if c.random_start {
+                    images.clone() + noise()
+                } else {
+                    images.clone()
+                };
                 for t in 1..=steps {
-                    let point = if t == 1 && c.random_start { x.clone().clamp(0.0, 1.0) } else { x.clone() };
-                    let radius = if c.growing_radius { t as f32 * eps / steps as f32 } else { eps };
-                    let (grad, loss, logits) = input_gradient_logits::<B, M, _>(frozen, point.clone(), y.clone(), &objective, c.mode)?;
+                    let point = if t == 1 && c.random_start {
+                        x.clone().clamp(0.0, 1.0)
+                    } else {
+                        x.clone()
+                    };
+                    let radius = if c.growing_radius {
+                        t as f32 * eps / steps as f32
+                    } else {
+                        eps
+                    };
+                    let (grad, loss, logits) = input_gradient_logits::<B, M, _>(
+                        frozen,
+                        point.clone(),
+                        y.clone(),
+                        &objective,
+                        c.mode,
+                    )?;
                     offer(point, logits, loss);
                     x = sign_step_update(x, grad, -alpha, images.clone(), radius);
                 }
                 x
             }
             IaaOptimizer::Apgd => {
-                let start = if c.random_start { (images.clone() + noise()).clamp(0.0, 1.0) } else { images.clone() };
-                let schedule = ApgdSchedule { steps, rho: 0.75, ascent: false, epsilon: eps, mode: c.mode };
+                let start = if c.random_start {
+                    (images.clone() + noise()).clamp(0.0, 1.0)
+                } else {
+                    images.clone()
+                };
+                let schedule = ApgdSchedule {
+                    steps,
+                    rho: 0.75,
+                    ascent: false,
+                    epsilon: eps,
+                    mode: c.mode,
+                };
                 let mut last = start.clone();
-                apgd_search::<B, M, _>(frozen, images.clone(), y.clone(), &objective, start, &schedule, &mut |point, logits, loss| {
-                    last = point.clone();
-                    offer(point, logits, loss);
-                })?;
+                apgd_search::<B, M, _>(
+                    frozen,
+                    images.clone(),
+                    y.clone(),
+                    &objective,
+                    start,
+                    &schedule,
+                    &mut |point, logits, loss| {
+                        last = point.clone();
+                        offer(point, logits, loss);
+                    },
+                )?;
                 last
             }
         };
@@ -249,7 +291,9 @@ impl Iaa {
             Some(mut b) => {
                 if c.optimizer == IaaOptimizer::SignSteps {
                     let logits = forward_checked::<B, M>(frozen, last.clone())?;
-                    let loss = objective.per_sample(Tensor::from_inner(logits.clone()), y).inner();
+                    let loss = objective
+                        .per_sample(Tensor::from_inner(logits.clone()), y)
+                        .inner();
                     b = offer_to(Some(b), last, logits, loss, &labels);
                 }
                 b.point
@@ -305,10 +349,19 @@ where
         labels: Tensor<B::InnerBackend, 1, Int>,
         budget: Budget,
     ) -> Result<AttackOutput<B::InnerBackend>> {
-        let frozen = attack_copy::<B, M>(model, &images, &labels, budget.epsilon, self.config.mode)?;
+        let frozen =
+            attack_copy::<B, M>(model, &images, &labels, budget.epsilon, self.config.mode)?;
         let adversarial = self.search::<B, M>(&frozen, images.clone(), labels.clone(), budget)?;
-        let objective = IaaObjective { lambda: self.config.lambda };
-        Ok(AttackOutput::with_objective::<B, M, _>(&frozen, images, adversarial, labels, &objective))
+        let objective = IaaObjective {
+            lambda: self.config.lambda,
+        };
+        Ok(AttackOutput::with_objective::<B, M, _>(
+            &frozen,
+            images,
+            adversarial,
+            labels,
+            &objective,
+        ))
     }
     fn adversarial_under(
         &self,
@@ -317,7 +370,8 @@ where
         labels: Tensor<B::InnerBackend, 1, Int>,
         budget: Budget,
     ) -> Result<Tensor<B::InnerBackend, 4>> {
-        let frozen = attack_copy::<B, M>(model, &images, &labels, budget.epsilon, self.config.mode)?;
+        let frozen =
+            attack_copy::<B, M>(model, &images, &labels, budget.epsilon, self.config.mode)?;
         self.search::<B, M>(&frozen, images, labels, budget)
     }
 }

@@ -30,7 +30,12 @@ impl<B: Backend> BestIterate<B> {
 
     /// Offers `point`: it replaces the kept point of every image where it is feasible and the
     /// kept one is not, or where both have the same feasibility and its score is lower.
-    pub fn offer(&mut self, point: Tensor<B, 4>, feasible: Tensor<B, 1, Bool>, score: Tensor<B, 1>) {
+    pub fn offer(
+        &mut self,
+        point: Tensor<B, 4>,
+        feasible: Tensor<B, 1, Bool>,
+        score: Tensor<B, 1>,
+    ) {
         let gains_feasibility = feasible.clone().bool_and(self.feasible.clone().bool_not());
         let same = feasible.clone().equal(self.feasible.clone());
         let lower = score.clone().lower(self.score.clone());

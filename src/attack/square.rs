@@ -110,7 +110,10 @@ impl Square {
             return Err(Error::param("restarts", "must be at least 1"));
         }
         if !(self.config.p_init > 0.0 && self.config.p_init <= 1.0) {
-            return Err(Error::param("p_init", format!("{} is not in (0, 1]", self.config.p_init)));
+            return Err(Error::param(
+                "p_init",
+                format!("{} is not in (0, 1]", self.config.p_init),
+            ));
         }
         Ok(())
     }
@@ -131,7 +134,10 @@ fn margin<B: Backend>(logits: Tensor<B, 2>, labels: Tensor<B, 1, Int>) -> Tensor
         .reshape([1, k])
         .expand([n, k])
         .equal(labels.expand([n, k]));
-    let others = logits.mask_fill(own, f32::NEG_INFINITY).max_dim(1).reshape([n]);
+    let others = logits
+        .mask_fill(own, f32::NEG_INFINITY)
+        .max_dim(1)
+        .reshape([n]);
     zy - others
 }
 
@@ -161,7 +167,8 @@ where
         budget: Budget,
     ) -> Result<AttackOutput<B::InnerBackend>> {
         self.check()?;
-        let frozen = attack_copy::<B, M>(model, &images, &labels, budget.epsilon, self.config.mode)?;
+        let frozen =
+            attack_copy::<B, M>(model, &images, &labels, budget.epsilon, self.config.mode)?;
         let eps = budget.epsilon;
         let [n, c, h, w] = images.dims();
         let device = images.device();
@@ -188,7 +195,9 @@ where
             );
             for i in 0..self.config.queries {
                 let margins = host(m_best.clone())?;
-                let active: Vec<i64> = (0..n as i64).filter(|&j| margins[j as usize] > 0.0).collect();
+                let active: Vec<i64> = (0..n as i64)
+                    .filter(|&j| margins[j as usize] > 0.0)
+                    .collect();
                 if active.is_empty() {
                     break;
                 }
@@ -197,7 +206,11 @@ where
                 let (vh, vw) = (rng.random_range(0..=h - s), rng.random_range(0..=w - s));
                 let mut delta = vec![0.0f32; c * h * w];
                 for ch in 0..c {
-                    let v = if rng.random::<bool>() { 2.0 * eps } else { -2.0 * eps };
+                    let v = if rng.random::<bool>() {
+                        2.0 * eps
+                    } else {
+                        -2.0 * eps
+                    };
                     for row in vh..vh + s {
                         delta[ch * h * w + row * w + vw..ch * h * w + row * w + vw + s].fill(v);
                     }
@@ -208,7 +221,10 @@ where
                 );
                 let m = active.len();
                 let idx = Tensor::<B::InnerBackend, 1, Int>::from_ints(active.as_slice(), &device);
-                let (xa, xb) = (images.clone().select(0, idx.clone()), x_best.clone().select(0, idx.clone()));
+                let (xa, xb) = (
+                    images.clone().select(0, idx.clone()),
+                    x_best.clone().select(0, idx.clone()),
+                );
                 let proposal = project_linf(xb.clone() + delta, xa, eps);
                 let mb = m_best.clone().select(0, idx.clone());
                 let mp = margin(forward(proposal.clone())?, labels.clone().select(0, idx));
@@ -235,6 +251,8 @@ where
             best = select_rows(lower.clone(), x_best, best);
             best_margin = best_margin.mask_where(lower, m_best);
         }
-        Ok(AttackOutput::from_images::<B, M>(&frozen, images, best, labels))
+        Ok(AttackOutput::from_images::<B, M>(
+            &frozen, images, best, labels,
+        ))
     }
 }

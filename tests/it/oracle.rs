@@ -386,7 +386,9 @@ fn eq2_selection_matches_an_independent_reimplementation() {
 /// radius, α = ε/4, random start) on the same images — ours or torchattacks'.
 #[test]
 fn apgd_and_square_match_torchattacks_robust_accuracy() {
-    let Some(oracle) = Oracle::load_n(64) else { return };
+    let Some(oracle) = Oracle::load_n(64) else {
+        return;
+    };
     let dir = oracle_dir().unwrap();
     let meta: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("oracle.json")).unwrap()).unwrap();
@@ -411,7 +413,12 @@ fn apgd_and_square_match_torchattacks_robust_accuracy() {
     let n = oracle.n as f64;
     let pgd = ours(&Pgd::new(PgdConfig::new().with_epsilon(eps).with_steps(10)));
     let cases: [(&str, Box<dyn Attack<FAD, M>>); 3] = [
-        ("apgd_ce", Box::new(Apgd::new(ApgdConfig::new().with_epsilon(eps).with_steps(10)))),
+        (
+            "apgd_ce",
+            Box::new(Apgd::new(
+                ApgdConfig::new().with_epsilon(eps).with_steps(10),
+            )),
+        ),
         (
             "apgd_dlr",
             Box::new(Apgd::new(
@@ -424,14 +431,18 @@ fn apgd_and_square_match_torchattacks_robust_accuracy() {
         (
             "square",
             Box::new(Square::new(
-                SquareConfig::new().with_epsilon(square_eps).with_queries(queries),
+                SquareConfig::new()
+                    .with_epsilon(square_eps)
+                    .with_queries(queries),
             )),
         ),
     ];
     for (name, attack) in &cases {
         let acc = ours(attack.as_ref());
         let t = theirs(name);
-        let (lo, hi) = t.iter().fold((1.0f64, 0.0f64), |(l, h), &v| (l.min(v), h.max(v)));
+        let (lo, hi) = t
+            .iter()
+            .fold((1.0f64, 0.0f64), |(l, h), &v| (l.min(v), h.max(v)));
         let slack = 2.0 / n + 1e-9;
         eprintln!("{name}: ours {acc:.4}, torchattacks {t:?}");
         assert!(
@@ -440,7 +451,10 @@ fn apgd_and_square_match_torchattacks_robust_accuracy() {
         );
         if name.starts_with("apgd") {
             assert!(acc <= pgd, "{name} {acc} weaker than our PGD-10 {pgd}");
-            assert!(acc <= theirs("pgd10")[0] + 1e-9, "{name} {acc} weaker than torchattacks' PGD-10");
+            assert!(
+                acc <= theirs("pgd10")[0] + 1e-9,
+                "{name} {acc} weaker than torchattacks' PGD-10"
+            );
         }
     }
 }

@@ -4,8 +4,8 @@
 
 use crate::common::*;
 use advcal::attack::{
-    Apgd, ApgdConfig, ApgdLoss, Attack, AttackConfig, AttackGoal, Direction, IaaConfig,
-    IaaObjective, IaaOptimizer, Iaa, Pgd, PgdConfig, RadiusSchedule, SignGradientConfig, Square,
+    Apgd, ApgdConfig, ApgdLoss, Attack, AttackConfig, AttackGoal, Direction, Iaa, IaaConfig,
+    IaaObjective, IaaOptimizer, Pgd, PgdConfig, RadiusSchedule, SignGradientConfig, Square,
     SquareConfig, StartPoint, StepSize, iaa_optimal_confidence,
 };
 use advcal::checkpoint::load_any_model;
@@ -25,8 +25,10 @@ fn flex() -> burn::backend::flex::FlexDevice {
 /// The bundled PT ResNet-18/4 (`assets/models`) and the first `n` CIFAR-10 test images (the
 /// bundled sample when the data set is absent outside CI).
 fn pt_model_and_images(n: usize) -> (AnyModel<FAD>, ImageDataset) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/resnet18_4_pt.ckpt");
-    let (model, _) = load_any_model::<FAD>(&path, &flex()).expect("assets/models/resnet18_4_pt.ckpt");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/resnet18_4_pt.ckpt");
+    let (model, _) =
+        load_any_model::<FAD>(&path, &flex()).expect("assets/models/resnet18_4_pt.ckpt");
     let data = match cifar_dir() {
         Some(dir) => load_cifar10(&dir, Split::Test).unwrap(),
         None => bundled_cifar10_sample(Split::Test).unwrap(),
@@ -67,19 +69,37 @@ fn eq2_iaa_keeps_every_correct_prediction_and_reaches_the_optimum_on_a_trained_r
     let acc = rows.iter().filter(|r| r.1).count() as f64 / n;
     let conf = rows.iter().map(|r| r.2 as f64).sum::<f64>() / n;
     let clean_acc = rows.iter().filter(|r| r.0).count() as f64 / n;
-    assert!(rows.iter().all(|r| !r.0 || r.1), "a correct prediction was flipped");
+    assert!(
+        rows.iter().all(|r| !r.0 || r.1),
+        "a correct prediction was flipped"
+    );
     assert!(acc >= clean_acc, "ACC {acc} below clean {clean_acc}");
     // The floor: MCS ≤ −0.70 at 8/255 (the loss's optimum gives −0.75).
-    assert!(conf - acc <= -0.70, "MCS {} (CONF {conf}, ACC {acc})", conf - acc);
+    assert!(
+        conf - acc <= -0.70,
+        "MCS {} (CONF {conf}, ACC {acc})",
+        conf - acc
+    );
     // Below the loss's optimum y_G = 0.25 is allowed (Eq. 2 minimises the confidence), far
     // below it is not (1/K would mean a wrong sign or ascent).
-    assert!(conf > 0.15, "CONF {conf} far below y_G = {}", iaa_optimal_confidence(5.0, 10));
+    assert!(
+        conf > 0.15,
+        "CONF {conf} far below y_G = {}",
+        iaa_optimal_confidence(5.0, 10)
+    );
 
     // Algorithm 1's last iterate flips a large share of them (the reason for Eq. 2).
-    let alg1 = outcomes(&model, &data, &Iaa::new(IaaConfig::alg1().with_epsilon(eps)));
+    let alg1 = outcomes(
+        &model,
+        &data,
+        &Iaa::new(IaaConfig::alg1().with_epsilon(eps)),
+    );
     let flipped = alg1.iter().filter(|r| r.0 && !r.1).count();
     let correct = alg1.iter().filter(|r| r.0).count();
-    assert!(flipped * 5 > correct, "Algorithm 1 flipped only {flipped} of {correct}");
+    assert!(
+        flipped * 5 > correct,
+        "Algorithm 1 flipped only {flipped} of {correct}"
+    );
 }
 
 #[test]
@@ -91,14 +111,19 @@ fn apgd_is_never_weaker_than_pgd_on_a_trained_resnet() {
         rows.iter().filter(|r| r.1).count()
     };
     let pgd = accuracy(&Pgd::new(PgdConfig::new().with_epsilon(eps).with_steps(10)));
-    let ce = accuracy(&Apgd::new(ApgdConfig::new().with_epsilon(eps).with_steps(10)));
+    let ce = accuracy(&Apgd::new(
+        ApgdConfig::new().with_epsilon(eps).with_steps(10),
+    ));
     let dlr = accuracy(&Apgd::new(
         ApgdConfig::new()
             .with_epsilon(eps)
             .with_steps(10)
             .with_loss(ApgdLoss::Dlr),
     ));
-    assert!(ce <= pgd && dlr <= pgd + 1, "PGD {pgd}, APGD-CE {ce}, APGD-DLR {dlr} correct of 100");
+    assert!(
+        ce <= pgd && dlr <= pgd + 1,
+        "PGD {pgd}, APGD-CE {ce}, APGD-DLR {dlr} correct of 100"
+    );
 }
 
 #[test]
@@ -110,14 +135,21 @@ fn apgd_and_square_stay_in_the_threat_model_and_never_raise_accuracy() {
     let clean = model.valid().forward_mode(x.clone(), Mode::Eval);
     let clean_ok = to_vec(clean.argmax(1).reshape([6]).equal(y.clone()).float());
     let attacks: Vec<Box<dyn Attack<AD, _>>> = vec![
-        Box::new(Apgd::new(ApgdConfig::new().with_epsilon(eps).with_steps(7).with_restarts(2))),
+        Box::new(Apgd::new(
+            ApgdConfig::new()
+                .with_epsilon(eps)
+                .with_steps(7)
+                .with_restarts(2),
+        )),
         Box::new(Apgd::new(
             ApgdConfig::new()
                 .with_epsilon(eps)
                 .with_steps(7)
                 .with_loss(ApgdLoss::Dlr),
         )),
-        Box::new(Square::new(SquareConfig::new().with_epsilon(eps).with_queries(30))),
+        Box::new(Square::new(
+            SquareConfig::new().with_epsilon(eps).with_queries(30),
+        )),
     ];
     for attack in &attacks {
         let out = attack.perturb(&model, x.clone(), y.clone()).unwrap();
@@ -173,7 +205,11 @@ fn algorithm_1_is_bit_identical_to_the_sign_gradient_engine() {
                 StartPoint::Clean
             })
             .with_seed(7)
-            .with_objective("iaa", AttackGoal::Underconfidence, IaaObjective { lambda: 5.0 });
+            .with_objective(
+                "iaa",
+                AttackGoal::Underconfidence,
+                IaaObjective { lambda: 5.0 },
+            );
         let a = alg1.perturb(&model, x.clone(), y.clone()).unwrap();
         let b = engine.perturb(&model, x.clone(), y.clone()).unwrap();
         assert_eq!(to_vec(a.adversarial), to_vec(b.adversarial));
@@ -198,7 +234,14 @@ fn eq2_iaa_on_both_optimisers_returns_a_correct_point_no_more_confident_than_the
                 .with_optimizer(optimizer),
         );
         let out = iaa.perturb(&model, x.clone(), y.clone()).unwrap();
-        let ok = to_vec(out.logits.clone().argmax(1).reshape([8]).equal(y.clone()).float());
+        let ok = to_vec(
+            out.logits
+                .clone()
+                .argmax(1)
+                .reshape([8])
+                .equal(y.clone())
+                .float(),
+        );
         let conf = to_vec(softmax(out.logits, 1).max_dim(1).reshape([8]));
         for j in 0..8 {
             if clean_ok[j] == 1.0 {
@@ -206,7 +249,11 @@ fn eq2_iaa_on_both_optimisers_returns_a_correct_point_no_more_confident_than_the
                 assert!(conf[j] <= clean_conf[j] + 1e-6, "{optimizer:?}: image {j}");
             }
         }
-        assert!(to_vec(out.perturbation).iter().all(|v| v.abs() <= 0.05 + 1e-6));
+        assert!(
+            to_vec(out.perturbation)
+                .iter()
+                .all(|v| v.abs() <= 0.05 + 1e-6)
+        );
     }
     // Names and specs: every attack of `--attacks` parses.
     for (spec, name) in [
