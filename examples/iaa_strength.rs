@@ -112,8 +112,7 @@ fn host<Bk: Backend>(logits: Tensor<Bk, 2>) -> (Vec<f32>, Vec<i64>) {
 
 fn run<B: AutodiffBackend>(args: &Args, device: B::Device) -> advcal::Result<()> {
     let (model, _) = load_any_model::<B>(&args.checkpoint, &device)?;
-    let data =
-        load_cifar10(&resolve_cifar10_dir(args.data.clone()), Split::Test)?.take(args.images);
+    let data = load_cifar10(resolve_cifar10_dir(args.data.clone()), Split::Test)?.take(args.images);
     let k = model.num_classes();
     eprintln!("{} images, backend {}", data.len(), B::name(&device));
     let inference = model.valid();

@@ -121,7 +121,7 @@ impl<B: Backend> Objective<B> for Dlr {
 ///
 /// ```
 /// use advcal::attack::{Apgd, ApgdConfig, ApgdLoss, Attack};
-/// use advcal::model::SmallCnnConfig;
+/// use advcal::model::{SmallCnn, SmallCnnConfig};
 /// use burn::backend::{Autodiff, NdArray};
 /// use burn::prelude::*;
 ///
@@ -133,7 +133,7 @@ impl<B: Backend> Objective<B> for Dlr {
 /// let apgd = Apgd::new(ApgdConfig::new().with_loss(ApgdLoss::Dlr).with_steps(5));
 /// let out = apgd.perturb(&model, x, y).unwrap();
 /// assert!(out.perturbation.abs().max().into_scalar() <= 8.0 / 255.0 + 1e-6);
-/// assert_eq!(Attack::<B, _>::name(&apgd), "apgd-dlr");
+/// assert_eq!(Attack::<B, SmallCnn<B>>::name(&apgd), "apgd-dlr");
 /// ```
 #[derive(Debug, Clone)]
 pub struct Apgd {
@@ -147,7 +147,7 @@ impl Apgd {
         Self { config }
     }
 
-    fn check<B: Backend>(&self, num_classes: usize) -> Result<()> {
+    fn check(&self, num_classes: usize) -> Result<()> {
         check_steps(self.config.steps)?;
         if self.config.restarts == 0 {
             return Err(Error::param("restarts", "must be at least 1"));
@@ -179,7 +179,7 @@ impl Apgd {
         B: AutodiffBackend,
         M: Classifier<B>,
     {
-        self.check::<B>(frozen.num_classes())?;
+        self.check(frozen.num_classes())?;
         let c = &self.config;
         let y = Tensor::<B, 1, Int>::from_inner(labels.clone());
         let run = |objective: &dyn Objective<B>| -> Result<Tensor<B::InnerBackend, 4>> {
@@ -299,6 +299,10 @@ impl ApgdSchedule {
     }
 }
 
+/// What [`apgd_search`] calls with every evaluated point: the point, its logits and its
+/// per-sample objective.
+pub(crate) type VisitIterate<'a, B> = dyn FnMut(Tensor<B, 4>, Tensor<B, 2>, Tensor<B, 1>) + 'a;
+
 /// The APGD iteration from `start` (already in the ball) on a frozen model; `visit` sees every
 /// evaluated point with its logits and per-sample objective (the start, then each iterate).
 /// With `ascent = false` it minimises the objective (the inverse attacks).
@@ -309,11 +313,7 @@ pub(crate) fn apgd_search<B, M, O>(
     objective: &O,
     start: Tensor<B::InnerBackend, 4>,
     s: &ApgdSchedule,
-    visit: &mut dyn FnMut(
-        Tensor<B::InnerBackend, 4>,
-        Tensor<B::InnerBackend, 2>,
-        Tensor<B::InnerBackend, 1>,
-    ),
+    visit: &mut VisitIterate<'_, B::InnerBackend>,
 ) -> Result<()>
 where
     B: AutodiffBackend,

@@ -193,6 +193,10 @@ where
     Ok((g, per_sample))
 }
 
+/// An input gradient `[N, C, H, W]`, the objective's per-sample values `[N]` and the logits
+/// `[N, K]` of the same forward pass.
+pub(crate) type GradientAndLogits<B> = (Tensor<B, 4>, Tensor<B, 1>, Tensor<B, 2>);
+
 /// [`input_gradient`] with the logits of the same forward pass, `[N, K]` (the attacks that
 /// select an iterate per image read them: APGD, the Eq. 2 IAA).
 pub(crate) fn input_gradient_logits<B, M, O>(
@@ -201,11 +205,7 @@ pub(crate) fn input_gradient_logits<B, M, O>(
     labels: Tensor<B, 1, Int>,
     objective: &O,
     mode: Mode,
-) -> Result<(
-    Tensor<B::InnerBackend, 4>,
-    Tensor<B::InnerBackend, 1>,
-    Tensor<B::InnerBackend, 2>,
-)>
+) -> Result<GradientAndLogits<B::InnerBackend>>
 where
     B: AutodiffBackend,
     M: Classifier<B>,

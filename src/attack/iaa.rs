@@ -160,8 +160,8 @@ impl IaaConfig {
 /// let iaa = Iaa::new(IaaConfig::new().with_epsilon(8.0 / 255.0).with_steps(3));
 /// let out = iaa.perturb(&model, x, y).unwrap();
 /// assert!(out.perturbation.abs().max().into_scalar() <= 8.0 / 255.0 + 1e-6);
-/// assert_eq!(Attack::<B, _>::name(&iaa), "iaa");
-/// assert_eq!(Attack::<B, _>::name(&Iaa::new(IaaConfig::alg1())), "iaa-alg1");
+/// assert_eq!(iaa.name(), "iaa");
+/// assert_eq!(Iaa::new(IaaConfig::alg1()).name(), "iaa-alg1");
 /// ```
 #[derive(Debug, Clone)]
 pub struct Iaa {

@@ -51,10 +51,12 @@
 //!
 //! # Cost and reproducibility
 //!
-//! Each image costs one clean forward pass plus, per ε and attack, `steps` (PGD, IAA) or
-//! `steps + 1` (UCA) forward/backward passes. Batch `i` of every attack uses the seed
-//! [`derive_seed`]`(attack seed, i)` — the attack seed is [`RobustnessConfig::seed`] for PGD and
-//! IAA; UCA draws nothing — exactly as [`evaluate_under`](crate::eval::evaluate_under) does,
+//! Each image costs one clean forward pass, one forward/backward pass for the sanity checks,
+//! plus, per ε and attack, `steps` (PGD, `iaa-alg1`), `steps + 1` (UCA, APGD), `iaa_steps + 1`
+//! (IAA) forward/backward passes or `queries` forward passes (Square, fewer once an image is
+//! fooled). Batch `i` of every attack uses the seed
+//! [`derive_seed`]`(attack seed, i)` — the attack seed is [`RobustnessConfig::seed`] for every
+//! attack that draws (UCA draws nothing) — exactly as [`evaluate_under`](crate::eval::evaluate_under) does,
 //! so every attack row equals `evaluate_under` with [`RobustnessConfig::attack_config`], its
 //! budget and the same batch size, and the clean row equals [`evaluate`](crate::eval::evaluate) on
 //! `model.valid()`. The model is never modified.
@@ -1186,9 +1188,8 @@ where
                     let right = correct(&z, k, &batch.labels);
                     for j in 0..rows {
                         let key = (!right[j], gap[j]);
-                        if key.0 > robust_key[j].0
-                            || (key.0 == robust_key[j].0 && key.1 > robust_key[j].1)
-                        {
+                        // (wrong, gap) in lexicographic order.
+                        if key > robust_key[j] {
                             robust_key[j] = key;
                             robust_source[j] = a + 1;
                         }

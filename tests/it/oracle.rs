@@ -412,7 +412,8 @@ fn apgd_and_square_match_torchattacks_robust_accuracy() {
     };
     let n = oracle.n as f64;
     let pgd = ours(&Pgd::new(PgdConfig::new().with_epsilon(eps).with_steps(10)));
-    let cases: [(&str, Box<dyn Attack<FAD, M>>); 3] = [
+    type Named = (&'static str, Box<dyn Attack<FAD, M>>);
+    let cases: [Named; 3] = [
         (
             "apgd_ce",
             Box::new(Apgd::new(

@@ -12,7 +12,6 @@ use advcal::checkpoint::load_any_model;
 use advcal::data::{ImageDataset, Split, bundled_cifar10_sample, load_cifar10};
 use advcal::model::{AnyModel, Classifier, Mode};
 use burn::module::AutodiffModule;
-use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
 type FAD = burn::backend::Autodiff<burn::backend::Flex>;
@@ -120,6 +119,8 @@ fn apgd_is_never_weaker_than_pgd_on_a_trained_resnet() {
             .with_steps(10)
             .with_loss(ApgdLoss::Dlr),
     ));
+    // APGD-CE ascends PGD's loss and must do at least as well; APGD-DLR ascends another loss
+    // (AutoAttack runs it beside CE, not instead), so one image of slack.
     assert!(
         ce <= pgd && dlr <= pgd + 1,
         "PGD {pgd}, APGD-CE {ce}, APGD-DLR {dlr} correct of 100"
