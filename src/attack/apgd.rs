@@ -4,7 +4,9 @@
 
 use super::gradient::input_gradient_logits;
 use super::select::{BestIterate, select_rows};
-use super::{Attack, AttackOutput, Budget, CrossEntropy, Objective, attack_copy, project_linf};
+use super::{
+    Attack, AttackOutput, Budget, CrossEntropy, Objective, attack_copy, cross_entropy, project_linf,
+};
 use crate::error::{Error, Result, check_steps};
 use crate::model::{Classifier, Mode};
 use crate::rng::{derive_seed, uniform_tensor};
@@ -102,7 +104,7 @@ impl<B: Backend> Objective<B> for Dlr {
 /// cross-entropy (APGD-CE) or the DLR loss (APGD-DLR). Untargeted, L∞.
 ///
 /// ```text
-/// x⁰ = Π(x + U(−ε, ε)),  η = 2ε,  checkpoints w_j = ⌈p_j·N_iter⌉,
+/// x⁰ = Π(x + U(−ε, ε)),  η = 2ε,  checkpoints w_j = ⌊p_j·N_iter⌋,
 ///     p₀ = 0, p₁ = 0.22, p_{j+1} = p_j + max(p_j − p_{j−1} − 0.03, 0.06)
 /// for k = 0 … N_iter−1:
 ///     z      = Π(x^k + η·sign(∇ℓ(x^k)))
@@ -167,14 +169,15 @@ impl Apgd {
         Ok(())
     }
 
-    /// The attacked points under `budget` (every restart, per-image best kept).
+    /// The attacked points under `budget` (every restart, per-image best kept), with their
+    /// logits.
     fn search<B, M>(
         &self,
         frozen: &M,
         images: Tensor<B::InnerBackend, 4>,
         labels: Tensor<B::InnerBackend, 1, Int>,
         budget: Budget,
-    ) -> Result<Tensor<B::InnerBackend, 4>>
+    ) -> Result<BestIterate<B::InnerBackend>>
     where
         B: AutodiffBackend,
         M: Classifier<B>,
@@ -182,15 +185,20 @@ impl Apgd {
         self.check(frozen.num_classes())?;
         let c = &self.config;
         let y = Tensor::<B, 1, Int>::from_inner(labels.clone());
-        let run = |objective: &dyn Objective<B>| -> Result<Tensor<B::InnerBackend, 4>> {
+        let run = |objective: &dyn Objective<B>| -> Result<BestIterate<B::InnerBackend>> {
             // The clean image is a candidate, so a misclassified image stays misclassified.
-            let logits = super::gradient::forward_checked::<B, M>(frozen, images.clone())?;
+            let logits =
+                super::gradient::forward_checked_mode::<B, M>(frozen, images.clone(), c.mode)?;
             let loss = objective
                 .per_sample(Tensor::from_inner(logits.clone()), y.clone())
                 .inner();
             let [n, _] = logits.dims();
-            let wrong = logits.argmax(1).reshape([n]).not_equal(labels.clone());
-            let mut best = BestIterate::new(images.clone(), wrong, loss.neg());
+            let wrong = logits
+                .clone()
+                .argmax(1)
+                .reshape([n])
+                .not_equal(labels.clone());
+            let mut best = BestIterate::new(images.clone(), logits, wrong, loss.neg());
             for r in 0..c.restarts {
                 let seed = derive_seed(budget.seed, r as u64);
                 let noise = uniform_tensor::<B::InnerBackend, 4>(
@@ -199,7 +207,7 @@ impl Apgd {
                     seed,
                     &images.device(),
                 );
-                let start = (images.clone() + noise).clamp(0.0, 1.0);
+                let start = project_linf(images.clone() + noise, images.clone(), budget.epsilon);
                 let schedule = ApgdSchedule {
                     steps: c.steps,
                     rho: c.rho,
@@ -215,12 +223,16 @@ impl Apgd {
                     start,
                     &schedule,
                     &mut |point, logits, loss| {
-                        let wrong = logits.argmax(1).reshape([n]).not_equal(labels.clone());
-                        best.offer(point, wrong, loss.neg());
+                        let wrong = logits
+                            .clone()
+                            .argmax(1)
+                            .reshape([n])
+                            .not_equal(labels.clone());
+                        best.offer(point, logits, wrong, loss.neg());
                     },
                 )?;
             }
-            Ok(best.point)
+            Ok(best)
         };
         match c.loss {
             ApgdLoss::Ce => run(&CrossEntropy),
@@ -258,18 +270,17 @@ where
     ) -> Result<AttackOutput<B::InnerBackend>> {
         let frozen =
             attack_copy::<B, M>(model, &images, &labels, budget.epsilon, self.config.mode)?;
-        let adversarial = self.search::<B, M>(&frozen, images.clone(), labels.clone(), budget)?;
-        Ok(match self.config.loss {
-            ApgdLoss::Ce => AttackOutput::with_objective::<B, M, _>(
-                &frozen,
-                images,
-                adversarial,
-                labels,
-                &CrossEntropy,
-            ),
-            ApgdLoss::Dlr => {
-                AttackOutput::with_objective::<B, M, _>(&frozen, images, adversarial, labels, &Dlr)
-            }
+        let best = self.search::<B, M>(&frozen, images.clone(), labels.clone(), budget)?;
+        // The selection's own logits: the output shows the prediction it kept.
+        let loss = match self.config.loss {
+            ApgdLoss::Ce => cross_entropy(best.logits.clone(), labels),
+            ApgdLoss::Dlr => dlr_loss(best.logits.clone(), labels),
+        };
+        Ok(AttackOutput {
+            perturbation: best.point.clone() - images,
+            adversarial: best.point,
+            logits: best.logits,
+            loss,
         })
     }
 }
@@ -290,8 +301,8 @@ pub(crate) struct ApgdSchedule {
 }
 
 impl ApgdSchedule {
-    /// The checkpoint schedule of the reference code: the first after `⌈0.22·N⌉` iterations,
-    /// then windows shrinking by `⌈0.03·N⌉` down to `⌈0.06·N⌉` (at least 1 each).
+    /// The checkpoint schedule of the reference code: the first after `⌊0.22·N⌋` iterations,
+    /// then windows shrinking by `⌊0.03·N⌋` down to `⌊0.06·N⌋` (at least 1 each).
     fn windows(&self) -> (usize, usize, usize) {
         let n = self.steps as f64;
         let at_least_one = |f: f64| ((f * n) as usize).max(1);

@@ -81,10 +81,23 @@ where
     B: AutodiffBackend,
     M: Classifier<B>,
 {
+    forward_checked_mode::<B, M>(frozen, images, Mode::Eval)
+}
+
+/// [`forward_checked`] in `mode` (the attacks score their candidates in their own mode).
+pub(crate) fn forward_checked_mode<B, M>(
+    frozen: &M,
+    images: Tensor<B::InnerBackend, 4>,
+    mode: Mode,
+) -> Result<Tensor<B::InnerBackend, 2>>
+where
+    B: AutodiffBackend,
+    M: Classifier<B>,
+{
     let [n, ..] = images.dims();
     let logits = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         frozen
-            .forward_mode(Tensor::from_inner(images), Mode::Eval)
+            .forward_mode(Tensor::from_inner(images), mode)
             .inner()
     }))
     .map_err(|payload| Error::ModelForward(panic_message(payload.as_ref())))?;

@@ -2,10 +2,10 @@
 //! Network by Inverse Adversarial Attack", <https://arxiv.org/abs/2504.06358>).
 
 use super::apgd::{ApgdSchedule, apgd_search};
-use super::gradient::{forward_checked, input_gradient_logits};
+use super::gradient::{forward_checked_mode, input_gradient_logits};
 use super::select::{BestIterate, confidence_and_correct};
 use super::{
-    Attack, AttackGoal, AttackOutput, Budget, IaaObjective, Objective, StepSize, attack_copy,
+    Attack, AttackGoal, AttackOutput, Budget, IaaObjective, StepSize, attack_copy, iaa_loss,
     sign_step_update,
 };
 use crate::error::{Error, Result, check_steps};
@@ -183,14 +183,19 @@ impl Iaa {
         }
     }
 
-    /// The attack on an already frozen model and validated batch: the returned points.
+    /// The attack on an already frozen model and validated batch: the returned points, with
+    /// their logits when the Eq. 2 selection chose them (`None` for the last iterate).
+    #[allow(clippy::type_complexity)]
     fn search<B, M>(
         &self,
         frozen: &M,
         images: Tensor<B::InnerBackend, 4>,
         labels: Tensor<B::InnerBackend, 1, Int>,
         budget: Budget,
-    ) -> Result<Tensor<B::InnerBackend, 4>>
+    ) -> Result<(
+        Tensor<B::InnerBackend, 4>,
+        Option<Tensor<B::InnerBackend, 2>>,
+    )>
     where
         B: AutodiffBackend,
         M: Classifier<B>,
@@ -206,10 +211,8 @@ impl Iaa {
         let mut best = match c.selection {
             IaaSelection::LastIterate => None,
             IaaSelection::BestFeasible => {
-                let logits = forward_checked::<B, M>(frozen, images.clone())?;
-                let loss = objective
-                    .per_sample(Tensor::from_inner(logits.clone()), y.clone())
-                    .inner();
+                let logits = forward_checked_mode::<B, M>(frozen, images.clone(), c.mode)?;
+                let loss = iaa_loss(logits.clone(), labels.clone(), c.lambda);
                 Some(offer_to(None, images.clone(), logits, loss, &labels))
             }
         };
@@ -287,16 +290,14 @@ impl Iaa {
             }
         };
         Ok(match best {
-            None => last,
+            None => (last, None),
             Some(mut b) => {
                 if c.optimizer == IaaOptimizer::SignSteps {
-                    let logits = forward_checked::<B, M>(frozen, last.clone())?;
-                    let loss = objective
-                        .per_sample(Tensor::from_inner(logits.clone()), y)
-                        .inner();
+                    let logits = forward_checked_mode::<B, M>(frozen, last.clone(), c.mode)?;
+                    let loss = iaa_loss(logits.clone(), labels.clone(), c.lambda);
                     b = offer_to(Some(b), last, logits, loss, &labels);
                 }
-                b.point
+                (b.point, Some(b.logits))
             }
         })
     }
@@ -311,12 +312,12 @@ fn offer_to<B: Backend>(
     loss: Tensor<B, 1>,
     labels: &Tensor<B, 1, Int>,
 ) -> BestIterate<B> {
-    let (conf, correct) = confidence_and_correct(logits, labels.clone());
+    let (conf, correct) = confidence_and_correct(logits.clone(), labels.clone());
     let score = loss.mask_where(correct.clone(), conf);
     match best {
-        None => BestIterate::new(point, correct, score),
+        None => BestIterate::new(point, logits, correct, score),
         Some(mut b) => {
-            b.offer(point, correct, score);
+            b.offer(point, logits, correct, score);
             b
         }
     }
@@ -351,17 +352,25 @@ where
     ) -> Result<AttackOutput<B::InnerBackend>> {
         let frozen =
             attack_copy::<B, M>(model, &images, &labels, budget.epsilon, self.config.mode)?;
-        let adversarial = self.search::<B, M>(&frozen, images.clone(), labels.clone(), budget)?;
-        let objective = IaaObjective {
-            lambda: self.config.lambda,
-        };
-        Ok(AttackOutput::with_objective::<B, M, _>(
-            &frozen,
-            images,
-            adversarial,
-            labels,
-            &objective,
-        ))
+        let (adversarial, logits) =
+            self.search::<B, M>(&frozen, images.clone(), labels.clone(), budget)?;
+        let lambda = self.config.lambda;
+        Ok(match logits {
+            // The selection's own logits: the output shows the prediction it kept.
+            Some(logits) => AttackOutput {
+                perturbation: adversarial.clone() - images,
+                adversarial,
+                loss: iaa_loss(logits.clone(), labels, lambda),
+                logits,
+            },
+            None => AttackOutput::with_objective::<B, M, _>(
+                &frozen,
+                images,
+                adversarial,
+                labels,
+                &IaaObjective { lambda },
+            ),
+        })
     }
     fn adversarial_under(
         &self,
@@ -372,6 +381,6 @@ where
     ) -> Result<Tensor<B::InnerBackend, 4>> {
         let frozen =
             attack_copy::<B, M>(model, &images, &labels, budget.epsilon, self.config.mode)?;
-        self.search::<B, M>(&frozen, images, labels, budget)
+        Ok(self.search::<B, M>(&frozen, images, labels, budget)?.0)
     }
 }

@@ -2,7 +2,7 @@
 //! black-box adversarial attack via random search", ECCV 2020, <https://arxiv.org/abs/1912.00049>),
 //! L∞, untargeted, margin loss.
 
-use super::gradient::forward_checked;
+use super::gradient::forward_checked_mode;
 use super::select::select_rows;
 use super::{Attack, AttackOutput, Budget, attack_copy, project_linf};
 use crate::error::{Error, Result};
@@ -172,7 +172,9 @@ where
         let eps = budget.epsilon;
         let [n, c, h, w] = images.dims();
         let device = images.device();
-        let forward = |x: Tensor<B::InnerBackend, 4>| forward_checked::<B, M>(&frozen, x);
+        let mode = self.config.mode;
+        let forward =
+            |x: Tensor<B::InnerBackend, 4>| forward_checked_mode::<B, M>(&frozen, x, mode);
         let mut best = images.clone();
         let mut best_margin = margin(forward(images.clone())?, labels.clone());
         for r in 0..self.config.restarts {
@@ -203,7 +205,11 @@ where
                 }
                 let s = ((self.p_at(i) as f64 * (h * w) as f64).sqrt().round() as usize)
                     .clamp(1, h.min(w).saturating_sub(1).max(1));
-                let (vh, vw) = (rng.random_range(0..=h - s), rng.random_range(0..=w - s));
+                // The reference draws the corner from [0, h − s) (never the last row/column).
+                let (vh, vw) = (
+                    rng.random_range(0..(h - s).max(1)),
+                    rng.random_range(0..(w - s).max(1)),
+                );
                 let mut delta = vec![0.0f32; c * h * w];
                 for ch in 0..c {
                     let v = if rng.random::<bool>() {

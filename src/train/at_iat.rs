@@ -28,7 +28,7 @@ pub struct AtIatConfig {
     /// Inner PGD (ε = 8/255, α = 2/255, T = 10).
     #[config(default = "PgdConfig::new().with_step_size(StepSize::Absolute(2.0 / 255.0))")]
     pub pgd: PgdConfig,
-    /// Inner IAA (ε = 8/255, T = 10, λ = 5).
+    /// Inner IAA (ε = 8/255, λ = 5; Eq. 2 by default, `IaaConfig::alg1()` for Algorithm 1).
     #[config(default = "IaaConfig::new().with_epsilon(8.0 / 255.0)")]
     pub iaa: IaaConfig,
     /// Weight of the PGD term (the IAA term gets `1 − w`).

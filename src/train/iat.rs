@@ -25,7 +25,10 @@ pub struct PersistentNoiseConfig {
     pub steps_per_visit: usize,
 }
 
-/// Configuration of [`Iat`]: fresh IAA examples every batch with ε = 8/255, T = 10, λ = 5.
+/// Configuration of [`Iat`]: fresh IAA examples every batch with ε = 8/255, λ = 5 and the inner
+/// IAA's own defaults (Eq. 2's least confident correct point, APGD schedule, T = 20;
+/// [`IaaConfig::alg1`] for the printed Algorithm 1). Persistent noise's warm-start steps are
+/// always sign steps (α = ε/T) returning the last iterate.
 #[derive(Config, Debug)]
 pub struct IatConfig {
     /// The inner IAA attack.
@@ -125,7 +128,7 @@ fn check_options(w: f32, correct_only: bool, drop_misclassified: bool) -> Result
 /// min_θ  mean_i CE(f_θ(x_i + N_i), y_i),   N_i = IAA_θ(x_i, y_i)   (‖N_i‖∞ ≤ ε)
 /// ```
 ///
-/// where `IAA` is [`Iaa`] (ε = 8/255, T = 10, λ = 5 by default) run on the current model with
+/// where `IAA` is [`Iaa`] (ε = 8/255, λ = 5, Eq. 2 by default) run on the current model with
 /// its parameters frozen. With ε = 0 it is plain training.
 ///
 /// **Persistent noise** ([`IatConfig::persistent`]): the first visit of example `i` runs the full

@@ -214,10 +214,12 @@ fn attacks_give_the_same_result_with_and_without_folding() {
                 Box::new(Pgd::new(PgdConfig::new().with_steps(5).with_seed(3))),
                 Box::new(Pgd::new(PgdConfig::new().with_steps(5).with_seed(3))),
             ),
+            // Algorithm 1: Eq. 2's selection may keep another iterate after a 1e-7 rounding
+            // difference, so its images are not comparable pixel by pixel.
             (
                 "iaa",
-                Box::new(Iaa::new(IaaConfig::new().with_steps(5).with_seed(3))),
-                Box::new(Iaa::new(IaaConfig::new().with_steps(5).with_seed(3))),
+                Box::new(Iaa::new(IaaConfig::alg1().with_steps(5).with_seed(3))),
+                Box::new(Iaa::new(IaaConfig::alg1().with_steps(5).with_seed(3))),
             ),
         ];
         for (attack, folded_attack, plain_attack) in attacks {
