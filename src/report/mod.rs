@@ -940,14 +940,15 @@ impl Cell {
         })
     }
 
-    /// Adds a batch of host logits; returns the per-image gaps `|confidence − correctness|`.
+    /// Adds a batch of host logits; returns the per-image gaps `|confidence − correctness|` and
+    /// correctness.
     fn add(
         &mut self,
         logits: &[f32],
         num_classes: usize,
         labels: &[usize],
         linf: &[f64],
-    ) -> Result<Vec<f64>> {
+    ) -> Result<(Vec<f64>, Vec<bool>)> {
         let start = self.samples.len();
         self.samples
             .extend_from_logits(logits, num_classes, labels)?;
@@ -955,11 +956,12 @@ impl Cell {
         self.max_linf = linf.iter().fold(self.max_linf, |m, &v| m.max(v));
         let confidences = &self.samples.confidences()[start..];
         let correct = &self.samples.correct()[start..];
-        Ok(confidences
+        let gaps = confidences
             .iter()
             .zip(correct)
             .map(|(&c, &ok)| (c - if ok { 1.0 } else { 0.0 }).abs())
-            .collect())
+            .collect();
+        Ok((gaps, correct.to_vec()))
     }
 }
 
@@ -979,24 +981,14 @@ fn host_logits<B: Backend>(logits: Tensor<B, 2>, n: usize, k: usize) -> Result<V
         .map_err(Error::TensorConversion)
 }
 
-/// Whether each row of host logits `z` (`[n, k]`) predicts its label.
-fn correct(z: &[f32], k: usize, labels: &[usize]) -> Vec<bool> {
-    labels
-        .iter()
-        .enumerate()
-        .map(|(j, &y)| {
-            let row = &z[j * k..(j + 1) * k];
-            let pred = (0..k).fold(0, |b, c| if row[c] > row[b] { c } else { b });
-            pred == y
-        })
-        .collect()
-}
+/// One attack's outcome on a batch, on the host: logits `[n·k]`, per-image L∞ and correctness.
+type Outcome = (Vec<f32>, Vec<f64>, Vec<bool>);
 
 /// The logits and L∞ of the candidate `source[j]` (0 = clean, `a + 1` = attack `a`) per image.
 fn pick_rows(
     source: &[usize],
     clean_z: &[f32],
-    outcomes: &[(Vec<f32>, Vec<f64>)],
+    outcomes: &[Outcome],
     k: usize,
 ) -> (Vec<f32>, Vec<f64>) {
     let mut z = Vec::with_capacity(source.len() * k);
@@ -1144,6 +1136,19 @@ where
         robust.push(Cell::new(k, bins, n)?);
     }
     let mut checks = checks::Checks::default();
+    // The white-box misclassification attacks and Square, for the Square check.
+    let white_box: Vec<usize> = (0..config.attacks.len())
+        .filter(|&a| {
+            matches!(
+                config.attacks[a],
+                ReportAttack::Pgd | ReportAttack::ApgdCe | ReportAttack::ApgdDlr
+            )
+        })
+        .collect();
+    let square = config
+        .attacks
+        .iter()
+        .position(|a| *a == ReportAttack::Square);
     // Per ε: how many images each candidate (0 = clean, 1.. = the attacks) supplied.
     let mut source_counts = vec![vec![0usize; config.attacks.len() + 1]; attacks.len()];
 
@@ -1157,8 +1162,7 @@ where
         let rows = batch.len();
         let (x, y) = batch.to_tensors::<B::InnerBackend>(device);
         let clean_z = host_logits(inference.forward_mode(x.clone(), Mode::Eval), rows, k)?;
-        let clean_gap = clean.add(&clean_z, k, &batch.labels, &vec![0.0; rows])?;
-        let clean_right = correct(&clean_z, k, &batch.labels);
+        let (clean_gap, clean_right) = clean.add(&clean_z, k, &batch.labels, &vec![0.0; rows])?;
         checks.batch::<B, M>(model, &inference, x.clone(), y.clone(), i == 0)?;
 
         for (e, &eps) in config.epsilons.iter().enumerate() {
@@ -1172,7 +1176,7 @@ where
                 .map(|(&ok, &g)| (!ok, g))
                 .collect();
             let mut robust_source = vec![0usize; rows];
-            let mut outcomes: Vec<(Vec<f32>, Vec<f64>)> = Vec::with_capacity(attacks[e].len());
+            let mut outcomes: Vec<Outcome> = Vec::with_capacity(attacks[e].len());
             for (a, attack) in attacks[e].iter().enumerate() {
                 if let Some(bar) = &bar {
                     bar.set_message(format!("{}@{eps}", AttackConfig::name(attack)));
@@ -1183,9 +1187,8 @@ where
                     Attack::<B, M>::perturb_under(attack, model, x.clone(), y.clone(), budget)?;
                 let linf = per_image_linf(out.perturbation)?;
                 let z = host_logits(out.logits, rows, k)?;
-                let gap = attacked[e][a].add(&z, k, &batch.labels, &linf)?;
+                let (gap, right) = attacked[e][a].add(&z, k, &batch.labels, &linf)?;
                 if config.attacks[a].misclassifies() {
-                    let right = correct(&z, k, &batch.labels);
                     for j in 0..rows {
                         let key = (!right[j], gap[j]);
                         // (wrong, gap) in lexicographic order.
@@ -1201,37 +1204,22 @@ where
                         best_source[j] = a + 1;
                     }
                 }
-                outcomes.push((z, linf));
+                outcomes.push((z, linf, right));
                 if let Some(bar) = &bar {
                     bar.inc(1);
                 }
             }
             // AutoAttack's Square check: does Square fool images every white-box attack missed?
-            let white: Vec<usize> = (0..config.attacks.len())
-                .filter(|&a| {
-                    matches!(
-                        config.attacks[a],
-                        ReportAttack::Pgd | ReportAttack::ApgdCe | ReportAttack::ApgdDlr
-                    )
-                })
-                .collect();
-            if let Some(sq) = config
-                .attacks
-                .iter()
-                .position(|a| *a == ReportAttack::Square)
-                && !white.is_empty()
+            if let Some(sq) = square
+                && !white_box.is_empty()
             {
                 let mut white_right = clean_right.clone();
-                for &a in &white {
-                    for (w, ok) in
-                        white_right
-                            .iter_mut()
-                            .zip(correct(&outcomes[a].0, k, &batch.labels))
-                    {
+                for &a in &white_box {
+                    for (w, &ok) in white_right.iter_mut().zip(&outcomes[a].2) {
                         *w &= ok;
                     }
                 }
-                checks.square(e, &white_right, &correct(&outcomes[sq].0, k, &batch.labels));
+                checks.square(e, &white_right, &outcomes[sq].2);
             }
             for &source in &best_source {
                 source_counts[e][source] += 1;

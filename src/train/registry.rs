@@ -102,21 +102,7 @@ impl StrategyKind {
         B: AutodiffBackend,
         M: Classifier<B> + AutodiffModule<B> + 'static,
     {
-        struct Boxed;
-        impl<B, M> StrategyVisitor<B, M> for Boxed
-        where
-            B: AutodiffBackend,
-            M: Classifier<B> + AutodiffModule<B> + 'static,
-        {
-            type Output = Box<dyn TrainingStrategy<B, M>>;
-            fn visit<S>(self, strategy: S) -> Self::Output
-            where
-                S: CloneableStrategy<B, M>,
-            {
-                Box::new(strategy)
-            }
-        }
-        self.visit_with_iaa(steps, IaaConfig::new(), Boxed)
+        self.build_with_iaa(steps, IaaConfig::new())
     }
 
     /// [`build`](Self::build) with IAT's and AT+IAT's inner IAA taken from `iaa` (its ε and
