@@ -21,7 +21,12 @@ Figs. 4-7 at every radius of its file (the spec's nine with `--full-grid`), Fig.
 clean record per model of each sweep, every IAA outside Fig. 4 at λ = 5, Tables 1-3 at one
 radius, Table 1/2's clean, IAA and UCA record per model, Table 3's nine cells (crafting models =
 targets), and Fig. 8's gallery (fig8_images.json: one complete entry per image, ‖δ‖∞ ≤ ε, as
-many images as the records' n). Exits non-zero with a list of problems.
+many images as the records' n). IAA records are the paper's Algorithm 1 (`iaa`); an experiment
+may also hold Eq. 2's IAA (`iaa-eq2`, not Fig. 8), and then every `iaa` record has exactly one
+`iaa-eq2` twin of the same model, source, ε, λ and n (and the other way round), no white-box
+`iaa-eq2` record is less accurate than its model's clean record on the same images, and the plot
+has its `<experiment>-eq2.svg` twin; the other checks count Algorithm 1's records. Exits non-zero
+with a list of problems.
 
 `--page PATH` also checks a results page (docs/results.md, written by
 scripts/render_results.py) against the JSON of the results directory: every number on the page
@@ -63,6 +68,12 @@ BEYOND = ("iat-ablation", "finetune-vs-scratch")
 BEYOND_MODELS = {"iat-ablation": 6, "finetune-vs-scratch": 2}
 # The paper's Table 2 rows (no CCAT).
 FIVE = SIX - {"CCAT"}
+# The IAAs of the IAA figures and tables: the paper's Algorithm 1 (`iaa`) and Eq. 2's best
+# feasible iterate (`iaa-eq2`), which an experiment holds beside Algorithm 1's or not at all.
+EQ2 = "iaa-eq2"
+IAAS = ("iaa", EQ2)
+# Experiments whose plot examples/paper draws (and, with Eq. 2 records, its `-eq2.svg` twin).
+PLOTTED = {"fig4", "fig5", "fig6", "fig7", "table1", "table2", "table3"}
 
 
 def check_record(name, i, r, problems):
@@ -129,10 +140,10 @@ def check_record(name, i, r, problems):
         problems.append(f"{where}: max |delta| {linf} exceeds epsilon {r['epsilon']}")
     if r["attack"] == "clean" and r["epsilon"] != 0:
         problems.append(f"{where}: clean record with epsilon {r['epsilon']}")
-    if r["attack"] == "iaa" and r["lambda"] is None:
+    if r["attack"] in IAAS and r["lambda"] is None:
         problems.append(f"{where}: IAA record without lambda")
     # Every IAA outside Fig. 4's λ sweep runs at the paper's λ = 5.
-    if (r["attack"] == "iaa" and name != "fig4" and isinstance(r.get("lambda"), (int, float))
+    if (r["attack"] in IAAS and name != "fig4" and isinstance(r.get("lambda"), (int, float))
             and abs(r["lambda"] - 5) > 1e-9):
         problems.append(f"{where}: IAA at lambda {r['lambda']} instead of 5")
 
@@ -172,6 +183,43 @@ def check_gallery(images, records):
     return problems
 
 
+def twin_key(r):
+    """What an IAA record measures besides its IAA: its Eq. 2 twin measures the same."""
+    lam = r.get("lambda")
+    return (r["model"], r.get("source"), round(r["epsilon"], 6),
+            round(lam, 6) if isinstance(lam, (int, float)) else lam, r["n"])
+
+
+def check_eq2(name, records, out):
+    """Problems of an experiment's Eq. 2 IAA records: none at all is fine (not measured yet);
+    otherwise every Algorithm 1 IAA record has exactly one Eq. 2 twin measuring the same (model,
+    source, ε, λ, n) and the other way round, a white-box Eq. 2 record is at least as accurate
+    as the clean record of its model and images (the clean image is one of the points Eq. 2's
+    selection may keep), and the plot has its `-eq2.svg` twin."""
+    eq2 = [r for r in records if r.get("attack") == EQ2]
+    if not eq2 or not all(set(REQUIRED) <= set(r) for r in records):
+        return []  # no Eq. 2 records, or records that check_record has already refused
+    problems = []
+    keys = {a: [twin_key(r) for r in records if r["attack"] == a] for a in IAAS}
+    for a, b in (IAAS, IAAS[::-1]):
+        for k in sorted(set(keys[a]), key=str):
+            if keys[a].count(k) != 1 or keys[b].count(k) != 1:
+                problems.append(f"{name}: {a} {k} has {keys[b].count(k)} {b} twins "
+                                f"({keys[a].count(k)} {a} records)")
+    for r in eq2:
+        if r.get("source") not in (None, r["model"]):
+            continue
+        clean = [c for c in records if c["attack"] == "clean" and c["model"] == r["model"]
+                 and c["n"] == r["n"]]
+        if len(clean) == 1 and r["accuracy"] < clean[0]["accuracy"] - 1e-9:
+            problems.append(f"{name}: {r['model']} {EQ2} at epsilon {r['epsilon']}: accuracy "
+                            f"{r['accuracy']} below the clean {clean[0]['accuracy']}")
+    plot = out / f"{name}-eq2.svg"
+    if name in PLOTTED and (not plot.is_file() or plot.stat().st_size == 0):
+        problems.append(f"{name}: plot {plot} missing")
+    return problems
+
+
 def main(out, required=(), page=None):
     out = Path(out)
     problems = []
@@ -197,6 +245,7 @@ def main(out, required=(), page=None):
         plot = out / (f"{name}.png" if name == "fig8" else f"{name}.svg")
         if name not in BEYOND + ("models",) and (not plot.is_file() or plot.stat().st_size == 0):
             problems.append(f"{name}: plot {plot} missing")
+        problems.extend(check_eq2(name, records, out))
     # Completeness: every curve has every epsilon, every table every model.
     if FULL_GRID[0]:
         for name in ("fig4", "fig5", "fig6", "fig7"):
@@ -225,7 +274,7 @@ def main(out, required=(), page=None):
             got = {r["epsilon"] for r in data[name] if r["model"] == model and r["attack"] == attack}
             if got != eps:
                 problems.append(f"{name}: {model}/{attack} misses epsilons {sorted(eps - got)}")
-        if {a for _, a in seen} != attacks:
+        if {a for _, a in seen} - {EQ2} != attacks:
             problems.append(f"{name}: attacks {sorted({a for _, a in seen})}")
     for name in ("fig6", "fig7", "table1"):
         if name in data and {r["model"] for r in data[name]} != SIX:
@@ -253,7 +302,8 @@ def main(out, required=(), page=None):
             problems.append(f"{name}: no IAT drop-misclassified model among "
                             f"{sorted(map(str, models))}")
         for model in models:
-            attacks = sorted(r["attack"] for r in data[name] if r["model"] == model)
+            attacks = sorted(r["attack"] for r in data[name] if r["model"] == model
+                             and r["attack"] != EQ2)
             if attacks != ["clean", "iaa", "pgd"]:
                 problems.append(f"{name}: {model} has {attacks}")
         if len({r["epsilon"] for r in data[name] if r["attack"] != "clean"}) != 1:
@@ -264,15 +314,17 @@ def main(out, required=(), page=None):
         if name not in data:
             continue
         for model in models:
-            rows = {r["attack"]: r for r in data[name] if r["model"] == model}
+            rows = {r["attack"]: r for r in data[name] if r["model"] == model
+                    and r["attack"] != EQ2}
             if set(rows) != {"clean", "iaa", "uca"}:
                 problems.append(f"{name}: {model} has {sorted(rows)}")
             elif rows["uca"]["accuracy"] != rows["clean"]["accuracy"]:
                 problems.append(f"{name}: {model}: UCA accuracy differs from clean")
     if "table3" in data:
         # Nine IAA cells (crafted on x evaluated on), and one clean record per model (records
-        # written before the clean rows existed, results/cpu, have none: `--legacy`).
-        iaa = [r for r in data["table3"] if r["attack"] != "clean"]
+        # written before the clean rows existed, results/cpu, have none: `--legacy`). Eq. 2's
+        # cells, where present, are the twins of these (check_eq2).
+        iaa = [r for r in data["table3"] if r["attack"] not in ("clean", EQ2)]
         clean = [r for r in data["table3"] if r["attack"] == "clean"]
         cells = {(r.get("source"), r["model"]) for r in iaa}
         sources = {s for s, _ in cells}

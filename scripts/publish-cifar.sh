@@ -12,6 +12,15 @@ shopt -s nullglob
 for f in "$runs"/out/*.json "$runs"/out/*.md "$runs"/out/*.svg "$runs"/out/*.png; do
     cp "$f" results/cifar/
 done
+# The journal of every record measured so far (both datasets' contexts), so that a fresh machine
+# resumes an unfinished experiment (train-cifar.sh passes --reuse results/cifar).
+cat "$runs"/out/journal.jsonl "$runs"/out/folder/journal.jsonl > results/cifar/journal.jsonl.tmp \
+    2>/dev/null || true
+if [ -s results/cifar/journal.jsonl.tmp ]; then
+    mv results/cifar/journal.jsonl.tmp results/cifar/journal.jsonl
+else
+    rm -f results/cifar/journal.jsonl.tmp
+fi
 bash scripts/collect-cifar-weights.sh
 python3 scripts/render_results.py
 python3 scripts/check_results.py results/cifar --min-n 2000 --full-grid --allow-missing \

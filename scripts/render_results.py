@@ -21,9 +21,17 @@ A section whose JSON is missing says that it has not been run yet, names the com
 produces it, and prints no numbers. The verdict rules are implemented once, in the `v_*`
 functions below, and stated on the page in `verdict_rules()`.
 
+IAA records (`iaa`) are the paper's printed Algorithm 1, and every claim of the sections asks
+them. An IAA experiment may also hold Eq. 2's IAA (`iaa-eq2`, the library's default): its
+section then shows the two side by side (and embeds `<experiment>-eq2.svg`), and *The claims
+under Eq. 2's IAA* asks the same section functions' IAA claims again of the records as the Eq. 2
+plots draw them (`iaa` dropped, `iaa-eq2` renamed `iaa`; `Results.eq2`). Experiments without
+Eq. 2 records say so in one line; a page without any says nothing of Eq. 2 at all.
+
 Standard library only.
 """
 import argparse
+import copy
 import json
 import math
 import os
@@ -473,6 +481,30 @@ def main_eps(eps_list):
     return shown or eps_list
 
 
+# The two IAAs of the IAA figures and tables: the paper's printed Algorithm 1 (records `iaa`,
+# every claim, table and plot of the page) and Eq. 2's best feasible iterate (records `iaa-eq2`,
+# the library's default IAA), in the order the page shows them.
+EQ2 = "iaa-eq2"
+VARIANTS = (("Algorithm 1", "iaa"), ("Eq. 2", EQ2))
+
+
+def has_eq2(recs):
+    return any(r.get("attack") == EQ2 for r in recs or [])
+
+
+def eq2_view(recs):
+    """The records as the Eq. 2 plots (`<experiment>-eq2.svg`) draw them: Algorithm 1's IAA
+    records dropped, Eq. 2's renamed `iaa`, so that the page's claim logic asks its questions of
+    Eq. 2's IAA."""
+    return [dict(r, attack="iaa") if r.get("attack") == EQ2 else r
+            for r in recs or [] if r.get("attack") != "iaa"]
+
+
+def near(eps_list, e):
+    """The radius of a list closest to `e` (None for an empty list)."""
+    return min(eps_list, key=lambda x: abs(x - e)) if eps_list else None
+
+
 def models_in(recs):
     seen = []
     for r in recs or []:
@@ -586,6 +618,18 @@ class Results:
     def has(self, name):
         return name in self.data
 
+    def eq2_any(self):
+        """Whether any experiment holds Eq. 2's IAA records (the page's Eq. 2 parts appear only
+        then)."""
+        return any(has_eq2(recs) for recs in self.data.values())
+
+    def eq2(self):
+        """The same results with every experiment that has Eq. 2's IAA records seen through
+        eq2_view, and the experiments without them left out (not measured under Eq. 2)."""
+        view = copy.copy(self)
+        view.data = {name: eq2_view(recs) for name, recs in self.data.items() if has_eq2(recs)}
+        return view
+
     def rel(self, path):
         """A file as the page links it (relative to the page's folder)."""
         return Path(os.path.relpath(path, self.out_dir)).as_posix()
@@ -595,6 +639,11 @@ class Results:
         if f and (self.dir / f).is_file():
             return f"![{title}]({self.link}/{f})\n"
         return f"(No plot `{f}` in the results directory.)\n" if f else ""
+
+    def plot_eq2(self, name, title):
+        """The Eq. 2 twin of an experiment's plot (`<experiment>-eq2.svg`), where it exists."""
+        f = f"{name}-eq2.svg"
+        return f"![{title} (Eq. 2)]({self.link}/{f})\n" if (self.dir / f).is_file() else ""
 
     def pending(self, name, what):
         cmd = PAPER_CMD.format(exp=name) + (TINY_ARG if name == "table2" else "")
@@ -613,6 +662,9 @@ class Results:
 # (render() puts them in page order): the rows of *Verdicts at a glance*. render() empties it
 # before each page.
 CLAIMS = []
+# The (text, ref) of the claims that no IAA record enters (noise, PGD, clean records): left out of
+# *The claims under Eq. 2's IAA*, where their verdicts would repeat Algorithm 1's.
+IAA_FREE = set()
 
 
 def claim_prefix(text, ref):
@@ -620,8 +672,11 @@ def claim_prefix(text, ref):
     return f"* **{text}** ({ref}): "
 
 
-def claim(text, ref, verdict, how=None):
+def claim(text, ref, verdict, how=None, iaa=True):
+    """A claim's line; `iaa=False` for a claim that asks no IAA record."""
     CLAIMS.append((text, ref, verdict))
+    if not iaa:
+        IAA_FREE.add((text, ref))
     line = f"{claim_prefix(text, ref)}{verdict}."
     return line + (f" {how}" if how else "")
 
@@ -662,6 +717,45 @@ def clean_line(r):
         return "No clean record."
     return (f"Clean: ACC {metric(r, 'accuracy')}, CONF {metric(r, 'confidence')}, "
             f"ECE {metric(r, 'ece')}, MCS {metric(r, 'mcs')}; n = {r.get('n')}.")
+
+
+def variants_table(recs, key_header, points):
+    """Algorithm 1 beside Eq. 2: for each IAA point, given as (key cells, pick's fields), one
+    row per IAA with ACC, CONF, CONF | correct and MCS and their intervals."""
+    header = key_header + ["IAA", "ACC [95 %]", "CONF [95 %]", "CONF | correct [95 %]",
+                           "MCS [95 %]"]
+    rows = []
+    for cells, where in points:
+        for label, attack in VARIANTS:
+            r = pick(recs, attack=attack, **where)
+            rows.append(cells + [label] + [metric(r, k) for k in ("accuracy", "confidence",
+                                                                   "correct_confidence", "mcs")])
+    return md_table(header, rows)
+
+
+EQ2_TITLE = "The claims under Eq. 2's IAA"
+
+
+def eq2_block(res, name, title, key_header, points, where="", extra=""):
+    """The Eq. 2 part of an IAA section: its `-eq2.svg` plot (where it exists), Algorithm 1
+    beside Eq. 2 for the points given (see variants_table) and `extra`; a one-line note when
+    the experiment has no Eq. 2 records yet; nothing when no experiment has any (the page then
+    reads as before Eq. 2 was measured)."""
+    if not res.eq2_any():
+        return ""
+    recs = res.data.get(name)
+    if not has_eq2(recs):
+        return (f"\n**IAA by Eq. 2:** not yet measured for this experiment (no `{EQ2}` records "
+                f"in `{name}.json`).\n")
+    return f"""
+**IAA by Algorithm 1 and by Eq. 2** (records `iaa` and `{EQ2}`: the same models, images, ε and
+λ){where}. Eq. 2's verdicts on this section's IAA claims are in
+[{EQ2_TITLE}](#{slug(EQ2_TITLE)}).
+
+{res.plot_eq2(name, title)}
+{variants_table(recs, key_header, points)}
+
+{extra}"""
 
 
 APPROX_HOW = ("reproduced when every pair of values the intervals allow is that close, not "
@@ -853,7 +947,9 @@ def setup(res):
          f"{lr_str(d.const('preset.finetune_lr'))}; inner attacks T = 3 at ε = 8/255"],
         ["evaluation attacks", "PGD (steps not stated), IAA (λ = 5, T not stated)",
          "PGD T = 10, α = ε/4, random start; IAA λ = 5, T = 10, α = ε/T; UCA T = 10; "
-         "uniform noise"],
+         "uniform noise"
+         + ("; beside Algorithm 1's IAA, Eq. 2's (records `iaa-eq2`): λ = 5, APGD schedule, "
+            "twice the steps, best feasible iterate" if res.eq2_any() else "")],
         ["ε grid", paper_grid, grid_txt],
         ["uncertainty", "none reported", "95 % bootstrap interval on every record"],
     ]
@@ -922,7 +1018,7 @@ def clean_calibration_claims(recs):
     pt = pick(recs, model="PT", attack="clean")
     lines = [
         claim("PT is overconfident on clean data (MCS > 0)", "the paper's motivation",
-              f"*{v_threshold(iv(pt, 'mcs'), '>', 0)}*"),
+              f"*{v_threshold(iv(pt, 'mcs'), '>', 0)}*", iaa=False),
     ]
     for m in ("IAT", "AT+IAT"):
         r = pick(recs, model=m, attack="clean")
@@ -931,7 +1027,8 @@ def clean_calibration_claims(recs):
         lines.append(claim(
             f"{m} is better calibrated than PT on clean data (|MCS| and ECE below PT's)",
             "the paper's conclusion",
-            f"*{v_all(parts)}* (smaller |MCS|: *{parts[0]}*; smaller ECE: *{parts[1]}*)"))
+            f"*{v_all(parts)}* (smaller |MCS|: *{parts[0]}*; smaller ECE: *{parts[1]}*)",
+            iaa=False))
     # "... combining adversarial and inverse adversarial training, we can develop a model that
     # excels in both robustness and calibration" (abstract): calibration part, among the
     # adversarially trained models; robustness is Fig. 7's "AT+IAT about as robust as PGD-AT".
@@ -944,7 +1041,8 @@ def clean_calibration_claims(recs):
         f"AT+IAT is the best calibrated of the adversarially trained models on clean data "
         f"(|MCS| and ECE below those of {join_words(adv) or 'the others'})",
         "the paper's abstract: AT+IAT 'excels in both robustness and calibration'",
-        f"*{v_all(parts)}* (smallest |MCS|: *{parts[0]}*; smallest ECE: *{parts[1]}*)"))
+        f"*{v_all(parts)}* (smallest |MCS|: *{parts[0]}*; smallest ECE: *{parts[1]}*)",
+        iaa=False))
     return lines
 
 
@@ -1044,7 +1142,9 @@ mean probability of the true class. {OPTIMUM_NOTE}
 **Paper's claims and our verdicts** (n = {n_of(recs)} per point):
 
 {chr(10).join(claims)}
-"""
+""" + eq2_block(res, "fig4", "Fig. 4", ["λ"],
+                [([lam_str(lam)], {"lam": lam, "eps": at}) for lam in lams],
+                where=f", at ε = {eps_str(at)} (every radius is in the records above)")
 
 
 def fig5(res):
@@ -1065,15 +1165,15 @@ def fig5(res):
     m = lambda a, e: iv(find(a, e), "mcs")
     claims = [
         claim("Uniform noise gives a positive MCS", "Fig. 5",
-              summarize([(e, v_threshold(m("noise", e), ">", 0)) for e in eps])),
+              summarize([(e, v_threshold(m("noise", e), ">", 0)) for e in eps]), iaa=False),
         claim("Noise MCS rises with ε", "Fig. 5",
               (f"*{v_greater(m('noise', eps[-1]), m('noise', eps[0]))}*" if len(eps) > 1
                else "*inconclusive* (one radius)"),
               f"Tested between the smallest and the largest radius "
               f"(ε = {eps_str(eps[0]) if eps else '—'} and "
-              f"{eps_str(eps[-1]) if eps else '—'})."),
+              f"{eps_str(eps[-1]) if eps else '—'}).", iaa=False),
         claim("Noise MCS is small (below PGD's)", "Fig. 5",
-              summarize([(e, v_less(m("noise", e), m("pgd", e))) for e in eps])),
+              summarize([(e, v_less(m("noise", e), m("pgd", e))) for e in eps]), iaa=False),
     ]
     pe, pv = d.const("paper.fig5.pgd_eps"), d.const("paper.fig5.pgd_mcs")
     margin = d.const("anchor.approx_margin")
@@ -1082,7 +1182,7 @@ def fig5(res):
         f"PGD MCS ≈ +{fk(pv, 2)} at ε = {fk(pe, 2)}", "Fig. 5, read off the figure",
         (f"*{v_approx(iv(r, 'mcs'), pv, margin)}* (our interval {position(iv(r, 'mcs'), pv)} "
          f"+{fk(pv, 2)}: {metric(r, 'mcs')})" if r else "*inconclusive* (no record at this ε)"),
-        f"Equal within ±{fk(margin, 2)}: {APPROX_HOW}"))
+        f"Equal within ±{fk(margin, 2)}: {APPROX_HOW}", iaa=False))
     claims.append(claim(
         "Only IAA gives a negative MCS", "Fig. 5",
         summarize([(e, v_all([v_threshold(m("iaa", e), "<", 0),
@@ -1101,7 +1201,7 @@ def fig5(res):
 **Paper's claims and our verdicts** (n = {n_of(recs)} per point):
 
 {chr(10).join(claims)}
-"""
+""" + eq2_block(res, "fig5", "Fig. 5", ["ε"], [([eps_str(e)], {"eps": e}) for e in show])
 
 
 def six_clean_table(recs):
@@ -1170,7 +1270,19 @@ IAA CONF:
 **Paper's claims and our verdicts** (n = {n_of(recs)} per point):
 
 {chr(10).join(claims)}
-{iaa_accuracy_reading(recs, eps)}"""
+{iaa_accuracy_reading(recs, eps)}""" + fig6_eq2(res, recs, eps)
+
+
+def fig6_eq2(res, recs, eps):
+    """Fig. 6's Eq. 2 part: the six models at the radius nearest 0.03, and Eq. 2's IAA MCS over
+    the main radii (beside Algorithm 1's table above)."""
+    at = near(eps, 0.03)
+    find = lambda m, e: pick(recs, model=m, attack=EQ2, eps=e)
+    sweep = (f"IAA MCS, Eq. 2:\n\n"
+             f"{sweep_table(recs, [(m, m) for m in SIX], 'model', 'mcs', main_eps(eps), find)}\n")
+    return eq2_block(res, "fig6", "Fig. 6", ["model"],
+                     [([m], {"model": m, "eps": at}) for m in SIX],
+                     where=f", at ε = {eps_str(at)}", extra=sweep)
 
 
 def iaa_accuracy_reading(recs, eps):
@@ -1350,7 +1462,7 @@ The paper prints no numbers in this table, so there is nothing to match numerica
 says IAA lowers confidence where UCA does not change predictions. Our verdicts (n = {n_of(recs)}):
 
 {chr(10).join(iaa_vs_uca_claims(recs, SIX))}
-"""
+""" + eq2_block(res, "table1", "Table 1", ["model"], [([m], {"model": m}) for m in SIX])
 
 
 def table3(res):
@@ -1364,7 +1476,7 @@ def table3(res):
     d = res.derived
     archs = [a for a in TABLE3_ARCHS if any(r.get("source") == a for r in recs)] or \
         sorted({r.get("source") for r in recs})
-    cell = lambda s, t: pick(recs, source=s, model=t)
+    cell = lambda s, t: pick(recs, attack="iaa", source=s, model=t)
     ours = md_table(["threat (crafted on) \\ target"] + [arch_name(a) for a in archs],
                     [[arch_name(s)] + [metric(cell(s, t), "mcs") for t in archs] for s in archs])
     acc_conf = md_table(["threat \\ target"] + [arch_name(a) for a in archs],
@@ -1404,7 +1516,7 @@ def table3(res):
                                "the issue's bar for Table 3, not a claim of the paper",
                                summarize_models([(arch_name(r["model"]),
                                                   v_threshold(iv(r, "accuracy"), ">=", bound))
-                                                 for r in clean_recs])) + "\n")
+                                                 for r in clean_recs]), iaa=False) + "\n")
     else:
         clean_block = ("`table3.json` holds no clean records of these three models (written "
                        "before they existed); their training runs are listed above.\n")
@@ -1428,7 +1540,9 @@ the orientation note in `../shared/docs/algorithms.md`):
 {paper}
 
 {chr(10).join(claims)}
-"""
+""" + eq2_block(res, "table3", "Table 3", ["threat (crafted on)", "target"],
+                [([arch_name(s), arch_name(t)], {"source": s, "model": t})
+                 for s in archs for t in archs])
 
 
 def vgg_warmup(res):
@@ -1831,7 +1945,8 @@ above). *yes* needs every part, *no* follows from any part contradicted:
 {promise}
 
 {summary} {ECE_NOTE}
-"""
+""" + eq2_block(res, "iat-ablation", "IAT ablation", ["model"],
+                [([m], {"model": m}) for m in models])
 
 
 def finetune(res):
@@ -1862,7 +1977,7 @@ def finetune(res):
         r = pick(recs, model=m, attack="pgd")
         lines.append(claim(f"{m} keeps ≥ {fk(anchor, 2)} accuracy under PGD-10 at ε = 8/255",
                            "literature anchor, not a claim of the paper",
-                           f"*{v_threshold(iv(r, 'accuracy'), '>=', anchor)}*"))
+                           f"*{v_threshold(iv(r, 'accuracy'), '>=', anchor)}*", iaa=False))
     reading = finetune_reading(recs, *models) if len(models) == 2 else ""
     return title + f"""{what}
 
@@ -1873,7 +1988,8 @@ Verdicts (n = {n_of(recs)}; "changes" is answered *yes* when the two intervals a
 {chr(10).join(lines)}
 {reading}
 {ECE_NOTE}
-"""
+""" + eq2_block(res, "finetune-vs-scratch", "Fine-tuning versus training from scratch",
+                ["model"], [([m], {"model": m}) for m in models])
 
 
 def finetune_reading(recs, ft, sc):
@@ -1999,7 +2115,25 @@ The paper's other claims, asked of the same records on Tiny ImageNet (beyond its
 states none of them):
 
 {chr(10).join(table2_beyond(recs))}
-"""
+""" + eq2_block(res, "table2", "Table 2", ["model"],
+                [([m], {"model": m}) for m in FIVE if pick(recs, model=m, attack="clean")])
+
+
+# What Eq. 2's IAA is, and why the page shows it beside Algorithm 1 (*The claims under Eq. 2's
+# IAA*).
+EQ2_ABOUT = (
+    "**Two IAAs.** Every claim of *Verdicts at a glance* and of the sections, and every table "
+    "and plot not marked Eq. 2, uses the paper's printed Algorithm 1 (records `iaa`): it "
+    "returns the last of its sign steps, and nothing keeps that point correctly classified, so "
+    "some images end up misclassified and IAA's MCS then moves with the accuracy as well as "
+    "with the confidence. The paper's Eq. 2 asks for the least confident point that the model "
+    f"still classifies correctly. The library's default IAA (records `{EQ2}`) selects it per "
+    "image: among the points it evaluates, the clean image included, it keeps the least "
+    "confident one predicted as the true class (so its accuracy is never below the clean "
+    "accuracy), with an APGD step schedule and twice Algorithm 1's steps "
+    "(`../shared/docs/algorithms.md`, *Eq. 2's constraint: best feasible iterate*). Only the "
+    "evaluation changes: the models are the same, and those trained on IAA examples (IAT, "
+    "AT+IAT and the ablation's variants) were all trained with Algorithm 1's IAA.")
 
 
 # Why IAA's CONF | correct can miss y_G: one paragraph, shared by the sections that compare them.
@@ -2117,27 +2251,83 @@ which go beyond the paper, are answered in its own section. {tally}.
 """
 
 
+# The sections whose claims ask IAA records, asked again of Eq. 2's IAA (eq2_claims), and the
+# experiments that hold Eq. 2's IAA records (every IAA figure and table but Fig. 8's gallery).
+EQ2_SECTIONS = [fig4, fig5, fig6, table1, table3, table2]
+EQ2_EXPERIMENTS = ["fig4", "fig5", "fig6", "table1", "table3", "iat-ablation",
+                   "finetune-vs-scratch", "table2"]
+
+
+def section_claims(section, res):
+    """A section's text and its claims [(heading, text, ref, verdict)] in page order, the
+    heading being the one above the claim's line."""
+    start = len(CLAIMS)
+    text = section(res)
+    lines = text.splitlines()
+    found = []
+    for claim_text, ref, verdict in CLAIMS[start:]:
+        at = next((i for i, line in enumerate(lines)
+                   if line.startswith(claim_prefix(claim_text, ref))), None)
+        if at is None:
+            raise RuntimeError(f"claim not printed by {section.__name__}: {claim_text}")
+        heading = next((lines[i].lstrip("# ").strip() for i in range(at, -1, -1)
+                        if lines[i].startswith(("## ", "### "))), None)
+        found.append((at, heading, claim_text, ref, verdict))
+    return text, [row[1:] for row in sorted(found, key=lambda row: row[0])]
+
+
+def eq2_rows(res):
+    """The IAA claims of EQ2_SECTIONS asked of Eq. 2's IAA: the same section functions run on
+    res.eq2() (their text discarded, their claims kept out of CLAIMS), the claims that ask no
+    IAA record left out."""
+    start = len(CLAIMS)
+    view = res.eq2()
+    rows = [row for section in EQ2_SECTIONS for row in section_claims(section, view)[1]]
+    del CLAIMS[start:]
+    return [row for row in rows if tuple(row[1:3]) not in IAA_FREE]
+
+
+def eq2_claims(res, alg1_rows):
+    """*The claims under Eq. 2's IAA*: what Eq. 2 is, then every IAA claim of the experiments
+    with Eq. 2 records, its verdict under Algorithm 1 (from *Verdicts at a glance*) beside the
+    one under Eq. 2. Empty when no experiment has Eq. 2 records."""
+    if not res.eq2_any():
+        return ""
+    alg1 = {tuple(row[:3]): row[3] for row in alg1_rows}
+    rows = [[f"[{sec.split(' — ')[0]}](#{slug(sec)})", text, ref,
+             alg1.get((sec, text, ref), "—"), v] for sec, text, ref, v in eq2_rows(res)]
+    differ = sum(1 for r in rows if r[3] != r[4])
+    done = [f"`{e}`" for e in EQ2_EXPERIMENTS if has_eq2(res.data.get(e))]
+    todo = [f"`{e}`" for e in EQ2_EXPERIMENTS if e not in res.data or not has_eq2(res.data[e])]
+    status = (f"Measured under Eq. 2: {join_words(done)}"
+              + (f"; not yet: {join_words(todo)}" if todo else "") + ".")
+    table = md_table(["section", "claim", "source", "Algorithm 1", "Eq. 2"], rows) if rows \
+        else "No IAA claim is asked of the experiments measured so far."
+    return f"""## {EQ2_TITLE}
+
+{EQ2_ABOUT}
+
+{status} The IAA claims of each measured experiment, asked again by the same rules of the same
+records with Algorithm 1's IAA records replaced by Eq. 2's (as the `<experiment>-eq2.svg` plots
+draw them); each section shows the two IAAs side by side. {len(rows)} claims; the verdict
+differs from Algorithm 1's for {differ}.
+
+{table}
+"""
+
+
 def render(directory, weights_dir=None, out=None):
     """(page text, derived.json text) for a results directory."""
     res = Results(directory, weights_dir, out)
     CLAIMS.clear()
+    IAA_FREE.clear()
     parts, rows = [], []
     for section in SECTIONS:
-        start = len(CLAIMS)
-        text = section(res)
+        text, found = section_claims(section, res)
         parts.append(text)
-        lines = text.splitlines()
-        found = []
-        for claim_text, ref, verdict in CLAIMS[start:]:
-            at = next((i for i, line in enumerate(lines)
-                       if line.startswith(claim_prefix(claim_text, ref))), None)
-            if at is None:
-                raise RuntimeError(f"claim not printed by {section.__name__}: {claim_text}")
-            heading = next((lines[i].lstrip("# ").strip() for i in range(at, -1, -1)
-                            if lines[i].startswith(("## ", "### "))), None)
-            found.append((at, heading, claim_text, ref, verdict))
-        rows += [row[1:] for row in sorted(found, key=lambda row: row[0])]  # page order
+        rows += found
     parts.insert(1, glance(rows))
+    parts.insert(2, eq2_claims(res, rows))
     page = "\n".join(parts)
     while "\n\n\n" in page:
         page = page.replace("\n\n\n", "\n\n")

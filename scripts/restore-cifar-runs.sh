@@ -4,8 +4,8 @@
 # committed in results/cifar/weights/, so that scripts/train-cifar.sh reuses them (a run whose
 # last.ckpt holds all its epochs is loaded, its schedule checked, and not trained again) instead
 # of training them again. Only runs without a last.ckpt are seeded; an unfinished run in the
-# cache is never overwritten. Table 2's stage is marked done when its records and all six of its
-# models are committed. Safe to run again; scripts/train-cifar.sh runs it first.
+# cache is never overwritten. Safe to run again; scripts/train-cifar.sh runs it first (and marks
+# the stages of committed experiments done).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${ADVCAL_RUNS:-$HOME/.cache/advcal/runs/cifar}"
@@ -30,11 +30,3 @@ seed() { # <model dir> <name>
 while read -r dir name; do
   [[ -z "$dir" || "$dir" == \#* ]] || seed "$dir" "$name"
 done < scripts/cifar-runs.txt
-table2_done=results/cifar/table2.json
-for s in base pt pgd-at ace-at iat at-iat; do
-  [[ -f "$weights/table2-$s.ckpt" ]] || table2_done=
-done
-if [[ -n "$table2_done" && -f "$table2_done" && ! -f "$runs/stages/table2.done" ]]; then
-  touch "$runs/stages/table2.done"
-  echo "table2: records and models committed; stage marked done"
-fi

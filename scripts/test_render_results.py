@@ -24,6 +24,7 @@ import check_results  # noqa: E402
 import render_results as rr  # noqa: E402
 
 EXPERIMENTS = rr.EXPERIMENTS
+EQ2_EXPERIMENTS = rr.EQ2_EXPERIMENTS
 PENDING = "**Not run yet**"
 
 
@@ -292,11 +293,43 @@ def claim_line(page, text):
     return lines[0]
 
 
-def fresh(smoke, tmp, name):
+def fresh(smoke, tmp, name, eq2=False):
+    """A copy of the smoke directory; without Eq. 2's IAA records (and plots) unless `eq2`, then
+    with them in every experiment that has IAA records (with_eq2)."""
     d = tmp / name
     if d.exists():
         shutil.rmtree(d)
     shutil.copytree(smoke, d, ignore=shutil.ignore_patterns("*.ckpt", "derived.json"))
+    return with_eq2(d) if eq2 else without_eq2(d)
+
+
+def without_eq2(d):
+    """Drops every Eq. 2 IAA record and plot: the directory as it was before Eq. 2 existed."""
+    for name in EQ2_EXPERIMENTS:
+        if (d / f"{name}.json").is_file():
+            save(d, name, [r for r in load(d, name) if r["attack"] != rr.EQ2])
+        (d / f"{name}-eq2.svg").unlink(missing_ok=True)
+    return d
+
+
+def with_eq2(d):
+    """Adds Eq. 2 twins where an experiment has none (a smoke run written before Eq. 2): each a
+    copy of its Algorithm 1 record, made at least as accurate as its model's clean record, and
+    the plot copied to `-eq2.svg`. A smoke run with Eq. 2 records is left as it is."""
+    for name in EQ2_EXPERIMENTS:
+        recs = load(d, name) if (d / f"{name}.json").is_file() else []
+        if not recs or rr.has_eq2(recs):
+            continue
+        for r in [r for r in recs if r["attack"] == "iaa"]:
+            twin = json.loads(json.dumps(dict(r, attack=rr.EQ2)))
+            clean = rr.pick(recs, model=r["model"], attack="clean")
+            if (clean and clean["n"] == r["n"] and r.get("source") in (None, r["model"])
+                    and clean["accuracy"] > twin["accuracy"]):
+                setv(twin, clean["accuracy"], twin["confidence"])
+            recs.append(twin)
+        save(d, name, recs)
+        if (d / f"{name}.svg").is_file():
+            shutil.copy(d / f"{name}.svg", d / f"{name}-eq2.svg")
     return d
 
 
@@ -891,7 +924,7 @@ def test_optimum(smoke, tmp):
 def test_tables_have_consistent_columns(smoke, tmp):
     """Every Markdown table row has as many cells as its header (a bare `|` in a cell such as
     "CONF | correct" would add one)."""
-    d = fresh(smoke, tmp, "columns")
+    d = fresh(smoke, tmp, "columns", eq2=True)  # the Eq. 2 tables included
     page = render_checked(d, tmp)
     cells = lambda l: len(re.split(r"(?<!\\)\|", l.strip())) - 2
     header = None
@@ -908,12 +941,16 @@ def test_tables_have_consistent_columns(smoke, tmp):
 def test_gallery(smoke, tmp):
     d = fresh(smoke, tmp, "gallery")
     images = json.loads((d / "fig8_images.json").read_text())
+    for im in images:                                  # every image a correct cat at first,
+        im.update(label="cat", clean_prediction="cat", iae_prediction="cat")  # whatever the run
     images[0]["iae_prediction"] = "frog"               # a correct image that flips
     images[1]["clean_prediction"] = "dog"              # a wrong image that IAA fixes
     (d / "fig8_images.json").write_text(json.dumps(images))
     sec = sections(render_checked(d, tmp))["Fig. 8 — gallery of IAEs"]
-    assert (f"Of the 2 images classified correctly on clean input, 1 stay correct under IAA and "
-            f"1 flip (test image {images[0]['test_index']}: cat → frog). Of the 1 misclassified "
+    right = len(images) - 1
+    assert (f"Of the {right} images classified correctly on clean input, {right - 1} stay "
+            f"correct under IAA and 1 flip (test image {images[0]['test_index']}: cat → frog). "
+            f"Of the 1 misclassified "
             f"on clean input, 1 become correct under IAA.") in sec, sec
 
 
@@ -1003,6 +1040,197 @@ def test_check_results_rejects(smoke, tmp):
     assert rc != 0 and "fig8_images.json" in out, out
 
 
+# ------------------------------------------------------------------------------------------------
+# Eq. 2's IAA (records `iaa-eq2`) beside Algorithm 1's (`iaa`)
+# ------------------------------------------------------------------------------------------------
+
+EQ2_BLOCK = "**IAA by Algorithm 1 and by Eq. 2**"
+FIG5 = "Fig. 5 — uniform noise, PGD and IAA against PT"
+# The sections of the experiments with Eq. 2 records, by experiment.
+EQ2_SECTIONS = {
+    "fig4": "Fig. 4 — IAA for λ ∈ {1, 3, 5, 7, 10} against PT", "fig5": FIG5,
+    "fig6": "Fig. 6 — IAA against the six training strategies",
+    "table1": "Table 1 — IAA versus UCA (the paper's table is empty)",
+    "table3": "Table 3 — white-box and transfer IAA", "iat-ablation": ABLATION,
+    "finetune-vs-scratch": "Fine-tuning versus training from scratch", "table2": TABLE2,
+}
+
+
+def eq2_table_rows(page):
+    """The rows of *The claims under Eq. 2's IAA*: [section link, claim, source, Algorithm 1's
+    verdict, Eq. 2's verdict], unescaped."""
+    rows = []
+    for line in sections(page)[rr.EQ2_TITLE].splitlines():
+        if line.startswith("| ["):
+            rows.append([c.replace("\\|", "|") for c in re.split(r"(?<!\\) \| ", line[2:-2])])
+    return rows
+
+
+def test_eq2_absent(smoke, tmp):
+    """Without Eq. 2 records the page says nothing of Eq. 2 (the page of a results directory
+    written before Eq. 2 existed is unchanged), and with them it does."""
+    d = fresh(smoke, tmp, "alg1-only")
+    page = render_checked(d, tmp)
+    assert "Eq. 2" not in page and rr.EQ2 not in page and "eq2" not in page
+    with_eq2(d)
+    assert rr.EQ2_TITLE in render_checked(d, tmp)
+    without_eq2(d)
+    assert render_checked(d, tmp) == page
+
+
+def test_eq2_present(smoke, tmp):
+    """Every experiment with Eq. 2 records: its section shows the two IAAs side by side, the
+    Eq. 2 claims table asks each IAA claim of its sections again (no claim about noise, PGD or
+    clean records, nothing of Fig. 7 or Fig. 8) with Algorithm 1's verdict as the glance table
+    gives it, and the glance table keeps Algorithm 1's claims only."""
+    d = fresh(smoke, tmp, "eq2", eq2=True)
+    page = render_checked(d, tmp)
+    secs = sections(page)
+    about = secs[rr.EQ2_TITLE]
+    assert "**Two IAAs.**" in about and "Measured under Eq. 2: `fig4`, `fig5`, `fig6`, " \
+        "`table1`, `table3`, `iat-ablation`, `finetune-vs-scratch` and `table2`." in about, about
+    for name, title in EQ2_SECTIONS.items():
+        assert EQ2_BLOCK in secs[title], title
+        plot = f"![{title.split(' — ')[0].split(':')[0]} (Eq. 2)]"
+        assert ((d / f"{name}-eq2.svg").is_file() == (plot in secs[title])
+                or name in ("iat-ablation", "finetune-vs-scratch")), (name, plot)
+        assert "not yet measured" not in secs[title], title
+    for title in ("Fig. 7 — PGD against the six training strategies",
+                  "Fig. 8 — gallery of IAEs"):
+        assert "Eq. 2" not in secs[title], title
+    # Table 3: the nine cells, each under both IAAs.
+    rows = [l for l in secs[EQ2_SECTIONS["table3"]].splitlines() if l.startswith("| ")]
+    assert sum(" | Eq. 2 | " in l for l in rows) == 9, rows
+    assert sum(" | Algorithm 1 | " in l for l in rows) == 9, rows
+    glance = {tuple(r[:3]): r[3] for r in glance_rows(page)}
+    rows = eq2_table_rows(page)
+    assert len(rows) > 10, rows
+    for link, text, ref, alg1, _ in rows:
+        assert glance[(link, text, ref)] == alg1, (text, alg1)
+        assert not text.startswith(("Uniform noise", "Noise MCS", "PGD MCS", "PT is overconf",
+                                    "Each of the three")), text
+        assert not link.startswith(("[Fig. 7]", "[Fig. 8]")), link
+    differ = sum(1 for r in rows if r[3] != r[4])
+    assert f"{len(rows)} claims; the verdict differs from Algorithm 1's for {differ}." \
+        in " ".join(about.split()), about
+    claims = (list(rr.CLAIMS) if rr.render(str(d), None, str(tmp / "eq2.md"))[0] == page
+              else None)
+    assert claims and sorted(tuple(r[1:]) for r in glance_rows(page)) == sorted(claims)
+
+
+def test_eq2_partial(smoke, tmp):
+    """Experiments not yet measured under Eq. 2 say so in a line, are listed as not yet
+    measured, and ask no Eq. 2 claim; the record and page checks accept the mix."""
+    d = fresh(smoke, tmp, "eq2-partial", eq2=True)
+    for name in ("fig5", "table2"):
+        save(d, name, [r for r in load(d, name) if r["attack"] != rr.EQ2])
+        (d / f"{name}-eq2.svg").unlink(missing_ok=True)
+    page = render_checked(d, tmp)
+    secs = sections(page)
+    assert "**IAA by Eq. 2:** not yet measured for this experiment (no `iaa-eq2` records in " \
+           "`fig5.json`)." in secs[FIG5], secs[FIG5]
+    assert EQ2_BLOCK not in secs[FIG5] and EQ2_BLOCK not in secs[TABLE2]
+    assert EQ2_BLOCK in secs[EQ2_SECTIONS["fig6"]]
+    assert "; not yet: `fig5` and `table2`." in secs[rr.EQ2_TITLE]
+    links = {r[0] for r in eq2_table_rows(page)}
+    assert not any(l.startswith(("[Fig. 5]", "[Table 2]")) for l in links), links
+    assert any(l.startswith("[Fig. 6]") for l in links), links
+
+
+def test_eq2_claims(smoke, tmp):
+    """The Eq. 2 claims are asked of the Eq. 2 records: Algorithm 1's IAA overconfident and
+    Eq. 2's underconfident give opposite verdicts on "only IAA gives a negative MCS"; the
+    section's side-by-side table shows both records, and the page check catches a changed
+    number in it."""
+    d = fresh(smoke, tmp, "eq2-claims", eq2=True)
+
+    def f(r):
+        values = {"clean": (0.80, 0.90), "iaa": (0.30, 0.50), rr.EQ2: (0.85, 0.35),
+                  "pgd": (0.01, 0.90), "noise": (0.80, 0.85)}[r["attack"]]
+        setv(r, *values, cc=0.36 if r["attack"] == rr.EQ2 else values[1] + 0.01)
+    edit(d, "fig5", f)
+    page = render_checked(d, tmp)
+    text = "Only IAA gives a negative MCS"
+    assert "*not reproduced* at every ε" in claim_line(page, text)   # the section: Algorithm 1
+    row = next(r for r in eq2_table_rows(page) if r[1] == text)
+    assert row[3].startswith("*not reproduced* at every ε"), row
+    assert row[4].startswith("*reproduced* at every ε"), row
+    glance = next(r for r in glance_rows(page) if r[1] == text)
+    assert glance[3] == row[3], (glance, row)
+    sec = sections(page)[FIG5]
+    assert "| 0.02 | Algorithm 1 | 0.300 [0.290, 0.310] | 0.500 [0.495, 0.505] | " in sec, sec
+    line = ("| 0.02 | Eq. 2 | 0.850 [0.840, 0.860] | 0.350 [0.345, 0.355] | "
+            "0.360 [0.355, 0.365] | \u22120.500 [\u22120.510, \u22120.490] |")
+    assert line in sec, sec
+    # A changed ACC in the Eq. 2 row fails the page check.
+    allowed = {f"{v:.3f}" for v in check_results_values(d)}
+    new = next(f"{x / 1000:.3f}" for x in range(851, 999) if f"{x / 1000:.3f}" not in allowed)
+    bad = tmp / "eq2-bad.md"
+    bad.write_text(page.replace(line, line.replace("| 0.850 [", f"| {new} [")))
+    problems = check_results.check_page(d, bad)
+    assert len(problems) == 1 and f" {new} " in problems[0], problems
+
+
+def test_eq2_committed(tmp):
+    """The committed cifar results with Eq. 2 twins added pass the cifar checks (--min-n 2000,
+    --full-grid, the page). (That they render the committed page without Eq. 2 records is
+    `render_results.py --check`.)"""
+    d = tmp / "cifar-eq2"
+    shutil.copytree(SCRIPTS.parent / "results/cifar", d,
+                    ignore=shutil.ignore_patterns("*.ckpt", "derived.json"))
+    page_path = tmp / "cifar-docs" / "results.md"
+    measured = any(rr.has_eq2(load(d, name)) for name in EQ2_EXPERIMENTS)
+    assert (rr.EQ2_TITLE in render(d, page_path)) == measured
+    with_eq2(d)
+    assert rr.EQ2_TITLE in render(d, page_path)
+    rc, out = run("check_results.py", d, "--min-n", "2000", "--full-grid", "--require", "models",
+                  "--page", page_path)
+    assert rc == 0, out
+
+
+def test_check_results_eq2(smoke, tmp):
+    """check_results accepts a directory with and without Eq. 2 records, and rejects an Eq. 2
+    record without its Algorithm 1 twin and the other way round, a duplicate, a white-box Eq. 2
+    record less accurate than clean, Eq. 2 records in Fig. 8, a missing `-eq2.svg` and an Eq. 2
+    IAA at another λ."""
+    for eq2 in (False, True):
+        d = fresh(smoke, tmp, "eq2-accept", eq2=eq2)
+        rc, out = run("check_results.py", d, "--require", "table2", "--require", "models",
+                      "--require", "iat-ablation", "--require", "finetune-vs-scratch")
+        assert rc == 0, (eq2, out)
+
+    def less_accurate(rs):
+        for r in rs:
+            if r["model"] == "PT" and r["attack"] == "clean":
+                setv(r, 0.90, 0.95)
+            elif r["model"] == "PT" and r["attack"] == rr.EQ2:
+                setv(r, 0.50, 0.40)
+        return rs
+    eq2_of = lambda rs: [r for r in rs if r["attack"] == rr.EQ2]
+    cases = {
+        "no Eq. 2 twin": ("fig6", lambda rs: [r for r in rs if r is not eq2_of(rs)[0]], "twins"),
+        "no Algorithm 1 twin": ("fig4", lambda rs: [r for r in rs if not (
+            r["attack"] == "iaa" and r["lambda"] == 3 and abs(r["epsilon"] - 0.06) < 1e-9)],
+            "twins"),
+        "table3 cell": ("table3", lambda rs: [r for r in rs if r is not eq2_of(rs)[-1]], "twins"),
+        "duplicate": ("table1", lambda rs: rs + eq2_of(rs)[:1], "twins"),
+        "less accurate than clean": ("table1", less_accurate, "below the clean"),
+        "fig8": ("fig8", lambda rs: rs + [dict(r, attack=rr.EQ2) for r in rs
+                                          if r["attack"] == "iaa"], "fig8: records"),
+        "λ": ("fig6", lambda rs: [dict(r, **{"lambda": 3.0}) if r["attack"] == rr.EQ2 else r
+                                  for r in rs], "instead of 5"),
+    }
+    for what, (name, fn, needle) in cases.items():
+        d = fresh(smoke, tmp, "eq2-reject", eq2=True)
+        save(d, name, fn(load(d, name)))
+        rc, out = run("check_results.py", d)
+        assert rc != 0 and needle in out, (what, out)
+    d = fresh(smoke, tmp, "eq2-reject", eq2=True)
+    (d / "fig4-eq2.svg").unlink()
+    rc, out = run("check_results.py", d)
+    assert rc != 0 and "fig4-eq2.svg missing" in out, out
+
+
 def main(argv):
     if len(argv) != 2 or not Path(argv[1]).is_dir():
         print(__doc__, file=sys.stderr)
@@ -1024,8 +1252,11 @@ def main(argv):
                      test_finetune,
                      test_vgg_warmup_outcome, test_optimum,
                      test_tables_have_consistent_columns, test_gallery, test_robust_partial,
-                     test_check_results_rejects):
+                     test_check_results_rejects,
+                     test_eq2_absent, test_eq2_present, test_eq2_partial, test_eq2_claims,
+                     test_check_results_eq2):
             test(smoke, tmp)
+        test_eq2_committed(tmp)
     print("test_render_results: all tests passed")
     return 0
 

@@ -155,8 +155,10 @@ pub fn render<B: AutodiffBackend>(ctx: &Ctx<B>, model: &AnyModel<B>, path: &Path
     let chosen = data.subset(&picked)?;
     let (x, y) = chosen.to_batch().to_tensors::<B::InnerBackend>(&ctx.device);
     let eps = 0.03;
+    // The first IAA of `--iaa` (Algorithm 1 by default: the paper's figure).
+    let iaa = ctx.iaas(5.0).swap_remove(0);
     let out = Attack::<B, AnyModel<B>>::perturb_under(
-        &ctx.iaa(5.0),
+        &iaa,
         model,
         x.clone(),
         y,
@@ -297,7 +299,7 @@ pub fn render<B: AutodiffBackend>(ctx: &Ctx<B>, model: &AnyModel<B>, path: &Path
     adv_samples.extend_from_logits(&adv_logits, k, &chosen_labels)?;
     let mut iae =
         Record::clean(&model_name, &adv_report).with_ci(adv_samples.bootstrap(&ctx.bootstrap())?);
-    iae.attack = "iaa".into();
+    iae.attack = crate::record_attack::<B>(&iaa);
     iae.epsilon = eps;
     iae.lambda = Some(5.0);
     iae.max_linf = max_linf;

@@ -17,6 +17,11 @@
 //! and, for the paper's figures and tables, a plot (`.svg`; the gallery is a `.png`). Trained
 //! models are cached under `<out>/models/` and reused (and resumed when interrupted); delete a
 //! folder to retrain.
+//!
+//! Every IAA figure evaluates Algorithm 1 (records `iaa`) and Eq. 2's best feasible iterate
+//! (records `iaa-eq2`, plots `<experiment>-eq2.svg`); `--iaa` picks. Every finished record is
+//! journalled in `<out>/journal.jsonl` and not measured again by a run of the same settings;
+//! `--reuse <dir>` takes another results directory's records of the same models.
 
 mod gallery;
 mod plot;
@@ -44,7 +49,8 @@ use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use clap::Parser;
 use presets::Preset;
-use records::Record;
+use records::{Key, Record, RecordStore};
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -98,6 +104,25 @@ struct Args {
     backend: Option<String>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// The IAA variants of every IAA figure and table, comma-separated: `alg1` (the paper's
+    /// printed Algorithm 1, T = eval steps; records `iaa`) and `eq2` (the library's default,
+    /// Eq. 2's best feasible iterate by APGD, T = 2 × eval steps; records `iaa-eq2`)
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "alg1,eq2")]
+    iaa: Vec<IaaVariant>,
+    /// Directories whose records (`DIR/*.json`) are taken instead of re-measured when model,
+    /// source, attack, ε, λ and n match; they must come from the same preset, seed and models
+    /// (e.g. `--reuse results/cifar` adds the Eq. 2 rows to the committed results)
+    #[arg(long)]
+    reuse: Vec<PathBuf>,
+}
+
+/// Which IAA an IAA figure evaluates (`--iaa`).
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum IaaVariant {
+    /// The paper's printed Algorithm 1 (`IaaConfig::alg1`): the reproduction's `iaa` records.
+    Alg1,
+    /// Eq. 2's best feasible iterate (the library's default `IaaConfig`): `iaa-eq2` records.
+    Eq2,
 }
 
 /// Everything an experiment needs.
@@ -112,6 +137,8 @@ struct Ctx<B: AutodiffBackend> {
     test_full: ImageDataset,
     /// Input normalisation of the models (`None`: CIFAR-10's).
     normalization: Option<NormalizationConfig>,
+    /// Records measured before (the journal, `--reuse`) and every record measured now.
+    store: RefCell<RecordStore>,
 }
 
 impl<B: AutodiffBackend> Ctx<B> {
@@ -284,13 +311,20 @@ impl<B: AutodiffBackend> Ctx<B> {
             .collect()
     }
 
-    fn iaa(&self, lambda: f32) -> AttackConfig {
-        AttackConfig::Iaa(
-            paper_iaa()
-                .with_lambda(lambda)
-                .with_steps(self.preset.eval_steps)
-                .with_seed(self.args.seed),
-        )
+    /// The IAAs at `lambda` of every variant of `--iaa`.
+    fn iaas(&self, lambda: f32) -> Vec<AttackConfig> {
+        self.args.iaa.iter().map(|&v| self.iaa(v, lambda)).collect()
+    }
+
+    /// The evaluation IAA of `variant` at `lambda`: Algorithm 1 at the preset's steps, Eq. 2
+    /// at twice as many (the library's default T = 20 at the `cifar` and `paper` presets;
+    /// APGD's schedule, at equal gradient passes, reaches lower confidence than sign steps).
+    fn iaa(&self, variant: IaaVariant, lambda: f32) -> AttackConfig {
+        let config = match variant {
+            IaaVariant::Alg1 => paper_iaa().with_steps(self.preset.eval_steps),
+            IaaVariant::Eq2 => IaaConfig::new().with_steps(2 * self.preset.eval_steps),
+        };
+        AttackConfig::Iaa(config.with_lambda(lambda).with_seed(self.args.seed))
     }
 
     fn pgd(&self) -> AttackConfig {
@@ -325,8 +359,29 @@ impl<B: AutodiffBackend> Ctx<B> {
     }
 
     fn clean_record(&self, model: &AnyModel<B>, name: &str, data: &ImageDataset) -> Result<Record> {
-        let e = evaluate(&model.valid(), data, &self.eval_config(), &self.device)?;
-        Ok(Record::evaluated(name, &e, None))
+        let key = Key {
+            model: name,
+            source: None,
+            attack: "clean",
+            epsilon: 0.0,
+            lambda: None,
+            n: data.len(),
+        };
+        self.measured(&key, || {
+            let e = evaluate(&model.valid(), data, &self.eval_config(), &self.device)?;
+            Ok(Record::evaluated(name, &e, None))
+        })
+    }
+
+    /// The record of `key` from the store, or measured by `measure` and stored.
+    fn measured(&self, key: &Key<'_>, measure: impl FnOnce() -> Result<Record>) -> Result<Record> {
+        let found = self.store.borrow_mut().get(key);
+        if let Some(record) = found {
+            return Ok(record);
+        }
+        let record = measure()?;
+        self.store.borrow_mut().put(&record)?;
+        Ok(record)
     }
 
     fn attack_record(
@@ -337,33 +392,59 @@ impl<B: AutodiffBackend> Ctx<B> {
         epsilon: f32,
         data: &ImageDataset,
     ) -> Result<Record> {
-        let budget = attack.budget().at(epsilon);
-        let e = evaluate_under(
-            attack,
-            model,
-            data,
-            budget,
-            &self.eval_config(),
-            &self.device,
-        )?;
         let lambda = match attack {
             AttackConfig::Iaa(c) => Some(c.lambda),
             _ => None,
         };
-        let mut record = Record::evaluated(name, &e, lambda);
-        // The reproduction's `iaa` records are Algorithm 1's (see `paper_iaa`).
-        if record.attack == "iaa-alg1" {
-            record.attack = "iaa".into();
-        }
-        Ok(record)
+        let attack_name = record_attack::<B>(attack);
+        let key = Key {
+            model: name,
+            source: None,
+            attack: &attack_name,
+            epsilon,
+            lambda,
+            n: data.len(),
+        };
+        self.measured(&key, || {
+            let budget = attack.budget().at(epsilon);
+            let e = evaluate_under(
+                attack,
+                model,
+                data,
+                budget,
+                &self.eval_config(),
+                &self.device,
+            )?;
+            let mut record = Record::evaluated(name, &e, lambda);
+            record.attack = attack_name.clone();
+            Ok(record)
+        })
     }
 }
 
-/// The IAA of this reproduction, in training (IAT, AT+IAT and the ablations) and in every
-/// figure: the paper's printed Algorithm 1 (last iterate; the library's `iaa-alg1`), with
-/// which every record and model in `results/` was made. Its records keep the name `iaa`. The
-/// library's default IAA (Eq. 2's best feasible iterate) is compared with it in
-/// `docs/performance.md`; the reproduction re-run with it is a follow-up.
+/// The settings a journal line is measured under (besides model, attack, ε, λ and n).
+fn journal_context(args: &Args, preset: &Preset, data: &str) -> String {
+    format!(
+        "data={data} preset={} seed={} eval_steps={}",
+        preset.name, args.seed, preset.eval_steps
+    )
+}
+
+/// The name of `attack`'s records. The reproduction's `iaa` records are Algorithm 1's (see
+/// `paper_iaa`), the library's default IAA (Eq. 2, named `iaa` by the library) is `iaa-eq2`.
+fn record_attack<B: AutodiffBackend>(attack: &AttackConfig) -> String {
+    match Attack::<B, AnyModel<B>>::name(attack).as_str() {
+        "iaa-alg1" => "iaa".into(),
+        "iaa" => "iaa-eq2".into(),
+        other => other.into(),
+    }
+}
+
+/// The IAA of this reproduction in training (IAT, AT+IAT and the ablations), and the first of
+/// the two IAAs of every figure: the paper's printed Algorithm 1 (last iterate; the library's
+/// `iaa-alg1`), with which every model in `results/` was trained. Its records keep the name
+/// `iaa`; the IAA figures also evaluate the library's default IAA (Eq. 2's best feasible
+/// iterate) as `iaa-eq2` (`--iaa`).
 fn paper_iaa() -> IaaConfig {
     IaaConfig::alg1()
 }
@@ -386,9 +467,9 @@ fn fig4<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
     let model = ctx.model(StrategyKind::Plain, arch)?;
     let name = format!("PT/{}", arch.name());
     let mut records = vec![ctx.clean_record(&model, &name, &ctx.test)?];
-    for lambda in [1.0f32, 3.0, 5.0, 7.0, 10.0] {
+    for iaa in [1.0f32, 3.0, 5.0, 7.0, 10.0].map(|l| ctx.iaas(l)).concat() {
         for &eps in &ctx.preset.grid {
-            records.push(ctx.attack_record(&model, &name, &ctx.iaa(lambda), eps, &ctx.test)?);
+            records.push(ctx.attack_record(&model, &name, &iaa, eps, &ctx.test)?);
         }
     }
     records::finish(ctx.out("fig4"), &records)?;
@@ -400,7 +481,7 @@ fn fig5<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
     let model = ctx.model(StrategyKind::Plain, arch)?;
     let name = format!("PT/{}", arch.name());
     let mut records = vec![ctx.clean_record(&model, &name, &ctx.test)?];
-    for attack in [ctx.noise(), ctx.pgd(), ctx.iaa(5.0)] {
+    for attack in [vec![ctx.noise(), ctx.pgd()], ctx.iaas(5.0)].concat() {
         for &eps in &ctx.preset.grid {
             records.push(ctx.attack_record(&model, &name, &attack, eps, &ctx.test)?);
         }
@@ -412,13 +493,15 @@ fn fig5<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
 fn six_model_sweep<B: AutodiffBackend>(
     ctx: &Ctx<B>,
     experiment: &str,
-    attack: AttackConfig,
+    attacks: &[AttackConfig],
 ) -> Result<()> {
     let mut records = Vec::new();
     for (kind, model) in ctx.six_models()? {
         records.push(ctx.clean_record(&model, kind.label(), &ctx.test)?);
-        for &eps in &ctx.preset.grid {
-            records.push(ctx.attack_record(&model, kind.label(), &attack, eps, &ctx.test)?);
+        for attack in attacks {
+            for &eps in &ctx.preset.grid {
+                records.push(ctx.attack_record(&model, kind.label(), attack, eps, &ctx.test)?);
+            }
         }
     }
     records::finish(ctx.out(experiment), &records)?;
@@ -435,7 +518,11 @@ fn iaa_vs_uca<B: AutodiffBackend>(
     let mut records = Vec::new();
     for (kind, model) in models {
         let clean = ctx.clean_record(&model, kind.label(), data)?;
-        let iaa = ctx.attack_record(&model, kind.label(), &ctx.iaa(5.0), eps, data)?;
+        let iaas = ctx
+            .iaas(5.0)
+            .iter()
+            .map(|iaa| ctx.attack_record(&model, kind.label(), iaa, eps, data))
+            .collect::<Result<Vec<_>>>()?;
         let uca = ctx.attack_record(&model, kind.label(), &ctx.uca(), eps, data)?;
         // UCA never changes a prediction by construction: its accuracy is the clean one.
         if (uca.accuracy - clean.accuracy).abs() > 1e-12 {
@@ -449,7 +536,9 @@ fn iaa_vs_uca<B: AutodiffBackend>(
                 ),
             ));
         }
-        records.extend([clean, iaa, uca]);
+        records.push(clean);
+        records.extend(iaas);
+        records.push(uca);
     }
     records::finish(ctx.out(experiment), &records)?;
     ctx.plot(experiment, &records)
@@ -496,6 +585,12 @@ fn table2<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
         test_full: test.clone(),
         test,
         normalization,
+        store: RefCell::new(RecordStore::open(
+            &ctx.args.out.join("folder"),
+            journal_context(&ctx.args, &ctx.preset, "tiny-imagenet"),
+            &ctx.args.reuse,
+            |stem| stem == "table2",
+        )?),
     };
     // The paper's Table 2 rows: every strategy but CCAT.
     let models = [
@@ -509,12 +604,17 @@ fn table2<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
     .map(|k| Ok((k, sub.model(k, sub.preset.arch)?)))
     .collect::<Result<Vec<_>>>()?;
     iaa_vs_uca(&sub, "table2", models, &sub.test)?;
-    for ext in ["json", "md", "svg"] {
-        let (from, to) = (
-            sub.out(&format!("table2.{ext}")),
-            ctx.out(&format!("table2.{ext}")),
-        );
-        std::fs::copy(&from, &to).map_err(|e| advcal::Error::io(&to, e))?;
+    // The run's totals count Table 2's records too.
+    let (sub_store, mut store) = (sub.store.borrow(), ctx.store.borrow_mut());
+    store.measured += sub_store.measured;
+    store.reused += sub_store.reused;
+    drop((sub_store, store));
+    for file in ["table2.json", "table2.md", "table2.svg", "table2-eq2.svg"] {
+        let (from, to) = (sub.out(file), ctx.out(file));
+        // Eq. 2's plot exists only when `--iaa` names it.
+        if from.is_file() || !file.contains("-eq2") {
+            std::fs::copy(&from, &to).map_err(|e| advcal::Error::io(&to, e))?;
+        }
     }
     Ok(())
 }
@@ -526,10 +626,48 @@ fn table3<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
         Architecture::Vgg19,
     ];
     let models: Vec<AnyModel<B>> = archs.iter().map(|&a| ctx.base(a)).collect::<Result<_>>()?;
+    // Each model's clean calibration on every test image (the ≥ 80 % check of the three).
+    let mut records = archs
+        .iter()
+        .zip(&models)
+        .map(|(a, m)| ctx.clean_record(m, a.name(), &ctx.test_full))
+        .collect::<Result<Vec<_>>>()?;
+    for iaa in ctx.iaas(5.0) {
+        records.extend(transfer_cells(ctx, &archs, &models, &iaa)?);
+    }
+    records::finish(ctx.out("table3"), &records)?;
+    ctx.plot("table3", &records)
+}
+
+/// Table 3's cells for one IAA at ε = 0.03: its IAEs crafted on each model (the threat),
+/// evaluated on each model (the target); taken from the store when all nine are there.
+fn transfer_cells<B: AutodiffBackend>(
+    ctx: &Ctx<B>,
+    archs: &[Architecture; 3],
+    models: &[AnyModel<B>],
+    iaa: &AttackConfig,
+) -> Result<Vec<Record>> {
+    let eps = 0.03;
+    let attack = record_attack::<B>(iaa);
+    let stored: Option<Vec<Record>> = archs
+        .iter()
+        .flat_map(|t| archs.iter().map(move |g| (t, g)))
+        .map(|(t, g)| {
+            ctx.store.borrow_mut().get(&Key {
+                model: g.name(),
+                source: Some(t.name()),
+                attack: &attack,
+                epsilon: eps,
+                lambda: Some(5.0),
+                n: ctx.test.len(),
+            })
+        })
+        .collect();
+    if let Some(records) = stored {
+        return Ok(records);
+    }
     let inner: Vec<_> = models.iter().map(|m| m.valid()).collect();
     let k = ctx.test.num_classes();
-    let iaa = ctx.iaa(5.0);
-    let eps = 0.03;
     // cells[threat][target]
     let mut cells: Vec<Vec<(CalibrationAccumulator, CalibrationSamples)>> = (0..3)
         .map(|_| {
@@ -553,7 +691,7 @@ fn table3<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
         for (t, threat) in models.iter().enumerate() {
             let seed = advcal::rng::derive_seed(ctx.args.seed, b as u64);
             let out = Attack::<B, AnyModel<B>>::perturb_under(
-                &iaa,
+                iaa,
                 threat,
                 x.clone(),
                 y.clone(),
@@ -569,21 +707,18 @@ fn table3<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
             }
         }
     }
-    // Each model's clean calibration on every test image (the ≥ 80 % check of the three).
-    let mut records = archs
-        .iter()
-        .zip(&models)
-        .map(|(a, m)| ctx.clean_record(m, a.name(), &ctx.test_full))
-        .collect::<Result<Vec<_>>>()?;
+    let mut records = Vec::new();
     for (t, row) in cells.iter().enumerate() {
         for (g, (acc, samples)) in row.iter().enumerate() {
             let r = acc.report()?;
-            let record = Record::transfer(archs[t].name(), archs[g].name(), eps, &r, max_linf[t]);
-            records.push(record.with_ci(samples.bootstrap(&ctx.bootstrap())?));
+            let (threat, target) = (archs[t].name(), archs[g].name());
+            let record = Record::transfer(threat, target, &attack, eps, &r, max_linf[t])
+                .with_ci(samples.bootstrap(&ctx.bootstrap())?);
+            ctx.store.borrow_mut().put(&record)?;
+            records.push(record);
         }
     }
-    records::finish(ctx.out("table3"), &records)?;
-    ctx.plot("table3", &records)
+    Ok(records)
 }
 
 /// Clean, PGD and IAA (λ = 5) records at ε = 8/255 for each named model.
@@ -596,7 +731,9 @@ fn clean_pgd_iaa<B: AutodiffBackend>(
     for (name, model) in models {
         records.push(ctx.clean_record(model, name, &ctx.test)?);
         records.push(ctx.attack_record(model, name, &ctx.pgd(), eps, &ctx.test)?);
-        records.push(ctx.attack_record(model, name, &ctx.iaa(5.0), eps, &ctx.test)?);
+        for iaa in ctx.iaas(5.0) {
+            records.push(ctx.attack_record(model, name, &iaa, eps, &ctx.test)?);
+        }
     }
     Ok(records)
 }
@@ -689,6 +826,15 @@ fn run<B: AutodiffBackend>(args: Args, device: B::Device) -> Result<()> {
     let (train, test_full) = load_cifar10_splits(&dir, preset.train_limit, Some(clean_images))?;
     let test = test_full.take(eval_images);
     std::fs::create_dir_all(&args.out).map_err(|e| advcal::Error::io(&args.out, e))?;
+    if args.iaa.is_empty() {
+        return Err(advcal::Error::param("iaa", "name at least one IAA variant"));
+    }
+    let store = RecordStore::open(
+        &args.out,
+        journal_context(&args, &preset, "cifar10"),
+        &args.reuse,
+        |stem| stem != "table2",
+    )?;
     eprintln!(
         "preset {}: data {} ({} train / {} eval images), out {}",
         preset.name,
@@ -709,6 +855,7 @@ fn run<B: AutodiffBackend>(args: Args, device: B::Device) -> Result<()> {
         test,
         test_full,
         normalization: None,
+        store: RefCell::new(store),
     };
     let wanted: Vec<&str> = match args.experiment.as_str() {
         "all" => EXPERIMENTS.to_vec(),
@@ -733,8 +880,8 @@ fn run<B: AutodiffBackend>(args: Args, device: B::Device) -> Result<()> {
             "models" => models(&ctx)?,
             "fig4" => fig4(&ctx)?,
             "fig5" => fig5(&ctx)?,
-            "fig6" => six_model_sweep(&ctx, "fig6", ctx.iaa(5.0))?,
-            "fig7" => six_model_sweep(&ctx, "fig7", ctx.pgd())?,
+            "fig6" => six_model_sweep(&ctx, "fig6", &ctx.iaas(5.0))?,
+            "fig7" => six_model_sweep(&ctx, "fig7", &[ctx.pgd()])?,
             "table1" => table1(&ctx)?,
             "table2" => table2(&ctx)?,
             "table3" => table3(&ctx)?,
@@ -745,6 +892,13 @@ fn run<B: AutodiffBackend>(args: Args, device: B::Device) -> Result<()> {
         }
         eprintln!("{e}: done in {:.1} s", started.elapsed().as_secs_f64());
     }
+    let store = ctx.store.borrow();
+    eprintln!(
+        "records: {} measured, {} reused (journal {})",
+        store.measured,
+        store.reused,
+        ctx.args.out.join("journal.jsonl").display()
+    );
     Ok(())
 }
 

@@ -307,7 +307,7 @@ fn draw_panels(path: &Path, title: &str, panels: &[Panel]) -> Result<()> {
 }
 
 /// Fig. 4: ACC, CONF and MCS of IAA for each λ, with the analytic optimum y_G(λ) on CONF.
-pub fn fig4(path: &Path, records: &[Record], num_classes: usize) -> Result<()> {
+pub fn fig4(path: &Path, records: &[Record], num_classes: usize, suffix: &str) -> Result<()> {
     let key = |r: &Record| format!("λ = {}", r.lambda.unwrap_or(0.0));
     let mut panels: Vec<Panel> = ["accuracy", "confidence", "mcs"]
         .into_iter()
@@ -330,7 +330,7 @@ pub fn fig4(path: &Path, records: &[Record], num_classes: usize) -> Result<()> {
         .collect();
     draw_panels(
         path,
-        "Fig. 4: IAA against PT for several λ (dashed: analytic optimum y_G)",
+        &format!("Fig. 4: IAA against PT for several λ (dashed: analytic optimum y_G){suffix}"),
         &panels,
     )
 }
@@ -456,7 +456,7 @@ pub fn bars(path: &Path, title: &str, records: &[Record]) -> Result<()> {
 }
 
 /// Table 3: the MCS matrix, rows = model the IAEs were crafted on, columns = evaluated model.
-pub fn heatmap(path: &Path, records: &[Record], names: &[&str]) -> Result<()> {
+pub fn heatmap(path: &Path, records: &[Record], names: &[&str], suffix: &str) -> Result<()> {
     let n = names.len();
     let cell = 150i32;
     let (left, top) = (150i32, 80i32);
@@ -476,7 +476,7 @@ pub fn heatmap(path: &Path, records: &[Record], names: &[&str]) -> Result<()> {
         };
         root.draw_text(
             &format!(
-                "Table 3: MCS of IAA (ε = 0.03){interval}; rows: crafted on, columns: evaluated on"
+                "Table 3: MCS of IAA{suffix} (ε = 0.03){interval}; rows: crafted on, columns: evaluated on"
             ),
             &text,
             (10, 10),
@@ -532,37 +532,72 @@ pub fn heatmap(path: &Path, records: &[Record], names: &[&str]) -> Result<()> {
     crate::write_file(path, svg.as_bytes())
 }
 
-/// Draws the plot of `experiment` from its records into `dir` (`<experiment>.svg`); `Ok(false)`
-/// for experiments without a plot of records (Fig. 8's gallery is drawn from images, the
-/// experiments beyond the paper are tables).
+/// Draws the plot of `experiment` from its records into `dir` (`<experiment>.svg`, IAA by
+/// Algorithm 1, the records `iaa`) and, when the records hold Eq. 2's IAA (`iaa-eq2`), its
+/// twin `<experiment>-eq2.svg`; `Ok(false)` for experiments without a plot of records (Fig. 8's
+/// gallery is drawn from images, the experiments beyond the paper are tables).
 pub fn draw(dir: &Path, experiment: &str, records: &[Record]) -> Result<bool> {
-    let path = dir.join(format!("{experiment}.svg"));
+    let alg1: Vec<Record> = records
+        .iter()
+        .filter(|r| r.attack != "iaa-eq2")
+        .cloned()
+        .collect();
+    let drawn = draw_one(
+        &dir.join(format!("{experiment}.svg")),
+        experiment,
+        &alg1,
+        "",
+    )?;
+    if drawn && records.iter().any(|r| r.attack == "iaa-eq2") {
+        let eq2: Vec<Record> = records
+            .iter()
+            .filter(|r| r.attack != "iaa")
+            .cloned()
+            .map(|mut r| {
+                if r.attack == "iaa-eq2" {
+                    r.attack = "iaa".into();
+                }
+                r
+            })
+            .collect();
+        let path = dir.join(format!("{experiment}-eq2.svg"));
+        draw_one(&path, experiment, &eq2, " (Eq. 2)")?;
+    }
+    Ok(drawn)
+}
+
+/// One plot of `experiment` at `path`, `suffix` appended to the name of its IAA in the title.
+fn draw_one(path: &Path, experiment: &str, records: &[Record], suffix: &str) -> Result<bool> {
     match experiment {
         // Fig. 4 runs on CIFAR-10: K = 10 classes for the analytic optimum.
-        "fig4" => fig4(&path, records, 10)?,
+        "fig4" => fig4(path, records, 10, suffix)?,
         "fig5" => by_key(
-            &path,
-            "Fig. 5: PT under noise, PGD and IAA",
+            path,
+            &format!("Fig. 5: PT under noise, PGD and IAA{suffix}"),
             records,
             &["mcs"],
             |r: &Record| r.attack.clone(),
         )?,
         "fig6" => by_key(
-            &path,
-            "Fig. 6: IAA against six training strategies",
+            path,
+            &format!("Fig. 6: IAA{suffix} against six training strategies"),
             records,
             &["mcs", "confidence"],
             |r: &Record| r.model.clone(),
         )?,
         "fig7" => by_key(
-            &path,
+            path,
             "Fig. 7: PGD against six training strategies",
             records,
             &["accuracy", "confidence", "mcs"],
             |r: &Record| r.model.clone(),
         )?,
-        "table1" => bars(&path, "Table 1", records)?,
-        "table2" => bars(&path, "Table 2 (Tiny ImageNet-200)", records)?,
+        "table1" => bars(path, &format!("Table 1{suffix}"), records)?,
+        "table2" => bars(
+            path,
+            &format!("Table 2 (Tiny ImageNet-200){suffix}"),
+            records,
+        )?,
         "table3" => {
             let mut names: Vec<&str> = Vec::new();
             for r in records {
@@ -572,7 +607,7 @@ pub fn draw(dir: &Path, experiment: &str, records: &[Record]) -> Result<bool> {
                     names.push(s);
                 }
             }
-            heatmap(&path, records, &names)?
+            heatmap(path, records, &names, suffix)?
         }
         _ => return Ok(false),
     }

@@ -4,7 +4,8 @@ use advcal::Result;
 use advcal::eval::Evaluation;
 use advcal::metrics::{CalibrationReport, ConfidenceIntervals};
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 /// One (model, attack, ε) measurement. `attack` is `clean` for unattacked images.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -82,9 +83,11 @@ impl Record {
         Self::from_report(model, "clean", 0.0, r)
     }
 
+    /// A Table 3 cell: `attack`'s IAEs crafted on `source`, evaluated on `target`.
     pub fn transfer(
         source: &str,
         target: &str,
+        attack: &str,
         epsilon: f32,
         r: &CalibrationReport,
         max_linf: f64,
@@ -93,8 +96,18 @@ impl Record {
             source: Some(source.into()),
             lambda: Some(5.0),
             max_linf,
-            ..Self::from_report(target, "iaa", epsilon, r)
+            ..Self::from_report(target, attack, epsilon, r)
         }
+    }
+
+    /// Whether this record measures `key` (same model, source, attack, ε, λ and n).
+    fn measures(&self, key: &Key<'_>) -> bool {
+        self.model == key.model
+            && self.source.as_deref() == key.source
+            && self.attack == key.attack
+            && self.epsilon == key.epsilon
+            && self.lambda == key.lambda
+            && self.n == key.n
     }
 
     /// The invariants every record must satisfy; CI checks them again on the written JSON.
@@ -193,4 +206,137 @@ pub fn finish(stem: PathBuf, records: &[Record]) -> Result<()> {
     advcal::io::write_atomic(stem.with_extension("md"), md.as_bytes())?;
     eprintln!("wrote {}", stem.with_extension("json").display());
     Ok(())
+}
+
+/// What a record measures: the identity under which [`RecordStore`] finds it again.
+pub struct Key<'a> {
+    pub model: &'a str,
+    pub source: Option<&'a str>,
+    pub attack: &'a str,
+    pub epsilon: f32,
+    pub lambda: Option<f32>,
+    /// Number of evaluated images.
+    pub n: usize,
+}
+
+/// Adds the records of the journal at `path` measured under `context` to `known` (a missing
+/// journal adds none; unreadable lines, such as a line torn by a killed run, are skipped);
+/// returns whether its last line lacks its newline.
+fn read_journal(path: &Path, context: &str, known: &mut Vec<Record>) -> Result<bool> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            known.extend(
+                text.lines()
+                    .filter_map(|l| serde_json::from_str::<JournalLine>(l).ok())
+                    .filter(|l| l.context == context)
+                    .map(|l| l.record),
+            );
+            Ok(!text.is_empty() && !text.ends_with('\n'))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(advcal::Error::io(path, e)),
+    }
+}
+
+/// One line of the journal: a finished record and the run settings it was measured under.
+#[derive(Serialize, Deserialize)]
+struct JournalLine {
+    context: String,
+    record: Record,
+}
+
+/// Records already measured, so that an interrupted or extended experiment measures only what
+/// it lacks: every record the run finishes is appended to `<out>/journal.jsonl` (with the
+/// preset, seed and attack steps as its context) and found there again by the next run of the
+/// same settings; `--reuse DIR` adds the records of `DIR/*.json` and `DIR/journal.jsonl` (e.g.
+/// the committed results, to add the Eq. 2 IAA rows beside them without re-measuring the rest,
+/// and a committed journal of a run still under way). A reused record is the
+/// same measurement only for the same models: delete the journal after retraining a model.
+pub struct RecordStore {
+    known: Vec<Record>,
+    journal: PathBuf,
+    context: String,
+    /// The journal's last line lacks its newline (a run killed while writing).
+    torn: bool,
+    /// Records found by [`RecordStore::get`] and stored by [`RecordStore::put`] so far.
+    pub reused: usize,
+    pub measured: usize,
+}
+
+impl RecordStore {
+    /// Opens `<out>/journal.jsonl` (lines of another `context` or unreadable lines are
+    /// ignored) and reads the record lists `DIR/<stem>.json` of `reuse` whose stem `files`
+    /// accepts (records do not name their dataset: Table 2's are kept apart).
+    pub fn open(
+        out: &Path,
+        context: String,
+        reuse: &[PathBuf],
+        files: impl Fn(&str) -> bool,
+    ) -> Result<Self> {
+        std::fs::create_dir_all(out).map_err(|e| advcal::Error::io(out, e))?;
+        let journal = out.join("journal.jsonl");
+        let mut known = Vec::new();
+        let torn = read_journal(&journal, &context, &mut known)?;
+        for dir in reuse {
+            read_journal(&dir.join("journal.jsonl"), &context, &mut known)?;
+            let entries = std::fs::read_dir(dir).map_err(|e| advcal::Error::io(dir, e))?;
+            for entry in entries {
+                let path = entry.map_err(|e| advcal::Error::io(dir, e))?.path();
+                let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+                if path.extension().is_some_and(|e| e == "json") && files(stem) {
+                    let text =
+                        std::fs::read_to_string(&path).map_err(|e| advcal::Error::io(&path, e))?;
+                    // Files that are not record lists (derived numbers, the gallery) are skipped.
+                    if let Ok(records) = serde_json::from_str::<Vec<Record>>(&text) {
+                        known.extend(records);
+                    }
+                }
+            }
+        }
+        Ok(Self {
+            known,
+            journal,
+            context,
+            torn,
+            reused: 0,
+            measured: 0,
+        })
+    }
+
+    /// The record measuring `key`, when one is known.
+    pub fn get(&mut self, key: &Key<'_>) -> Option<Record> {
+        let found = self.known.iter().find(|r| r.measures(key)).cloned();
+        self.reused += usize::from(found.is_some());
+        found
+    }
+
+    /// Keeps `record` and appends it to the journal (flushed before returning).
+    pub fn put(&mut self, record: &Record) -> Result<()> {
+        let mut line = if self.torn {
+            "\n".to_owned()
+        } else {
+            String::new()
+        };
+        let entry = JournalLine {
+            context: self.context.clone(),
+            record: record.clone(),
+        };
+        line.push_str(
+            &serde_json::to_string(&entry)
+                .map_err(|e| advcal::Error::param("journal", e.to_string()))?,
+        );
+        line.push('\n');
+        let io = |e| advcal::Error::io(&self.journal, e);
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.journal)
+            .map_err(io)?;
+        file.write_all(line.as_bytes()).map_err(io)?;
+        file.sync_data().map_err(io)?;
+        self.torn = false;
+        self.measured += 1;
+        self.known.push(record.clone());
+        Ok(())
+    }
 }
