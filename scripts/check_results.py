@@ -343,13 +343,23 @@ def main(out, required=(), page=None):
                                 f"{sorted(targets)}")
     if "fig8" in data:
         attacks = sorted(r["attack"] for r in data["fig8"])
-        if attacks != ["clean", "iaa"]:
-            problems.append(f"fig8: records {attacks} instead of clean and iaa")
-        images_path = out / "fig8_images.json"
-        if not images_path.is_file():
-            problems.append("fig8: fig8_images.json missing")
-        else:
-            problems.extend(check_gallery(json.loads(images_path.read_text()), data["fig8"]))
+        if attacks not in (["clean", "iaa"], ["clean", "iaa", EQ2]):
+            problems.append(f"fig8: records {attacks} instead of clean, iaa (and {EQ2})")
+        # One gallery per IAA: fig8.png + fig8_images.json, fig8-eq2.png + fig8-eq2_images.json.
+        for stem, attack in (("fig8", "iaa"), ("fig8-eq2", EQ2)):
+            if attack not in attacks:
+                continue
+            images_path = out / f"{stem}_images.json"
+            if not images_path.is_file():
+                problems.append(f"fig8: {images_path.name} missing")
+                continue
+            recs = [r for r in data["fig8"] if r["attack"] in ("clean", attack)]
+            recs = [dict(r, attack="iaa") if r["attack"] == EQ2 else r for r in recs]
+            found = check_gallery(json.loads(images_path.read_text()), recs)
+            problems.extend(p.replace("fig8_images.json", images_path.name) for p in found)
+            png = out / f"{stem}.png"
+            if stem != "fig8" and (not png.is_file() or png.stat().st_size == 0):
+                problems.append(f"fig8: {png.name} missing")
     if page is not None:
         problems.extend(check_page(out, page))
     if problems:

@@ -569,6 +569,8 @@ class Results:
                     self.data[name] = records
         path = self.dir / "fig8_images.json"
         self.images = json.loads(path.read_text()) if path.is_file() else None
+        path = self.dir / "fig8-eq2_images.json"
+        self.images_eq2 = json.loads(path.read_text()) if path.is_file() else None
         self.runs = self._find_runs(weights_dir)
         self.derived = Derived()
 
@@ -1634,6 +1636,17 @@ def gallery_counts(images):
     return " ".join(out)
 
 
+def gallery_images(images, name):
+    """The per-image table of a gallery listing and what its IAA did to the predictions."""
+    rows = [[im.get("test_index"), im.get("label"), im.get("clean_prediction"),
+             f3(im.get("clean_confidence")), im.get("iae_prediction"),
+             f3(im.get("iae_confidence")), f3(im.get("max_linf"))] for im in images]
+    return (f"\nPer image (`{name}`):\n\n"
+            + md_table(["test image", "label", "clean prediction", "clean CONF",
+                        "IAE prediction", "IAE CONF", "‖δ‖∞"], rows)
+            + "\n\n" + gallery_counts(images) + "\n")
+
+
 def fig8(res):
     title = "## Fig. 8 — gallery of IAEs\n\n"
     what = ("A few clean test images of the PT model, their IAEs (λ = 5) and the perturbation: "
@@ -1644,13 +1657,11 @@ def fig8(res):
     clean, iaa = pick(recs, attack="clean"), pick(recs, attack="iaa")
     body = f"{what}\n\n{res.plot('fig8', 'Fig. 8')}\n{records_table(recs, with_model=False)}\n"
     if res.images:
-        rows = [[im.get("test_index"), im.get("label"), im.get("clean_prediction"),
-                 f3(im.get("clean_confidence")), im.get("iae_prediction"),
-                 f3(im.get("iae_confidence")), f3(im.get("max_linf"))] for im in res.images]
-        body += ("\nPer image (`fig8_images.json`):\n\n"
-                 + md_table(["test image", "label", "clean prediction", "clean CONF",
-                             "IAE prediction", "IAE CONF", "‖δ‖∞"], rows)
-                 + "\n\n" + gallery_counts(res.images) + "\n")
+        body += gallery_images(res.images, "fig8_images.json")
+    if has_eq2(recs) and res.images_eq2:
+        body += (f"\n**The same images under Eq. 2's IAA** (records `{EQ2}`, "
+                 f"`fig8-eq2.png`):\n\n![Fig. 8 (Eq. 2)]({res.link}/fig8-eq2.png)\n"
+                 + gallery_images(res.images_eq2, "fig8-eq2_images.json"))
     body += "\n" + claim("IAA lowers the confidence of the gallery images",
                          "Fig. 8",
                          f"lower CONF: *{v_less(iv(iaa, 'confidence'), iv(clean, 'confidence'))}*",

@@ -309,6 +309,11 @@ def without_eq2(d):
         if (d / f"{name}.json").is_file():
             save(d, name, [r for r in load(d, name) if r["attack"] != rr.EQ2])
         (d / f"{name}-eq2.svg").unlink(missing_ok=True)
+    # Fig. 8's gallery of Eq. 2's IAA: its record, PNG and image listing.
+    if (d / "fig8.json").is_file():
+        save(d, "fig8", [r for r in load(d, "fig8") if r["attack"] != rr.EQ2])
+    for f in ("fig8-eq2.png", "fig8-eq2_images.json"):
+        (d / f).unlink(missing_ok=True)
     return d
 
 
@@ -1095,9 +1100,12 @@ def test_eq2_present(smoke, tmp):
         assert ((d / f"{name}-eq2.svg").is_file() == (plot in secs[title])
                 or name in ("iat-ablation", "finetune-vs-scratch")), (name, plot)
         assert "not yet measured" not in secs[title], title
-    for title in ("Fig. 7 — PGD against the six training strategies",
-                  "Fig. 8 — gallery of IAEs"):
-        assert "Eq. 2" not in secs[title], title
+    assert "Eq. 2" not in secs["Fig. 7 — PGD against the six training strategies"]
+    # Fig. 8: Eq. 2's gallery beside Algorithm 1's when the run drew one (fig8-eq2.png).
+    gallery = secs["Fig. 8 — gallery of IAEs"]
+    drawn = (d / "fig8-eq2.png").is_file() and (d / "fig8-eq2_images.json").is_file()
+    assert drawn == ("![Fig. 8 (Eq. 2)]" in gallery), gallery
+    assert drawn == ("`fig8-eq2_images.json`" in gallery), gallery
     # Table 3: the nine cells, each under both IAAs.
     rows = [l for l in secs[EQ2_SECTIONS["table3"]].splitlines() if l.startswith("| ")]
     assert sum(" | Eq. 2 | " in l for l in rows) == 9, rows
@@ -1215,8 +1223,8 @@ def test_check_results_eq2(smoke, tmp):
         "table3 cell": ("table3", lambda rs: [r for r in rs if r is not eq2_of(rs)[-1]], "twins"),
         "duplicate": ("table1", lambda rs: rs + eq2_of(rs)[:1], "twins"),
         "less accurate than clean": ("table1", less_accurate, "below the clean"),
-        "fig8": ("fig8", lambda rs: rs + [dict(r, attack=rr.EQ2) for r in rs
-                                          if r["attack"] == "iaa"], "fig8: records"),
+        "fig8": ("fig8", lambda rs: rs + 2 * [dict(r, attack=rr.EQ2) for r in rs
+                                              if r["attack"] == "iaa"], "fig8: records"),
         "λ": ("fig6", lambda rs: [dict(r, **{"lambda": 3.0}) if r["attack"] == rr.EQ2 else r
                                   for r in rs], "instead of 5"),
     }
@@ -1225,10 +1233,13 @@ def test_check_results_eq2(smoke, tmp):
         save(d, name, fn(load(d, name)))
         rc, out = run("check_results.py", d)
         assert rc != 0 and needle in out, (what, out)
-    d = fresh(smoke, tmp, "eq2-reject", eq2=True)
-    (d / "fig4-eq2.svg").unlink()
-    rc, out = run("check_results.py", d)
-    assert rc != 0 and "fig4-eq2.svg missing" in out, out
+    for f in ("fig4-eq2.svg", "fig8-eq2_images.json", "fig8-eq2.png"):
+        d = fresh(smoke, tmp, "eq2-reject", eq2=True)
+        if not (d / f).is_file() and f.startswith("fig8"):
+            continue  # a smoke run without Eq. 2's gallery (with_eq2 adds none)
+        (d / f).unlink()
+        rc, out = run("check_results.py", d)
+        assert rc != 0 and f"{f} missing" in out, (f, out)
 
 
 def main(argv):

@@ -4,7 +4,7 @@
 use crate::Ctx;
 use crate::records::Record;
 use advcal::Result;
-use advcal::attack::Attack;
+use advcal::attack::{Attack, AttackConfig};
 use advcal::metrics::{CalibrationReport, CalibrationSamples};
 use advcal::model::{AnyModel, Classifier, Mode};
 use burn::module::AutodiffModule;
@@ -128,7 +128,14 @@ fn top1(probs: &[f32]) -> (usize, f32) {
         })
 }
 
-pub fn render<B: AutodiffBackend>(ctx: &Ctx<B>, model: &AnyModel<B>, path: &Path) -> Result<()> {
+/// Draws the gallery of `iaa` against `model` into `path` (a PNG), lists its images in
+/// `<stem>_images.json` and returns the records of the gallery's images: clean and attacked.
+pub fn render<B: AutodiffBackend>(
+    ctx: &Ctx<B>,
+    model: &AnyModel<B>,
+    path: &Path,
+    iaa: &AttackConfig,
+) -> Result<[Record; 2]> {
     let data = &ctx.test;
     let [c, h, w] = data.image_shape();
     let k = data.num_classes();
@@ -155,10 +162,8 @@ pub fn render<B: AutodiffBackend>(ctx: &Ctx<B>, model: &AnyModel<B>, path: &Path
     let chosen = data.subset(&picked)?;
     let (x, y) = chosen.to_batch().to_tensors::<B::InnerBackend>(&ctx.device);
     let eps = 0.03;
-    // The first IAA of `--iaa` (Algorithm 1 by default: the paper's figure).
-    let iaa = ctx.iaas(5.0).swap_remove(0);
     let out = Attack::<B, AnyModel<B>>::perturb_under(
-        &iaa,
+        iaa,
         model,
         x.clone(),
         y,
@@ -273,7 +278,8 @@ pub fn render<B: AutodiffBackend>(ctx: &Ctx<B>, model: &AnyModel<B>, path: &Path
     )
     .map_err(|e| advcal::Error::param("gallery", e.to_string()))?;
     crate::write_file(path, &bytes)?;
-    advcal::io::write_json_atomic(path.with_file_name("fig8_images.json"), &listing)?;
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("fig8");
+    advcal::io::write_json_atomic(path.with_file_name(format!("{stem}_images.json")), &listing)?;
 
     // The schema's records, over the gallery images: clean and IAA.
     let chosen_labels = chosen.labels().to_vec();
@@ -299,11 +305,11 @@ pub fn render<B: AutodiffBackend>(ctx: &Ctx<B>, model: &AnyModel<B>, path: &Path
     adv_samples.extend_from_logits(&adv_logits, k, &chosen_labels)?;
     let mut iae =
         Record::clean(&model_name, &adv_report).with_ci(adv_samples.bootstrap(&ctx.bootstrap())?);
-    iae.attack = crate::record_attack::<B>(&iaa);
+    iae.attack = crate::record_attack::<B>(iaa);
     iae.epsilon = eps;
     iae.lambda = Some(5.0);
     iae.max_linf = max_linf;
     let clean = Record::clean(&model_name, &clean_report)
         .with_ci(clean_samples.bootstrap(&ctx.bootstrap())?);
-    crate::records::finish(path.with_file_name("fig8"), &[clean, iae])
+    Ok([clean, iae])
 }

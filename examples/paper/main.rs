@@ -815,7 +815,20 @@ fn finetune_vs_scratch<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
 fn fig8<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
     let arch = ctx.preset.gallery_arch;
     let model = ctx.model(StrategyKind::Plain, arch)?;
-    gallery::render::<B>(ctx, &model, &ctx.out("fig8.png"))
+    // One gallery per IAA: `fig8.png` (Algorithm 1, the paper's figure), `fig8-eq2.png`.
+    let mut records = Vec::new();
+    for iaa in ctx.iaas(5.0) {
+        let name = match record_attack::<B>(&iaa).as_str() {
+            "iaa" => "fig8.png",
+            _ => "fig8-eq2.png",
+        };
+        let [clean, iae] = gallery::render::<B>(ctx, &model, &ctx.out(name), &iaa)?;
+        if records.is_empty() {
+            records.push(clean);
+        }
+        records.push(iae);
+    }
+    records::finish(ctx.out("fig8"), &records)
 }
 
 fn run<B: AutodiffBackend>(args: Args, device: B::Device) -> Result<()> {

@@ -49,7 +49,10 @@ pub struct AtIatConfig {
 ///
 /// with `w` = [`AtIatConfig::pgd_weight`] (½) and both attacks at ε = 8/255, T = 10. The PGD
 /// term teaches robustness against overconfident errors, the IAA term removes underconfidence.
-/// Logs `acc_pgd` and `acc_iaa`, the training-mode accuracy on each kind of example.
+/// Logs `acc_pgd` and `acc_iaa`, the training-mode accuracy on each kind of example, and
+/// `iae_correct`, the fraction of IAA examples the model classified correctly in inference mode
+/// when they were generated (Eq. 2's IAA keeps every correct image correct; Algorithm 1's last
+/// iterate need not).
 #[derive(Debug, Clone)]
 pub struct AtIat {
     pgd: Pgd,
@@ -107,13 +110,15 @@ impl<B: AutodiffBackend, M: Classifier<B> + AutodiffModule<B>> TrainingStrategy<
             y_pgd.clone(),
             crate::attack::Budget::new(self.pgd.config.epsilon).with_seed(derive_seed(ctx.seed, 1)),
         )?;
-        let iae = Attack::<B, M>::adversarial_under(
+        let iaa = Attack::<B, M>::perturb_under(
             &self.iaa,
             model,
             x_iaa,
             y_iaa.clone(),
             crate::attack::Budget::new(self.iaa.config.epsilon).with_seed(derive_seed(ctx.seed, 2)),
         )?;
+        let iae_correct = accuracy_tensor(iaa.logits, y_iaa.clone());
+        let iae = iaa.adversarial;
         let n_pgd = y_pgd.dims()[0];
         let x = Tensor::cat(vec![adv, iae], 0);
         let y = Tensor::cat(vec![y_pgd.clone(), y_iaa.clone()], 0);
@@ -139,6 +144,7 @@ impl<B: AutodiffBackend, M: Classifier<B> + AutodiffModule<B>> TrainingStrategy<
                 "acc_iaa",
                 accuracy_tensor(inner.clone().narrow(0, n_pgd, total - n_pgd), y_iaa),
             ),
+            ("iae_correct", iae_correct),
         ];
         Ok(StrategyStep {
             loss,

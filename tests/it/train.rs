@@ -965,3 +965,63 @@ fn iat_ablations_match_their_definitions() {
         );
     }
 }
+
+/// IAT and AT+IAT log `iae_correct`: the fraction of their IAA examples the model classified
+/// correctly (inference mode) when they were generated. Under Eq. 2's IAA it never falls below
+/// the clean accuracy (the clean image is a candidate); it equals the attack's own verdict.
+#[test]
+fn iat_logs_the_fraction_of_correct_iaes() {
+    use advcal::attack::{Attack, Budget, Iaa};
+    let fresh = || {
+        advcal::model::seeded_init::<AD, _>(&dev(), 5, || {
+            SmallCnnConfig::new().with_width(4).init::<AD>(&dev())
+        })
+    };
+    let (x, y) = tiny_data(16).to_batch().to_tensors::<NB>(&dev());
+    let seed = 9;
+    let fraction = |logits: Tensor<NB, 2>| -> f64 {
+        let correct = logits.argmax(1).reshape([16]).equal(y.clone());
+        correct.int().sum().into_scalar().elem::<f64>() / 16.0
+    };
+    let clean = fraction(fresh().valid().forward_mode(x.clone(), Mode::Eval));
+    let stat = |step: StrategyStep<AD>| -> f64 {
+        let (_, value) = step
+            .stats
+            .into_iter()
+            .find(|(name, _)| *name == "iae_correct")
+            .expect("iae_correct is logged");
+        value.into_scalar().elem()
+    };
+    for iaa in [
+        IaaConfig::new().with_steps(2),
+        IaaConfig::alg1().with_steps(2),
+    ] {
+        let iaa = iaa.with_epsilon(8.0 / 255.0);
+        let attacked = Attack::<AD, SmallCnn<AD>>::perturb_under(
+            &Iaa::new(iaa.clone()),
+            &fresh(),
+            x.clone(),
+            y.clone(),
+            Budget::new(8.0 / 255.0).with_seed(seed),
+        )
+        .unwrap();
+        let expected = fraction(attacked.logits);
+        let logged = stat(
+            Iat::new(IatConfig::new().with_attack(iaa.clone()))
+                .step(&fresh(), x.clone(), y.clone(), ctx(seed))
+                .unwrap(),
+        );
+        assert_abs_diff_eq!(logged, expected, epsilon = 1e-9);
+        if iaa.selection == advcal::attack::IaaSelection::BestFeasible {
+            assert!(
+                logged >= clean,
+                "Eq. 2 lost clean accuracy: {logged} < {clean}"
+            );
+        }
+    }
+    let at_iat = AtIat::new(AtIatConfig::new())
+        .step(&fresh(), x.clone(), y.clone(), ctx(seed))
+        .unwrap();
+    let logged = stat(at_iat);
+    assert!((0.0..=1.0).contains(&logged), "{logged}");
+}
