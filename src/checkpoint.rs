@@ -322,9 +322,10 @@ pub fn check_architecture<C: Serialize>(
 
 /// `a == b`, except that two floats may differ by a few ulps: serde_json's default float parser
 /// can land one ulp away from the value it printed (Tiny ImageNet's mean 0.4484f32 is written as
-/// 0.44839999079704285 and read back from a checkpoint as 0.4483999907970429), so an equal
-/// config with such a constant would otherwise differ from its own checkpoint. Integers (and an
-/// integer against a float) compare exactly.
+/// 0.44839999079704285 and read back as 0.4483999907970429). advcal enables `float_roundtrip`,
+/// so its own checkpoints read back exactly; the tolerance keeps a config equal to a checkpoint
+/// whose JSON was read or rewritten by a parser without it. Integers (and an integer against a
+/// float) compare exactly.
 pub(crate) fn same_json(a: &serde_json::Value, b: &serde_json::Value) -> bool {
     use serde_json::Value;
     match (a, b) {

@@ -1,4 +1,5 @@
-//! Training strategies (PT, PGD-AT, CCAT, ACE-AT, IAT, AT+IAT) and a trainer.
+//! Training strategies (PT, PGD-AT, CCAT, ACE-AT, IAT, AT+IAT, and label smoothing as a
+//! calibration baseline) and a trainer.
 //!
 //! A [`TrainingStrategy`] turns one mini-batch into the loss to back-propagate; it decides which
 //! inner attack runs, on which part of the batch. Inner attacks run in inference behaviour
@@ -11,6 +12,7 @@ mod ace_at;
 mod at_iat;
 mod ccat;
 mod iat;
+mod label_smoothing;
 mod optim;
 mod pgd_at;
 mod plain;
@@ -22,6 +24,7 @@ pub use ace_at::{AceAt, AceAtConfig, AceVariant, ace_loss};
 pub use at_iat::{AtIat, AtIatConfig, AtIatMix};
 pub use ccat::{Ccat, CcatConfig, ccat_target};
 pub use iat::{Iat, IatConfig, PersistentNoiseConfig};
+pub use label_smoothing::{LabelSmoothing, LabelSmoothingConfig};
 pub use optim::{PAPER_WEIGHT_DECAY, paper_sgd};
 pub use pgd_at::{PgdAt, PgdAtConfig};
 pub use plain::Plain;

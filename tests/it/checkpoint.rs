@@ -227,9 +227,10 @@ fn load_any_model_keeps_the_stem_stride() {
     assert_eq!(parsed.stem_stride, 1);
 }
 
-/// A config with floats that serde_json does not parse back exactly (Tiny ImageNet's
-/// normalisation: 0.4484 prints as 0.44839999079704285 and parses as 0.4483999907970429) still
-/// matches its own checkpoint, for `load_model` and for a resume.
+/// A config with floats that serde_json's default parser would not read back exactly (Tiny
+/// ImageNet's normalisation: 0.4484 prints as 0.44839999079704285, which that parser reads as
+/// 0.4483999907970429) matches its own checkpoint exactly, for `load_model` and for a resume:
+/// advcal enables serde_json's `float_roundtrip`.
 #[test]
 fn configs_with_inexact_floats_match_their_checkpoint() {
     use advcal::model::{AnyModelConfig, Architecture, NormalizationConfig};
@@ -250,12 +251,8 @@ fn configs_with_inexact_floats_match_their_checkpoint() {
         &dev(),
     )
     .unwrap();
-    // The premise: the checkpoint does not hold exactly the values it was written with.
-    assert_ne!(
-        meta.model_config,
-        serde_json::to_value(&config).unwrap(),
-        "serde_json now round-trips floats: the tolerance in check_architecture can go"
-    );
+    // The checkpoint holds exactly the values it was written with.
+    assert_eq!(meta.model_config, serde_json::to_value(&config).unwrap());
     check_architecture(&path, &meta, "small_cnn", &config).unwrap();
     // A really different config is still refused.
     let mut other = config.clone();

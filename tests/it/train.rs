@@ -108,7 +108,8 @@ fn every_strategy_lowers_its_training_loss() {
         let (before, after, stats) = overfit::<FAD, _>(s, &d);
         assert!(after < before, "{}: loss {before} -> {after}", s.name());
         match s.name().as_str() {
-            "at-iat" => assert_eq!(stats, vec!["acc_pgd", "acc_iaa"]),
+            "at-iat" => assert_eq!(stats, vec!["acc_pgd", "acc_iaa", "iae_correct"]),
+            "iat" => assert_eq!(stats, vec!["iae_correct"]),
             "ccat" => assert_eq!(stats, vec!["acc_clean", "acc_adv"]),
             "ace-at" => assert_eq!(stats, vec!["acc_adv"]),
             _ => {}
@@ -1024,4 +1025,49 @@ fn iat_logs_the_fraction_of_correct_iaes() {
         .unwrap();
     let logged = stat(at_iat);
     assert!((0.0..=1.0).contains(&logged), "{logged}");
+}
+
+/// Label smoothing's loss is the cross-entropy with the smoothed target, as Burn's own
+/// `CrossEntropyLoss` with `smoothing` computes it (code not written here); α = 0 is PT.
+#[test]
+fn label_smoothing_matches_burns_smoothed_cross_entropy() {
+    let fresh = || {
+        advcal::model::seeded_init::<AD, _>(&dev(), 5, || {
+            SmallCnnConfig::new().with_width(4).init::<AD>(&dev())
+        })
+    };
+    let (x, y) = tiny_data(16).to_batch().to_tensors::<NB>(&dev());
+    let loss_of = |strategy: &mut dyn TrainingStrategy<AD, SmallCnn<AD>>| -> f64 {
+        strategy
+            .step(&fresh(), x.clone(), y.clone(), ctx(3))
+            .unwrap()
+            .loss
+            .into_scalar()
+            .elem()
+    };
+    for alpha in [0.1f64, 0.3] {
+        let mut ls = LabelSmoothingConfig::new()
+            .with_smoothing(alpha)
+            .init()
+            .unwrap();
+        let logits = fresh().forward_mode(Tensor::from_inner(x.clone()), Mode::Train);
+        let burns: f64 = burn::nn::loss::CrossEntropyLossConfig::new()
+            .with_smoothing(Some(alpha as f32))
+            .init(&dev())
+            .forward(logits, Tensor::from_inner(y.clone()))
+            .into_scalar()
+            .elem();
+        assert_abs_diff_eq!(loss_of(&mut ls), burns, epsilon = 1e-5);
+    }
+    let mut none = LabelSmoothingConfig::new()
+        .with_smoothing(0.0)
+        .init()
+        .unwrap();
+    assert_abs_diff_eq!(loss_of(&mut none), loss_of(&mut Plain), epsilon = 1e-6);
+    for bad in [-0.1, 1.0, f64::NAN] {
+        assert!(matches!(
+            LabelSmoothingConfig::new().with_smoothing(bad).init(),
+            Err(Error::InvalidParameter { .. })
+        ));
+    }
 }
