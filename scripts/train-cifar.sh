@@ -31,10 +31,10 @@ mv "$bin.tmp" "$bin"
 run() { nice -n 19 "$bin" "$@" --preset cifar --backend tch --data-dir "$data" \
     --models-dir "$runs/models" --out "$runs/out" --reuse "$(pwd)/results/cifar"; }
 # An experiment whose committed records are complete: its JSON holds Eq. 2's IAA (`iaa-eq2`)
-# beside Algorithm 1's, or it has no IAA (models, fig7) or Algorithm 1's only (fig8's gallery).
+# beside Algorithm 1's (Fig. 8: a gallery of each), or it has no IAA (models, fig7).
 committed() {
     local f="results/cifar/$1.json"
-    [ -f "$f" ] && { [ "$1" = models ] || [ "$1" = fig7 ] || [ "$1" = fig8 ] || grep -q '"iaa-eq2"' "$f"; }
+    [ -f "$f" ] && { [ "$1" = models ] || [ "$1" = fig7 ] || grep -q '"iaa-eq2"' "$f"; }
 }
 # A stage whose experiment is committed complete is marked done (a fresh machine).
 mark_committed() {
