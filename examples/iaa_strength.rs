@@ -46,7 +46,9 @@ struct Args {
     batch_size: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Variants `name` among alg1, sign<T>, sign-const<T>, apgd<T> (comma-separated)
+    /// Variants among alg1, sign<T> (sign steps, α = ε/T, growing radius), sign-const<T> (fixed
+    /// radius), sign-wide<T> (fixed radius, α = 2.5·ε/T as PGD in training), apgd<T>
+    /// (comma-separated; all but alg1 return Eq. 2's best feasible iterate)
     #[arg(long, value_delimiter = ',', default_values_t = ["alg1".to_string(), "sign10".into(), "sign20".into(), "apgd10".into(), "apgd20".into(), "sign40".into()])]
     variants: Vec<String>,
     /// JSON output
@@ -70,7 +72,14 @@ struct Row {
     seconds: f64,
 }
 
-fn config(variant: &str) -> advcal::Result<(IaaConfig, usize)> {
+/// Eq. 2's selection with Algorithm 1's sign steps (α = ε/T, growing radius) over T steps.
+fn sign(t: usize) -> IaaConfig {
+    IaaConfig::new()
+        .with_steps(t)
+        .with_optimizer(IaaOptimizer::SignSteps)
+}
+
+fn config(variant: &str, epsilon: f32) -> advcal::Result<(IaaConfig, usize)> {
     let steps = |p: &str| {
         variant[p.len()..]
             .parse::<usize>()
@@ -78,12 +87,22 @@ fn config(variant: &str) -> advcal::Result<(IaaConfig, usize)> {
     };
     Ok(if variant == "alg1" {
         (IaaConfig::alg1(), 10)
+    } else if variant.starts_with("sign-wide") {
+        // PGD's training step: fixed radius, α = 2.5·ε/T.
+        let t = steps("sign-wide")?;
+        let alpha = 2.5 * epsilon / t as f32;
+        (
+            sign(t)
+                .with_growing_radius(false)
+                .with_step_size(Some(alpha)),
+            t,
+        )
     } else if variant.starts_with("sign-const") {
         let t = steps("sign-const")?;
-        (IaaConfig::new().with_steps(t).with_growing_radius(false), t)
+        (sign(t).with_growing_radius(false), t)
     } else if variant.starts_with("sign") {
         let t = steps("sign")?;
-        (IaaConfig::new().with_steps(t), t)
+        (sign(t), t)
     } else if variant.starts_with("apgd") {
         let t = steps("apgd")?;
         (
@@ -122,7 +141,7 @@ fn run<B: AutodiffBackend>(args: &Args, device: B::Device) -> advcal::Result<()>
     );
     println!("|---|---|---|---|---|---|---|---|");
     for variant in &args.variants {
-        let (config, passes) = config(variant)?;
+        let (config, passes) = config(variant, args.epsilon)?;
         let attack = Iaa::new(config.clone().with_epsilon(args.epsilon));
         let started = Instant::now();
         let (mut n, mut correct, mut conf_sum, mut flipped, mut clean_ok, mut conf_ok) =

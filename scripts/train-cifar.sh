@@ -16,6 +16,20 @@ data="${ADVCAL_CIFAR10_DIR:-$(pwd)/../shared/data/cifar-10-batches-bin}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/advcal/target}"
 eval "$(bash scripts/setup-libtorch.sh --print-env)"
 mkdir -p "$runs"
+# Run folders of the Algorithm 1 IAT models trained before their folders carried `-alg1` (the
+# strategy's name since Eq. 2's IAA became the default): renamed, so that the Eq. 2 models, which
+# now own the plain names, are never confused with them. Their histories lack `iae_correct`.
+for old in cifar-iat-ft-resnet18 cifar-at-iat-ft-resnet18 cifar-iat-correct-only-ft-resnet18 \
+    cifar-iat-drop-misclassified-ft-resnet18 cifar-iat-clean0.5-ft-resnet18 \
+    cifar-iat-train-bn-ft-resnet18 folder/cifar-iat-ft-resnet18 folder/cifar-at-iat-ft-resnet18; do
+    from="$runs/models/$old"
+    to="$runs/models/$(dirname "$old")/$(basename "$old" | sed -E 's/^cifar-(at-)?iat-/cifar-\1iat-alg1-/')"
+    to="${to/\/.\//\/}"
+    if [ -f "$from/history.json" ] && ! grep -q iae_correct "$from/history.json" && [ ! -e "$to" ]; then
+        mv "$from" "$to"
+        echo "train-cifar: renamed $from -> $to"
+    fi
+done
 # A fresh machine (no run cache): start from the finished models committed in the repository.
 ADVCAL_RUNS="$runs" bash scripts/restore-cifar-runs.sh
 
@@ -98,4 +112,14 @@ mark_committed iat-ablation-eq2 iat-ablation
 stage iat-ablation-eq2 iat-ablation
 # The long sweeps last.
 evaluation fig6 fig4
+# Beyond the paper (issue "Does IAT calibrate when it trains on true IAEs?"), most decisive first:
+# IAT and AT+IAT on Eq. 2's IAEs (one seed), the calibration baselines (temperature scaling, label
+# smoothing), robustness under APGD, the seeds 1 and 2, then AT+IAT's weight sweep. Each
+# experiment rewrites its JSON after every model; finished models are restored from the
+# repository and committed records reused, so these stages need no committed-marker.
+stage iat-eq2-seed0 iat-eq2 --train-seeds 0
+stage baselines baselines
+stage robustness-apgd robustness-apgd
+stage iat-eq2-seeds iat-eq2 --train-seeds 0,1,2
+stage two-sided two-sided
 echo "train-cifar: all runs complete"

@@ -23,6 +23,7 @@
 //! journalled in `<out>/journal.jsonl` and not measured again by a run of the same settings;
 //! `--reuse <dir>` takes another results directory's records of the same models.
 
+mod calibration;
 mod gallery;
 mod plot;
 mod presets;
@@ -54,7 +55,7 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-const EXPERIMENTS: [&str; 11] = [
+const EXPERIMENTS: [&str; 15] = [
     "models",
     "fig4",
     "fig5",
@@ -66,6 +67,10 @@ const EXPERIMENTS: [&str; 11] = [
     "fig8",
     "iat-ablation",
     "finetune-vs-scratch",
+    "iat-eq2",
+    "baselines",
+    "robustness-apgd",
+    "two-sided",
 ];
 
 #[derive(Parser, Debug, Clone)]
@@ -73,8 +78,11 @@ const EXPERIMENTS: [&str; 11] = [
 struct Args {
     /// models (clean calibration of every trained model on `clean_images` test images) | fig4 |
     /// fig5 | fig6 | fig7 | table1 | table2 | table3 | fig8 | iat-ablation (IAT variants,
-    /// beyond the paper) | finetune-vs-scratch (PGD-AT both ways) | replot (redraw every SVG plot
-    /// in `--out` from its JSON; no data, no model) | all | train (the six models
+    /// beyond the paper) | finetune-vs-scratch (PGD-AT both ways) | iat-eq2 (IAT and AT+IAT
+    /// trained on Eq. 2's IAEs, per `--train-seeds`) | baselines (temperature scaling, label
+    /// smoothing) | robustness-apgd (PGD-10 beside APGD-CE/DLR's worst case) | two-sided
+    /// (worst-case calibration over PGD and IAA, AT+IAT's weight sweep) | replot (redraw every
+    /// SVG plot in `--out` from its JSON; no data, no model) | all | train (the six models
     /// only); several may be given separated by commas
     experiment: String,
     /// smoke (seconds) | cpu (small CNN) | cifar (ResNet-18/4, 40,000 images, LibTorch) | paper
@@ -104,6 +112,10 @@ struct Args {
     backend: Option<String>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Training seeds of `iat-eq2`, comma-separated; a seed other than `--seed` trains its own
+    /// models (folders `…-seed<s>`), fine-tuned from the same base
+    #[arg(long, value_delimiter = ',', default_value = "0")]
+    train_seeds: Vec<u64>,
     /// The IAA variants of every IAA figure and table, comma-separated: `alg1` (the paper's
     /// printed Algorithm 1, T = eval steps; records `iaa`) and `eq2` (the library's default,
     /// Eq. 2's best feasible iterate by APGD, T = 2 × eval steps; records `iaa-eq2`)
@@ -176,25 +188,46 @@ impl<B: AutodiffBackend> Ctx<B> {
         plain: bool,
         arch: Architecture,
     ) -> Result<AnyModel<B>> {
+        self.model_seeded(strategy, label, plain, arch, self.args.seed)
+    }
+
+    /// [`Ctx::model_with`] trained with another seed (data order, augmentation, attack noise;
+    /// fine-tuned models start from the same base, initialised models from `seed`); cached with
+    /// `-seed<seed>` after the name unless `seed` is `--seed`.
+    fn model_seeded(
+        &self,
+        strategy: Box<dyn TrainingStrategy<B, AnyModel<B>>>,
+        label: &str,
+        plain: bool,
+        arch: Architecture,
+        seed: u64,
+    ) -> Result<AnyModel<B>> {
         let p = &self.preset;
         let name = strategy.name();
-        match p.finetune {
+        let suffix = if seed == self.args.seed {
+            String::new()
+        } else {
+            format!("-seed{seed}")
+        };
+        let (recipe, dir) = match p.finetune {
             None => {
                 let epochs = if plain {
                     p.epochs
                 } else {
                     p.adversarial_epochs
                 };
-                let dir = format!("{}-{}-{}", p.name, name, arch.name());
-                let recipe = Recipe::from_scratch(p, arch, epochs, p.lr);
-                self.trained(strategy, label, arch, recipe, &dir)
+                let dir = format!("{}-{}-{}{suffix}", p.name, name, arch.name());
+                (Recipe::from_scratch(p, arch, epochs, p.lr), dir)
             }
             Some(ft) => {
                 let recipe = Recipe::fine_tune(self.base(arch)?, ft.epochs, ft.lr);
-                let dir = format!("{}-{}-ft-{}", p.name, name, arch.name());
-                self.trained(strategy, label, arch, recipe, &dir)
+                (
+                    recipe,
+                    format!("{}-{}-ft-{}{suffix}", p.name, name, arch.name()),
+                )
             }
-        }
+        };
+        self.trained(strategy, label, arch, recipe, &dir, seed)
     }
 
     /// The plain model trained from scratch for `preset.epochs` (Table 3, and the starting point
@@ -204,7 +237,7 @@ impl<B: AutodiffBackend> Ctx<B> {
         let dir = format!("{}-{}-{}", p.name, StrategyKind::Plain.name(), arch.name());
         let plain = StrategyKind::Plain.build::<B, AnyModel<B>>(p.train_attack_steps)?;
         let recipe = Recipe::from_scratch(p, arch, p.epochs, p.lr);
-        self.trained(plain, "PT", arch, recipe, &dir)
+        self.trained(plain, "PT", arch, recipe, &dir, self.args.seed)
     }
 
     fn model_config(&self, arch: Architecture) -> AnyModelConfig {
@@ -228,6 +261,7 @@ impl<B: AutodiffBackend> Ctx<B> {
         arch: Architecture,
         recipe: Recipe<B>,
         dir: &str,
+        seed: u64,
     ) -> Result<AnyModel<B>> {
         let p = &self.preset;
         let Recipe {
@@ -243,7 +277,7 @@ impl<B: AutodiffBackend> Ctx<B> {
             .with_batch_size(p.batch)
             .with_learning_rate(lr)
             .with_warmup_epochs(warmup_epochs)
-            .with_seed(self.args.seed)
+            .with_seed(seed)
             .with_eval_batch_size(p.eval_batch)
             .with_output_dir(Some(dir.to_string_lossy().into_owned()));
         let ckpt = dir.join("last.ckpt");
@@ -265,7 +299,7 @@ impl<B: AutodiffBackend> Ctx<B> {
         }
         let model = match init {
             Some(model) => model,
-            None => advcal::model::seeded_init::<B, _>(&self.device, self.args.seed, || {
+            None => advcal::model::seeded_init::<B, _>(&self.device, seed, || {
                 config.init::<B>(&self.device)
             }),
         };
@@ -359,17 +393,19 @@ impl<B: AutodiffBackend> Ctx<B> {
     }
 
     fn clean_record(&self, model: &AnyModel<B>, name: &str, data: &ImageDataset) -> Result<Record> {
-        let key = Key {
-            model: name,
-            source: None,
-            attack: "clean",
-            epsilon: 0.0,
-            lambda: None,
-            n: data.len(),
-        };
+        self.clean_record_of(model, Id::new(name), data)
+    }
+
+    /// The clean record of any classifier (a temperature-scaled model, a seed's model).
+    fn clean_record_of<M>(&self, model: &M, id: Id<'_>, data: &ImageDataset) -> Result<Record>
+    where
+        M: AutodiffModule<B>,
+        M::InnerModule: Classifier<B::InnerBackend>,
+    {
+        let key = id.key("clean", 0.0, None, data.len());
         self.measured(&key, || {
             let e = evaluate(&model.valid(), data, &self.eval_config(), &self.device)?;
-            Ok(Record::evaluated(name, &e, None))
+            Ok(id.stamp(Record::evaluated(id.name, &e, None)))
         })
     }
 
@@ -392,19 +428,46 @@ impl<B: AutodiffBackend> Ctx<B> {
         epsilon: f32,
         data: &ImageDataset,
     ) -> Result<Record> {
+        self.attack_record_of(model, Id::new(name), attack, epsilon, data)
+    }
+
+    /// The record of any classifier under `attack` at `epsilon`.
+    fn attack_record_of<M>(
+        &self,
+        model: &M,
+        id: Id<'_>,
+        attack: &AttackConfig,
+        epsilon: f32,
+        data: &ImageDataset,
+    ) -> Result<Record>
+    where
+        M: Classifier<B> + AutodiffModule<B>,
+    {
         let lambda = match attack {
             AttackConfig::Iaa(c) => Some(c.lambda),
             _ => None,
         };
-        let attack_name = record_attack::<B>(attack);
-        let key = Key {
-            model: name,
-            source: None,
-            attack: &attack_name,
-            epsilon,
-            lambda,
-            n: data.len(),
-        };
+        let name = record_attack::<B>(attack);
+        self.measured_attack(model, id, attack, &name, lambda, epsilon, data)
+    }
+
+    /// The record of any classifier under any attack, named `name` (λ: IAA's).
+    #[allow(clippy::too_many_arguments)]
+    fn measured_attack<M, A>(
+        &self,
+        model: &M,
+        id: Id<'_>,
+        attack: &A,
+        name: &str,
+        lambda: Option<f32>,
+        epsilon: f32,
+        data: &ImageDataset,
+    ) -> Result<Record>
+    where
+        M: Classifier<B> + AutodiffModule<B>,
+        A: Attack<B, M>,
+    {
+        let key = id.key(name, epsilon, lambda, data.len());
         self.measured(&key, || {
             let budget = attack.budget().at(epsilon);
             let e = evaluate_under(
@@ -415,10 +478,53 @@ impl<B: AutodiffBackend> Ctx<B> {
                 &self.eval_config(),
                 &self.device,
             )?;
-            let mut record = Record::evaluated(name, &e, lambda);
-            record.attack = attack_name.clone();
+            let mut record = id.stamp(Record::evaluated(id.name, &e, lambda));
+            record.attack = name.to_owned();
             Ok(record)
         })
+    }
+}
+
+/// Who a record is about: the model's label, and the training seed and temperature where an
+/// experiment has several seeds or temperature-scaled models.
+#[derive(Clone, Copy)]
+struct Id<'a> {
+    name: &'a str,
+    seed: Option<u64>,
+    temperature: Option<f64>,
+}
+
+impl<'a> Id<'a> {
+    fn new(name: &'a str) -> Self {
+        Self {
+            name,
+            seed: None,
+            temperature: None,
+        }
+    }
+
+    fn key<'k>(&self, attack: &'k str, epsilon: f32, lambda: Option<f32>, n: usize) -> Key<'k>
+    where
+        'a: 'k,
+    {
+        Key {
+            model: self.name,
+            seed: self.seed,
+            source: None,
+            attack,
+            epsilon,
+            lambda,
+            n,
+        }
+    }
+
+    /// `record` with this id's seed and temperature.
+    fn stamp(&self, record: Record) -> Record {
+        Record {
+            seed: self.seed,
+            temperature: self.temperature,
+            ..record
+        }
     }
 }
 
@@ -655,6 +761,7 @@ fn transfer_cells<B: AutodiffBackend>(
         .map(|(t, g)| {
             ctx.store.borrow_mut().get(&Key {
                 model: g.name(),
+                seed: None,
                 source: Some(t.name()),
                 attack: &attack,
                 epsilon: eps,
@@ -797,7 +904,14 @@ fn finetune_vs_scratch<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
     let dir = format!("{}-{}-scratch-{}", p.name, kind.name(), arch.name());
     let strategy = kind.build_with_iaa::<B, AnyModel<B>>(p.train_attack_steps, paper_iaa())?;
     let recipe = Recipe::from_scratch(p, arch, p.epochs, p.lr);
-    let scratch = ctx.trained(strategy, "PGD-AT (scratch)", arch, recipe, &dir)?;
+    let scratch = ctx.trained(
+        strategy,
+        "PGD-AT (scratch)",
+        arch,
+        recipe,
+        &dir,
+        ctx.args.seed,
+    )?;
     let finetune_label = match p.finetune {
         Some(ft) => format!("PGD-AT (fine-tuned from PT, {} epochs)", ft.epochs),
         None => "PGD-AT (preset trains from scratch)".to_owned(),
@@ -901,6 +1015,10 @@ fn run<B: AutodiffBackend>(args: Args, device: B::Device) -> Result<()> {
             "fig8" => fig8(&ctx)?,
             "iat-ablation" => iat_ablation(&ctx)?,
             "finetune-vs-scratch" => finetune_vs_scratch(&ctx)?,
+            "iat-eq2" => calibration::iat_eq2(&ctx)?,
+            "baselines" => calibration::baselines(&ctx)?,
+            "robustness-apgd" => calibration::robustness_apgd(&ctx)?,
+            "two-sided" => calibration::two_sided(&ctx)?,
             _ => unreachable!("checked above"),
         }
         eprintln!("{e}: done in {:.1} s", started.elapsed().as_secs_f64());

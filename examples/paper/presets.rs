@@ -98,7 +98,7 @@ pub fn by_name(name: &str) -> Result<Preset> {
             grid: vec![0.02, 0.06, 0.1],
             folder_per_class: Some(4),
             finetune: None,
-            clean_images: 32,
+            clean_images: 64,
             resamples: 100,
             vgg_warmup_epochs: 0,
             stem_stride_64: 2,

@@ -37,6 +37,22 @@ pub struct Record {
     /// 95 % percentile-bootstrap intervals over the images (seeded: `--seed`), for ACC, CONF,
     /// ECE, MCS (and GT-CONF, CONF | correct), with the level and number of resamples.
     pub ci95: Option<ConfidenceIntervals>,
+    /// Mean negative log-likelihood of the true class (records measured since the calibration
+    /// baselines; absent from older files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nll: Option<f64>,
+    /// Mean Brier score (as `nll`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brier: Option<f64>,
+    /// Training seed of the model, on the records of experiments that train several seeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// Temperature of a temperature-scaled model (fitted on held-out images).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    /// AT+IAT's PGD weight `w` in the two-sided sweep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<f32>,
 }
 
 impl Record {
@@ -58,6 +74,11 @@ impl Record {
             under: r.under,
             max_linf: 0.0,
             ci95: None,
+            nll: Some(r.nll),
+            brier: Some(r.brier),
+            seed: None,
+            temperature: None,
+            weight: None,
         }
     }
 
@@ -100,9 +121,11 @@ impl Record {
         }
     }
 
-    /// Whether this record measures `key` (same model, source, attack, ε, λ and n).
+    /// Whether this record measures `key` (same model, training seed, source, attack, ε, λ
+    /// and n).
     fn measures(&self, key: &Key<'_>) -> bool {
         self.model == key.model
+            && self.seed == key.seed
             && self.source.as_deref() == key.source
             && self.attack == key.attack
             && self.epsilon == key.epsilon
@@ -211,6 +234,8 @@ pub fn finish(stem: PathBuf, records: &[Record]) -> Result<()> {
 /// What a record measures: the identity under which [`RecordStore`] finds it again.
 pub struct Key<'a> {
     pub model: &'a str,
+    /// Training seed, for experiments that train several (`None` elsewhere).
+    pub seed: Option<u64>,
     pub source: Option<&'a str>,
     pub attack: &'a str,
     pub epsilon: f32,

@@ -36,6 +36,7 @@ mod select;
 mod sign_gradient;
 mod square;
 mod uca;
+mod worst_case;
 
 pub use any::AttackConfig;
 pub use apgd::{Apgd, ApgdConfig, ApgdLoss, Dlr, dlr_loss};
@@ -58,6 +59,7 @@ pub use sign_gradient::{
 };
 pub use square::{Square, SquareConfig};
 pub use uca::{Uca, UcaConfig};
+pub use worst_case::{WorstCase, WorstCaseCriterion};
 
 use crate::error::{Error, Result, check_epsilon};
 use crate::model::Classifier;

@@ -15,6 +15,7 @@ mod mobilenet;
 mod registry;
 mod resnet;
 mod small_cnn;
+mod temperature;
 mod vgg;
 
 pub use layers::{
@@ -25,6 +26,7 @@ pub use mobilenet::{InvertedResidual, MobileNetV2, MobileNetV2Config};
 pub use registry::{AnyModel, AnyModelConfig, Architecture};
 pub use resnet::{BasicBlock, ResNet18, ResNet18Config};
 pub use small_cnn::{SmallCnn, SmallCnnConfig};
+pub use temperature::TemperatureScaled;
 pub use vgg::{Vgg19, Vgg19Config};
 
 use burn::prelude::*;

@@ -3,7 +3,9 @@
 //! Network by Inverse Adversarial Attack", <https://arxiv.org/abs/2504.06358>).
 
 use super::{BatchContext, StrategyStep, TrainingStrategy, accuracy_tensor};
-use crate::attack::{Attack, Iaa, IaaConfig, Pgd, PgdConfig, StepSize, cross_entropy};
+use crate::attack::{
+    Attack, Iaa, IaaConfig, IaaSelection, Pgd, PgdConfig, StepSize, cross_entropy,
+};
 use crate::error::Result;
 use crate::model::{Classifier, Mode};
 use crate::rng::derive_seed;
@@ -53,6 +55,10 @@ pub struct AtIatConfig {
 /// `iae_correct`, the fraction of IAA examples the model classified correctly in inference mode
 /// when they were generated (Eq. 2's IAA keeps every correct image correct; Algorithm 1's last
 /// iterate need not).
+///
+/// Its name is `at-iat`, followed by `-alg1` for Algorithm 1's inner IAA ([`IaaConfig::alg1`]),
+/// `-w<w>` for a PGD weight other than ½ and `-split` for [`AtIatMix::Split`]
+/// (`at-iat-alg1-w0.25-split`).
 #[derive(Debug, Clone)]
 pub struct AtIat {
     pgd: Pgd,
@@ -81,7 +87,17 @@ impl Default for AtIat {
 
 impl<B: AutodiffBackend, M: Classifier<B> + AutodiffModule<B>> TrainingStrategy<B, M> for AtIat {
     fn name(&self) -> String {
-        "at-iat".into()
+        let mut name = String::from("at-iat");
+        if self.iaa.config.selection == IaaSelection::LastIterate {
+            name.push_str("-alg1");
+        }
+        if self.pgd_weight != 0.5 {
+            name.push_str(&format!("-w{}", self.pgd_weight));
+        }
+        if self.mix == AtIatMix::Split {
+            name.push_str("-split");
+        }
+        name
     }
     fn step(
         &mut self,

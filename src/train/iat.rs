@@ -4,8 +4,8 @@
 
 use super::{BatchContext, StrategyStep, TrainingStrategy, accuracy_tensor, ce_step};
 use crate::attack::{
-    Attack, Iaa, IaaConfig, IaaObjective, StepSize, attack_copy, cross_entropy, project_linf,
-    sign_gradient_step,
+    Attack, Iaa, IaaConfig, IaaObjective, IaaSelection, StepSize, attack_copy, cross_entropy,
+    project_linf, sign_gradient_step,
 };
 use crate::error::{Error, Result};
 use crate::model::{Classifier, Mode};
@@ -149,7 +149,8 @@ fn check_options(w: f32, correct_only: bool, drop_misclassified: bool) -> Result
 /// **Ablations** (beyond the paper, off by default): [`IatConfig::correct_only`],
 /// [`IatConfig::drop_misclassified`] and [`IatConfig::clean_weight`]; they add
 /// `-correct-only`, `-drop-misclassified` and `-clean<w>` to the strategy's name (an inner IAA
-/// in [`Mode::Train`] adds `-train-bn`). What they do to a CIFAR-10
+/// in [`Mode::Train`] adds `-train-bn`, Algorithm 1's last iterate ([`IaaConfig::alg1`]) adds
+/// `-alg1` right after `iat`, persistent noise `-persistent`). What they do to a CIFAR-10
 /// ResNet-18 (clean, PGD and IAA calibration with 95 % intervals, and why none of them is the
 /// default) is measured in the repository's `docs/results.md`, section *IAT ablation*.
 ///
@@ -377,6 +378,9 @@ impl Default for Iat {
 impl<B: AutodiffBackend, M: Classifier<B> + AutodiffModule<B>> TrainingStrategy<B, M> for Iat {
     fn name(&self) -> String {
         let mut name = String::from("iat");
+        if self.attack.config.selection == IaaSelection::LastIterate {
+            name.push_str("-alg1");
+        }
         if self.persistent.is_some() {
             name.push_str("-persistent");
         }

@@ -183,6 +183,24 @@ impl StrategyKind {
         self.visit_with_iaa(steps, IaaConfig::new(), visitor)
     }
 
+    /// The inner PGD of the adversarial strategies built here (PGD-AT, ACE-AT, AT+IAT):
+    /// ε = 8/255, `steps` steps of α = 2.5·ε/`steps` (Madry et al.'s ratio), random start.
+    ///
+    /// ```
+    /// use advcal::attack::StepSize;
+    /// use advcal::train::StrategyKind;
+    /// let pgd = StrategyKind::inner_pgd(3);
+    /// assert_eq!((pgd.epsilon, pgd.steps), (8.0 / 255.0, 3));
+    /// assert_eq!(pgd.step_size, StepSize::Absolute(2.5 * 8.0 / 255.0 / 3.0));
+    /// ```
+    pub fn inner_pgd(steps: usize) -> PgdConfig {
+        let eps = 8.0 / 255.0;
+        PgdConfig::new()
+            .with_epsilon(eps)
+            .with_steps(steps)
+            .with_step_size(StepSize::Absolute(2.5 * eps / steps.max(1) as f32))
+    }
+
     /// [`visit`](Self::visit) with the inner IAA of IAT and AT+IAT from `iaa` (see
     /// [`build_with_iaa`](Self::build_with_iaa)).
     ///
@@ -202,12 +220,8 @@ impl StrategyKind {
         if steps == 0 {
             return Err(Error::InvalidSteps(0));
         }
-        let eps = 8.0 / 255.0;
-        let pgd = PgdConfig::new()
-            .with_epsilon(eps)
-            .with_steps(steps)
-            .with_step_size(StepSize::Absolute(2.5 * eps / steps as f32));
-        let iaa = iaa.with_epsilon(eps).with_steps(steps);
+        let pgd = Self::inner_pgd(steps);
+        let iaa = iaa.with_epsilon(pgd.epsilon).with_steps(steps);
         Ok(match self {
             Self::Plain => visitor.visit(Plain),
             Self::PgdAt => visitor.visit(PgdAt::new(PgdAtConfig::new().with_attack(pgd))),

@@ -238,6 +238,16 @@ fn all_attacks(eps: f32, seed: u64) -> Vec<Box<dyn Attack<AD, advcal::model::Sma
                 .with_seed(seed),
         )),
         Box::new(Uca::new(UcaConfig::new().with_epsilon(eps).with_steps(3))),
+        Box::new(
+            WorstCase::new(
+                vec![
+                    AttackConfig::Pgd(PgdConfig::new().with_epsilon(eps).with_steps(2)),
+                    AttackConfig::Iaa(IaaConfig::new().with_epsilon(eps).with_steps(2)),
+                ],
+                WorstCaseCriterion::CalibrationError,
+            )
+            .unwrap(),
+        ),
         Box::new(Pgd::new(
             PgdConfig::new()
                 .with_epsilon(eps)
@@ -646,5 +656,81 @@ fn adversarial_under_matches_perturb_under() {
     assert!(matches!(
         Attack::<AD, _>::adversarial_under(&bad, &model, x.clone(), y.clone(), budget),
         Err(Error::InvalidLambda(_))
+    ));
+}
+
+/// The per-image worst case keeps, for every image, the output of the attack that is worst under
+/// its criterion, each attack run as on its own (seed `derive_seed(seed, a)`).
+#[test]
+fn worst_case_keeps_each_images_worst_output() {
+    use advcal::rng::derive_seed;
+    let model = tiny_cnn(4, 3);
+    let x = images::<NB>([8, 3, 8, 8], 9, &dev());
+    // Labels = the model's predictions, so that every image starts correct.
+    let y = model.valid().logits(x.clone()).argmax(1).reshape([8]);
+    let eps = 0.3;
+    let pgd = AttackConfig::Pgd(PgdConfig::new().with_epsilon(eps).with_steps(5));
+    let iaa = AttackConfig::Iaa(IaaConfig::new().with_epsilon(eps).with_steps(3));
+    let budget = Budget::new(eps).with_seed(5);
+    let alone = |a: &AttackConfig, i: u64| {
+        let out = a
+            .perturb_under(
+                &model,
+                x.clone(),
+                y.clone(),
+                budget.with_seed(derive_seed(5, i)),
+            )
+            .unwrap();
+        let p = to_vec(softmax(out.logits.clone(), 1));
+        let pred = to_vec(out.logits.argmax(1).float().reshape([8]));
+        (p, pred)
+    };
+    let (p_pgd, pred_pgd) = alone(&pgd, 0);
+    let (p_iaa, pred_iaa) = alone(&iaa, 1);
+    let ys = to_vec(y.clone().float());
+    let calib_error = |p: &[f32], pred: &[f32], i: usize| {
+        let conf = p[i * 10..(i + 1) * 10].iter().cloned().fold(0.0, f32::max);
+        (conf - f32::from(u8::from(pred[i] == ys[i]))).abs()
+    };
+
+    for criterion in [
+        WorstCaseCriterion::Misclassification,
+        WorstCaseCriterion::CalibrationError,
+    ] {
+        let worst = WorstCase::new(vec![pgd.clone(), iaa.clone()], criterion).unwrap();
+        assert_eq!(Attack::<AD, SmallCnn<AD>>::name(&worst), "pgd+iaa");
+        let out = worst
+            .perturb_under(&model, x.clone(), y.clone(), budget)
+            .unwrap();
+        assert!(out.perturbation.clone().abs().max().into_scalar() <= eps + 1e-6);
+        let adv = to_vec(out.adversarial.clone());
+        assert!(adv.iter().all(|v| (0.0..=1.0).contains(v)));
+        let p = to_vec(softmax(out.logits.clone(), 1));
+        let pred = to_vec(out.logits.argmax(1).float().reshape([8]));
+        for i in 0..8 {
+            match criterion {
+                WorstCaseCriterion::Misclassification => {
+                    let wrong = |pred: &[f32]| pred[i] != ys[i];
+                    assert_eq!(
+                        wrong(&pred),
+                        wrong(&pred_pgd) || wrong(&pred_iaa),
+                        "image {i}"
+                    );
+                }
+                WorstCaseCriterion::CalibrationError => {
+                    let expected =
+                        calib_error(&p_pgd, &pred_pgd, i).max(calib_error(&p_iaa, &pred_iaa, i));
+                    assert_abs_diff_eq!(calib_error(&p, &pred, i), expected, epsilon = 1e-5);
+                }
+            }
+        }
+    }
+    // PGD misclassifies some images here and IAA keeps them correct: the worst case is not
+    // simply one of the two (the test would not tell the criteria apart otherwise).
+    assert!(pred_pgd.iter().zip(&ys).any(|(p, y)| p != y));
+    assert!(pred_iaa.iter().zip(&ys).all(|(p, y)| p == y));
+    assert!(matches!(
+        WorstCase::<AttackConfig>::new(vec![], WorstCaseCriterion::Misclassification),
+        Err(Error::InvalidParameter { .. })
     ));
 }

@@ -154,3 +154,71 @@ fn architecture_names_round_trip() {
     }
     assert!(Architecture::parse("lenet").is_err());
 }
+
+/// Temperature scaling as a classifier: logits divided by T, predictions kept, folding kept,
+/// attacks work on it without changing it, and `fit` finds the NLL minimum on held-out images.
+#[test]
+fn temperature_scaled_models_scale_logits_and_fit_the_nll_minimum() {
+    use advcal::attack::{Attack, Iaa, IaaConfig};
+    use advcal::data::Split;
+    use advcal::metrics::nll_at_temperature;
+    let model = tiny_cnn(4, 11);
+    let x = Tensor::<AD, 4>::from_inner(images::<NB>([6, 3, 8, 8], 5, &dev()));
+    let z = to_vec(model.valid().logits(x.clone().inner()));
+    let scaled = TemperatureScaled::new(model.clone(), 0.5).unwrap();
+    assert_eq!(scaled.temperature(), 0.5);
+    let zs = to_vec(scaled.valid().logits(x.clone().inner()));
+    let doubled: Vec<f32> = z.iter().map(|v| 2.0 * v).collect();
+    assert!(max_abs_diff(&zs, &doubled) < 1e-5);
+    let folded = scaled.valid().fold_batch_norm().unwrap();
+    assert!(max_abs_diff(&to_vec(folded.logits(x.clone().inner())), &doubled) < 1e-4);
+    for t in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        assert!(matches!(
+            TemperatureScaled::new(model.clone(), t),
+            Err(advcal::Error::InvalidParameter { .. })
+        ));
+    }
+
+    // An IAA against the scaled model stays in the ball and leaves both models unchanged.
+    let before = snapshot::<AD, _>(&scaled);
+    let y = labels::<NB>(&[0, 1, 2, 3, 4, 5], &dev());
+    let iaa = Iaa::new(IaaConfig::new().with_epsilon(0.05).with_steps(3));
+    let out = Attack::<AD, _>::perturb(&iaa, &scaled, x.inner(), y).unwrap();
+    assert!(out.perturbation.abs().max().into_scalar() <= 0.05 + 1e-6);
+    assert_eq!(snapshot::<AD, _>(&scaled), before);
+
+    // A model on held-out images it gets half right (labels: its own predictions on even
+    // images, the next class on odd ones): the fitted T is the NLL minimum (checked by direct
+    // evaluation around it), inside the search interval.
+    let sharp = TemperatureScaled::new(model, 0.05).unwrap();
+    let images = sample(Split::Test).take(64);
+    let logits = to_vec(
+        sharp
+            .valid()
+            .logits(images.to_batch().images_tensor::<NB>(&dev())),
+    );
+    let ys: Vec<usize> = logits
+        .chunks(10)
+        .enumerate()
+        .map(|(i, row)| {
+            let argmax = (0..10).fold(0, |m, k| if row[k] > row[m] { k } else { m });
+            (argmax + i % 2) % 10
+        })
+        .collect();
+    let held_out =
+        advcal::data::ImageDataset::new(images.pixels().to_vec(), ys.clone(), [3, 32, 32], 10)
+            .unwrap();
+    let fitted = TemperatureScaled::fit(sharp.clone(), &held_out, 16, &dev()).unwrap();
+    let t = fitted.temperature();
+    assert!(
+        0.06 < t && t < 19.0,
+        "T = {t} on the search interval's edge"
+    );
+    let nll = |t: f64| nll_at_temperature(&logits, 10, &ys, t).unwrap();
+    assert!(nll(t) < nll(1.0) - 1e-3, "T = {t} is no better than 1");
+    assert!(nll(t) <= nll(t * 1.05) + 1e-9 && nll(t) <= nll(t / 1.05) + 1e-9);
+    assert!(matches!(
+        TemperatureScaled::fit(sharp, &held_out, 0, &dev()),
+        Err(advcal::Error::InvalidParameter { .. })
+    ));
+}

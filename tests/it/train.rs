@@ -108,7 +108,9 @@ fn every_strategy_lowers_its_training_loss() {
         let (before, after, stats) = overfit::<FAD, _>(s, &d);
         assert!(after < before, "{}: loss {before} -> {after}", s.name());
         match s.name().as_str() {
-            "at-iat" => assert_eq!(stats, vec!["acc_pgd", "acc_iaa", "iae_correct"]),
+            "at-iat" | "at-iat-split" => {
+                assert_eq!(stats, vec!["acc_pgd", "acc_iaa", "iae_correct"])
+            }
             "iat" => assert_eq!(stats, vec!["iae_correct"]),
             "ccat" => assert_eq!(stats, vec!["acc_clean", "acc_adv"]),
             "ace-at" => assert_eq!(stats, vec!["acc_adv"]),
@@ -930,6 +932,20 @@ fn iat_ablations_match_their_definitions() {
         "iat-clean0.5"
     );
     assert_eq!(name(drop()), "iat-drop-misclassified");
+    let alg1 = IatConfig::new().with_attack(IaaConfig::alg1());
+    assert_eq!(name(alg1.clone()), "iat-alg1");
+    assert_eq!(name(alg1.with_correct_only(true)), "iat-alg1-correct-only");
+    let at_iat = |c: AtIatConfig| TrainingStrategy::<AD, SmallCnn<AD>>::name(&AtIat::new(c));
+    assert_eq!(at_iat(AtIatConfig::new()), "at-iat");
+    assert_eq!(
+        at_iat(
+            AtIatConfig::new()
+                .with_iaa(IaaConfig::alg1())
+                .with_pgd_weight(0.25)
+                .with_mix(AtIatMix::Split)
+        ),
+        "at-iat-alg1-w0.25-split"
+    );
     let Err(err) =
         Iat::new(drop().with_correct_only(true)).step(&fresh(), x.clone(), y.clone(), ctx(seed))
     else {
