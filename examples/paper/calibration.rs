@@ -212,7 +212,7 @@ fn worst_record<B: AutodiffBackend>(
     worst: &WorstCase<AttackConfig>,
     eps: f32,
 ) -> Result<records::Record> {
-    let name = Attack::<B, AnyModel<B>>::name(worst);
+    let name = super::record_name(&Attack::<B, AnyModel<B>>::name(worst));
     ctx.measured_attack(model, id, worst, &name, None, eps, &ctx.test)
 }
 
@@ -243,7 +243,7 @@ pub fn robustness_apgd<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
         }
         records::finish(ctx.out("robustness-apgd"), &all)?;
     }
-    Ok(())
+    ctx.plot("robustness-apgd", &all)
 }
 
 /// Two-sided calibration (beyond the paper): every model's clean ECE beside the ECE of the
@@ -307,5 +307,5 @@ pub fn two_sided<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
         }));
         records::finish(ctx.out("two-sided"), &all)?;
     }
-    Ok(())
+    ctx.plot("two-sided", &all)
 }

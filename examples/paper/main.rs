@@ -536,14 +536,23 @@ fn journal_context(args: &Args, preset: &Preset, data: &str) -> String {
     )
 }
 
-/// The name of `attack`'s records. The reproduction's `iaa` records are Algorithm 1's (see
-/// `paper_iaa`), the library's default IAA (Eq. 2, named `iaa` by the library) is `iaa-eq2`.
+/// The name of `attack`'s records (see [`record_name`]).
 fn record_attack<B: AutodiffBackend>(attack: &AttackConfig) -> String {
-    match Attack::<B, AnyModel<B>>::name(attack).as_str() {
-        "iaa-alg1" => "iaa".into(),
-        "iaa" => "iaa-eq2".into(),
-        other => other.into(),
-    }
+    record_name(&Attack::<B, AnyModel<B>>::name(attack))
+}
+
+/// The records' name of an attack the library names `name`. The reproduction's `iaa` records are
+/// Algorithm 1's (see `paper_iaa`), the library's default IAA (Eq. 2, named `iaa` by the
+/// library) is `iaa-eq2`; a worst case over attacks (`pgd+iaa`) maps each part.
+fn record_name(name: &str) -> String {
+    name.split('+')
+        .map(|part| match part {
+            "iaa-alg1" => "iaa",
+            "iaa" => "iaa-eq2",
+            other => other,
+        })
+        .collect::<Vec<_>>()
+        .join("+")
 }
 
 /// The IAA of this reproduction in training (IAT, AT+IAT and the ablations), and the first of

@@ -212,6 +212,11 @@ fn dodge(i: usize, n: usize) -> f64 {
 }
 
 fn draw_panels(path: &Path, title: &str, panels: &[Panel]) -> Result<()> {
+    draw_panels_over(path, title, "ε", panels)
+}
+
+/// [`draw_panels`] with another quantity than ε on the x axis.
+fn draw_panels_over(path: &Path, title: &str, x_desc: &str, panels: &[Panel]) -> Result<()> {
     let width = 480 * panels.len() as u32;
     let mut svg = String::new();
     {
@@ -244,7 +249,7 @@ fn draw_panels(path: &Path, title: &str, panels: &[Panel]) -> Result<()> {
                 .map_err(plot_err)?;
             chart
                 .configure_mesh()
-                .x_desc("ε")
+                .x_desc(x_desc)
                 .y_desc(label_of(panel.metric))
                 .x_label_formatter(&|x| format!("{x:.2}"))
                 .y_label_formatter(&|y| tick(*y, decimals))
@@ -535,8 +540,14 @@ pub fn heatmap(path: &Path, records: &[Record], names: &[&str], suffix: &str) ->
 /// Draws the plot of `experiment` from its records into `dir` (`<experiment>.svg`, IAA by
 /// Algorithm 1, the records `iaa`) and, when the records hold Eq. 2's IAA (`iaa-eq2`), its
 /// twin `<experiment>-eq2.svg`; `Ok(false)` for experiments without a plot of records (Fig. 8's
-/// gallery is drawn from images, the experiments beyond the paper are tables).
+/// gallery is drawn from images; the IAT ablation, the fine-tuning comparison, `iat-eq2` and
+/// `baselines` are tables). `robustness-apgd` and `two-sided` get one plot each.
 pub fn draw(dir: &Path, experiment: &str, records: &[Record]) -> Result<bool> {
+    // Plots of their own: one each, whatever IAA their records hold.
+    if matches!(experiment, "robustness-apgd" | "two-sided") {
+        let path = dir.join(format!("{experiment}.svg"));
+        return draw_one(&path, experiment, records, "");
+    }
     let alg1: Vec<Record> = records
         .iter()
         .filter(|r| r.attack != "iaa-eq2")
@@ -592,6 +603,14 @@ fn draw_one(path: &Path, experiment: &str, records: &[Record], suffix: &str) -> 
             &["accuracy", "confidence", "mcs"],
             |r: &Record| r.model.clone(),
         )?,
+        "robustness-apgd" => by_key(
+            path,
+            "Robust accuracy under PGD-10 and the APGD-CE/APGD-DLR worst case",
+            records,
+            &["accuracy"],
+            |r: &Record| format!("{} ({})", r.model, r.attack),
+        )?,
+        "two-sided" => two_sided(path, records)?,
         "table1" => bars(path, &format!("Table 1{suffix}"), records)?,
         "table2" => bars(
             path,
@@ -612,6 +631,67 @@ fn draw_one(path: &Path, experiment: &str, records: &[Record], suffix: &str) -> 
         _ => return Ok(false),
     }
     Ok(true)
+}
+
+/// The two-sided sweep: AT+IAT's PGD weight w against clean and worst-case ECE (PGD or IAA per
+/// image), and the two sides of the bound |MCS_PGD| + |MCS_IAA| ≥ ACC_IAA − ACC_PGD.
+fn two_sided(path: &Path, records: &[Record]) -> Result<()> {
+    let mut weights: Vec<f32> = records.iter().filter_map(|r| r.weight).collect();
+    weights.sort_by(f32::total_cmp);
+    weights.dedup();
+    let at = |w: f32, attack: &str| {
+        records
+            .iter()
+            .find(|r| r.weight == Some(w) && r.attack == attack)
+    };
+    let exact = |x: f64, y: f64| Point { x, y, lo: y, hi: y };
+    let mut ece: Series = vec![
+        ("clean ECE".into(), Vec::new()),
+        ("worst-case ECE (PGD or IAA per image)".into(), Vec::new()),
+    ];
+    let mut bound: Series = vec![
+        ("|MCS_PGD| + |MCS_IAA|".into(), Vec::new()),
+        ("ACC_IAA − ACC_PGD".into(), Vec::new()),
+    ];
+    for &w in &weights {
+        let (Some(clean), Some(pgd), Some(iaa), Some(worst)) = (
+            at(w, "clean"),
+            at(w, "pgd"),
+            at(w, "iaa-eq2"),
+            at(w, "pgd+iaa-eq2"),
+        ) else {
+            continue;
+        };
+        let x = w as f64;
+        ece[0].1.push(point(x, clean, "ece"));
+        ece[1].1.push(point(x, worst, "ece"));
+        bound[0].1.push(exact(x, pgd.mcs.abs() + iaa.mcs.abs()));
+        bound[1].1.push(exact(x, iaa.accuracy - pgd.accuracy));
+    }
+    if ece[0].1.is_empty() {
+        return Ok(());
+    }
+    let panels = [
+        Panel {
+            metric: "ece",
+            series: ece,
+            references: vec![
+                ("clean ECE 0.03".into(), 0.03),
+                ("worst ECE 0.15".into(), 0.15),
+            ],
+        },
+        Panel {
+            metric: "mcs",
+            series: bound,
+            references: Vec::new(),
+        },
+    ];
+    draw_panels_over(
+        path,
+        "Two-sided calibration of AT+IAT (Eq. 2) against its PGD weight w",
+        "w (PGD weight)",
+        &panels,
+    )
 }
 
 /// `paper replot`: redraws every plot in `dir` from the `<experiment>.json` records found there.
