@@ -12,22 +12,26 @@
 pub mod fused;
 mod layers;
 mod mobilenet;
+mod preact_resnet;
 mod registry;
 mod resnet;
 mod small_cnn;
 mod temperature;
 mod vgg;
+mod wide_resnet;
 
 pub use layers::{
     CIFAR10_MEAN, CIFAR10_STD, Normalization, NormalizationConfig, TINY_IMAGENET_MEAN,
     TINY_IMAGENET_STD, batch_norm, conv2d, fold_conv_bn, relu,
 };
 pub use mobilenet::{InvertedResidual, MobileNetV2, MobileNetV2Config};
+pub use preact_resnet::{PreActBlock, PreActResNet18, PreActResNet18Config};
 pub use registry::{AnyModel, AnyModelConfig, Architecture};
 pub use resnet::{BasicBlock, ResNet18, ResNet18Config};
 pub use small_cnn::{SmallCnn, SmallCnnConfig};
 pub use temperature::TemperatureScaled;
 pub use vgg::{Vgg19, Vgg19Config};
+pub use wide_resnet::{Activation, WideBlock, WideResNet, WideResNetConfig};
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};

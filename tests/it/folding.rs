@@ -398,3 +398,69 @@ fn fold_conv_bn_by_hand() {
     assert_eq!(folded.groups, 3);
     assert_close("depthwise", &reference, &to_vec(folded.forward(x)), 1e-5);
 }
+
+/// Folds a pre-activation network (only the BatchNorms that follow a convolution fold; the ones
+/// on the residual sum stay, in inference behaviour) and checks logits and input gradients.
+fn preact_folding_matches<M>(name: &str, inner: M::InnerModule)
+where
+    M: Classifier<AD> + AutodiffModule<AD>,
+    M::InnerModule: Classifier<NB> + Module<NB>,
+{
+    let model = M::from_inner(inner.map(&mut Perturb(0)));
+    let x = images::<NB>([4, 3, 32, 32], 9, &dev());
+    let logits = |m: &M| {
+        to_vec(
+            m.forward_mode(Tensor::from_inner(x.clone()), Mode::Eval)
+                .inner(),
+        )
+    };
+    let before = logits(&model);
+    for s in 0..3 {
+        let x = images::<NB>([8, 3, 32, 32], 100 + s, &dev());
+        let _ = model.forward_mode(Tensor::from_inner(x), Mode::Train);
+    }
+    let frozen = frozen_copy::<AD, _>(&model, Mode::Eval);
+    let folded = frozen.fold_batch_norm().expect("folds");
+    assert!(folded.num_params() < frozen.num_params(), "{name}");
+    let reference = logits(&frozen);
+    // The training passes moved the running statistics, and they matter.
+    assert!(max_abs_diff(&reference, &before) > 1e-4, "{name}");
+    assert_close(
+        &format!("{name} logits"),
+        &reference,
+        &logits(&folded),
+        1e-4,
+    );
+    let y = labels::<AD>(&[1, 3, 5, 7], &dev());
+    let gradient = |m: &M| {
+        let (g, _) =
+            input_gradient::<AD, _, _>(m, x.clone(), y.clone(), &CrossEntropy, Mode::Eval).unwrap();
+        to_vec(g)
+    };
+    assert_close(
+        &format!("{name} gradient"),
+        &gradient(&frozen),
+        &gradient(&folded),
+        1e-3,
+    );
+}
+
+#[test]
+fn wide_resnet_and_preact_resnet_fold_their_batch_norms() {
+    let wrn = WideResNetConfig::new()
+        .with_depth(10)
+        .with_widen_factor(2)
+        .with_activation(Activation::Silu)
+        .init::<NB>(&dev())
+        .unwrap();
+    preact_folding_matches::<WideResNet<AD>>("WRN-10-2 (SiLU)", wrn);
+    for (final_bn, from_input) in [(false, false), (true, true)] {
+        let preact = PreActResNet18Config::new()
+            .with_width(8)
+            .with_final_bn(final_bn)
+            .with_shortcut_from_input(from_input)
+            .init::<NB>(&dev())
+            .unwrap();
+        preact_folding_matches::<PreActResNet18<AD>>("PreAct ResNet-18/8", preact);
+    }
+}

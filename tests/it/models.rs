@@ -222,3 +222,56 @@ fn temperature_scaled_models_scale_logits_and_fit_the_nll_minimum() {
         Err(advcal::Error::InvalidParameter { .. })
     ));
 }
+
+/// Parameter counts of the published architectures, against PyTorch's (`sum(p.numel())` of the
+/// TRADES `WideResNet` and Wong et al.'s `PreActResNet18`); Burn's count adds BatchNorm's running
+/// mean and variance (2 per channel).
+#[test]
+fn wide_resnet_and_preact_resnet_match_pytorch_parameter_counts() {
+    let wrn = |depth, k| {
+        WideResNetConfig::new()
+            .with_depth(depth)
+            .with_widen_factor(k)
+            .init::<NB>(&dev())
+            .unwrap()
+            .num_params()
+    };
+    assert_eq!(wrn(10, 1), 77_850 + 480);
+    assert_eq!(wrn(28, 10), 36_479_194 + 17_952);
+    let preact = |final_bn| {
+        PreActResNet18Config::new()
+            .with_final_bn(final_bn)
+            .init::<NB>(&dev())
+            .unwrap()
+            .num_params()
+    };
+    assert_eq!(preact(false), 11_171_146 + 6_784);
+    assert_eq!(preact(true), 11_172_170 + 7_808);
+    for depth in [0, 9, 27] {
+        assert!(matches!(
+            WideResNetConfig::new().with_depth(depth).init::<NB>(&dev()),
+            Err(advcal::Error::InvalidParameter { .. })
+        ));
+    }
+    assert!(
+        WideResNetConfig::new()
+            .with_widen_factor(0)
+            .init::<NB>(&dev())
+            .is_err()
+    );
+    forward_backward(
+        WideResNetConfig::new()
+            .with_depth(10)
+            .with_widen_factor(1)
+            .init::<AD>(&dev())
+            .unwrap(),
+        32,
+    );
+    forward_backward(
+        PreActResNet18Config::new()
+            .with_width(4)
+            .init::<AD>(&dev())
+            .unwrap(),
+        32,
+    );
+}
