@@ -159,7 +159,7 @@ impl WideResNetConfig {
     /// [`Error::InvalidParameter`] naming `depth` unless `depth = 6n + 4` with `n ≥ 1`, or
     /// `widen_factor` when it is 0; the normalisation's errors.
     pub fn init<B: Backend>(&self, device: &B::Device) -> Result<WideResNet<B>> {
-        if self.depth < 10 || (self.depth - 4) % 6 != 0 {
+        if self.depth < 10 || !(self.depth - 4).is_multiple_of(6) {
             return Err(Error::param(
                 "depth",
                 format!(
