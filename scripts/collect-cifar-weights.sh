@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 models="${ADVCAL_RUNS:-$HOME/.cache/advcal/runs/cifar}/models"
 out=results/cifar/weights
 mkdir -p "$out"
+# Algorithm 1 run folders from before their `-alg1` names: renamed first (once).
+ADVCAL_RUNS="${ADVCAL_RUNS:-$HOME/.cache/advcal/runs/cifar}" bash scripts/migrate-alg1-runs.sh
 put() { cp "$1" "$2.tmp" && mv "$2.tmp" "$2"; }
 copy() { # <model dir> <name>
   local dir="$models/$1"

@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 runs="${ADVCAL_RUNS:-$HOME/.cache/advcal/runs/cifar}"
 weights=results/cifar/weights
 mkdir -p "$runs/models" "$runs/stages"
+# Algorithm 1 run folders from before their `-alg1` names: renamed first (once).
+ADVCAL_RUNS="$runs" bash scripts/migrate-alg1-runs.sh
 seed() { # <model dir> <name>
   local dir="$runs/models/$1" src="$weights/$2"
   [[ -f "$src.ckpt" ]] || return 0

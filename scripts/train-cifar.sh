@@ -16,20 +16,6 @@ data="${ADVCAL_CIFAR10_DIR:-$(pwd)/../shared/data/cifar-10-batches-bin}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/advcal/target}"
 eval "$(bash scripts/setup-libtorch.sh --print-env)"
 mkdir -p "$runs"
-# Run folders of the Algorithm 1 IAT models trained before their folders carried `-alg1` (the
-# strategy's name since Eq. 2's IAA became the default): renamed, so that the Eq. 2 models, which
-# now own the plain names, are never confused with them. Their histories lack `iae_correct`.
-for old in cifar-iat-ft-resnet18 cifar-at-iat-ft-resnet18 cifar-iat-correct-only-ft-resnet18 \
-    cifar-iat-drop-misclassified-ft-resnet18 cifar-iat-clean0.5-ft-resnet18 \
-    cifar-iat-train-bn-ft-resnet18 folder/cifar-iat-ft-resnet18 folder/cifar-at-iat-ft-resnet18; do
-    from="$runs/models/$old"
-    to="$runs/models/$(dirname "$old")/$(basename "$old" | sed -E 's/^cifar-(at-)?iat-/cifar-\1iat-alg1-/')"
-    to="${to/\/.\//\/}"
-    if [ -f "$from/history.json" ] && ! grep -q iae_correct "$from/history.json" && [ ! -e "$to" ]; then
-        mv "$from" "$to"
-        echo "train-cifar: renamed $from -> $to"
-    fi
-done
 # A fresh machine (no run cache): start from the finished models committed in the repository.
 ADVCAL_RUNS="$runs" bash scripts/restore-cifar-runs.sh
 

@@ -291,8 +291,29 @@ impl<B: AutodiffBackend> Ctx<B> {
                 &self.device,
             )?;
             if meta.epoch >= epochs {
-                // A finished model is reused only if it was trained under this recipe.
+                // A finished model is reused only if it was trained under this recipe, with
+                // this seed and strategy (checkpoints written before the `-alg1` names say
+                // `iat`/`at-iat` for Algorithm 1's models).
                 trainer.check_schedule_of(&ckpt, &meta, self.train.len())?;
+                let name = strategy.name();
+                let stored = meta
+                    .training
+                    .pointer("/state/strategy")
+                    .and_then(|v| v.as_str());
+                if meta.seed != seed
+                    || stored.is_some_and(|s| s != name && s != name.replacen("-alg1", "", 1))
+                {
+                    return Err(advcal::Error::param(
+                        "models_dir",
+                        format!(
+                            "{} holds `{}` trained with seed {}, not `{name}` with seed {seed}; \
+                             move it away to train this model",
+                            ckpt.display(),
+                            stored.unwrap_or("?"),
+                            meta.seed
+                        ),
+                    ));
+                }
                 export_weights(&dir, &model, &meta)?;
                 return Ok(model);
             }
@@ -510,6 +531,7 @@ impl<'a> Id<'a> {
         Key {
             model: self.name,
             seed: self.seed,
+            temperature: self.temperature,
             source: None,
             attack,
             epsilon,
@@ -771,6 +793,7 @@ fn transfer_cells<B: AutodiffBackend>(
             ctx.store.borrow_mut().get(&Key {
                 model: g.name(),
                 seed: None,
+                temperature: None,
                 source: Some(t.name()),
                 attack: &attack,
                 epsilon: eps,

@@ -121,11 +121,12 @@ impl Record {
         }
     }
 
-    /// Whether this record measures `key` (same model, training seed, source, attack, ε, λ
-    /// and n).
+    /// Whether this record measures `key` (same model, training seed, temperature, source,
+    /// attack, ε, λ and n).
     fn measures(&self, key: &Key<'_>) -> bool {
         self.model == key.model
             && self.seed == key.seed
+            && self.temperature == key.temperature
             && self.source.as_deref() == key.source
             && self.attack == key.attack
             && self.epsilon == key.epsilon
@@ -207,7 +208,7 @@ pub fn finish(stem: PathBuf, records: &[Record]) -> Result<()> {
     for r in records {
         md.push_str(&format!(
             "| {} | {} | {} | {:.2} | {} | {:.4} | {:.4} | {:.4} | {:+.4} | {:.4} | {} | {} | {} |\n",
-            r.model,
+            model_cell(r),
             r.source.as_deref().unwrap_or(""),
             r.attack,
             r.epsilon,
@@ -231,11 +232,34 @@ pub fn finish(stem: PathBuf, records: &[Record]) -> Result<()> {
     Ok(())
 }
 
+/// The model column of the Markdown tables: the label, with the training seed, the temperature
+/// and AT+IAT's PGD weight where the record has them.
+fn model_cell(r: &Record) -> String {
+    let mut extra = Vec::new();
+    if let Some(s) = r.seed {
+        extra.push(format!("seed {s}"));
+    }
+    if let Some(t) = r.temperature {
+        extra.push(format!("T = {t:.3}"));
+    }
+    if let Some(w) = r.weight {
+        extra.push(format!("w = {w}"));
+    }
+    if extra.is_empty() {
+        r.model.clone()
+    } else {
+        format!("{} ({})", r.model, extra.join(", "))
+    }
+}
+
 /// What a record measures: the identity under which [`RecordStore`] finds it again.
 pub struct Key<'a> {
     pub model: &'a str,
     /// Training seed, for experiments that train several (`None` elsewhere).
     pub seed: Option<u64>,
+    /// Temperature of a temperature-scaled model (`None` elsewhere): a record of another
+    /// temperature is another model.
+    pub temperature: Option<f64>,
     pub source: Option<&'a str>,
     pub attack: &'a str,
     pub epsilon: f32,

@@ -19,8 +19,10 @@ pub enum WorstCaseCriterion {
     Misclassification,
     /// Calibration in both directions: the output with the larger per-image calibration error
     /// `|conf − 1[prediction = y]|` wins (an overconfident error or an underconfident correct
-    /// prediction, whichever is farther from calibrated), so the ECE of the worst case bounds
-    /// what an adversary choosing the direction per image can do.
+    /// prediction, whichever is farther from calibrated): what an adversary choosing the
+    /// direction per image can do. The mean per-image gap of the worst case is at least each
+    /// attack's; its binned ECE usually is too, but binning can let over- and underconfident
+    /// images of one bin cancel.
     CalibrationError,
 }
 
@@ -36,11 +38,17 @@ pub enum WorstCaseCriterion {
 ///
 /// These are the rankings of the `robust` and `worst` rows of
 /// [`robustness_report`](crate::report::robustness_report), which also count the clean image as
-/// a candidate; `WorstCase` is an [`Attack`], usable wherever one is (evaluation, training).
+/// a candidate; `WorstCase` is an [`Attack`], usable wherever one is taken
+/// ([`evaluate_under`](crate::eval::evaluate_under), [`run_epsilons`](super::run_epsilons)).
 ///
-/// Attack `a` runs under the budget's radius and the seed `derive_seed(budget.seed, a)`. The
-/// output's logits and loss are those of the kept attack. Its name joins the attacks' names
-/// with `+` (`apgd-ce+apgd-dlr`).
+/// Every attack runs on every image (AutoAttack runs each only on the images still correct;
+/// the robust accuracy is the same, at a higher cost). The first attack runs under the budget
+/// as it is, attack `a > 0` under the seed `derive_seed(budget.seed, a)`, so the first
+/// attack's part equals that attack run alone. The output's logits and loss are those of the
+/// kept attack. Its name joins the attacks' names with `+` (`apgd-ce+apgd-dlr`). Its
+/// [`goal`](Attack::goal) is [`AttackGoal::Misclassify`] under both criteria: a
+/// calibration-error worst case has no single success condition (an error or a less confident
+/// correct prediction), so judge it by its calibration error, not by `run_epsilons`' success.
 ///
 /// ```
 /// use advcal::attack::{Attack, AttackConfig, ApgdConfig, ApgdLoss, WorstCase, WorstCaseCriterion};
@@ -135,7 +143,11 @@ where
         budget: Budget,
     ) -> AttackResult<B> {
         let run = |a: usize, attack: &A| {
-            let seed = derive_seed(budget.seed, a as u64);
+            let seed = if a == 0 {
+                budget.seed
+            } else {
+                derive_seed(budget.seed, a as u64)
+            };
             let out = attack.perturb_under(
                 model,
                 images.clone(),

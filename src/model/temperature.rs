@@ -20,9 +20,13 @@ use core::marker::PhantomData;
 /// Predictions (and so accuracy) are those of `model`; confidences change. Attacks see the
 /// scaled logits, so an IAA against a temperature-scaled model lowers the *scaled* confidence,
 /// as it would for a deployed, calibrated model. `T` is not a parameter: training a
-/// `TemperatureScaled` trains `model` only, and the record (checkpoint) holds `model`'s
-/// parameters only. Fit `T` on images held out from training with
-/// [`TemperatureScaled::fit`], or set it with [`TemperatureScaled::new`].
+/// `TemperatureScaled` trains `model` only. `T` is a module constant (kept by `valid`,
+/// `from_inner`, `clone` and folding) but not part of the record: a record of a
+/// `TemperatureScaled` is `model`'s record nested under `model`, loading one keeps the `T` the
+/// instance was built with, and a checkpoint of it loses `T`. Save the model (a plain
+/// checkpoint) and `T` (e.g. in your run's JSON) instead, and wrap again after loading. Fit `T`
+/// on images held out from training with [`TemperatureScaled::fit`], or set it with
+/// [`TemperatureScaled::new`].
 ///
 /// ```
 /// use advcal::model::{Classifier, SmallCnnConfig, TemperatureScaled};

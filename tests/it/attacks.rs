@@ -672,14 +672,11 @@ fn worst_case_keeps_each_images_worst_output() {
     let pgd = AttackConfig::Pgd(PgdConfig::new().with_epsilon(eps).with_steps(5));
     let iaa = AttackConfig::Iaa(IaaConfig::new().with_epsilon(eps).with_steps(3));
     let budget = Budget::new(eps).with_seed(5);
+    // The first attack runs under the budget's seed, the others under derived seeds.
     let alone = |a: &AttackConfig, i: u64| {
+        let seed = if i == 0 { 5 } else { derive_seed(5, i) };
         let out = a
-            .perturb_under(
-                &model,
-                x.clone(),
-                y.clone(),
-                budget.with_seed(derive_seed(5, i)),
-            )
+            .perturb_under(&model, x.clone(), y.clone(), budget.with_seed(seed))
             .unwrap();
         let p = to_vec(softmax(out.logits.clone(), 1));
         let pred = to_vec(out.logits.argmax(1).float().reshape([8]));
@@ -705,6 +702,11 @@ fn worst_case_keeps_each_images_worst_output() {
         assert!(out.perturbation.clone().abs().max().into_scalar() <= eps + 1e-6);
         let adv = to_vec(out.adversarial.clone());
         assert!(adv.iter().all(|v| (0.0..=1.0).contains(v)));
+        // Images, perturbation and logits come from the same attack, image by image.
+        let again = to_vec(model.valid().logits(out.adversarial.clone()));
+        assert!(max_abs_diff(&again, &to_vec(out.logits.clone())) < 1e-4);
+        let x_again = to_vec(out.adversarial.clone() - out.perturbation.clone());
+        assert!(max_abs_diff(&x_again, &to_vec(x.clone())) < 1e-5);
         let p = to_vec(softmax(out.logits.clone(), 1));
         let pred = to_vec(out.logits.argmax(1).float().reshape([8]));
         for i in 0..8 {
@@ -716,6 +718,12 @@ fn worst_case_keeps_each_images_worst_output() {
                         wrong(&pred_pgd) || wrong(&pred_iaa),
                         "image {i}"
                     );
+                    // Correct under both: the larger gap (the less confident one) is kept.
+                    if !wrong(&pred_pgd) && !wrong(&pred_iaa) {
+                        let expected = calib_error(&p_pgd, &pred_pgd, i)
+                            .max(calib_error(&p_iaa, &pred_iaa, i));
+                        assert_abs_diff_eq!(calib_error(&p, &pred, i), expected, epsilon = 1e-5);
+                    }
                 }
                 WorstCaseCriterion::CalibrationError => {
                     let expected =
@@ -729,6 +737,7 @@ fn worst_case_keeps_each_images_worst_output() {
     // simply one of the two (the test would not tell the criteria apart otherwise).
     assert!(pred_pgd.iter().zip(&ys).any(|(p, y)| p != y));
     assert!(pred_iaa.iter().zip(&ys).all(|(p, y)| p == y));
+    assert!(pred_pgd.iter().zip(&ys).any(|(p, y)| p == y));
     assert!(matches!(
         WorstCase::<AttackConfig>::new(vec![], WorstCaseCriterion::Misclassification),
         Err(Error::InvalidParameter { .. })
