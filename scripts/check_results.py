@@ -2,7 +2,8 @@
 """Check the JSON written by `examples/paper` against the result schema and its invariants.
 
     python3 scripts/check_results.py results/smoke [--require table2] [--min-n N] [--legacy]
-                                     [--full-grid] [--allow-missing] [--page docs/results.md]
+                                     [--full-grid] [--allow-missing] [--seeds 0,1,2]
+                                     [--page docs/results.md]
 
 `--legacy` accepts records without `ci95` (results/cpu was written before intervals existed);
 `--min-n` sets the smallest acceptable number of images per record (2000 for the cifar preset;
@@ -13,6 +14,15 @@ yet instead of failing on them (for a results directory that training is still f
 `models` (clean records of every trained model), Table 2 (Tiny ImageNet) and the experiments beyond the paper (`iat-ablation`,
 `finetune-vs-scratch`: one clean, PGD and IAA record per model) are checked whenever their JSON
 exists, and required with `--require <name>` (repeatable).
+
+The calibration experiments (`iat-eq2`, `baselines`, `robustness-apgd`, `two-sided`,
+examples/paper/calibration.rs) are checked whenever their JSON exists (check_calibration: NLL
+and Brier on every record, the training seed, one record per model, seed and attack, the
+temperature of the `+ TS` models and only theirs, AT+IAT's PGD weight in the two-sided sweep and
+no weight elsewhere, the two-sided bound where it is a theorem, the APGD worst case never weaker
+than PGD-10 beyond the intervals). Their JSON is rewritten after every model, so a file may hold
+only some models; `--require <name>` requires the file and every model, and `--seeds 0,1,2`
+requires iat-eq2.json to hold exactly these training seeds, each with every model.
 
 Independent of the Rust code on purpose: it re-derives every invariant from the written
 numbers. Besides each record's schema (n, `max_linf` ≤ ε, `ci95` pairs containing the estimate,
@@ -74,6 +84,34 @@ EQ2 = "iaa-eq2"
 IAAS = ("iaa", EQ2)
 # Experiments whose plot examples/paper draws (and, with Eq. 2 records, its `-eq2.svg` twin).
 PLOTTED = {"fig4", "fig5", "fig6", "fig7", "table1", "table2", "table3"}
+# The calibration experiments beyond the paper (examples/paper/calibration.rs): tables only,
+# checked whenever their JSON exists, complete (every model, and every seed of `--seeds`) only
+# with `--require <name>`. Their JSON is rewritten after every model, so a run that is still
+# going leaves a file that holds only some models.
+CALIBRATION = ("iat-eq2", "baselines", "robustness-apgd", "two-sided")
+APGD = "apgd-ce+apgd-dlr"   # per image the worse of APGD-CE and APGD-DLR
+# Per image the worse of PGD and Eq. 2's IAA: `pgd+iaa-eq2` (each part named like the
+# reproduction's records), `pgd+iaa` in records written before that name.
+WORST, WORST_BEFORE = "pgd+iaa-eq2", "pgd+iaa"
+TS = " + TS"                # the label suffix of a temperature-scaled model
+IAT_EQ2_MODELS = ["IAT (Eq. 2)", "AT+IAT (Eq. 2)", "PT", "IAT (Alg. 1)"]
+ALG1_AT_IAT = "AT+IAT (Alg. 1)"   # in iat-eq2.json at one training seed only
+BASELINE_MODELS = (["LS (α = 0.1)", "PGD-AT"] + IAT_EQ2_MODELS + [ALG1_AT_IAT])
+BASELINE_MODELS = BASELINE_MODELS + [m + TS for m in BASELINE_MODELS if not m.startswith("LS")]
+APGD_MODELS = sorted(SIX) + ["AT+IAT (Eq. 2)"]
+# AT+IAT (Eq. 2)'s PGD weight sweep in two-sided.json: each model's `weight`.
+SWEEP = {"AT+IAT (Eq. 2, w = 0)": 0.0, "AT+IAT (Eq. 2, w = 0.25)": 0.25, "AT+IAT (Eq. 2)": 0.5,
+         "AT+IAT (Eq. 2, w = 0.75)": 0.75, "AT+IAT (Eq. 2, w = 1)": 1.0}
+TWO_SIDED_MODELS = sorted(SIX) + ["IAT (Eq. 2)"] + list(SWEEP)
+# Each model's (and seed's) records: one per attack.
+CALIBRATION_ATTACKS = {"iat-eq2": ["clean", "iaa", EQ2, "pgd"],
+                       "baselines": ["clean", "iaa", EQ2, "pgd"],
+                       "two-sided": ["clean", EQ2, "pgd", WORST]}
+# `--seeds 0,1,2`: the training seeds iat-eq2.json must hold, each with every model.
+SEEDS = [None]
+# The calibration experiments with a plot: drawn once every model is measured, so required
+# only with `--require` (a run that is still going has the JSON without it).
+CALIBRATION_PLOTTED = ("robustness-apgd", "two-sided")
 
 
 def check_record(name, i, r, problems):
@@ -186,8 +224,175 @@ def check_gallery(images, records):
 def twin_key(r):
     """What an IAA record measures besides its IAA: its Eq. 2 twin measures the same."""
     lam = r.get("lambda")
-    return (r["model"], r.get("source"), round(r["epsilon"], 6),
+    return (r["model"], r.get("seed"), r.get("source"), round(r["epsilon"], 6),
             round(lam, 6) if isinstance(lam, (int, float)) else lam, r["n"])
+
+
+def is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def check_calibration(name, records, required, out=None):
+    """Problems of a calibration experiment's records beyond check_record: NLL and Brier score
+    on every record, the training seed where the experiment trains (every record of iat-eq2,
+    baselines and two-sided; one seed in baselines and two-sided), the known models, one record
+    per attack and model (and seed), the attacks at one radius (iat-eq2, baselines, two-sided) or
+    over one grid (robustness-apgd: PGD and the APGD worst case at the same radii; the spec's
+    nine with --full-grid), a `temperature` on every `+ TS` record and only there (one per
+    model, and the scaled model's clean accuracy equal to its model's: scaling changes no
+    prediction), the PGD weight of the sweep's models and no weight elsewhere (two-sided), PGD
+    and IAA on the same images and the bound |MCS_PGD| + |MCS_IAA| ≥ ACC_IAA − ACC_PGD where it
+    is a theorem (CONF_PGD ≥ CONF_IAA; two-sided), and the APGD worst case never weaker than
+    PGD-10 beyond the intervals (robustness-apgd). With `required`, every model (and every seed
+    of --seeds) and the plot."""
+    if not all(set(REQUIRED) <= set(r) for r in records):
+        return []  # records that check_record has already refused
+    records = [dict(r, attack=WORST) if r["attack"] == WORST_BEFORE else r for r in records]
+    problems = []
+    for i, r in enumerate(records):
+        for key in ("nll", "brier"):
+            if not is_number(r.get(key)):
+                problems.append(f"{name}[{i}]: missing or non-numeric `{key}`")
+        if is_number(r.get("nll")) and r["nll"] < 0:
+            problems.append(f"{name}[{i}]: nll {r['nll']} < 0")
+        if is_number(r.get("brier")) and not 0 <= r["brier"] <= 2:
+            problems.append(f"{name}[{i}]: brier {r['brier']} outside [0, 2]")
+    # The training seed: on every record of the models these experiments train (two-sided's six
+    # models are the paper's, whose records carry none).
+    seeded = name != "robustness-apgd"
+    if seeded:
+        for i, r in enumerate(records):
+            seed = r.get("seed")
+            if name == "two-sided" and r["model"] in SIX and seed is None:
+                continue
+            if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+                problems.append(f"{name}[{i}]: missing training `seed`")
+        if problems:
+            return problems
+    seeds = sorted({r.get("seed") for r in records if r.get("seed") is not None}, key=str)
+    if name in ("baselines", "two-sided") and len(seeds) != 1:
+        problems.append(f"{name}: training seeds {seeds} instead of one")
+    known = {"iat-eq2": IAT_EQ2_MODELS + [ALG1_AT_IAT], "baselines": BASELINE_MODELS,
+             "robustness-apgd": APGD_MODELS, "two-sided": TWO_SIDED_MODELS}[name]
+    models = sorted({r["model"] for r in records})
+    for m in models:
+        if m not in known:
+            problems.append(f"{name}: unknown model {m!r}")
+    groups = {}
+    for r in records:
+        groups.setdefault((r["model"], r.get("seed")), []).append(r)
+    for (m, seed), rs in sorted(groups.items(), key=str):
+        who = f"{name}: {m}" + (f" (seed {seed})" if seed is not None else "")
+        attacks = sorted(r["attack"] for r in rs)
+        if name in CALIBRATION_ATTACKS:
+            if attacks != CALIBRATION_ATTACKS[name]:
+                problems.append(f"{who} has {attacks} instead of "
+                                f"{CALIBRATION_ATTACKS[name]}")
+        else:
+            if attacks.count("clean") != 1:
+                problems.append(f"{who} has {attacks.count('clean')} clean records")
+            eps = {a: sorted(round(r["epsilon"], 6) for r in rs if r["attack"] == a)
+                   for a in ("pgd", APGD)}
+            if set(attacks) - {"clean", "pgd", APGD}:
+                problems.append(f"{who} has attacks {sorted(set(attacks))}")
+            if eps["pgd"] != eps[APGD] or len(set(eps["pgd"])) != len(eps["pgd"]):
+                problems.append(f"{who}: PGD at {eps['pgd']}, APGD at {eps[APGD]}")
+            if FULL_GRID[0] and eps["pgd"] != SPEC_GRID:
+                problems.append(f"{who}: epsilon grid {eps['pgd']} instead of the spec's "
+                                f"{SPEC_GRID}")
+    if name in CALIBRATION_ATTACKS:
+        radii = sorted({round(r["epsilon"], 6) for r in records if r["attack"] != "clean"})
+        if len(radii) > 1:
+            problems.append(f"{name}: attacks at more than one epsilon {radii}")
+    if name == "iat-eq2":
+        alg1 = sorted({r["seed"] for r in records if r["model"] == ALG1_AT_IAT})
+        if len(alg1) > 1:
+            problems.append(f"{name}: {ALG1_AT_IAT} at seeds {alg1} (one seed only)")
+    # Temperature scaling: the `+ TS` models and only they carry a temperature, one per model,
+    # and leave the clean accuracy as it was.
+    if name == "baselines":
+        for m in models:
+            ts = m.endswith(TS)
+            temps = {r.get("temperature") for r in records if r["model"] == m}
+            if ts and (len(temps) != 1 or not all(is_number(t) and t > 0 for t in temps)):
+                problems.append(f"{name}: {m}: temperatures {sorted(temps, key=str)} instead "
+                                f"of one positive value")
+            if not ts and temps != {None}:
+                problems.append(f"{name}: {m} is not temperature-scaled but has a "
+                                f"`temperature`")
+            if ts:
+                c = [r for r in records if r["model"] == m and r["attack"] == "clean"]
+                b = [r for r in records if r["model"] == m[:-len(TS)] and r["attack"] == "clean"]
+                if (len(c) == 1 and len(b) == 1 and c[0]["n"] == b[0]["n"]
+                        and abs(c[0]["accuracy"] - b[0]["accuracy"]) > 1e-9):
+                    problems.append(f"{name}: {m}: clean accuracy {c[0]['accuracy']} differs "
+                                    f"from {m[:-len(TS)]}'s {b[0]['accuracy']}")
+    elif any(r.get("temperature") is not None for r in records):
+        problems.append(f"{name}: records with a `temperature` (only baselines' `+ TS` models "
+                        f"have one)")
+    if name == "two-sided":
+        for m in models:
+            weights = {r.get("weight") for r in records if r["model"] == m}
+            if m in SWEEP:
+                if len(weights) != 1 or not all(is_number(w) and abs(w - SWEEP[m]) < 1e-6
+                                                for w in weights):
+                    problems.append(f"{name}: {m}: weight {sorted(weights, key=str)} instead "
+                                    f"of {SWEEP[m]}")
+            elif weights != {None}:
+                problems.append(f"{name}: {m} is not AT+IAT but has a `weight` "
+                                f"{sorted(weights, key=str)}")
+        for (m, seed), rs in sorted(groups.items(), key=str):
+            p = [r for r in rs if r["attack"] == "pgd"]
+            q = [r for r in rs if r["attack"] == EQ2]
+            w = [r for r in rs if r["attack"] == WORST]
+            if len(p) != 1 or len(q) != 1:
+                continue
+            p, q = p[0], q[0]
+            if p["n"] != q["n"] or any(x["n"] != p["n"] for x in w):
+                problems.append(f"{name}: {m}: PGD, IAA and worst case on different images "
+                                f"(n = {p['n']}, {q['n']}, {[x['n'] for x in w]})")
+                continue
+            total = abs(p["mcs"]) + abs(q["mcs"])
+            gap = q["accuracy"] - p["accuracy"]
+            if p["confidence"] >= q["confidence"] and total < gap - 1e-6:
+                problems.append(f"{name}: {m}: bound violated: |MCS_PGD| + |MCS_IAA| = "
+                                f"{total:.6f} < ACC_IAA - ACC_PGD = {gap:.6f} although "
+                                f"CONF_PGD >= CONF_IAA")
+    if name == "robustness-apgd":
+        for r in records:
+            if r["attack"] != APGD:
+                continue
+            p = [x for x in records if x["model"] == r["model"] and x["attack"] == "pgd"
+                 and abs(x["epsilon"] - r["epsilon"]) < 1e-6]
+            if len(p) != 1:
+                continue
+            p = p[0]
+            a, b = (r.get("ci95") or {}).get("accuracy"), (p.get("ci95") or {}).get("accuracy")
+            weaker = (a[0] > b[1] if isinstance(a, list) and isinstance(b, list)
+                      else r["accuracy"] > p["accuracy"] + 1e-9)
+            if weaker:
+                problems.append(f"{name}: {r['model']} at epsilon {r['epsilon']}: the APGD worst "
+                                f"case (accuracy {r['accuracy']}) is weaker than PGD "
+                                f"({p['accuracy']}) beyond the intervals")
+    if required and name in CALIBRATION_PLOTTED and out is not None:
+        plot = Path(out) / f"{name}.svg"
+        if not plot.is_file() or plot.stat().st_size == 0:
+            problems.append(f"{name}: plot {plot} missing")
+    if required or (name == "iat-eq2" and SEEDS[0] is not None):
+        if name == "iat-eq2":
+            want = SEEDS[0] if SEEDS[0] is not None else sorted(set(seeds))
+            if sorted(set(seeds)) != sorted(want):
+                problems.append(f"{name}: training seeds {seeds} instead of {sorted(want)}")
+            for seed in want:
+                got = sorted({r["model"] for r in records if r["seed"] == seed})
+                need = sorted(IAT_EQ2_MODELS + ([ALG1_AT_IAT] if seed == min(want) else []))
+                if got != need:
+                    problems.append(f"{name}: seed {seed} has models {got} instead of {need}")
+        else:
+            missing = [m for m in known if m not in models]
+            if missing:
+                problems.append(f"{name}: models missing: {missing}")
+    return problems
 
 
 def check_eq2(name, records, out):
@@ -210,7 +415,7 @@ def check_eq2(name, records, out):
         if r.get("source") not in (None, r["model"]):
             continue
         clean = [c for c in records if c["attack"] == "clean" and c["model"] == r["model"]
-                 and c["n"] == r["n"]]
+                 and c.get("seed") == r.get("seed") and c["n"] == r["n"]]
         if len(clean) == 1 and r["accuracy"] < clean[0]["accuracy"] - 1e-9:
             problems.append(f"{name}: {r['model']} {EQ2} at epsilon {r['epsilon']}: accuracy "
                             f"{r['accuracy']} below the clean {clean[0]['accuracy']}")
@@ -225,8 +430,9 @@ def main(out, required=(), page=None):
     problems = []
     pending = []
     data = {}
-    optional = [n for n in ("models", "table2") + BEYOND
-                if n in required or (out / f"{n}.json").is_file()]
+    optional = [n for n in ("models", "table2") + BEYOND + CALIBRATION
+                if n in required or (out / f"{n}.json").is_file()
+                or (n == "iat-eq2" and SEEDS[0] is not None)]
     for name in EXPERIMENTS + optional:
         path = out / f"{name}.json"
         if not path.is_file():
@@ -243,9 +449,14 @@ def main(out, required=(), page=None):
         for i, r in enumerate(records):
             check_record(name, i, r, problems)
         plot = out / (f"{name}.png" if name == "fig8" else f"{name}.svg")
-        if name not in BEYOND + ("models",) and (not plot.is_file() or plot.stat().st_size == 0):
+        if (name not in BEYOND + CALIBRATION + ("models",)
+                and (not plot.is_file() or plot.stat().st_size == 0)):
             problems.append(f"{name}: plot {plot} missing")
-        problems.extend(check_eq2(name, records, out))
+        # two-sided measures Eq. 2's IAA only (no Algorithm 1 twins, by design).
+        if name != "two-sided":
+            problems.extend(check_eq2(name, records, out))
+        if name in CALIBRATION:
+            problems.extend(check_calibration(name, records, name in required, out))
     # Completeness: every curve has every epsilon, every table every model.
     if FULL_GRID[0]:
         for name in ("fig4", "fig5", "fig6", "fig7"):
@@ -374,7 +585,7 @@ def main(out, required=(), page=None):
 
 # A number with a decimal point, with an optional sign, not part of a word or a dotted version.
 PAGE_NUMBER = re.compile(r"(?<![\w.])([+\-\u2212]?)(\d+\.\d+)(?!\.?\d)")
-DERIVED_COMPUTED = {"y_G", "mcs_floor", "hours"}
+DERIVED_COMPUTED = {"y_G", "mcs_floor", "hours", "history", "records"}
 DERIVED_CONSTANT = {"paper", "preset", "anchor"}
 
 
@@ -421,6 +632,34 @@ def _numbers(doc, strings):
             yield from _numbers(v, strings)
 
 
+def evaluate(expr, record, const):
+    """A derived.json expression of kind `records`: a number, {"rec": [experiment, index,
+    field]}, {"const": key}, {"abs": e}, {"neg": e}, {"mul": [k, e]}, {"sum": [e, ...]} or
+    {"max": [e, ...]} (written by scripts/render_results.py, evaluated here independently)."""
+    if isinstance(expr, (int, float)) and not isinstance(expr, bool):
+        return float(expr)
+    if not isinstance(expr, dict) or len(expr) != 1:
+        raise ValueError(f"not an expression: {expr!r}")
+    (op, arg), = expr.items()
+    ev = lambda e: evaluate(e, record, const)
+    if op == "rec":
+        name, index, field = arg
+        return record(name, index, field)
+    if op == "const":
+        return const(arg)
+    if op == "abs":
+        return abs(ev(arg))
+    if op == "neg":
+        return -ev(arg)
+    if op == "mul":
+        return arg[0] * ev(arg[1])
+    if op == "sum":
+        return sum(ev(e) for e in arg)
+    if op == "max":
+        return max(ev(e) for e in arg)
+    raise ValueError(f"unknown operation {op!r}")
+
+
 def derived_values(out, problems):
     """The verified values of <out>/derived.json."""
     path = out / "derived.json"
@@ -451,6 +690,41 @@ def derived_values(out, problems):
                 problems.append(f"derived.json {key}: cannot read train_seconds of {run}")
                 continue
             if abs(value - expect) > 1e-9:
+                problems.append(f"derived.json {key}: {value} != {expect}")
+                continue
+        elif kind == "history":
+            run = out / str(e.get("run"))
+            try:
+                expect = json.loads(run.read_text())[-1][e.get("field")]
+            except (OSError, ValueError, LookupError, TypeError):
+                problems.append(f"derived.json {key}: cannot read {e.get('field')} of the last "
+                                f"epoch of {run}")
+                continue
+            if not isinstance(expect, (int, float)) or abs(value - expect) > 1e-12:
+                problems.append(f"derived.json {key}: {value} != {expect}")
+                continue
+        elif kind == "records":
+            files = {}
+
+            def record(name, index, field):
+                if name not in files:
+                    files[name] = json.loads((out / f"{name}.json").read_text())
+                v = files[name][index][field]
+                if not isinstance(v, (int, float)) or isinstance(v, bool):
+                    raise TypeError(f"{name}[{index}].{field} is not a number")
+                return v
+
+            def const(k):
+                v = entries[k]["value"]
+                if entries[k].get("kind") not in DERIVED_CONSTANT:
+                    raise ValueError(f"{k} is not a documented constant")
+                return v
+            try:
+                expect = evaluate(e.get("expr"), record, const)
+            except (OSError, ValueError, LookupError, TypeError) as err:
+                problems.append(f"derived.json {key}: cannot evaluate its expression ({err})")
+                continue
+            if abs(value - expect) > 1e-12:
                 problems.append(f"derived.json {key}: {value} != {expect}")
                 continue
         elif kind in DERIVED_CONSTANT:
@@ -512,5 +786,9 @@ if __name__ == "__main__":
     if "--min-n" in args:
         i = args.index("--min-n")
         MIN_N[0] = int(args[i + 1])
+        del args[i:i + 2]
+    if "--seeds" in args:
+        i = args.index("--seeds")
+        SEEDS[0] = [int(x) for x in args[i + 1].split(",") if x.strip()]
         del args[i:i + 2]
     sys.exit(main(args[0] if args else "results", required, page))

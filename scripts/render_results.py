@@ -28,6 +28,11 @@ under Eq. 2's IAA* asks the same section functions' IAA claims again of the reco
 plots draw them (`iaa` dropped, `iaa-eq2` renamed `iaa`; `Results.eq2`). Experiments without
 Eq. 2 records say so in one line; a page without any says nothing of Eq. 2 at all.
 
+The calibration experiments beyond the paper (`iat-eq2`, `baselines`, `robustness-apgd`,
+`two-sided`) are the sections of scripts/render_calibration.py, which uses this module's helpers
+and rules. Numbers they compute from records (means over seeds, differences, sums, distances to
+a target) go to derived.json with their expression (kind `records`).
+
 Standard library only.
 """
 import argparse
@@ -45,12 +50,16 @@ from pathlib import Path
 
 # The experiments the earlier small-scale page (docs/results-cpu.md) has a section for.
 IN_RESULTS_CPU = {"fig4", "fig5", "fig6", "fig7", "table1", "table3", "fig8"}
+# The calibration experiments beyond the paper (scripts/render_calibration.py): checked when
+# present, required only with `check_results.py --require <name>`.
+CALIBRATION = ["iat-eq2", "baselines", "robustness-apgd", "two-sided"]
 # Every experiment file the page reads, in page order (Table 2, a separate data set, last).
 EXPERIMENTS = ["models", "fig4", "fig5", "fig6", "fig7", "table1", "table3", "fig8",
-               "iat-ablation", "finetune-vs-scratch", "table2"]
+               "iat-ablation", "finetune-vs-scratch"] + CALIBRATION + ["table2"]
 PLOTS = {"fig4": "fig4.svg", "fig5": "fig5.svg", "fig6": "fig6.svg", "fig7": "fig7.svg",
          "table1": "table1.svg", "table2": "table2.svg", "table3": "table3.svg",
-         "fig8": "fig8.png"}
+         "fig8": "fig8.png", "robustness-apgd": "robustness-apgd.svg",
+         "two-sided": "two-sided.svg"}
 SIX = ["PT", "PGD-AT", "ACE-AT", "CCAT", "IAT", "AT+IAT"]
 FIVE = ["PT", "PGD-AT", "ACE-AT", "IAT", "AT+IAT"]  # the paper's Table 2 rows (no CCAT)
 TABLE3_ARCHS = ["resnet18", "mobilenet_v2", "vgg19"]
@@ -85,6 +94,23 @@ RUNS = [
                      "the base"),
     ("pgd-at-scratch", "PGD-AT from random initialisation, the base's epochs and lr "
                        "(fine-tuning versus training from scratch)"),
+    ("iat-eq2", "IAT on Eq. 2's inverse adversarial examples (T = 3 sign steps, best feasible "
+                "iterate), fine-tuned from the base"),
+    ("at-iat-eq2", "AT+IAT on PGD and Eq. 2's inverse adversarial examples (PGD weight "
+                   "w = 0.5), fine-tuned from the base"),
+    ("ls0.1", "label smoothing (α = 0.1), fine-tuned from the base like PT"),
+    ("pt-seed1", "PT, training seed 1 (the same base, another data order)"),
+    ("iat-seed1", "IAT (Algorithm 1), training seed 1"),
+    ("iat-eq2-seed1", "IAT (Eq. 2), training seed 1"),
+    ("at-iat-eq2-seed1", "AT+IAT (Eq. 2), training seed 1"),
+    ("pt-seed2", "PT, training seed 2 (the same base, another data order)"),
+    ("iat-seed2", "IAT (Algorithm 1), training seed 2"),
+    ("iat-eq2-seed2", "IAT (Eq. 2), training seed 2"),
+    ("at-iat-eq2-seed2", "AT+IAT (Eq. 2), training seed 2"),
+    ("at-iat-eq2-w0", "AT+IAT (Eq. 2) with PGD weight w = 0 (IAA term only)"),
+    ("at-iat-eq2-w0.25", "AT+IAT (Eq. 2) with PGD weight w = 0.25"),
+    ("at-iat-eq2-w0.75", "AT+IAT (Eq. 2) with PGD weight w = 0.75"),
+    ("at-iat-eq2-w1", "AT+IAT (Eq. 2) with PGD weight w = 1 (PGD term only)"),
     ("table2-base", "Tiny ImageNet-200: plain ResNet-18 (stride-2 stem) from random "
                     "initialisation, the base of Table 2's five"),
     ("table2-pt", "Tiny ImageNet-200: PT, fine-tuned from its base"),
@@ -98,6 +124,8 @@ PAPER_CMD = ("cargo run --release --features tch --example paper -- {exp} --pres
              "--backend tch --data-dir ../shared/data/cifar-10-batches-bin "
              "--models-dir ~/.cache/advcal/runs/cifar/models --out results/cifar")
 TINY_ARG = " --tiny-imagenet-dir ../shared/data/tiny-imagenet-200"
+# Extra arguments of some experiments' commands (scripts/train-cifar.sh runs them so).
+EXTRA_ARGS = {"table2": TINY_ARG, "iat-eq2": " --train-seeds 0,1,2"}
 
 MINUS = "\u2212"
 
@@ -147,6 +175,34 @@ CONSTANTS = {
     "anchor.acc_drop": (0.05, "anchor", "'accuracy not much lower' in the IAT ablation (issue "
                                         "deliverable 5): a variant's clean accuracy may be at "
                                         "most 0.05 below PT's"),
+    "anchor.table2_train_acc": (0.15, "anchor", "criterion of 'did not train' for Table 2's "
+                                                "models: a last-epoch training accuracy (on the "
+                                                "examples the strategy trains on, history.json) "
+                                                "below it; 30 times chance (1/200), chosen with "
+                                                "the committed runs in view: it separates "
+                                                "PGD-AT's and ACE-AT's 0.101 from the other "
+                                                "runs' 0.341 or more"),
+    "anchor.ln200": (math.log(200), "anchor", "ln 200: the cross-entropy of a uniform "
+                                              "prediction over 200 classes"),
+    "anchor.table2_chance_loss": (0.9 * math.log(200), "anchor",
+                                  "criterion of 'did not train' for Table 2's models: a "
+                                  "last-epoch training loss above 0.9 x ln 200 (within 10 % of "
+                                  "the loss of a uniform prediction)"),
+    "anchor.two_sided_clean_ece": (0.03, "anchor", "target of the two-sided calibration "
+                                                   "experiment (issue 'Does IAT calibrate when "
+                                                   "it trains on true IAEs?'): clean ECE at "
+                                                   "most 0.03"),
+    "anchor.two_sided_worst_ece": (0.15, "anchor", "target of the two-sided calibration "
+                                                   "experiment (same issue): worst-case ECE "
+                                                   "(per image the worse of PGD and Eq. 2's "
+                                                   "IAA) at most 0.15"),
+    "preset.pgd_train_ratio": (2.5, "preset", "src/train/registry.rs StrategyKind::inner_pgd: "
+                                              "the training PGD's step is 2.5 x eps / steps "
+                                              "(Madry et al.'s ratio)"),
+    "preset.ccat_epsilon": (0.03, "preset", "src/train/ccat.rs CcatConfig: default epsilon "
+                                            "(the CCAT paper's CIFAR-10 radius)"),
+    "preset.ccat_momentum": (0.9, "preset", "src/train/ccat.rs CcatConfig: default momentum "
+                                            "of the normalised gradient"),
 }
 # The paper's Table 3 (rows: the model the IAEs were crafted on; columns: the model evaluated),
 # as transcribed in algorithms.md section 8 (see its orientation note).
@@ -513,12 +569,67 @@ def models_in(recs):
     return seen
 
 
+def evaluate(expr, record, const):
+    """The value of a derived.json expression (kind `records`): a number, {"rec": [experiment,
+    index, field]} (a field of a record), {"const": key} (another entry), {"abs": e},
+    {"neg": e}, {"mul": [k, e]}, {"sum": [e, ...]} or {"max": [e, ...]}. `record(experiment,
+    index, field)` and `const(key)` look values up. scripts/check_results.py evaluates the same
+    expressions independently."""
+    if isinstance(expr, (int, float)) and not isinstance(expr, bool):
+        return expr
+    (op, arg), = expr.items()
+    if op == "rec":
+        return record(*arg)
+    if op == "const":
+        return const(arg)
+    if op == "abs":
+        return abs(evaluate(arg, record, const))
+    if op == "neg":
+        return -evaluate(arg, record, const)
+    if op == "mul":
+        return arg[0] * evaluate(arg[1], record, const)
+    if op == "sum":
+        return sum(evaluate(e, record, const) for e in arg)
+    if op == "max":
+        return max(evaluate(e, record, const) for e in arg)
+    raise ValueError(f"unknown derived operation {op!r}")
+
+
 class Derived:
     """The non-measured numbers the page prints, written to derived.json for the page check."""
 
-    def __init__(self):
+    def __init__(self, data=None, directory=None):
         self.entries = {k: {"value": v, "kind": kind, "source": src}
                         for k, (v, kind, src) in CONSTANTS.items()}
+        self.data = data or {}
+        self.dir = Path(directory) if directory else None
+
+    def rec(self, name, r, field):
+        """The expression of one field of a record (found by identity in its experiment)."""
+        index = next(i for i, x in enumerate(self.data[name]) if x is r)
+        return {"rec": [name, index, field]}
+
+    def expr(self, key, expr, source):
+        """A number computed from records (differences, sums, means): its value, with the
+        expression that gives it written to derived.json (kind `records`)."""
+        value = evaluate(expr, lambda name, i, field: self.data[name][i][field], self.const)
+        self.entries[key] = {"value": value, "kind": "records", "expr": expr, "source": source}
+        return value
+
+    def history(self, path, field):
+        """`field` of the last epoch of a training run's history.json (kind `history`), or
+        None when the file or the field is missing."""
+        try:
+            value = json.loads(Path(path).read_text())[-1][field]
+        except (OSError, ValueError, LookupError, TypeError):
+            return None
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return None
+        run = Path(os.path.relpath(path, self.dir)).as_posix() if self.dir else str(path)
+        self.entries[f"history.{run}.{field}"] = {
+            "value": value, "kind": "history", "run": run, "field": field,
+            "source": "the last epoch's `field` in the history.json named in `run`"}
+        return value
 
     def const(self, key):
         return self.entries[key]["value"]
@@ -547,9 +658,9 @@ class Derived:
     def dumps(self):
         doc = {"note": "Numbers on the results page that are not measurements, written by "
                        "scripts/render_results.py: each is computed from the other JSON of "
-                       "this directory (kinds y_G, mcs_floor, hours; scripts/check_results.py "
-                       "recomputes them) or is a documented constant (kinds paper, preset, "
-                       "anchor; `source` says where it comes from).",
+                       "this directory (kinds y_G, mcs_floor, hours, history, records; "
+                       "scripts/check_results.py recomputes them) or is a documented constant "
+                       "(kinds paper, preset, anchor; `source` says where it comes from).",
                "values": {k: self.entries[k] for k in sorted(self.entries)}}
         return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
@@ -572,7 +683,7 @@ class Results:
         path = self.dir / "fig8-eq2_images.json"
         self.images_eq2 = json.loads(path.read_text()) if path.is_file() else None
         self.runs = self._find_runs(weights_dir)
-        self.derived = Derived()
+        self.derived = Derived(self.data, self.dir)
 
     def _find_runs(self, weights_dir):
         """[(name, run.json path, checkpoint path or None)] in page order."""
@@ -621,9 +732,13 @@ class Results:
         return name in self.data
 
     def eq2_any(self):
-        """Whether any experiment holds Eq. 2's IAA records (the page's Eq. 2 parts appear only
-        then)."""
-        return any(has_eq2(recs) for recs in self.data.values())
+        """Whether any experiment of the paper holds Eq. 2's IAA records (the page's Eq. 2
+        parts appear only then; the calibration experiments hold them by design)."""
+        return any(has_eq2(recs) for name, recs in self.data.items() if name not in CALIBRATION)
+
+    def calibration_any(self):
+        """Whether any calibration experiment beyond the paper has records."""
+        return any(self.has(name) for name in CALIBRATION)
 
     def eq2(self):
         """The same results with every experiment that has Eq. 2's IAA records seen through
@@ -648,12 +763,17 @@ class Results:
         return f"![{title} (Eq. 2)]({self.link}/{f})\n" if (self.dir / f).is_file() else ""
 
     def pending(self, name, what):
-        cmd = PAPER_CMD.format(exp=name) + (TINY_ARG if name == "table2" else "")
+        cmd = command(name)
         earlier = (f"\n\nUntil then, see the earlier small-scale run in "
                    f"[results-cpu.md](results-cpu.md).") if name in IN_RESULTS_CPU else ""
         return (f"**Not run yet**: `{self.shown_dir}/{name}.json` is missing. {what} It is "
                 f"produced by `bash scripts/train-cifar.sh` (with every other experiment) or "
                 f"on its own by\n\n```sh\n{cmd}\n```{earlier}\n")
+
+
+def command(name):
+    """The command that writes one experiment's records."""
+    return PAPER_CMD.format(exp=name) + EXTRA_ARGS.get(name, "")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -783,8 +903,10 @@ def header(res):
               + f". Training runs found: {len(res.runs)}"
               + (f" ({len(collected)} of the {len(RUNS)} that "
                  f"`scripts/collect-cifar-weights.sh` collects)" if res.runs else "") + ".")
-    # While experiments are pending the check needs --allow-missing (as CI runs it).
-    allow_missing = " --allow-missing" if missing else ""
+    # While experiments are pending the check needs --allow-missing (as CI runs it); the
+    # calibration experiments are checked only when present (or required), so their absence
+    # needs no flag.
+    allow_missing = " --allow-missing" if [e for e in missing if e not in CALIBRATION] else ""
     return f"""# Results: the paper's experiments at the `cifar` scale
 
 <!-- Generated by scripts/render_results.py from {res.shown_dir}; do not edit by hand. -->
@@ -847,9 +969,7 @@ def verdict_rules(res):
     return f"""## How to read the verdicts
 
 {boot} All runs use `--seed 0` (the default): model initialisation, data order and
-augmentation, the attacks' random starts and the bootstrap resamples. Each model was trained
-once, so the intervals measure how much a number would move on another draw of test images,
-not how much it would move with another training seed.
+augmentation, the attacks' random starts and the bootstrap resamples. {trained_once(res)}
 
 Each of the paper's claims gets one verdict per radius (or per model), from the intervals only:
 
@@ -888,6 +1008,20 @@ estimate); that matters wherever ECE is compared.
 """
 
 
+def trained_once(res):
+    """How many times the models were trained (several training seeds only in `iat-eq2`)."""
+    seeds = render_calibration.train_seeds(res)
+    if len(seeds) < 2:
+        return ("Each model was trained\nonce, so the intervals measure how much a number would "
+                "move on another draw of test images,\nnot how much it would move with another "
+                "training seed.")
+    return ("Each model was trained\nonce, except those of *IAT on Eq. 2's inverse adversarial "
+            f"examples*, trained with the seeds {join_words(map(str, seeds))}\n(`--train-seeds`: "
+            "the same base, other data orders); the intervals measure how much a number would "
+            "move\non another draw of test images, not how much it would move with another "
+            "training seed, which\nonly those models' spread across seeds shows.")
+
+
 def commands(res):
     return f"""## How the results are produced
 
@@ -902,9 +1036,12 @@ mkdir -p ~/.cache/advcal/runs && nohup bash scripts/train-cifar.sh > ~/.cache/ad
 bash scripts/publish-cifar.sh
 # 3. Once every run has finished, the complete check:
 python3 scripts/check_results.py results/cifar --min-n 2000 --full-grid --require models \\
-    --require table2 --require iat-ablation --require finetune-vs-scratch --page docs/results.md
+    --require table2 --require iat-ablation --require finetune-vs-scratch \\
+    --require iat-eq2 --require baselines --require robustness-apgd --require two-sided \\
+    --seeds 0,1,2 --page docs/results.md
 # One experiment on its own (models, fig4 ... fig8, table1, table3, iat-ablation,
-# finetune-vs-scratch; table2 also needs --tiny-imagenet-dir ../shared/data/tiny-imagenet-200):
+# finetune-vs-scratch, iat-eq2 (add --train-seeds 0,1,2), baselines, robustness-apgd,
+# two-sided; table2 also needs --tiny-imagenet-dir ../shared/data/tiny-imagenet-200):
 {PAPER_CMD.format(exp="<experiment>")}
 ```
 
@@ -946,12 +1083,18 @@ def setup(res):
          f"schedule, batch 128, random crop + flip. Base: plain training for 30 epochs at lr "
          f"{lr_str(d.const('preset.lr'))} from random initialisation. Every strategy, PT "
          f"included, is fine-tuned from the base for 10 epochs at lr "
-         f"{lr_str(d.const('preset.finetune_lr'))}; inner attacks T = 3 at ε = 8/255"],
+         f"{lr_str(d.const('preset.finetune_lr'))}; the inner attacks below"],
+        ["inner attacks in training", "not stated", training_attacks(res)],
         ["evaluation attacks", "PGD (steps not stated), IAA (λ = 5, T not stated)",
          "PGD T = 10, α = ε/4, random start; IAA λ = 5, T = 10, α = ε/T; UCA T = 10; "
          "uniform noise"
          + ("; beside Algorithm 1's IAA, Eq. 2's (records `iaa-eq2`): λ = 5, APGD schedule, "
-            "twice the steps, best feasible iterate" if res.eq2_any() else "")],
+            "twice the steps, best feasible iterate" if res.eq2_any() or res.calibration_any()
+            else "")
+         + ("; APGD-CE and APGD-DLR, 20 steps each, the worse of the two per image (records "
+            "`apgd-ce+apgd-dlr`)" if res.has("robustness-apgd") else "")
+         + ("; per image the worse of PGD and Eq. 2's IAA by |CONF − 1[correct]| (records "
+            "`pgd+iaa-eq2`)" if res.has("two-sided") else "")],
         ["ε grid", paper_grid, grid_txt],
         ["uncertainty", "none reported", "95 % bootstrap interval on every record"],
     ]
@@ -968,6 +1111,27 @@ epochs than in the paper. The measured effect of this shortcut on one strategy i
 difference from the paper, untested here: the network is a quarter as wide and trained on four
 fifths of the data for far fewer epochs.
 """
+
+
+def training_attacks(res):
+    """The inner attack of each training strategy, as src/train/registry.rs
+    (`StrategyKind::visit_with_iaa`) builds it at the preset's T = 3."""
+    d = res.derived
+    text = (
+        "PT: none. PGD-AT and ACE-AT: PGD, T = 3 steps of α = "
+        f"{fk(d.const('preset.pgd_train_ratio'), 1)}·ε/T, ε = 8/255, random start (ACE-AT adds "
+        f"its entropy term). CCAT: its own attack (`CcatConfig`), 12 steps (4 × T) at its own "
+        f"radius ε = {fk(d.const('preset.ccat_epsilon'), 2)}, momentum "
+        f"{fk(d.const('preset.ccat_momentum'), 1)}, half of each batch clean. IAT: Algorithm 1's "
+        "IAA (`IaaConfig::alg1`), T = 3 sign steps of α = ε/T with a growing radius from a "
+        "random start, λ = 5, ε = 8/255, the last iterate. AT+IAT: that PGD and that IAA, each "
+        "on the whole batch, loss ½·CE(PGD) + ½·CE(IAA) (`AtIatMix::Both`).")
+    if res.eq2_any() or res.calibration_any():
+        text += (" IAT (Eq. 2) and AT+IAT (Eq. 2), trained for the calibration experiments: the "
+                 "same sign steps at the same budget, returning Eq. 2's best feasible iterate "
+                 "(the least confident correctly classified point) instead of the last; the "
+                 "IAT and AT+IAT of the paper's figures and tables are Algorithm 1's.")
+    return text
 
 
 def training(res):
@@ -1013,23 +1177,59 @@ epoch's record; the PT model also on Flex, another backend than the one that tra
 """
 
 
-def clean_calibration_claims(recs):
-    """The paper's clean-calibration claims, asked of the clean records of a list (the six
-    CIFAR-10 models, or Table 2's five): PT overconfident, IAT and AT+IAT better calibrated than
-    PT, AT+IAT the best calibrated of the adversarially trained models present."""
+# The sources of the clean-calibration claims: the paper reports no clean ECE or MCS of its
+# models, so these claims are the page's reading of what it concludes.
+READING_MOTIVATION = ("the page's reading of the paper's motivation, not a measurement the "
+                      "paper reports")
+READING_CONCLUSION = ("the page's reading of the paper's conclusion, not a measurement the "
+                      "paper reports")
+READING_ABSTRACT = ("the page's reading of the paper's abstract (AT+IAT 'excels in both "
+                    "robustness and calibration'), not a measurement the paper reports")
+# A verdict on records of a model that did not train (Table 2's criterion, table2_training):
+# shown, not counted in *Verdicts at a glance*.
+UNINFORMATIVE = "uninformative"
+
+
+def flag_untrained(verdict, involved):
+    """A claim's verdict, or, when it compares a model that did not train, *uninformative* with
+    the interval verdict kept in parentheses (left out of the glance tally)."""
+    if not involved:
+        return verdict
+    return (f"*{UNINFORMATIVE}* ({join_words(involved)} did not train; the intervals alone "
+            f"give {verdict})")
+
+
+def pt_overconfident(pt):
+    """"PT is overconfident on clean data": its clean MCS interval above 0."""
+    return v_threshold(iv(pt, "mcs"), ">", 0)
+
+
+def better_calibrated(r, ref):
+    """"r is better calibrated than ref on clean data": (verdict, [smaller |MCS|, smaller
+    ECE]), both parts by disjoint intervals."""
+    parts = [v_less(abs_iv(iv(r, "mcs")), abs_iv(iv(ref, "mcs"))),
+             v_less(iv(r, "ece"), iv(ref, "ece"))]
+    return v_all(parts), parts
+
+
+def clean_calibration_claims(recs, untrained=()):
+    """The paper's clean-calibration claims as this page reads them, asked of the clean records
+    of a list (the six CIFAR-10 models, or Table 2's five): PT overconfident, IAT and AT+IAT
+    better calibrated than PT, AT+IAT the best calibrated of the adversarially trained models
+    present. A claim that compares a model of `untrained` is flagged *uninformative*."""
+    involved = lambda ms: [m for m in ms if m in untrained]
     pt = pick(recs, model="PT", attack="clean")
     lines = [
-        claim("PT is overconfident on clean data (MCS > 0)", "the paper's motivation",
-              f"*{v_threshold(iv(pt, 'mcs'), '>', 0)}*", iaa=False),
+        claim("PT is overconfident on clean data (MCS > 0)", READING_MOTIVATION,
+              flag_untrained(f"*{pt_overconfident(pt)}*", involved(["PT"])), iaa=False),
     ]
     for m in ("IAT", "AT+IAT"):
-        r = pick(recs, model=m, attack="clean")
-        parts = [v_less(abs_iv(iv(r, "mcs")), abs_iv(iv(pt, "mcs"))),
-                 v_less(iv(r, "ece"), iv(pt, "ece"))]
+        verdict, parts = better_calibrated(pick(recs, model=m, attack="clean"), pt)
         lines.append(claim(
             f"{m} is better calibrated than PT on clean data (|MCS| and ECE below PT's)",
-            "the paper's conclusion",
-            f"*{v_all(parts)}* (smaller |MCS|: *{parts[0]}*; smaller ECE: *{parts[1]}*)",
+            READING_CONCLUSION,
+            flag_untrained(f"*{verdict}* (smaller |MCS|: *{parts[0]}*; smaller ECE: "
+                           f"*{parts[1]}*)", involved([m, "PT"])),
             iaa=False))
     # "... combining adversarial and inverse adversarial training, we can develop a model that
     # excels in both robustness and calibration" (abstract): calibration part, among the
@@ -1042,8 +1242,9 @@ def clean_calibration_claims(recs):
     lines.append(claim(
         f"AT+IAT is the best calibrated of the adversarially trained models on clean data "
         f"(|MCS| and ECE below those of {join_words(adv) or 'the others'})",
-        "the paper's abstract: AT+IAT 'excels in both robustness and calibration'",
-        f"*{v_all(parts)}* (smallest |MCS|: *{parts[0]}*; smallest ECE: *{parts[1]}*)",
+        READING_ABSTRACT,
+        flag_untrained(f"*{v_all(parts)}* (smallest |MCS|: *{parts[0]}*; smallest ECE: "
+                       f"*{parts[1]}*)", involved(["AT+IAT"] + adv)),
         iaa=False))
     return lines
 
@@ -1117,14 +1318,22 @@ def fig4(res):
         claims.append(claim(text, "Fig. 4", summarize(per),
                             "Tested at each ε as every step λ → next λ lowering the value "
                             "(disjoint intervals)."))
-    if any(abs(lam - 5) < 1e-9 for lam in lams):
-        per = [(e, v_smallest(iv(find(5.0, e), "mcs"),
-                              [iv(find(lam, e), "mcs") for lam in lams if abs(lam - 5) > 1e-9]))
+    if any(abs(lam - 5) < 1e-9 for lam in lams) and lams[0] < 5 < lams[-1]:
+        lo, hi = lams[0], lams[-1]
+        per = [(e, v_all([v_less(iv(find(5.0, e), "confidence"), iv(find(lo, e), "confidence")),
+                          v_greater(iv(find(5.0, e), "accuracy"), iv(find(hi, e), "accuracy"))]))
                for e in eps]
-        claims.append(claim("λ = 5 is the best choice by MCS (the most negative MCS)",
-                            "Fig. 4, the paper's choice of λ", summarize(per),
-                            "The paper gives no numbers for this figure; \"chosen from MCS\" "
-                            "is read as \"the most negative MCS\"."))
+        claims.append(claim(
+            f"λ = 5 trades accuracy against confidence: a lower CONF than λ = {lam_str(lo)} and "
+            f"a higher ACC than λ = {lam_str(hi)}",
+            "Fig. 4 and the paper's text: λ = 5 chosen as a trade-off between ACC and CONF",
+            summarize(per),
+            f"The paper prints no numbers for this choice. Read here as: at each ε, IAA at "
+            f"λ = 5 lowers the confidence further than the smallest λ tested ({lam_str(lo)}) "
+            f"while keeping more accuracy than the largest ({lam_str(hi)}), both by disjoint "
+            f"intervals; *not reproduced* where either comparison is shown the other way "
+            f"round. Which λ gives the most negative MCS is not something the paper states, "
+            f"and is not judged."))
     clean = pick(recs, attack="clean")
     return title + f"""{what} K = {K_CIFAR} classes. {clean_line(clean)}
 
@@ -1354,27 +1563,10 @@ def fig7(res):
     show = main_eps(eps)
     find = lambda m, e: pick(recs, model=m, attack="pgd", eps=e)
     keys = [(m, m) for m in SIX]
-    acc = lambda m, e: iv(find(m, e), "accuracy")
-    mcs = lambda m, e: iv(find(m, e), "mcs")
-    rest = ["PT", "CCAT", "IAT", "AT+IAT"]
     margin = res.derived.const("anchor.approx_margin")
-    ccat_zero = [(e, v_approx(mcs("CCAT", e), 0.0, margin)) for e in eps]
-    claims = [
-        claim("PGD-AT and ACE-AT have the highest accuracy under PGD", "Fig. 7",
-              summarize([(e, v_all([v_largest(acc(m, e), [acc(o, e) for o in rest])
-                                    for m in ("PGD-AT", "ACE-AT")])) for e in eps]),
-              "Tested as each of the two lying above the four others."),
-        claim("IAT is partially robust: accuracy under PGD above PT's", "Fig. 7",
-              summarize([(e, v_greater(acc("IAT", e), acc("PT", e))) for e in eps])),
-        claim("CCAT's MCS ≈ 0", "Fig. 7", summarize(ccat_zero),
-              f"Equal within ±{fk(margin, 2)}: {APPROX_HOW}"),
-        claim("ACE-AT is underconfident (MCS < 0)", "Fig. 7",
-              summarize([(e, v_threshold(mcs("ACE-AT", e), "<", 0)) for e in eps])),
-        claim("AT+IAT is about as robust as PGD-AT (ACC ≈)", "Fig. 7",
-              summarize([(e, v_approx(acc("AT+IAT", e), acc("PGD-AT", e), margin))
-                         for e in eps]),
-              f"Equal within ±{fk(margin, 2)}: {APPROX_HOW}"),
-    ]
+    rows = fig7_verdicts(recs, eps, margin)
+    claims = [claim(text, "Fig. 7", summarize(per), how) for text, per, how in rows]
+    ccat_zero = next(per for text, per, _ in rows if text == "CCAT's MCS ≈ 0")
     reading = ccat_under_pgd([find("CCAT", e) for e in eps],
                              bool(ccat_zero) and all(v == N for _, v in ccat_zero))
     return title + f"""{what}
@@ -1393,6 +1585,29 @@ PGD MCS:
 
 {chr(10).join(claims)}
 {reading}"""
+
+
+def fig7_verdicts(recs, eps, margin, attack="pgd"):
+    """Fig. 7's claims asked of the records of `attack` (PGD-10 in Fig. 7; the APGD worst case
+    in *Robustness under APGD*): [(claim, [(ε, verdict)], how)]."""
+    find = lambda m, e: pick(recs, model=m, attack=attack, eps=e)
+    acc = lambda m, e: iv(find(m, e), "accuracy")
+    mcs = lambda m, e: iv(find(m, e), "mcs")
+    rest = ["PT", "CCAT", "IAT", "AT+IAT"]
+    approx = f"Equal within ±{fk(margin, 2)}: {APPROX_HOW}"
+    return [
+        ("PGD-AT and ACE-AT have the highest accuracy under PGD",
+         [(e, v_all([v_largest(acc(m, e), [acc(o, e) for o in rest])
+                     for m in ("PGD-AT", "ACE-AT")])) for e in eps],
+         "Tested as each of the two lying above the four others."),
+        ("IAT is partially robust: accuracy under PGD above PT's",
+         [(e, v_greater(acc("IAT", e), acc("PT", e))) for e in eps], None),
+        ("CCAT's MCS ≈ 0", [(e, v_approx(mcs("CCAT", e), 0.0, margin)) for e in eps], approx),
+        ("ACE-AT is underconfident (MCS < 0)",
+         [(e, v_threshold(mcs("ACE-AT", e), "<", 0)) for e in eps], None),
+        ("AT+IAT is about as robust as PGD-AT (ACC ≈)",
+         [(e, v_approx(acc("AT+IAT", e), acc("PGD-AT", e), margin)) for e in eps], approx),
+    ]
 
 
 def ccat_under_pgd(recs, not_reproduced):
@@ -1417,8 +1632,11 @@ def ccat_under_pgd(recs, not_reproduced):
             f"MCS = CONF − ACC sits near +1/K, not at 0.\n")
 
 
-def iaa_vs_uca_claims(recs, models):
+def iaa_vs_uca_claims(recs, models, untrained=()):
+    """The paper's comparison of IAA with UCA, per model; a model of `untrained` gets the
+    label *uninformative* instead of its verdict."""
     get = lambda m, a, k: iv(pick(recs, model=m, attack=a), k)
+    flag = lambda m, v: UNINFORMATIVE if m in untrained else v
     present = [m for m in models if pick(recs, model=m, attack="clean")]
     acc = lambda m, a: (pick(recs, model=m, attack=a) or {}).get("accuracy")
     same = sum(1 for m in present
@@ -1427,12 +1645,13 @@ def iaa_vs_uca_claims(recs, models):
     extra = [m for m in present if m not in FIVE]
     lines = [
         claim("IAA gives a more negative MCS than UCA", "the paper's comparison with UCA",
-              summarize_models([(m, v_less(get(m, "iaa", "mcs"), get(m, "uca", "mcs")))
+              summarize_models([(m, flag(m, v_less(get(m, "iaa", "mcs"), get(m, "uca", "mcs"))))
                                 for m in paper])),
         claim("IAA lowers the confidence more than UCA (CONF_IAA < CONF_UCA)",
               "the paper's comparison with UCA",
-              summarize_models([(m, v_less(get(m, "iaa", "confidence"),
-                                           get(m, "uca", "confidence"))) for m in paper])),
+              summarize_models([(m, flag(m, v_less(get(m, "iaa", "confidence"),
+                                                   get(m, "uca", "confidence"))))
+                                for m in paper])),
     ]
     for m in extra:
         lower_mcs = answer(v_less(get(m, "iaa", "mcs"), get(m, "uca", "mcs")))
@@ -2083,6 +2302,7 @@ def table2(res):
         return title + res.pending("table2", what)
     recs = res.data["table2"]
     d = res.derived
+    trained_text, untrained = table2_training(res)
     yg = d.y_g(5.0, K_TINY)
     stated = d.const("paper.table2.y_g")
     iaa = {m: pick(recs, model=m, attack="iaa") for m in FIVE}
@@ -2105,6 +2325,8 @@ The training runs' CPU wall times and peak memory are the `table2-*` rows of *Tr
 
 {table2_caveat(recs, n_train)}
 
+{trained_text}
+
 Ours beside the paper's Table 2, which holds no numbers:
 
 {side}
@@ -2120,12 +2342,12 @@ classified (CONF | correct, the quantity y_G predicts) beside its confidence ove
 
 Our verdicts (n = {n_of(recs)}):
 
-{chr(10).join(iaa_vs_uca_claims(recs, FIVE))}
+{chr(10).join(iaa_vs_uca_claims(recs, FIVE, untrained))}
 
 The paper's other claims, asked of the same records on Tiny ImageNet (beyond its Table 2, which
 states none of them):
 
-{chr(10).join(table2_beyond(recs))}
+{chr(10).join(table2_beyond(recs, untrained))}
 """ + eq2_block(res, "table2", "Table 2", ["model"],
                 [([m], {"model": m}) for m in FIVE if pick(recs, model=m, attack="clean")])
 
@@ -2160,6 +2382,54 @@ OPTIMUM_INPUT_SPACE = (
     "for a more even spread). A network that the ball cannot move far enough stays above it.")
 
 
+# The training runs of Table 2's five models (scripts/cifar-runs.txt's names).
+TABLE2_RUNS = {"PT": "table2-pt", "PGD-AT": "table2-pgd-at", "ACE-AT": "table2-ace-at",
+               "IAT": "table2-iat", "AT+IAT": "table2-at-iat"}
+
+
+def table2_training(res):
+    """Which of Table 2's models did not train, by a stated criterion on the last epoch of
+    each run's history.json (the training accuracy on the examples the strategy trains on, and
+    its training loss): (the paragraph that says so, the set of models that did not train).
+    Models without a history are not judged."""
+    d = res.derived
+    acc_min, loss_max = d.const("anchor.table2_train_acc"), d.const("anchor.table2_chance_loss")
+    found = {}
+    for m, run in TABLE2_RUNS.items():
+        path = next((p for name, p, _, _ in res.runs if name == run), None)
+        if path is None:
+            continue
+        hist = path.parent / (path.name[:-len("run.json")] + "history.json")
+        acc, loss = d.history(hist, "train_accuracy"), d.history(hist, "train_loss")
+        if acc is not None and loss is not None:
+            found[m] = (run, acc, loss)
+    untrained = {m for m, (_, acc, loss) in found.items() if acc < acc_min or loss > loss_max}
+    rule = (f"**Models that did not train.** A model of this table counts as not trained when "
+            f"the last epoch of its training run has a training accuracy below "
+            f"{fk(acc_min, 2)} on the examples it trains on (PGD examples for PGD-AT and "
+            f"ACE-AT, PGD and IAA examples for AT+IAT, IAA examples for IAT), or a training "
+            f"loss (the strategy's own) above 0.9 × ln {K_TINY} = {loss_max:.3f}, within 10 % of "
+            f"a uniform prediction's {d.const('anchor.ln200'):.3f} (`derived.json`, "
+            f"`anchor.table2_*`). A verdict that compares such a model is *{UNINFORMATIVE}*: it "
+            f"is shown with what the intervals alone give, and not counted in *Verdicts at a "
+            f"glance*.")
+    if not found:
+        return (rule + f" No training history of these runs was found "
+                f"(`weights/table2-<model>.history.json`), so no model is judged and every "
+                f"verdict counts.", set())
+    rows = [[m, f"`{run}`", f3(acc), f3(loss), "no" if m in untrained else "yes"]
+            for m, (run, acc, loss) in found.items()]
+    missing = [m for m in TABLE2_RUNS if m not in found]
+    not_trained = join_words(m for m in TABLE2_RUNS if m in untrained)
+    verdict = (f"Not trained by this criterion: {not_trained}." if untrained
+               else "Every model with a history trained by this criterion.")
+    if missing:
+        verdict += f" No history of {join_words(missing)}: not judged."
+    return (rule + "\n\n" + md_table(["model", "run", "last-epoch training ACC",
+                                       "last-epoch training loss", "trained"], rows)
+            + "\n\n" + verdict, untrained)
+
+
 def table2_caveat(recs, n_train=None):
     """What Table 2's models are, read off their clean records (and the training-set size of
     their runs' histories): weak, so IAA's MCS mixes the confidence it removes with the
@@ -2182,28 +2452,35 @@ def table2_caveat(recs, n_train=None):
             f"further down, isolates the first.")
 
 
-def table2_beyond(recs):
+def table2_beyond(recs, untrained=()):
     """Table 2's records asked the paper's clean-calibration and Fig. 6 claims, and whether IAA
-    raises accuracy."""
+    raises accuracy; verdicts comparing a model of `untrained` flagged *uninformative*."""
     get = lambda m, a, k: iv(pick(recs, model=m, attack=a), k)
     present = [m for m in FIVE if pick(recs, model=m, attack="clean")]
     under_iaa = lambda m: abs_iv(get(m, "iaa", "mcs"))
-    return clean_calibration_claims(recs) + [
+    return clean_calibration_claims(recs, untrained) + [
         claim(f"IAT resists IAA best: its MCS under IAA is the closest to 0 of the "
               f"{number_word(len(present))}",
               "Fig. 6's claim",
-              f"*{v_smallest(under_iaa('IAT'), [under_iaa(m) for m in present if m != 'IAT'])}*"),
+              flag_untrained(
+                  f"*{v_smallest(under_iaa('IAT'), [under_iaa(m) for m in present if m != 'IAT'])}*",
+                  [m for m in present if m in untrained])),
         "* Does IAA raise accuracy above the clean accuracy (beyond the paper; the label leak of "
         "its CE term)? " + summarize_models(
-            [(m, answer(v_greater(get(m, "iaa", "accuracy"), get(m, "clean", "accuracy"))))
+            [(m, UNINFORMATIVE if m in untrained else
+              answer(v_greater(get(m, "iaa", "accuracy"), get(m, "clean", "accuracy"))))
              for m in present]) + ".",
     ]
 
 
 def not_shown(res):
+    seeds = render_calibration.train_seeds(res)
     items = [
         "Seed-to-seed variation: every model was trained once (seed 0); the intervals cover "
-        "the test images only.",
+        "the test images only." if len(seeds) < 2 else
+        f"Seed-to-seed variation beyond the models of *IAT on Eq. 2's inverse adversarial "
+        f"examples* (seeds {join_words(map(str, seeds))}): every other model was trained once "
+        f"(seed 0), and its intervals cover the test images only.",
         "The paper's scale: full-width ResNet-18 trained from scratch on all CIFAR-10 images; "
         "here a quarter-width network, fine-tuned strategies and fewer epochs.",
         "ImageNet experiments (the paper's Fig. 1 and its Fig. 8 gallery on ImageNet VGG-19): "
@@ -2211,15 +2488,25 @@ def not_shown(res):
         "Paired tests: records on the same test images are compared through their marginal "
         "intervals, which is conservative.",
         "Attacks stronger than PGD-10 (more steps, restarts, AutoAttack): robustness numbers "
-        "are upper bounds.",
+        "are upper bounds." if not res.has("robustness-apgd") else
+        "AutoAttack in full (its targeted attacks and Square) and restarts: *Robustness under "
+        "APGD* runs APGD-CE and APGD-DLR only, so its robust accuracies, too, are upper "
+        "bounds.",
     ]
     if not res.has("table2"):
         items.append("Table 2 (Tiny ImageNet): not run yet.")
     return "## What this page does not show\n\n" + "\n".join(f"* {i}" for i in items) + "\n"
 
 
+# The calibration experiments beyond the paper live in their own module, which uses this one's
+# helpers (bind: run as a script, this module is __main__ and cannot be imported back).
+sys.dont_write_bytecode = True  # no __pycache__ in scripts/
+import render_calibration  # noqa: E402
+render_calibration.bind(sys.modules[__name__])
+
 SECTIONS = [header, verdict_rules, commands, setup, training, clean_models, fig4, fig5, fig6,
-            fig7, table1, table3, vgg_warmup, fig8, beyond, table2, not_shown]
+            fig7, table1, table3, vgg_warmup, fig8, beyond, render_calibration.calibration,
+            table2, not_shown]
 
 
 def slug(title):
@@ -2240,11 +2527,19 @@ def glance(rows):
     if not rows:
         return ""
     kinds = [verdict_kinds(v) for _, _, _, v in rows]
+    # A claim whose only verdict is *uninformative* (it compares a model that did not train) is
+    # listed, not counted.
+    uninformative = sum(1 for (_, _, _, v), k in zip(rows, kinds)
+                        if not k and v.startswith(f"*{UNINFORMATIVE}*"))
     for (_, text, _, v), k in zip(rows, kinds):
-        if not k:
+        if not k and not v.startswith(f"*{UNINFORMATIVE}*"):
             raise RuntimeError(f"claim without a verdict: {text}: {v}")
-    count = lambda pred: sum(1 for k in kinds if pred(k))
-    tally = (f"{len(rows)} claims: {count(lambda k: k == {R})} *reproduced* wherever tested, "
+    count = lambda pred: sum(1 for k in kinds if k and pred(k))
+    counted = len(rows) - uninformative
+    tally = ((f"{len(rows)} claims, {uninformative} of them *{UNINFORMATIVE}* (they compare a "
+              f"model that did not train; not counted); of the other {counted}: "
+              if uninformative else f"{len(rows)} claims: ")
+             + f"{count(lambda k: k == {R})} *reproduced* wherever tested, "
              f"{count(lambda k: k == {N})} *not reproduced* wherever tested, "
              f"{count(lambda k: k == {I})} *inconclusive* wherever tested, "
              f"{count(lambda k: len(k) > 1)} with verdicts that depend on the radius or model")

@@ -25,7 +25,21 @@ import render_results as rr  # noqa: E402
 
 EXPERIMENTS = rr.EXPERIMENTS
 EQ2_EXPERIMENTS = rr.EQ2_EXPERIMENTS
+CALIBRATION = rr.CALIBRATION
 PENDING = "**Not run yet**"
+# The calibration experiments' group of sections and their titles.
+CALIBRATION_GROUP = "Calibration beyond the paper"
+IAT_EQ2 = "IAT on Eq. 2's inverse adversarial examples"
+BASELINES = "Calibration baselines"
+APGD_TITLE = "Robustness under APGD"
+TWO_SIDED = "Two-sided calibration"
+CALIBRATION_TITLES = (CALIBRATION_GROUP, IAT_EQ2, BASELINES, APGD_TITLE, TWO_SIDED)
+
+
+def has_runs(smoke):
+    """Whether a smoke directory holds its training runs (models/<run>/run.json): without them
+    the tests of the *Training runs* section are skipped (main says so)."""
+    return bool(sorted(Path(smoke).glob("models/*/run.json")))
 
 
 def run(script, *args):
@@ -54,7 +68,8 @@ def sections(page):
 
 def result_sections(page):
     """The sections that show records (everything but the page's introduction and setup)."""
-    keep = ("Clean calibration", "Fig.", "Table", "IAT ablation", "Fine-tuning", "Training runs")
+    keep = ("Clean calibration", "Fig.", "Table", "IAT ablation", "Fine-tuning",
+            "Training runs") + CALIBRATION_TITLES[1:]
     return {t: s for t, s in sections(page).items() if t.startswith(keep)}
 
 
@@ -130,14 +145,20 @@ def test_run_list():
 def test_full(smoke, tmp):
     d = tmp / "full"
     shutil.copytree(smoke, d, ignore=shutil.ignore_patterns("*.ckpt", "derived.json"))
+    calibration_fixture(d)
     page_path = tmp / "full.md"
     page = render(d, page_path)
+    absent = [n for n in CALIBRATION if not (d / f"{n}.json").is_file()]  # an older smoke run
     for name in EXPERIMENTS:
-        assert f"`{name}.json` is missing" not in page, name
-    assert PENDING not in page
+        assert (f"/{name}.json` is missing" in page) == (name in absent), name
+    pending = [t for t, sec in sections(page).items() if PENDING in sec]
+    titles = dict(zip(CALIBRATION, CALIBRATION_TITLES[1:]))
+    assert pending == (([] if has_runs(smoke) else ["Training runs"])
+                       + [titles[n] for n in absent]), pending
     assert "0.1708" in page  # Table 2's analytic optimum (K = 200, λ = 5)
     rc, out = run("check_results.py", d, "--require", "table2", "--require", "iat-ablation",
-                  "--require", "finetune-vs-scratch", "--page", page_path)
+                  "--require", "finetune-vs-scratch", *require_calibration(d),
+                  "--page", page_path)
     assert rc == 0, out
     # Rendering is deterministic, and --check agrees.
     assert render(d, tmp / "again.md") == page
@@ -230,6 +251,8 @@ def test_partial(smoke, tmp):
 
 def test_weights_layout(smoke, tmp):
     """results/cifar layout: weights/<name>.run.json and <name>.ckpt."""
+    if not has_runs(smoke):
+        return
     d = tmp / "weights"
     d.mkdir()
     shutil.copy(Path(smoke) / "models.json", d / "models.json")
@@ -294,13 +317,51 @@ def claim_line(page, text):
 
 
 def fresh(smoke, tmp, name, eq2=False):
-    """A copy of the smoke directory; without Eq. 2's IAA records (and plots) unless `eq2`, then
-    with them in every experiment that has IAA records (with_eq2)."""
+    """A copy of the smoke directory; without Eq. 2's IAA records (and plots) in the paper's
+    experiments unless `eq2`, then with them in every experiment that has IAA records
+    (with_eq2). The calibration experiments, which measure Eq. 2's IAA by design, keep theirs
+    (calibration_fixture)."""
     d = tmp / name
     if d.exists():
         shutil.rmtree(d)
     shutil.copytree(smoke, d, ignore=shutil.ignore_patterns("*.ckpt", "derived.json"))
+    calibration_fixture(d)
     return with_eq2(d) if eq2 else without_eq2(d)
+
+
+def calibration_fixture(d):
+    """The calibration records as examples/paper writes them now, from a smoke run written
+    before: two-sided.json's IAT (Eq. 2) without AT+IAT's PGD weight (only AT+IAT's models carry
+    one; check_results refuses it elsewhere), and robustness-apgd.svg and two-sided.svg (drawn
+    since; required with --require) as placeholders where missing."""
+    if (d / "two-sided.json").is_file():
+        recs = load(d, "two-sided")
+        for r in recs:
+            if not r["model"].startswith("AT+IAT"):
+                r.pop("weight", None)
+        save(d, "two-sided", recs)
+    for name in ("robustness-apgd", "two-sided"):
+        if (d / f"{name}.json").is_file() and not (d / f"{name}.svg").is_file():
+            (d / f"{name}.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>\n')
+    return d
+
+
+def require_calibration(d=None):
+    """`--require` for each calibration experiment (of `d`, where given: those present)."""
+    names = [n for n in CALIBRATION if d is None or (Path(d) / f"{n}.json").is_file()]
+    return [arg for n in names for arg in ("--require", n)]
+
+
+def paper_part(page):
+    """The page without what names the calibration experiments: their group of sections, the
+    status line (which lists them as pending) and the commands (which list every experiment)."""
+    out, skip = [], False
+    for line in page.splitlines():
+        if line.startswith("## "):
+            skip = line[3:] in (CALIBRATION_GROUP, "How the results are produced")
+        if not skip and not line.startswith("**Status.**"):
+            out.append(line)
+    return "\n".join(out) + "\n"
 
 
 def without_eq2(d):
@@ -344,7 +405,7 @@ def render_checked(d, tmp):
     page = render(d, page_path)
     rc, out = run("check_results.py", d, "--require", "table2", "--require", "models",
                   "--require", "iat-ablation", "--require", "finetune-vs-scratch",
-                  "--page", page_path)
+                  *require_calibration(d), "--page", page_path)
     assert rc == 0, out
     return page
 
@@ -977,15 +1038,17 @@ def test_robust_partial(smoke, tmp):
         if r["model"] == "AT+IAT":
             r.pop("ci95")
     save(d, "table1", recs)
+    runs = has_runs(smoke)
     for run_json in sorted(d.glob("models/*/run.json"))[:3]:
         info = json.loads(run_json.read_text())
         info.pop("warmup_epochs", None)
         info.pop("train_seconds", None)
         run_json.write_text(json.dumps(info))
-    with_warmup = sorted(d.glob("models/*/run.json"))[-1]
-    info = json.loads(with_warmup.read_text())
-    info["warmup_epochs"] = 2
-    with_warmup.write_text(json.dumps(info))
+    if runs:
+        with_warmup = sorted(d.glob("models/*/run.json"))[-1]
+        info = json.loads(with_warmup.read_text())
+        info["warmup_epochs"] = 2
+        with_warmup.write_text(json.dumps(info))
     page_path = tmp / "robust.md"
     page = render(d, page_path)
     assert not check_results.check_page(d, page_path)
@@ -996,7 +1059,7 @@ def test_robust_partial(smoke, tmp):
     abl = secs[ABLATION]
     assert "no `IAT train-mode BN` records" in abl and "Not answered" in abl, abl
     assert PENDING in secs["Fig. 5 — uniform noise, PGD and IAA against PT"]
-    assert "| 2 |" in secs["Training runs"] and "| — |" in secs["Training runs"]
+    assert not runs or ("| 2 |" in secs["Training runs"] and "| — |" in secs["Training runs"])
     # The Fig. 4 optimum column says the field is missing instead of comparing CONF with y_G.
     assert "no CONF \\| correct at every ε" in secs[
         "Fig. 4 — IAA for λ ∈ {1, 3, 5, 7, 10} against PT"]
@@ -1075,8 +1138,13 @@ def test_eq2_absent(smoke, tmp):
     """Without Eq. 2 records the page says nothing of Eq. 2 (the page of a results directory
     written before Eq. 2 existed is unchanged), and with them it does."""
     d = fresh(smoke, tmp, "alg1-only")
+    # The calibration experiments measure Eq. 2's IAA by design: without them, the paper's part
+    # of the page names no Eq. 2 at all.
+    for name in CALIBRATION:
+        (d / f"{name}.json").unlink(missing_ok=True)
     page = render_checked(d, tmp)
-    assert "Eq. 2" not in page and rr.EQ2 not in page and "eq2" not in page
+    paper = paper_part(page)
+    assert "Eq. 2" not in paper and rr.EQ2 not in paper and "eq2" not in paper, paper
     with_eq2(d)
     assert rr.EQ2_TITLE in render_checked(d, tmp)
     without_eq2(d)
@@ -1242,14 +1310,452 @@ def test_check_results_eq2(smoke, tmp):
         assert rc != 0 and f"{f} missing" in out, (f, out)
 
 
+# ------------------------------------------------------------------------------------------------
+# The page's claims restated: λ = 5 as a trade-off, Table 2's models that did not train
+# ------------------------------------------------------------------------------------------------
+
+FIG4 = "Fig. 4 — IAA for λ ∈ {1, 3, 5, 7, 10} against PT"
+LAMBDA5 = "λ = 5 trades accuracy against confidence"
+
+
+def test_lambda5(smoke, tmp):
+    """Fig. 4's λ = 5 claim is the paper's trade-off: a lower CONF than the smallest λ and a
+    higher ACC than the largest, at each ε; the most negative MCS is not asked."""
+    d = fresh(smoke, tmp, "lambda5")
+    values = {1: (0.90, 0.60), 3: (0.85, 0.50), 5: (0.80, 0.40), 7: (0.70, 0.35),
+              10: (0.60, 0.30)}
+    edit(d, "fig4", lambda r: setv(r, *values[r["lambda"]]) if r["attack"] == "iaa" else None)
+    sec = sections(render_checked(d, tmp))[FIG4]
+    line = claim_line(sec, LAMBDA5)
+    assert "a lower CONF than λ = 1 and a higher ACC than λ = 10" in line, line
+    assert ": *reproduced* at every ε" in line, line
+    assert "the most negative MCS" not in line.split("):")[0], line
+    # λ = 10 more accurate than λ = 5: the trade-off is shown not to hold.
+    values[10] = (0.85, 0.30)
+    edit(d, "fig4", lambda r: setv(r, *values[r["lambda"]]) if r["attack"] == "iaa" else None)
+    line = claim_line(sections(render_checked(d, tmp))[FIG4], LAMBDA5)
+    assert ": *not reproduced* at every ε" in line, line
+
+
+def table2_histories(d, values):
+    """weights/table2-<model>.run.json and .history.json whose last epoch has the given
+    (training accuracy, training loss) per Table 2 model."""
+    weights = Path(d) / "weights"
+    weights.mkdir(exist_ok=True)
+    for m, run in rr.TABLE2_RUNS.items():
+        acc, loss = values[m]
+        (weights / f"{run}.run.json").write_text(json.dumps({"strategy": "x",
+                                                             "final_train_loss": loss}))
+        (weights / f"{run}.history.json").write_text(json.dumps([
+            {"epoch": 1, "train_loss": 5.2, "train_accuracy": 0.01},
+            {"epoch": 2, "train_loss": loss, "train_accuracy": acc}]))
+
+
+def test_table2_untrained(smoke, tmp):
+    """A Table 2 model whose last epoch's training accuracy is below 0.15 or whose training
+    loss is above 0.9 × ln 200 did not train: the claims that compare it are *uninformative*,
+    listed in the glance table but not counted; without histories every verdict counts."""
+    d = fresh(smoke, tmp, "untrained")
+    sec = sections(render_checked(d, tmp))[TABLE2]
+    assert "No training history of these runs was found" in sec, sec
+    assert not flagged_lines(sec), flagged_lines(sec)
+    values = {"PT": (0.71, 1.18), "PGD-AT": (0.10, 4.30), "ACE-AT": (0.50, 4.90),
+              "IAT": (0.50, 1.96), "AT+IAT": (0.34, 3.44)}
+    table2_histories(d, values)
+    page = render_checked(d, tmp)
+    sec = sections(page)[TABLE2]
+    assert "| PGD-AT | `table2-pgd-at` | 0.100 | 4.300 | no |" in sec, sec
+    assert "| ACE-AT | `table2-ace-at` | 0.500 | 4.900 | no |" in sec, sec     # the loss rule
+    assert "| AT+IAT | `table2-at-iat` | 0.340 | 3.440 | yes |" in sec, sec
+    assert "Not trained by this criterion: PGD-AT and ACE-AT." in sec, sec
+    assert "above 0.9 × ln 200 = 4.768" in sec and "below 0.15 on the examples" in sec, sec
+    line = claim_line(sec, "IAA gives a more negative MCS than UCA")
+    assert line.endswith("*uninformative* for PGD-AT and ACE-AT."), line
+    line = claim_line(sec, "AT+IAT is the best calibrated of the adversarially trained")
+    assert ": *uninformative* (PGD-AT and ACE-AT did not train; the intervals alone give *" \
+        in line, line
+    assert ": *uninformative* (" in claim_line(sec, "IAT resists IAA best")
+    assert ": *uninformative* (" not in claim_line(sec, "IAT is better calibrated than PT")
+    assert "*uninformative* for PGD-AT and ACE-AT." in sec  # the accuracy question
+    # The glance table lists the uninformative claims and counts the others only.
+    rows = glance_rows(page)
+    kinds = [rr.verdict_kinds(v) for _, _, _, v in rows]
+    uninformative = sum(1 for (_, _, _, v), k in zip(rows, kinds)
+                        if not k and v.startswith("*uninformative*"))
+    assert uninformative == 2, [r for r in rows if "uninformative" in r[3]]
+    tally = re.search(r"(\d+) claims, (\d+) of them \*uninformative\* \(they compare a model "
+                      r"that did not train; not counted\); of the other (\d+): (\d+) "
+                      r"\*reproduced\* wherever tested, (\d+) \*not reproduced\* wherever "
+                      r"tested, (\d+) \*inconclusive\* wherever tested, (\d+) with verdicts", page)
+    total, flagged, counted, *parts = map(int, tally.groups())
+    assert (total, flagged, counted) == (len(rows), 2, len(rows) - 2), tally.groups()
+    assert sum(parts) == counted, parts
+    # Every model trained: nothing is flagged.
+    table2_histories(d, {m: (0.5, 2.0) for m in values})
+    sec = sections(render_checked(d, tmp))[TABLE2]
+    assert "Every model with a history trained by this criterion." in sec, sec
+    assert not flagged_lines(sec), flagged_lines(sec)
+
+
+def flagged_lines(sec):
+    """The claim and question lines of a section with an *uninformative* verdict."""
+    return [l for l in sec.splitlines() if l.startswith("* ") and "*uninformative*" in l]
+
+
+# ------------------------------------------------------------------------------------------------
+# The calibration experiments beyond the paper
+# ------------------------------------------------------------------------------------------------
+
+def test_calibration_absent(smoke, tmp):
+    """Without the calibration JSON their four sections say "not run yet" with no number, and
+    every section of the paper's experiments is the same as with them."""
+    d = fresh(smoke, tmp, "calibration-absent", eq2=True)
+    with_files = sections(render_checked(d, tmp))
+    for name in CALIBRATION:
+        (d / f"{name}.json").unlink()
+    page = render_checked(d, tmp)
+    without = sections(page)
+    for title in CALIBRATION_TITLES[1:]:
+        assert PENDING in without[title], title
+        assert not check_results.page_numbers(without[title]), title
+    assert f"`{d}/iat-eq2.json` is missing" in without[IAT_EQ2]
+    assert "--train-seeds 0,1,2" in without[IAT_EQ2]
+    changed = {t for t in with_files if with_files[t] != without.get(t)}
+    allowed = set(CALIBRATION_TITLES) | {"How to read the verdicts", "Verdicts at a glance",
+                                         "Setup and how it differs from the paper",
+                                         "What this page does not show"}
+    assert changed <= allowed, changed - allowed
+    status = next(l for l in page.splitlines() if l.startswith("**Status.**"))
+    assert "pending: `iat-eq2`, `baselines`, `robustness-apgd`, `two-sided`." in status, status
+    # Missing calibration experiments need no --allow-missing in the check the page names.
+    header = page.split("\n## ")[0]
+    assert "--require models\n--page docs/results.md` checks" in header, header
+
+
+def iat_eq2_values(d, values, default=(0.80, 0.95)):
+    """Clean records of iat-eq2.json: values {(model, seed): (acc, conf)}, `default` else."""
+    edit(d, "iat-eq2", lambda r: setv(r, *values.get((r["model"], r["seed"]), default))
+         if r["attack"] == "clean" else None)
+
+
+def test_iat_eq2(smoke, tmp):
+    """The clean-calibration claims per training seed: *reproduced* only if reproduced at every
+    seed, the seed-to-seed spread with its mean, and one seed said to be one."""
+    d = fresh(smoke, tmp, "iat-eq2")
+    two_seeds(d)
+    # PT overconfident at both seeds; IAT (Eq. 2) calibrated at both; the rest worse than PT.
+    values = {("PT", 0): (0.80, 0.90), ("PT", 1): (0.80, 0.92),
+              ("IAT (Eq. 2)", 0): (0.80, 0.80), ("IAT (Eq. 2)", 1): (0.80, 0.81)}
+    iat_eq2_values(d, values)
+    sec = sections(render_checked(d, tmp))[IAT_EQ2]
+    assert "Present: two training seeds (0 and 1)" in sec, sec
+    assert "the page's reading of the paper's conclusion, not a measurement the paper reports" \
+        in sec
+    line = claim_line(sec, "Every training seed: IAT (Eq. 2) is better calibrated than PT")
+    assert ": *reproduced* over two training seeds (*reproduced* at seed 0 and 1)." in line, line
+    line = claim_line(sec, "Every training seed: AT+IAT (Eq. 2) is better calibrated")
+    assert ": *not reproduced* over two training seeds" in line, line
+    line = claim_line(sec, "Every training seed: AT+IAT (Alg. 1) is better calibrated")
+    assert ": *not reproduced* (one training seed so far: seed 0)." in line, line
+    line = claim_line(sec, "Every training seed: PT is overconfident on clean data")
+    assert ": *reproduced* over two training seeds" in line, line
+    # ECE 0.002 and 0.012, MCS 0 and +0.010: the spread and its mean (derived.json).
+    assert "| IAT (Eq. 2) | 0 and 1 | 0.002 to 0.012 | 0.007 | 0.000 to +0.010 | +0.005 |" \
+        in sec, sec
+    assert "| IAT (Eq. 2) | 1 | *reproduced* | *reproduced* | *reproduced* |" in sec, sec
+    # Seed 1 no longer shown better than PT: the claim is not reproduced at every seed.
+    values[("IAT (Eq. 2)", 1)] = (0.80, 0.915)
+    iat_eq2_values(d, values)
+    line = claim_line(sections(render_checked(d, tmp))[IAT_EQ2],
+                      "Every training seed: IAT (Eq. 2) is better calibrated than PT")
+    assert ": *inconclusive* over two training seeds (*reproduced* at seed 0, *inconclusive* " \
+           "at 1)." in line, line
+    # One seed: said so, no spread.
+    save(d, "iat-eq2", [r for r in load(d, "iat-eq2") if r["seed"] == 0])
+    sec = sections(render_checked(d, tmp))[IAT_EQ2]
+    assert "one training seed so far (0): the intervals cover the test images" in sec, sec
+    assert "No model has more than one training seed yet" in sec, sec
+    line = claim_line(sec, "Every training seed: IAT (Eq. 2) is better calibrated than PT")
+    assert ": *reproduced* (one training seed so far: seed 0)." in line, line
+    # The verdict rules and the limits of the page follow the seeds present.
+    page = render(d, tmp / "one-seed.md")
+    assert "Each model was trained\nonce, so the intervals" in page
+
+
+def two_seeds(d):
+    """iat-eq2.json with the training seeds 0 and 1: a smoke run of one seed (the default
+    `--train-seeds 0`) gets seed 1 as a copy of seed 0's records, AT+IAT (Alg. 1) aside (the
+    first seed only)."""
+    recs = load(d, "iat-eq2")
+    seeds = sorted({r["seed"] for r in recs})
+    if seeds == [0]:
+        recs += [dict(r, seed=1) for r in recs if r["model"] != "AT+IAT (Alg. 1)"]
+        save(d, "iat-eq2", recs)
+    assert sorted({r["seed"] for r in load(d, "iat-eq2")}) == [0, 1], seeds
+
+
+def test_baselines(smoke, tmp):
+    """The answer to "does IAT give anything temperature scaling does not?" follows the
+    intervals of IAT (Eq. 2) and PT + TS; the held-out split and the temperatures are stated."""
+    d = fresh(smoke, tmp, "baselines")
+    values = {("PT + TS", "clean"): (0.80, 0.84), ("IAT (Eq. 2)", "clean"): (0.80, 0.80),
+              ("PT + TS", rr.EQ2): (0.90, 0.50), ("IAT (Eq. 2)", rr.EQ2): (0.90, 0.88)}
+
+    def f(r):
+        if (r["model"], r["attack"]) in values:
+            setv(r, *values[(r["model"], r["attack"])])
+        elif r["attack"] == "clean":
+            setv(r, 0.80, 0.85)          # every clean accuracy the same: TS keeps it
+        elif r["attack"] == rr.EQ2:
+            setv(r, 0.90, 0.50)          # never below the clean accuracy (Eq. 2)
+    edit(d, "baselines", f)
+    sec = sections(render_checked(d, tmp))[BASELINES]
+    n = next(r["n"] for r in load(d, "baselines") if r["attack"] == "clean")
+    assert f"fitted on test images {n}–{2 * n - 1} (the second half of the clean test images)" \
+        in sec, sec
+    assert "| IAT (Eq. 2) against PT + TS | lower (0.002 vs 0.042) |" in sec, sec
+    assert "closer to 0 (−0.020 vs −0.400)" in sec, sec
+    assert ("*yes*, on these records: IAT (Eq. 2): clean ECE lower; IAT (Eq. 2): |MCS| under "
+            "Eq. 2's IAA closer to 0 than PT + TS (disjoint intervals).") in sec, sec
+    temperature = next(r["temperature"] for r in load(d, "baselines") if r["model"] == "PT + TS")
+    assert f"PT + TS T = {temperature:.3f}" in sec, sec
+    # IAT (Eq. 2) no better than PT + TS anywhere, worse on clean ECE.
+    values.update({("IAT (Eq. 2)", "clean"): (0.80, 0.90), ("IAT (Eq. 2)", rr.EQ2): (0.90, 0.50)})
+    edit(d, "baselines", f)
+    sec = sections(render_checked(d, tmp))[BASELINES]
+    assert "*not shown*: no comparison shows IAT (Eq. 2)" in sec, sec
+    assert "PT + TS is shown better in: IAT (Eq. 2): clean ECE higher." in sec, sec
+    assert "no difference shown (−0.400 vs −0.400)" in sec, sec
+
+
+def test_robustness_apgd(smoke, tmp):
+    """PGD-10 beside the APGD worst case: the gap per model and radius, Fig. 7's claims under
+    both, and a warning (not a check failure) where APGD is less strong within the intervals."""
+    d = fresh(smoke, tmp, "apgd")
+    apgd = "apgd-ce+apgd-dlr"
+
+    def f(r, weaker=None):
+        if r["attack"] == "pgd":
+            setv(r, 0.40, 0.50)
+        elif r["attack"] == apgd:
+            setv(r, 0.30, 0.45)
+        if weaker and r["attack"] == apgd and r["model"] == "PT" \
+                and abs(r["epsilon"] - 0.06) < 1e-9:
+            setv(r, weaker, 0.45)
+    edit(d, "robustness-apgd", f)
+    sec = sections(render_checked(d, tmp))[APGD_TITLE]
+    assert "| PT | +0.100 | +0.100 |" in sec, sec      # the gap at the main radii
+    assert "at least as strong as PGD-10" in sec and "**Warning:**" not in sec
+    assert "| claim | PGD-10 | APGD worst case |" in sec
+    assert "| PGD-AT and ACE-AT have the highest accuracy under PGD | *inconclusive* at every ε" \
+        in sec, sec
+    # APGD's estimate above PGD's at ε = 0.06, the intervals overlapping: a warning only.
+    edit(d, "robustness-apgd", lambda r: f(r, weaker=0.405))
+    sec = sections(render_checked(d, tmp))[APGD_TITLE]
+    assert ("**Warning:** under the APGD worst case PT is more accurate than under PGD-10 at "
+            "ε = 0.06 (0.405 against 0.400; within the intervals)") in sec, sec
+    # Disjoint intervals: the record check refuses it.
+    edit(d, "robustness-apgd", lambda r: f(r, weaker=0.60))
+    rc, out = run("check_results.py", d)
+    assert rc != 0 and "weaker than PGD" in out, out
+    assert "the intervals are disjoint" in sections(render(d, tmp / "apgd.md"))[APGD_TITLE]
+
+
+def test_two_sided(smoke, tmp):
+    """Two-sided calibration: the bound per model (holding, or failing where CONF_PGD <
+    CONF_IAA), the model closest to the target, and the sweep ordered by w."""
+    d = fresh(smoke, tmp, "two-sided")
+    near = "AT+IAT (Eq. 2, w = 0.25)"
+
+    def f(r):
+        m, a = r["model"], r["attack"]
+        if a == "clean":
+            setv(r, 0.80, 0.81 if m == near else 0.85)
+        elif a == "pgd":
+            setv(r, 0.01, 0.11) if m == "CCAT" else setv(r, 0.0, 0.95)
+        elif a == rr.EQ2:
+            setv(r, 0.84, 0.50) if m == "CCAT" else setv(r, 0.90, 0.30)
+        elif a in ("pgd+iaa-eq2", "pgd+iaa"):      # (the name before pgd+iaa-eq2)
+            setv(r, 0.50, 0.60 if m == near else 0.70)
+    edit(d, "two-sided", f)
+    sec = sections(render_checked(d, tmp))[TWO_SIDED]
+    # CCAT: |+0.10| + |−0.34| = 0.44 < 0.83 with CONF_PGD 0.11 < CONF_IAA 0.50: allowed.
+    assert "| CCAT | — | 0.052 [0.042, 0.062] | 0.202 [0.192, 0.212] | 0.440 | +0.830 | fails " \
+           "(CONF_PGD < CONF_IAA) | 0.052 |" in sec, sec
+    assert "| PT | — | 0.052 [0.042, 0.062] | 0.202 [0.192, 0.212] | 1.550 | +0.900 | holds |" \
+        in sec, sec
+    assert (f"**Closest to the target** (clean ECE ≤ 0.03 and worst-case ECE ≤ 0.15;") in sec
+    assert f"`derived.json`): {near}, at 0.000." in sec, sec
+    assert f"does {near} meet both targets" in sec and "one)? *yes*." in sec, sec
+    sweep = sec.split("over its PGD weight w:")[1].split("<details>")[0]
+    rows = [l.split(" | ")[0][2:] for l in sweep.splitlines()
+            if l.startswith("| ") and not l.startswith("| w ")]
+    assert rows == ["0", "0.25", "0.5", "0.75", "1"], rows
+    assert "| **violated** |" not in sec and "**Violated for" not in sec
+    # Records whose MCS is not CONF − ACC can break the bound where it is a theorem: the page
+    # says so (and the record check refuses them, test_check_results_calibration).
+    recs = load(d, "two-sided")
+    for r in recs:
+        if r["model"] == "PT" and r["attack"] in ("pgd", rr.EQ2):
+            r["mcs"] = 0.01 if r["attack"] == "pgd" else -0.01
+    save(d, "two-sided", recs)
+    sec = sections(render(d, tmp / "two-sided-bad.md"))[TWO_SIDED]
+    assert "| 0.020 | +0.900 | **violated** |" in sec, sec
+    assert "**Violated for PT: the records are inconsistent.**" in sec, sec
+
+
+def test_two_sided_as_written_now(smoke, tmp):
+    """two-sided.json as examples/paper writes it since the worst case is named like the IAAs
+    (`pgd+iaa-eq2`) and the six models of the paper carry no training seed: accepted, and the
+    worst case read under either name."""
+    d = fresh(smoke, tmp, "two-sided-now")
+    recs = load(d, "two-sided")
+    for r in recs:
+        if r["attack"] == "pgd+iaa":
+            r["attack"] = "pgd+iaa-eq2"
+        if r["model"] in rr.SIX:
+            r.pop("seed", None)
+    for r in recs:
+        if r["model"] == "CCAT" and r["attack"] == "pgd+iaa-eq2":
+            setv(r, 0.50, 0.75)
+    save(d, "two-sided", recs)
+    sec = sections(render_checked(d, tmp))[TWO_SIDED]
+    assert "| 0.252 [0.242, 0.262] | " in sec, sec      # CCAT's worst-case ECE
+    rc, out = run("check_results.py", d, "--require", "two-sided")
+    assert rc == 0, out
+    # A model these experiments train needs its seed all the same.
+    save(d, "two-sided", [dict(r, seed=None) if r["model"] == "IAT (Eq. 2)" else r
+                          for r in recs])
+    rc, out = run("check_results.py", d)
+    assert rc != 0 and "missing training `seed`" in out, out
+
+
+def test_check_results_calibration(smoke, tmp):
+    """check_results accepts the calibration records and refuses: a missing seed, NLL or
+    temperature, a temperature or a weight where none belongs, a scaled model whose clean
+    accuracy moved, a missing sweep weight, a broken bound where it is a theorem, APGD weaker
+    than PGD beyond the intervals, a duplicate, an unknown model, Algorithm 1's AT+IAT at two
+    seeds, two radii, an incomplete APGD grid; with --require an incomplete file, with --seeds a
+    missing seed."""
+    d = fresh(smoke, tmp, "cal-accept")
+    seeds = sorted({r["seed"] for r in load(d, "iat-eq2")})
+    rc, out = run("check_results.py", d, *require_calibration(), "--seeds",
+                  ",".join(map(str, seeds)))
+    assert rc == 0, out
+
+    def first(rs, model, attack):
+        return next(r for r in rs if r["model"] == model and r["attack"] == attack)
+
+    def break_bound(rs):
+        p, q = first(rs, "PT", "pgd"), first(rs, "PT", rr.EQ2)
+        setv(p, 0.0, 0.95)
+        setv(q, 0.9, 0.30)
+        p["mcs"], q["mcs"] = 0.01, -0.01      # inconsistent: |MCS| sum 0.02 < 0.9
+        return rs
+
+    def apgd_weaker(rs):
+        setv(first(rs, "PT", "pgd"), 0.10, 0.50)
+        for r in rs:
+            if r["model"] == "PT" and r["attack"] == "apgd-ce+apgd-dlr":
+                setv(r, 0.90, 0.95)
+        return rs
+
+    def ts_accuracy(rs):
+        setv(first(rs, "PT", "clean"), 0.50, 0.60)
+        setv(first(rs, "PT + TS", "clean"), 0.60, 0.60)
+        return rs
+
+    def alg1_twice(rs):
+        return rs + [dict(r, seed=1) for r in rs if r["model"] == "AT+IAT (Alg. 1)"]
+
+    def two_radii(rs):
+        r = first(rs, "PT", "pgd")
+        r["epsilon"] = 0.05
+        return rs
+
+    def drop_key(model, attack, key):
+        def fn(rs):
+            r = first(rs, model, attack)
+            r.pop(key)
+            return rs
+        return fn
+
+    def set_key(model, key, value):
+        return lambda rs: [dict(r, **{key: value}) if r["model"] == model else r for r in rs]
+
+    cases = {
+        "seed": ("iat-eq2", drop_key("PT", "clean", "seed"), "missing training `seed`"),
+        "seed (two-sided)": ("two-sided", drop_key("IAT (Eq. 2)", "pgd", "seed"),
+                             "training `seed`"),
+        "nll": ("baselines", drop_key("PT", "pgd", "nll"), "`nll`"),
+        "temperature missing": ("baselines", drop_key("PT + TS", "pgd", "temperature"),
+                                "instead of one positive value"),
+        "temperature elsewhere": ("baselines", set_key("PT", "temperature", 1.5),
+                                  "not temperature-scaled"),
+        "scaled accuracy": ("baselines", ts_accuracy, "differs from PT's"),
+        "weight missing": ("two-sided", drop_key("AT+IAT (Eq. 2, w = 0.25)", "clean", "weight"),
+                           "weight"),
+        "weight wrong": ("two-sided", set_key("AT+IAT (Eq. 2, w = 0.75)", "weight", 0.5),
+                         "instead of 0.75"),
+        "weight elsewhere": ("two-sided", set_key("PT", "weight", 0.5), "is not AT+IAT"),
+        "bound": ("two-sided", break_bound, "bound violated"),
+        "APGD weaker": ("robustness-apgd", apgd_weaker, "weaker than PGD"),
+        "duplicate": ("iat-eq2", lambda rs: rs + [rs[0]], "instead of"),
+        "unknown model": ("robustness-apgd", set_key("PT", "model", "PT?"), "unknown model"),
+        "AT+IAT (Alg. 1) twice": ("iat-eq2", alg1_twice, "one seed only"),
+        "two radii": ("two-sided", two_radii, "more than one epsilon"),
+        "APGD grid": ("robustness-apgd", lambda rs: [r for r in rs if not (
+            r["model"] == "CCAT" and r["attack"] == "apgd-ce+apgd-dlr"
+            and abs(r["epsilon"] - 0.06) < 1e-9)], "APGD at"),
+    }
+    for what, (name, fn, needle) in cases.items():
+        d = fresh(smoke, tmp, "cal-reject")
+        save(d, name, fn(load(d, name)))
+        rc, out = run("check_results.py", d)
+        assert rc != 0 and needle in out, (what, out)
+    # Completeness only when required: a partial file (a run still going) is accepted.
+    d = fresh(smoke, tmp, "cal-partial")
+    save(d, "baselines", [r for r in load(d, "baselines") if not r["model"].startswith("LS")])
+    rc, out = run("check_results.py", d)
+    assert rc == 0, out
+    rc, out = run("check_results.py", d, "--require", "baselines")
+    assert rc != 0 and "models missing: ['LS (α = 0.1)']" in out, out
+    rc, out = run("check_results.py", d, "--seeds", "0,1,2,3")
+    assert rc != 0 and f"training seeds {seeds} instead of [0, 1, 2, 3]" in out, out
+    # The plot is drawn after the last model: required only with --require.
+    (d / "two-sided.svg").unlink()
+    rc, out = run("check_results.py", d)
+    assert rc == 0, out
+    rc, out = run("check_results.py", d, "--require", "two-sided")
+    assert rc != 0 and "two-sided.svg missing" in out, out
+    (d / "two-sided.json").unlink()
+    rc, out = run("check_results.py", d)
+    assert rc == 0, out
+    rc, out = run("check_results.py", d, "--require", "two-sided")
+    assert rc != 0 and "two-sided.json missing" in out, out
+
+
+def test_derived_expressions():
+    """render_results and check_results evaluate derived.json's expressions alike."""
+    expr = {"max": [{"sum": [{"rec": ["x", 0, "a"]}, {"neg": {"const": "k"}}]},
+                    {"mul": [0.5, {"abs": {"rec": ["x", 1, "a"]}}]}, 0]}
+    rec = lambda name, i, field: [{"a": 0.3}, {"a": -0.8}][i][field]
+    const = lambda key: 0.1
+    assert rr.evaluate(expr, rec, const) == check_results.evaluate(expr, rec, const) == 0.4
+
+
 def main(argv):
     if len(argv) != 2 or not Path(argv[1]).is_dir():
         print(__doc__, file=sys.stderr)
         return 2
     smoke = Path(argv[1])
+    if not has_runs(smoke):
+        print(f"test_render_results: {smoke} holds no training runs (models/<run>/run.json): "
+              f"the tests of the Training runs section are skipped", file=sys.stderr)
     test_verdicts()
     test_page_numbers()
     test_run_list()
+    test_derived_expressions()
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
         test_full(smoke, tmp)
@@ -1265,8 +1771,18 @@ def main(argv):
                      test_tables_have_consistent_columns, test_gallery, test_robust_partial,
                      test_check_results_rejects,
                      test_eq2_absent, test_eq2_present, test_eq2_partial, test_eq2_claims,
-                     test_check_results_eq2):
+                     test_check_results_eq2,
+                     test_lambda5, test_table2_untrained):
             test(smoke, tmp)
+        if all((smoke / f"{name}.json").is_file() for name in CALIBRATION):
+            for test in (test_calibration_absent, test_iat_eq2, test_baselines,
+                         test_robustness_apgd, test_two_sided, test_two_sided_as_written_now,
+                         test_check_results_calibration):
+                test(smoke, tmp)
+        else:
+            print(f"test_render_results: {smoke} lacks some of "
+                  f"{', '.join(f'{n}.json' for n in CALIBRATION)} (a run written before "
+                  f"them): their tests are skipped", file=sys.stderr)
         test_eq2_committed(tmp)
     print("test_render_results: all tests passed")
     return 0
