@@ -52,7 +52,7 @@ pub enum WorstCaseCriterion {
 ///
 /// ```
 /// use advcal::attack::{Attack, AttackConfig, ApgdConfig, ApgdLoss, WorstCase, WorstCaseCriterion};
-/// use advcal::model::SmallCnnConfig;
+/// use advcal::model::{SmallCnn, SmallCnnConfig};
 /// use burn::backend::{Autodiff, NdArray};
 /// use burn::prelude::*;
 ///
@@ -64,7 +64,7 @@ pub enum WorstCaseCriterion {
 ///     AttackConfig::Apgd(ApgdConfig::new().with_steps(3).with_loss(ApgdLoss::Dlr)),
 /// ];
 /// let worst = WorstCase::new(attacks, WorstCaseCriterion::Misclassification).unwrap();
-/// assert_eq!(Attack::<B, _>::name(&worst), "apgd-ce+apgd-dlr");
+/// assert_eq!(Attack::<B, SmallCnn<B>>::name(&worst), "apgd-ce+apgd-dlr");
 /// let x = Tensor::<NdArray, 4>::full([2, 3, 32, 32], 0.5, &device);
 /// let y = Tensor::<NdArray, 1, Int>::from_ints([1, 2], &device);
 /// let out = Attack::<B, _>::perturb(&worst, &model, x, y).unwrap();
