@@ -118,7 +118,7 @@ impl StrategyKind {
     /// let iat = StrategyKind::Iat
     ///     .build_with_iaa::<Autodiff<NdArray>, SmallCnn<_>>(3, IaaConfig::alg1())
     ///     .unwrap();
-    /// assert_eq!(iat.name(), "iat");
+    /// assert_eq!(iat.name(), "iat-alg1");
     /// ```
     ///
     /// # Errors
