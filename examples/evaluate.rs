@@ -18,6 +18,16 @@
 //! # a Tiny ImageNet-200 model of Table 2, on the labelled validation images
 //! cargo run --release --example evaluate -- --checkpoint results/cifar/weights/table2-pt.ckpt \
 //!     --data ../shared/data/tiny-imagenet-200 --images 2000 --epsilons 0.03 --out results/eval-tiny
+//!
+//! # a RobustBench WideResNet (TRADES layout, e.g. Zhang2019Theoretically's WRN-34-10)
+//! cargo run --release --example evaluate --features tch -- --backend tch \
+//!     --checkpoint Zhang2019Theoretically.pt --arch wide_resnet --depth 34 --widen-factor 10 \
+//!     --data ../shared/data/cifar-10-batches-bin --images 1000 --epsilons 0.031 --out results/rb-trades
+//!
+//! # torchvision's ImageNet ResNet-50 on an image folder (class sub-folders in the model's class
+//! # order), resized to 256 and centre-cropped to 224 as torchvision evaluates it
+//! cargo run --release --example evaluate -- --checkpoint resnet50-0676ba61.pth --arch resnet50 \
+//!     --data my-imagenet-val --num-classes 1000 --epsilons 0.004 --out results/eval-r50
 //! ```
 //!
 //! * `--checkpoint`: an advcal `.ckpt` is loaded with `advcal::checkpoint::load_any_model`,
@@ -25,26 +35,41 @@
 //!   (`--arch`, `--width`, `--width-divisor`, `--layout`, `--mean` and `--std` are then ignored,
 //!   with a note). A PyTorch `.pt`/`.pth` or `.safetensors` file is loaded with
 //!   `advcal::interop::load_pytorch` into `--arch` (default resnet18) with `--width-divisor`
-//!   and `--layout` (`--stem-stride` 2 for a ResNet-18 with a down-sampling stem), with as many
-//!   classes as the data has (`--num-classes` overrides); a state dict carries no normalisation,
-//!   so give the mean/std the weights were trained with (default: advcal's constants of the
-//!   data set, for CIFAR-10 std 0.2470, 0.2435, 0.2616, kuangliu's `main.py` uses std 0.2023,
-//!   0.1994, 0.2010; for Tiny ImageNet `TINY_IMAGENET_MEAN`/`STD`).
+//!   and `--layout` (`--stem-stride` 2 for a ResNet-18 with a down-sampling stem; `--depth`,
+//!   `--widen-factor`, `--activation` for a WideResNet; `--final-bn`, `--shortcut-from-input`
+//!   for a PreAct ResNet-18; `--layers` for the ResNet-50 family), with as many classes as the data has (`--num-classes`
+//!   overrides). The default layout follows the architecture: kuangliu for resnet18, vgg19 and
+//!   mobilenet_v2, robustbench for wide_resnet and preact_resnet18, torchvision for resnet50
+//!   and vgg19_bn; `--layout deepmind` reads DeepMind's WideResNets (and builds them with
+//!   TensorFlow's "SAME" padding).
+//! * Normalisation: `--mean`/`--std` (the constants the weights were trained with) if given.
+//!   Otherwise a file that stores its normalisation (RobustBench's `mu`/`sigma`, DeepMind's
+//!   `mean`/`std`) is used with it; else advcal's CIFAR networks get the data set's constants
+//!   (for CIFAR-10 std 0.2470, 0.2435, 0.2616 — kuangliu's `main.py` uses std 0.2023, 0.1994,
+//!   0.2010; for Tiny ImageNet `TINY_IMAGENET_MEAN`/`STD`), the WideResNet and PreAct ResNet-18
+//!   none (RobustBench's TRADES models take `[0, 1]` images), ResNet-50 and VGG-19-BN
+//!   ImageNet's.
 //! * `--data`: a CIFAR-10 binary directory (its `test_batch.bin` is used), a single CIFAR-10
-//!   `.bin` file, or a Tiny ImageNet-200 root in the official layout (a directory with
-//!   `wnids.txt`: its labelled validation images, labels in sorted-wnid order); default
-//!   `$ADVCAL_CIFAR10_DIR`, else the bundled 1000-image sample. A model with fewer classes than
-//!   the data is refused.
+//!   `.bin` file, a Tiny ImageNet-200 root in the official layout (a directory with
+//!   `wnids.txt`: its labelled validation images, labels in sorted-wnid order), or any image
+//!   folder `DIR/<class>/<image>.{png,jpg}` (classes in sorted order = labels 0, 1, …; images
+//!   of any size are resized to `--resize` square, or with `--crop` the shorter side to
+//!   `--resize` and the centre `--crop` square cut out; default 256 + 224 for resnet50 and
+//!   vgg19_bn, 32 otherwise); default `$ADVCAL_CIFAR10_DIR`, else the bundled 1000-image
+//!   sample. A model with fewer classes than the data is refused.
 //! * The first `--images` images are evaluated (default: all).
 
 use advcal::Error;
 use advcal::checkpoint::load_any_model;
 use advcal::data::{
-    ImageDataset, Split, load_cifar10, load_tiny_imagenet, read_cifar10_file, resolve_cifar10_dir,
+    ImageDataset, ImageFolderOptions, Split, load_cifar10, load_image_folder, load_tiny_imagenet,
+    read_cifar10_file, resolve_cifar10_dir,
 };
 use advcal::interop::{WeightLayout, load_pytorch};
 use advcal::metrics::{BootstrapConfig, DEFAULT_BINS};
-use advcal::model::{AnyModel, AnyModelConfig, Architecture, Classifier, NormalizationConfig};
+use advcal::model::{
+    Activation, AnyModel, AnyModelConfig, Architecture, Classifier, NormalizationConfig,
+};
 use advcal::report::{ReportAttack, RobustnessConfig, reliability_file_name, robustness_report};
 use burn::tensor::backend::AutodiffBackend;
 use clap::Parser;
@@ -53,18 +78,39 @@ use std::time::Instant;
 
 #[derive(Parser, Debug)]
 #[command(
-    about = "Calibration-robustness report (clean, PGD, APGD, Square, IAA, UCA, robust and worst case) of a CIFAR-10 or Tiny ImageNet-200 classifier"
+    about = "Calibration-robustness report (clean, PGD, APGD, Square, IAA, UCA, robust and worst case) of a CIFAR-10, Tiny ImageNet-200 or image-folder classifier"
 )]
 struct Args {
     /// Model weights: an advcal `.ckpt`, or PyTorch `.pt`/`.pth`/`.safetensors`
     #[arg(long)]
     checkpoint: PathBuf,
-    /// small_cnn | resnet18 | vgg19 | mobilenet_v2 (PyTorch weights only; default resnet18)
+    /// small_cnn | resnet18 | vgg19 | mobilenet_v2 | wide_resnet | preact_resnet18 | resnet50 |
+    /// vgg19_bn (PyTorch weights only; default resnet18)
     #[arg(long)]
     arch: Option<String>,
-    /// Channel divisor of ResNet-18, VGG-19 and MobileNetV2 (PyTorch weights only; default 1)
+    /// Channel divisor of every architecture but the small CNN and the WideResNet (PyTorch
+    /// weights only; default 1)
     #[arg(long)]
     width_divisor: Option<usize>,
+    /// WideResNet depth 6n + 4 (default 28)
+    #[arg(long)]
+    depth: Option<usize>,
+    /// WideResNet widen factor (default 10)
+    #[arg(long)]
+    widen_factor: Option<usize>,
+    /// WideResNet activation: relu | silu (default relu; DeepMind's models use silu)
+    #[arg(long)]
+    activation: Option<String>,
+    /// ResNet-50 family: blocks per stage (default 3,4,6,3; 3,4,23,3 is ResNet-101)
+    #[arg(long, value_delimiter = ',')]
+    layers: Option<Vec<usize>>,
+    /// PreAct ResNet-18: BatchNorm + ReLU before the classifier (Wong et al.'s and Rice et al.'s
+    /// code; not RobustBench's Wong2020Fast)
+    #[arg(long)]
+    final_bn: bool,
+    /// PreAct ResNet-18: projection shortcuts read the raw block input (Wong et al.'s code)
+    #[arg(long)]
+    shortcut_from_input: bool,
     /// Width of the small CNN (PyTorch weights only; default 16)
     #[arg(long)]
     width: Option<usize>,
@@ -74,13 +120,22 @@ struct Args {
     /// Number of classes of the PyTorch weights (PyTorch weights only; default: the data's)
     #[arg(long)]
     num_classes: Option<usize>,
-    /// Key layout of the PyTorch file: kuangliu | torchvision | native (default kuangliu)
+    /// Key layout of the PyTorch file: kuangliu | torchvision | robustbench | deepmind | native
+    /// (default: the architecture's, see the docs)
     #[arg(long)]
     layout: Option<String>,
-    /// CIFAR-10 binary directory (test split), one `.bin` file, or a Tiny ImageNet-200 root
-    /// (validation images) (default: $ADVCAL_CIFAR10_DIR, else the bundled sample)
+    /// CIFAR-10 binary directory (test split), one `.bin` file, a Tiny ImageNet-200 root
+    /// (validation images), or an image folder DIR/<class>/<image> (default:
+    /// $ADVCAL_CIFAR10_DIR, else the bundled sample)
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Image folders: resize to this square size, or with --crop the shorter side to it
+    /// (default 256 for resnet50/vgg19_bn, else 32)
+    #[arg(long)]
+    resize: Option<u32>,
+    /// Image folders: centre crop (default 224 for resnet50/vgg19_bn, else none)
+    #[arg(long)]
+    crop: Option<u32>,
     /// Evaluate the first N images (default: all)
     #[arg(long)]
     images: Option<usize>,
@@ -136,14 +191,44 @@ struct Args {
     quiet: bool,
 }
 
-/// The data set: a directory's test split, one `.bin` file, or Tiny ImageNet-200's validation
-/// images, truncated to `--images`.
+/// Whether `dir` holds CIFAR-10 binary batches.
+fn is_cifar_dir(dir: &Path) -> bool {
+    dir.join("test_batch.bin").is_file() || dir.join("data_batch_1.bin").is_file()
+}
+
+/// The image-folder preprocessing: `--resize`/`--crop`, by default torchvision's 256 + 224 for
+/// the ImageNet architectures and a 32×32 resize for the others.
+fn folder_options(args: &Args) -> ImageFolderOptions {
+    let imagenet = matches!(
+        args.arch.as_deref().map(Architecture::parse),
+        Some(Ok(Architecture::ResNet50 | Architecture::Vgg19Bn))
+    );
+    let options = ImageFolderOptions::default();
+    match (args.resize, args.crop, imagenet) {
+        (None, None, true) => options.with_size(256).with_center_crop(224),
+        (None, None, false) => options.with_size(32),
+        (size, Some(crop), _) => options
+            .with_size(size.unwrap_or(crop))
+            .with_center_crop(crop),
+        (Some(size), None, _) => options.with_size(size),
+    }
+}
+
+/// The data set: a directory's test split, one `.bin` file, Tiny ImageNet-200's validation
+/// images or an image folder, truncated to `--images`.
 fn load_data(args: &Args) -> advcal::Result<Data> {
     let path = resolve_cifar10_dir(args.data.clone());
+    let folder = !path.is_file() && !path.join("wnids.txt").is_file() && !is_cifar_dir(&path);
+    if !folder && (args.resize.is_some() || args.crop.is_some()) {
+        eprintln!("note: --resize/--crop apply to image folders only; ignored");
+    }
     let (data, stats) = if path.is_file() {
         (read_cifar10_file(&path)?, CIFAR10_STATS)
     } else if path.join("wnids.txt").is_file() {
         (load_tiny_imagenet(&path, Split::Test)?, TINY_IMAGENET_STATS)
+    } else if folder {
+        let data = load_image_folder(&path, folder_options(args))?;
+        (data, CIFAR10_STATS)
     } else {
         (load_cifar10(&path, Split::Test)?, CIFAR10_STATS)
     };
@@ -158,11 +243,25 @@ fn load_data(args: &Args) -> advcal::Result<Data> {
 }
 
 /// The evaluated images, where they came from, and their data set's normalisation constants
-/// (the default for PyTorch weights, which carry none).
+/// (the default for PyTorch weights of advcal's CIFAR networks, which carry none).
 struct Data {
     images: ImageDataset,
     path: PathBuf,
     stats: ([f32; 3], [f32; 3]),
+}
+
+impl Data {
+    /// Whether `arch` is normalised with the data set's own constants when none are given:
+    /// advcal's CIFAR networks (the published architectures have their own defaults).
+    fn uses_own_stats(&self, arch: Architecture) -> bool {
+        matches!(
+            arch,
+            Architecture::SmallCnn
+                | Architecture::ResNet18
+                | Architecture::Vgg19
+                | Architecture::MobileNetV2
+        )
+    }
 }
 
 const CIFAR10_STATS: ([f32; 3], [f32; 3]) =
@@ -215,6 +314,12 @@ fn load_model<B: AutodiffBackend>(
             ("--stem-stride", args.stem_stride.is_some()),
             ("--num-classes", args.num_classes.is_some()),
             ("--layout", args.layout.is_some()),
+            ("--depth", args.depth.is_some()),
+            ("--widen-factor", args.widen_factor.is_some()),
+            ("--activation", args.activation.is_some()),
+            ("--layers", args.layers.is_some()),
+            ("--final-bn", args.final_bn),
+            ("--shortcut-from-input", args.shortcut_from_input),
             ("--mean", args.mean.is_some()),
             ("--std", args.std.is_some()),
         ]
@@ -235,7 +340,12 @@ fn load_model<B: AutodiffBackend>(
         return Ok((model, about));
     }
     let arch = Architecture::parse(args.arch.as_deref().unwrap_or("resnet18"))?;
-    let layout = WeightLayout::parse(args.layout.as_deref().unwrap_or("kuangliu"))?;
+    let default_layout = match arch {
+        Architecture::WideResNet | Architecture::PreActResNet18 => "robustbench",
+        Architecture::ResNet50 | Architecture::Vgg19Bn => "torchvision",
+        _ => "kuangliu",
+    };
+    let layout = WeightLayout::parse(args.layout.as_deref().unwrap_or(default_layout))?;
     let classes = match args.num_classes {
         Some(0) => return Err(Error::param("num-classes", "must be at least 1")),
         Some(k) => k,
@@ -257,28 +367,83 @@ fn load_model<B: AutodiffBackend>(
     if let Some(width) = args.width {
         config.width = width;
     }
-    // The data set's own statistics unless given: CIFAR-10's or Tiny ImageNet's.
+    let wrn_flags =
+        args.depth.is_some() || args.widen_factor.is_some() || args.activation.is_some();
+    if wrn_flags && arch != Architecture::WideResNet {
+        return Err(Error::param(
+            "depth",
+            "--depth, --widen-factor and --activation apply to --arch wide_resnet only",
+        ));
+    }
+    if (args.final_bn || args.shortcut_from_input) && arch != Architecture::PreActResNet18 {
+        return Err(Error::param(
+            "final-bn",
+            "--final-bn and --shortcut-from-input apply to --arch preact_resnet18 only",
+        ));
+    }
+    if args.layers.is_some() && arch != Architecture::ResNet50 {
+        return Err(Error::param(
+            "layers",
+            "--layers applies to --arch resnet50 only",
+        ));
+    }
+    config.layers = args.layers.clone();
+    config.depth = args.depth.unwrap_or(28);
+    config.widen_factor = args.widen_factor.unwrap_or(10);
+    config.activation = match args.activation.as_deref() {
+        None | Some("relu") => Activation::Relu,
+        Some("silu" | "swish") => Activation::Silu,
+        Some(other) => {
+            return Err(Error::param(
+                "activation",
+                format!("unknown `{other}`; expected relu or silu"),
+            ));
+        }
+    };
+    config.tf_same_padding = layout == WeightLayout::DeepMind;
+    config.final_bn = args.final_bn;
+    config.shortcut_from_input = args.shortcut_from_input;
+    // Given constants win; otherwise the file's (if it stores them) or the architecture's
+    // default, except that advcal's CIFAR networks take the data set's own statistics.
     let (mean, std) = data.stats;
-    let normalization = NormalizationConfig::new()
-        .with_mean(three("mean", &args.mean, mean)?)
-        .with_std(three("std", &args.std, std)?);
-    normalization.validate()?;
-    config.normalization = Some(normalization);
+    if args.mean.is_some() || args.std.is_some() || data.uses_own_stats(arch) {
+        let normalization = NormalizationConfig::new()
+            .with_mean(three("mean", &args.mean, mean)?)
+            .with_std(three("std", &args.std, std)?);
+        normalization.validate()?;
+        config.normalization = Some(normalization);
+    }
     let model = load_pytorch::<B>(&args.checkpoint, &config, &layout, device)?;
-    let n = config.normalization();
-    let stride = if arch == Architecture::ResNet18 {
-        format!(", stem stride {}", config.stem_stride)
-    } else {
-        String::new()
+    let normalization = match config.effective_normalization() {
+        // (A file's own constants are used when the config leaves them open.)
+        None => "file's or none".to_string(),
+        Some(n) => format!("mean {:?}, std {:?}", n.mean, n.std),
+    };
+    let shape = match arch {
+        Architecture::ResNet18 => format!(", stem stride {}", config.stem_stride),
+        Architecture::WideResNet => format!(
+            ", WRN-{}-{} {:?}{}",
+            config.depth,
+            config.widen_factor,
+            config.activation,
+            if config.tf_same_padding {
+                ", TF SAME padding"
+            } else {
+                ""
+            }
+        ),
+        Architecture::PreActResNet18 => format!(
+            ", final BN {}, shortcut from input {}",
+            config.final_bn, config.shortcut_from_input
+        ),
+        _ => String::new(),
     };
     let about = format!(
-        "{} (PyTorch weights, {} classes, layout {}, width divisor {}{stride}, mean {:?}, std {:?})",
+        "{} (PyTorch weights, {} classes, layout {}, width divisor {}{shape}, normalisation {normalization})",
         arch.name(),
         config.num_classes,
         layout.name(),
         config.width_divisor,
-        n.mean,
-        n.std
     );
     Ok((model, about))
 }

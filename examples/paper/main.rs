@@ -705,6 +705,7 @@ fn table2<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
         let options = ImageFolderOptions {
             size: 64,
             max_per_class: ctx.preset.folder_per_class,
+            ..Default::default()
         };
         let train = load_image_folder(root.join("train"), options)?;
         let test = load_image_folder(root.join("val"), options)?.take(ctx.preset.eval_images);

@@ -20,7 +20,26 @@ pub const TINY_IMAGENET_MEAN: [f32; 3] = [0.4823, 0.4484, 0.3998];
 /// quoted for the full set: 0.2770, 0.2691, 0.2821).
 pub const TINY_IMAGENET_STD: [f32; 3] = [0.2764, 0.2687, 0.2817];
 
+/// Per-channel mean of ImageNet on the `[0, 1]` scale, as torchvision's pretrained models
+/// expect (`torchvision.transforms._presets.ImageClassification`).
+pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+/// Per-channel standard deviation of ImageNet, as torchvision's pretrained models expect.
+pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
+
 impl NormalizationConfig {
+    /// The ImageNet statistics of torchvision's pretrained models ([`IMAGENET_MEAN`],
+    /// [`IMAGENET_STD`]).
+    ///
+    /// ```
+    /// use advcal::model::{NormalizationConfig, IMAGENET_STD};
+    /// assert_eq!(NormalizationConfig::imagenet().std, IMAGENET_STD.to_vec());
+    /// ```
+    pub fn imagenet() -> Self {
+        Self::new()
+            .with_mean(IMAGENET_MEAN.to_vec())
+            .with_std(IMAGENET_STD.to_vec())
+    }
+
     /// The Tiny ImageNet-200 statistics ([`TINY_IMAGENET_MEAN`], [`TINY_IMAGENET_STD`]).
     ///
     /// ```

@@ -1,4 +1,4 @@
-//! Classifiers for CIFAR-style images, and the [`Classifier`] trait attacks are written against.
+//! Classifiers for CIFAR-style and ImageNet images, and the [`Classifier`] trait attacks are written against.
 //!
 //! Every model takes images on the **[0, 1] pixel scale**: per-channel normalisation is a layer
 //! inside the model ([`Normalization`]), so attacks, noise and clamping never need to know the
@@ -15,23 +15,28 @@ mod mobilenet;
 mod preact_resnet;
 mod registry;
 mod resnet;
+mod resnet50;
 mod small_cnn;
 mod temperature;
 mod vgg;
+mod vgg19_bn;
 mod wide_resnet;
 
 pub use layers::{
-    CIFAR10_MEAN, CIFAR10_STD, Normalization, NormalizationConfig, TINY_IMAGENET_MEAN,
-    TINY_IMAGENET_STD, batch_norm, conv2d, fold_conv_bn, relu,
+    CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD, Normalization, NormalizationConfig,
+    TINY_IMAGENET_MEAN, TINY_IMAGENET_STD, batch_norm, conv2d, fold_conv_bn, relu,
 };
 pub use mobilenet::{InvertedResidual, MobileNetV2, MobileNetV2Config};
 pub use preact_resnet::{PreActBlock, PreActResNet18, PreActResNet18Config};
 pub use registry::{AnyModel, AnyModelConfig, Architecture};
 pub use resnet::{BasicBlock, ResNet18, ResNet18Config};
+pub use resnet50::{Bottleneck, ResNet50, ResNet50Config};
 pub use small_cnn::{SmallCnn, SmallCnnConfig};
 pub use temperature::TemperatureScaled;
 pub use vgg::{Vgg19, Vgg19Config};
-pub use wide_resnet::{Activation, WideBlock, WideResNet, WideResNetConfig};
+pub(crate) use vgg19_bn::VGG19_PLAN;
+pub use vgg19_bn::{Vgg19Bn, Vgg19BnConfig};
+pub use wide_resnet::{Activation, WideBlock, WideGroup, WideResNet, WideResNetConfig};
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,10 @@
 //! PreAct ResNet-18 (He et al., "Identity Mappings in Deep Residual Networks", 2016,
 //! <https://arxiv.org/abs/1603.05027>), CIFAR variant, in the layout of Wong et al. (2020) and
 //! Rice et al. (2020), whose robust CIFAR-10 models use it.
+//!
+//! Parameter paths mirror Wong et al.'s code (`conv1`, `layer{1..4}.<i>.{bn1, conv1, bn2, conv2,
+//! shortcut}`, `bn`, `linear`; their shortcut is `shortcut.0`), so
+//! [`WeightLayout::RobustBench`](crate::interop::WeightLayout::RobustBench) renames one segment.
 
 use super::layers::{conv2d, debug_check_folded_mode, fold_pair, maybe_batch_norm, relu};
 use super::resnet::{conv1x1, conv3x3, global_avg_pool};
@@ -117,7 +121,10 @@ pub struct PreActResNet18Config {
 pub struct PreActResNet18<B: Backend> {
     norm: Option<Normalization<B>>,
     conv1: Conv2d<B>,
-    blocks: Vec<PreActBlock<B>>,
+    layer1: Vec<PreActBlock<B>>,
+    layer2: Vec<PreActBlock<B>>,
+    layer3: Vec<PreActBlock<B>>,
+    layer4: Vec<PreActBlock<B>>,
     bn: Option<BatchNorm<B>>,
     linear: Linear<B>,
     num_classes: usize,
@@ -134,22 +141,15 @@ impl PreActResNet18Config {
             norm.validate()?;
         }
         let w = self.width.max(1);
-        let mut blocks = Vec::with_capacity(8);
         let mut cin = w;
-        for stage in 0..4 {
-            let cout = w << stage;
-            for i in 0..2 {
-                let stride = if stage > 0 && i == 0 { 2 } else { 1 };
-                blocks.push(PreActBlock::new(
-                    cin,
-                    cout,
-                    stride,
-                    self.shortcut_from_input,
-                    device,
-                ));
-                cin = cout;
-            }
-        }
+        let mut stage = |cout: usize, stride: usize| -> Vec<PreActBlock<B>> {
+            let first = PreActBlock::new(cin, cout, stride, self.shortcut_from_input, device);
+            let second = PreActBlock::new(cout, cout, 1, self.shortcut_from_input, device);
+            cin = cout;
+            vec![first, second]
+        };
+        let (layer1, layer2) = (stage(w, 1), stage(2 * w, 2));
+        let (layer3, layer4) = (stage(4 * w, 2), stage(8 * w, 2));
         let channels = self
             .normalization
             .as_ref()
@@ -157,14 +157,25 @@ impl PreActResNet18Config {
         Ok(PreActResNet18 {
             norm: self.normalization.as_ref().map(|c| c.init(device)),
             conv1: conv3x3(channels, w, 1, device),
-            blocks,
+            layer1,
+            layer2,
+            layer3,
+            layer4,
             bn: self
                 .final_bn
-                .then(|| BatchNormConfig::new(cin).init(device)),
-            linear: LinearConfig::new(cin, self.num_classes).init(device),
+                .then(|| BatchNormConfig::new(8 * w).init(device)),
+            linear: LinearConfig::new(8 * w, self.num_classes).init(device),
             num_classes: self.num_classes,
             folded: false,
         })
+    }
+}
+
+impl<B: Backend> PreActResNet18<B> {
+    fn blocks(&self) -> impl Iterator<Item = &PreActBlock<B>> {
+        [&self.layer1, &self.layer2, &self.layer3, &self.layer4]
+            .into_iter()
+            .flatten()
     }
 }
 
@@ -176,7 +187,7 @@ impl<B: Backend> Classifier<B> for PreActResNet18<B> {
             None => images,
         };
         let mut x = conv2d(&self.conv1, x);
-        for block in &self.blocks {
+        for block in self.blocks() {
             x = block.forward(x, mode);
         }
         if let Some(bn) = &self.bn {
@@ -190,7 +201,10 @@ impl<B: Backend> Classifier<B> for PreActResNet18<B> {
         Some(Self {
             norm: self.norm.clone(),
             conv1: self.conv1.clone(),
-            blocks: self.blocks.iter().map(PreActBlock::folded).collect(),
+            layer1: self.layer1.iter().map(PreActBlock::folded).collect(),
+            layer2: self.layer2.iter().map(PreActBlock::folded).collect(),
+            layer3: self.layer3.iter().map(PreActBlock::folded).collect(),
+            layer4: self.layer4.iter().map(PreActBlock::folded).collect(),
             bn: self.bn.clone(),
             linear: self.linear.clone(),
             num_classes: self.num_classes,

@@ -2,16 +2,12 @@
 
 use super::layers::{conv2d, debug_check_folded_mode, fold_pair, maybe_batch_norm, relu};
 use super::resnet::global_avg_pool;
+use super::vgg19_bn::VGG19_PLAN;
 use super::{Classifier, Mode, Normalization, NormalizationConfig};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
-
-/// Layer plan of VGG-19: channel widths, `0` = 2×2 max-pool.
-const VGG19_PLAN: [usize; 21] = [
-    64, 64, 0, 128, 128, 0, 256, 256, 256, 256, 0, 512, 512, 512, 512, 0, 512, 512, 512, 512, 0,
-];
 
 /// Configuration of [`Vgg19`]: sixteen 3×3 conv + BatchNorm + ReLU layers in five pooled
 /// stages, then a single linear layer (the CIFAR head, no 4096-wide FC layers). A global average

@@ -1,12 +1,19 @@
 //! Wide residual networks (Zagoruyko & Komodakis 2016, <https://arxiv.org/abs/1605.07146>) in the
 //! layout of the TRADES code (Zhang et al. 2019) that most RobustBench CIFAR-10 L∞ entries
-//! publish: WRN-28-10, WRN-34-10, WRN-70-16, with ReLU or SiLU.
+//! publish: WRN-28-10, WRN-34-10, WRN-70-16, with ReLU or SiLU, and the padding of DeepMind's
+//! variant as an option.
+//!
+//! Parameter paths mirror the TRADES code (`conv1`, `block{1,2,3}.layer.<i>.{bn1, conv1, bn2,
+//! conv2, shortcut}`, `bn1`, `fc`; TRADES names the shortcut `convShortcut`), so
+//! [`WeightLayout::RobustBench`](crate::interop::WeightLayout::RobustBench) renames one segment.
 
 use super::layers::{conv2d, debug_check_folded_mode, fold_pair, maybe_batch_norm, relu};
 use super::resnet::{conv1x1, conv3x3, global_avg_pool};
 use super::{Classifier, Mode, Normalization, NormalizationConfig};
 use crate::error::{Error, Result};
+use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
+use burn::nn::conv::Conv2dConfig;
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::silu;
@@ -43,6 +50,10 @@ impl Activation {
 /// as the TRADES code (`BasicBlock` with `equalInOut`): `bn1`, `conv1`, `bn2`, `conv2`,
 /// `convShortcut`. `bn2` follows `conv1` and folds into it; `bn1` acts on the residual sum and
 /// stays (inference-mode BatchNorm, an affine map) in a folded copy.
+///
+/// With TensorFlow's "SAME" padding ([`WideResNetConfig::tf_same_padding`], DeepMind's
+/// models), a stride-2 `conv1` pads one row and column at the bottom and right only, instead
+/// of one on every side.
 #[derive(Module, Debug)]
 pub struct WideBlock<B: Backend> {
     bn1: BatchNorm<B>,
@@ -53,11 +64,21 @@ pub struct WideBlock<B: Backend> {
 }
 
 impl<B: Backend> WideBlock<B> {
-    /// A block from `cin` to `cout` channels with the given stride.
-    pub fn new(cin: usize, cout: usize, stride: usize, device: &B::Device) -> Self {
+    /// A block from `cin` to `cout` channels with the given stride; `tf_same` selects
+    /// TensorFlow's "SAME" padding for a stride-2 `conv1` (bottom/right only).
+    pub fn new(cin: usize, cout: usize, stride: usize, tf_same: bool, device: &B::Device) -> Self {
+        let conv1 = if tf_same && stride == 2 {
+            Conv2dConfig::new([cin, cout], [3, 3])
+                .with_stride([2, 2])
+                .with_padding(PaddingConfig2d::Explicit(0, 0, 1, 1))
+                .with_bias(false)
+                .init(device)
+        } else {
+            conv3x3(cin, cout, stride, device)
+        };
         Self {
             bn1: BatchNormConfig::new(cin).init(device),
-            conv1: conv3x3(cin, cout, stride, device),
+            conv1,
             bn2: Some(BatchNormConfig::new(cout).init(device)),
             conv2: conv3x3(cout, cout, 1, device),
             shortcut: (cin != cout).then(|| conv1x1(cin, cout, stride, device)),
@@ -85,6 +106,12 @@ impl<B: Backend> WideBlock<B> {
             shortcut: self.shortcut.clone(),
         }
     }
+}
+
+/// One group of [`WideBlock`]s (TRADES' `NetworkBlock`; its blocks are at `layer.<i>`).
+#[derive(Module, Debug)]
+pub struct WideGroup<B: Backend> {
+    layer: Vec<WideBlock<B>>,
 }
 
 /// Configuration of a [`WideResNet`] WRN-`depth`-`widen_factor` for 32×32 inputs: a 3×3 stem to
@@ -126,6 +153,11 @@ pub struct WideResNetConfig {
     /// `[0, 1]` images to the stem as they are.
     #[config(default = "None")]
     pub normalization: Option<NormalizationConfig>,
+    /// TensorFlow's "SAME" padding in the stride-2 convolutions (one row and column at the
+    /// bottom and right), as DeepMind's WideResNets (Gowal et al. 2020, Rebuffi et al. 2021)
+    /// compute; `false` pads one pixel on every side, as TRADES.
+    #[config(default = false)]
+    pub tf_same_padding: bool,
 }
 
 /// The model built by [`WideResNetConfig::init`].
@@ -133,13 +165,23 @@ pub struct WideResNetConfig {
 pub struct WideResNet<B: Backend> {
     norm: Option<Normalization<B>>,
     conv1: Conv2d<B>,
-    blocks: Vec<WideBlock<B>>,
-    bn: BatchNorm<B>,
+    block1: WideGroup<B>,
+    block2: WideGroup<B>,
+    block3: WideGroup<B>,
+    bn1: BatchNorm<B>,
     fc: Linear<B>,
     /// SiLU instead of ReLU ([`Activation`]; a module field must be a module constant).
     silu: bool,
     num_classes: usize,
     folded: bool,
+}
+
+impl<B: Backend> WideGroup<B> {
+    fn folded(&self) -> Self {
+        Self {
+            layer: self.layer.iter().map(WideBlock::folded).collect(),
+        }
+    }
 }
 
 impl<B: Backend> WideResNet<B> {
@@ -176,15 +218,19 @@ impl WideResNetConfig {
         }
         let n = (self.depth - 4) / 6;
         let k = self.widen_factor;
-        let mut blocks = Vec::with_capacity(3 * n);
         let mut cin = 16;
-        for (group, width) in [16 * k, 32 * k, 64 * k].into_iter().enumerate() {
-            for i in 0..n {
-                let stride = if group > 0 && i == 0 { 2 } else { 1 };
-                blocks.push(WideBlock::new(cin, width, stride, device));
-                cin = width;
-            }
-        }
+        let mut group = |width: usize, stride: usize| {
+            let layer = (0..n)
+                .map(|i| {
+                    let s = if i == 0 { stride } else { 1 };
+                    let block = WideBlock::new(cin, width, s, self.tf_same_padding, device);
+                    cin = width;
+                    block
+                })
+                .collect();
+            WideGroup { layer }
+        };
+        let (block1, block2, block3) = (group(16 * k, 1), group(32 * k, 2), group(64 * k, 2));
         let channels = self
             .normalization
             .as_ref()
@@ -192,9 +238,11 @@ impl WideResNetConfig {
         Ok(WideResNet {
             norm: self.normalization.as_ref().map(|c| c.init(device)),
             conv1: conv3x3(channels, 16, 1, device),
-            blocks,
-            bn: BatchNormConfig::new(cin).init(device),
-            fc: LinearConfig::new(cin, self.num_classes).init(device),
+            block1,
+            block2,
+            block3,
+            bn1: BatchNormConfig::new(64 * k).init(device),
+            fc: LinearConfig::new(64 * k, self.num_classes).init(device),
             silu: self.activation == Activation::Silu,
             num_classes: self.num_classes,
             folded: false,
@@ -210,12 +258,14 @@ impl<B: Backend> Classifier<B> for WideResNet<B> {
             None => images,
         };
         let mut x = conv2d(&self.conv1, x);
-        for block in &self.blocks {
-            x = block.forward(x, mode, self.activation());
+        for group in [&self.block1, &self.block2, &self.block3] {
+            for block in &group.layer {
+                x = block.forward(x, mode, self.activation());
+            }
         }
         let x = self
             .activation()
-            .apply(super::batch_norm(&self.bn, x, mode));
+            .apply(super::batch_norm(&self.bn1, x, mode));
         self.fc.forward(global_avg_pool(x))
     }
 
@@ -224,8 +274,10 @@ impl<B: Backend> Classifier<B> for WideResNet<B> {
         Some(Self {
             norm: self.norm.clone(),
             conv1: self.conv1.clone(),
-            blocks: self.blocks.iter().map(WideBlock::folded).collect(),
-            bn: self.bn.clone(),
+            block1: self.block1.folded(),
+            block2: self.block2.folded(),
+            block3: self.block3.folded(),
+            bn1: self.bn1.clone(),
             fc: self.fc.clone(),
             silu: self.silu,
             num_classes: self.num_classes,

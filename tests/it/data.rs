@@ -159,6 +159,7 @@ fn image_folder_reader() {
         ImageFolderOptions {
             size: 8,
             max_per_class: None,
+            ..Default::default()
         },
     )
     .unwrap();
@@ -177,10 +178,53 @@ fn image_folder_reader() {
         ImageFolderOptions {
             size: 8,
             max_per_class: Some(1),
+            ..Default::default()
         },
     )
     .unwrap();
     assert_eq!(limited.len(), 2);
+
+    // Resize the shorter side + centre crop (torchvision's ImageNet transform): a 30×10 image
+    // (left and right thirds red, middle green) keeps its size, and the crop is the middle.
+    let wide = tempfile::tempdir().unwrap();
+    std::fs::create_dir(wide.path().join("c")).unwrap();
+    let img = image::RgbImage::from_fn(30, 10, |x, _| {
+        image::Rgb(if (10..20).contains(&x) {
+            [0, 255, 0]
+        } else {
+            [255, 0, 0]
+        })
+    });
+    img.save(wide.path().join("c").join("0.png")).unwrap();
+    let options = ImageFolderOptions::default()
+        .with_size(10)
+        .with_center_crop(10);
+    let cropped = load_image_folder(wide.path(), options).unwrap();
+    assert_eq!(cropped.image_shape(), [3, 10, 10]);
+    let px = cropped.image(0).unwrap();
+    assert!(px[..100].iter().all(|&r| r == 0), "red plane of the crop");
+    assert!(
+        px[100..200].iter().all(|&g| g == 255),
+        "green plane of the crop"
+    );
+    // Shorter side 10 → 5: 15×5, then the central 5×5 (still green only in the middle third).
+    let smaller = load_image_folder(
+        wide.path(),
+        ImageFolderOptions::default()
+            .with_size(5)
+            .with_center_crop(5),
+    )
+    .unwrap();
+    assert_eq!(smaller.image_shape(), [3, 5, 5]);
+    assert!(matches!(
+        load_image_folder(
+            wide.path(),
+            ImageFolderOptions::default()
+                .with_size(8)
+                .with_center_crop(9)
+        ),
+        Err(Error::InvalidParameter { .. })
+    ));
 
     // Errors name the offending path.
     std::fs::write(

@@ -16,12 +16,31 @@ use std::collections::HashSet;
 
 type A<T> = Autodiff<T>;
 
-/// Width-reduced configs (ResNet-18 width 8, VGG-19 and MobileNetV2 divisor 8).
+/// Width-reduced configs (ResNet-18 width 8, the others divisor 8, WRN-10-1, ResNet-50 with
+/// one bottleneck per stage).
 fn config(arch: Architecture) -> AnyModelConfig {
     let mut c = AnyModelConfig::new(arch, 10);
     c.width = 8;
     c.width_divisor = 8;
+    c.depth = 10;
+    c.widen_factor = 1;
+    c.layers = Some(vec![1, 1, 1, 1]);
     c
+}
+
+/// Parameters (and running statistics) a folded copy shares with its model: the linear layers'
+/// weights and biases, and in the pre-activation networks every layer folding keeps — the stem
+/// conv, each block's `conv2` and projection shortcut (no BatchNorm follows them), and γ, β and
+/// the running mean and variance of each block's `bn1` and the final BatchNorm.
+fn shared_after_folding(arch: Architecture) -> usize {
+    match arch {
+        Architecture::Vgg19Bn => 3 * 2,
+        // WRN-10-1: fc, stem, three blocks' conv2, two shortcuts, four BatchNorms.
+        Architecture::WideResNet => 2 + 1 + 3 + 2 + 4 * 4,
+        // fc, stem, eight blocks' conv2, three shortcuts, eight BatchNorms (no final one).
+        Architecture::PreActResNet18 => 2 + 1 + 8 + 3 + 8 * 4,
+        _ => 2,
+    }
 }
 
 /// Multiplies every 1-D float tensor (BatchNorm γ, β, running mean/variance, biases) by a
@@ -149,17 +168,23 @@ fn logits_and_gradients_match<T: Backend>(device: &T::Device, gradient_tolerance
             "{name} gradient: max |diff| = {diff:e}, scale {scale:e}, reassociation floor {floor:e}"
         );
 
-        // Folding a folded copy changes nothing.
+        // Folding a folded copy changes nothing: bit for bit where every BatchNorm folds; the
+        // pre-activation networks keep BatchNorms (on the residual sums), and there the second
+        // copy's logits were seen to differ at float-rounding level (≈ 1e-6 relative).
         let twice = folded.fold_batch_norm().unwrap();
-        assert_eq!(
-            to_vec(
-                twice
-                    .forward_mode(Tensor::from_inner(x.clone()), Mode::Eval)
-                    .inner()
-            ),
-            got,
-            "{name}"
+        let again = to_vec(
+            twice
+                .forward_mode(Tensor::from_inner(x.clone()), Mode::Eval)
+                .inner(),
         );
+        if matches!(
+            arch,
+            Architecture::WideResNet | Architecture::PreActResNet18
+        ) {
+            assert_close(&format!("{name} folded twice"), &got, &again, 1e-5);
+        } else {
+            assert_eq!(again, got, "{name}");
+        }
     }
 }
 
@@ -304,10 +329,11 @@ fn folding_leaves_the_model_untouched_and_the_copy_frozen() {
         assert_eq!(g.dims(), [2, 3, 32, 32]);
         let folded_ids = ids::<AD, _>(&folded);
         let model_ids = ids::<AD, _>(&model);
-        // Only the linear head (weight and bias) is shared; every conv is new.
+        // Only the linear layers and what folding keeps are shared; every conv followed by a
+        // BatchNorm is new.
         assert_eq!(
             folded_ids.ids.intersection(&model_ids.ids).count(),
-            2,
+            shared_after_folding(arch),
             "{name}"
         );
         // The engine's path: fold the frozen copy; nothing in it requires a gradient.
@@ -447,20 +473,26 @@ where
 
 #[test]
 fn wide_resnet_and_preact_resnet_fold_their_batch_norms() {
-    let wrn = WideResNetConfig::new()
-        .with_depth(10)
-        .with_widen_factor(2)
-        .with_activation(Activation::Silu)
-        .init::<NB>(&dev())
-        .unwrap();
+    // Seeded: weights drawn lazily from the global generator would depend on which tests run
+    // beside this one.
+    let wrn = seeded_init::<NB, _>(&dev(), 21, || {
+        WideResNetConfig::new()
+            .with_depth(10)
+            .with_widen_factor(2)
+            .with_activation(Activation::Silu)
+            .init::<NB>(&dev())
+            .unwrap()
+    });
     preact_folding_matches::<WideResNet<AD>>("WRN-10-2 (SiLU)", wrn);
     for (final_bn, from_input) in [(false, false), (true, true)] {
-        let preact = PreActResNet18Config::new()
-            .with_width(8)
-            .with_final_bn(final_bn)
-            .with_shortcut_from_input(from_input)
-            .init::<NB>(&dev())
-            .unwrap();
+        let preact = seeded_init::<NB, _>(&dev(), 22, || {
+            PreActResNet18Config::new()
+                .with_width(8)
+                .with_final_bn(final_bn)
+                .with_shortcut_from_input(from_input)
+                .init::<NB>(&dev())
+                .unwrap()
+        });
         preact_folding_matches::<PreActResNet18<AD>>("PreAct ResNet-18/8", preact);
     }
 }

@@ -23,6 +23,7 @@ mod metrics;
 mod models;
 mod oracle;
 mod properties;
+mod published;
 mod robustness;
 mod strength;
 #[cfg(feature = "tch")]

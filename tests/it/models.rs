@@ -224,8 +224,9 @@ fn temperature_scaled_models_scale_logits_and_fit_the_nll_minimum() {
 }
 
 /// Parameter counts of the published architectures, against PyTorch's (`sum(p.numel())` of the
-/// TRADES `WideResNet` and Wong et al.'s `PreActResNet18`); Burn's count adds BatchNorm's running
-/// mean and variance (2 per channel).
+/// TRADES `WideResNet`, Wong et al.'s `PreActResNet18`, torchvision's `resnet50`, its
+/// `ResNet(Bottleneck, [1, 1, 1, 1])` and `vgg19_bn`); Burn's count adds BatchNorm's running mean
+/// and variance (2 per channel; PyTorch's `running_*` buffers).
 #[test]
 fn wide_resnet_and_preact_resnet_match_pytorch_parameter_counts() {
     let wrn = |depth, k| {
@@ -247,6 +248,30 @@ fn wide_resnet_and_preact_resnet_match_pytorch_parameter_counts() {
     };
     assert_eq!(preact(false), 11_171_146 + 6_784);
     assert_eq!(preact(true), 11_172_170 + 7_808);
+    let resnet = |layers: Vec<usize>, classes| {
+        ResNet50Config::new()
+            .with_layers(layers)
+            .with_num_classes(classes)
+            .init::<NB>(&dev())
+            .unwrap()
+            .num_params()
+    };
+    assert_eq!(resnet(vec![3, 4, 6, 3], 1000), 25_557_032 + 53_120);
+    assert_eq!(resnet(vec![1, 1, 1, 1], 10), 8_036_426 + 19_328);
+    assert!(
+        ResNet50Config::new()
+            .with_layers(vec![3, 4, 6])
+            .init::<NB>(&dev())
+            .is_err()
+    );
+    let vgg = Vgg19BnConfig::new().init::<NB>(&dev()).unwrap();
+    assert_eq!(vgg.num_params(), 143_678_248 + 11_008);
+    assert!(
+        Vgg19BnConfig::new()
+            .with_width_divisor(3)
+            .init::<NB>(&dev())
+            .is_err()
+    );
     for depth in [0, 9, 27] {
         assert!(matches!(
             WideResNetConfig::new().with_depth(depth).init::<NB>(&dev()),
@@ -270,6 +295,21 @@ fn wide_resnet_and_preact_resnet_match_pytorch_parameter_counts() {
     forward_backward(
         PreActResNet18Config::new()
             .with_width(4)
+            .init::<AD>(&dev())
+            .unwrap(),
+        32,
+    );
+    forward_backward(
+        ResNet50Config::new()
+            .with_layers(vec![1, 1, 1, 1])
+            .with_width(4)
+            .init::<AD>(&dev())
+            .unwrap(),
+        64,
+    );
+    forward_backward(
+        Vgg19BnConfig::new()
+            .with_width_divisor(32)
             .init::<AD>(&dev())
             .unwrap(),
         32,

@@ -34,12 +34,21 @@
 //! A [`WeightLayout`] names the key convention of the *file*; advcal maps it onto its own
 //! parameter paths (`stem`, `stem_bn`, `blocks.3.bn1`, `fc`, ...):
 //!
-//! | architecture | [`KuangliuCifar`](WeightLayout::KuangliuCifar) | [`Torchvision`](WeightLayout::Torchvision) | [`Native`](WeightLayout::Native) | [`Custom`](WeightLayout::Custom) |
-//! |---|---|---|---|---|
-//! | ResNet-18 | yes (`models/resnet.py`, `ResNet18()`) | names only (see below) | yes | yes |
-//! | VGG-19 | yes (`models/vgg.py`, `VGG('VGG19')`) | no: other classifier | yes | yes |
-//! | MobileNetV2 | yes (`models/mobilenetv2.py`) | no: other network | yes | yes |
-//! | small CNN | no PyTorch counterpart | no | yes | yes |
+//! | architecture | [`KuangliuCifar`](WeightLayout::KuangliuCifar) | [`Torchvision`](WeightLayout::Torchvision) | [`RobustBench`](WeightLayout::RobustBench) | [`DeepMind`](WeightLayout::DeepMind) | [`Native`](WeightLayout::Native) / [`Custom`](WeightLayout::Custom) |
+//! |---|---|---|---|---|---|
+//! | ResNet-18 | yes (`models/resnet.py`, `ResNet18()`) | names only (see below) | no | no | yes |
+//! | VGG-19 | yes (`models/vgg.py`, `VGG('VGG19')`) | no: other classifier | no | no | yes |
+//! | MobileNetV2 | yes (`models/mobilenetv2.py`) | no: other network | no | no | yes |
+//! | small CNN | no PyTorch counterpart | no | no | no | yes |
+//! | WideResNet | no | no | yes (TRADES' `WideResNet`) | yes (`dm_wide_resnet.py`) | yes |
+//! | PreAct ResNet-18 | no | no | yes (Wong et al.'s `PreActResNet18`) | no: 3×3 shortcuts | yes |
+//! | ResNet-50 | no | yes (`resnet50`) | no | no | yes |
+//! | VGG-19-BN | no | yes (`vgg19_bn`) | no | no | yes |
+//!
+//! The WideResNet, PreAct ResNet-18, ResNet-50 and VGG-19-BN layouts were checked against the
+//! architectures' own PyTorch code (`scripts/published_oracle.py`: torchvision's models
+//! themselves, and our definitions of the others written from their published sources): equal
+//! logits on real images.
 //!
 //! An unsupported pair is an [`Error::UnsupportedLayout`], before any file is read. The
 //! structures were checked against the kuangliu/pytorch-cifar sources:
@@ -64,15 +73,19 @@
 //!   width changes, the final `conv2` 320→1280 + `bn2`, average pooling, `Linear(1280, 10)`: the
 //!   same as advcal's [`MobileNetV2`](crate::model::MobileNetV2) (`expand`/`depthwise`/`project`
 //!   are kuangliu's `conv1`/`conv2`/`conv3`).
-//! * **Torchvision** names (`downsample` for the shortcut, `fc` for the head) are supported for
-//!   ResNet-18 only, and only as *names*: torchvision's own ImageNet `resnet18` has a 7×7
-//!   stride-2 stem and a max-pool, so its `conv1.weight` fails with a shape error. A CIFAR
+//! * **Torchvision**: its ImageNet `resnet50` and `vgg19_bn` load into advcal's
+//!   [`ResNet50`](crate::model::ResNet50) and [`Vgg19Bn`](crate::model::Vgg19Bn), which are
+//!   those networks. For ResNet-18 the layout is *names* only (`downsample` for the shortcut,
+//!   `fc` for the head) onto advcal's CIFAR ResNet-18: torchvision's own ImageNet `resnet18` has
+//!   a 7×7 stride-2 stem and a max-pool, so its `conv1.weight` fails with a shape error. A CIFAR
 //!   ResNet-18 built from torchvision's class with `conv1 = Conv2d(3, 64, 3, 1, 1, bias=False)`
 //!   loads — but if its `maxpool` was kept (not replaced by `nn.Identity()`), the weights load
-//!   while the PyTorch network computes something else; the file cannot tell. torchvision's
-//!   `vgg19_bn` has a 7×7 adaptive pool and a three-layer 4096-wide classifier, its
-//!   `mobilenet_v2` a stride-2 stem, ReLU6, no shortcut convs and no expansion conv in the first
-//!   block: neither fits advcal's CIFAR networks.
+//!   while the PyTorch network computes something else; the file cannot tell. Its
+//!   `mobilenet_v2` (stride-2 stem, ReLU6, no shortcut convs, no expansion conv in the first
+//!   block) does not fit advcal's CIFAR MobileNetV2.
+//! * **RobustBench / DeepMind**: see [`WeightLayout::RobustBench`] and
+//!   [`WeightLayout::DeepMind`]; which PreAct variant and activation a RobustBench entry needs is
+//!   in `docs/published-layouts.md`.
 //!
 //! # Conventions and strictness
 //!
@@ -93,10 +106,18 @@
 //!   ..., 'epoch': ...}`; nested dicts are flattened to `net.module.conv1.weight`), `model.`,
 //!   `state_dict.`, `model_state_dict.`. A file that also holds other tensors (an optimizer
 //!   state) needs [`Custom`](WeightLayout::Custom) rules.
-//! * The **input normalisation** is not in a state dict: advcal's models normalise inside, with
-//!   the constants of [`AnyModelConfig`] (the CIFAR-10 mean and std, std = (0.2470, 0.2435,
-//!   0.2616)). A PyTorch model trained with other constants — kuangliu's `main.py` uses std =
-//!   (0.2023, 0.1994, 0.2010) — sees slightly different inputs after loading.
+//! * The **input normalisation** is usually not in a state dict: advcal's models normalise
+//!   inside, with the constants of [`AnyModelConfig`] (by default the architecture's,
+//!   [`Architecture::default_normalization`]: for the CIFAR networks the CIFAR-10 mean and std,
+//!   std = (0.2470, 0.2435, 0.2616)). A PyTorch model trained with other constants — kuangliu's
+//!   `main.py` uses std = (0.2023, 0.1994, 0.2010) — sees slightly different inputs after
+//!   loading. Files that **do** store it (RobustBench's `mu`/`sigma`, DeepMind's `mean`/`std`:
+//!   top-level tensors of one value per channel) are loaded with their own constants when the
+//!   config's [`normalization`](AnyModelConfig::normalization) is `None`; a config that sets
+//!   other constants (beyond 5e-4) is an [`Error::Weights`].
+//! * Layout rules may skip file tensors the network does not use
+//!   ([`WeightLayout::ignored_keys`]: TRADES' `sub_block1`); every other unused tensor is an
+//!   error.
 //! * Saving writes a temporary file next to the target and renames it over the target
 //!   (an existing file is replaced; a crash never leaves a half-written file). The metadata is
 //!   `{"format": "pt"}`.
@@ -135,8 +156,12 @@
 //! For [`save_safetensors`] the rules of a `Custom` layout run the other way: on advcal's paths
 //! (with BatchNorm's `gamma`/`beta` already renamed `weight`/`bias`), producing the file keys.
 
+mod layouts;
+
+pub use layouts::WeightLayout;
+
 use crate::error::{Error, Result};
-use crate::model::{AnyModel, AnyModelConfig, Architecture};
+use crate::model::{AnyModel, AnyModelConfig, Architecture, NormalizationConfig};
 use burn::module::Module;
 use burn::prelude::Backend;
 use burn::store::{
@@ -144,238 +169,9 @@ use burn::store::{
     ModuleStore, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore, TensorSnapshot,
 };
 use burn::tensor::{DType, Tensor};
+use layouts::anchored;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-
-/// The key-name convention of a weight file: how its tensor names correspond to advcal's
-/// parameter paths (see the [module docs](crate::interop) for the supported pairs and the
-/// rules).
-///
-/// ```
-/// use advcal::interop::WeightLayout;
-/// use advcal::model::Architecture;
-///
-/// let rules = WeightLayout::KuangliuCifar.load_rules(Architecture::ResNet18).unwrap();
-/// assert!(rules.contains(&(r"^linear\.".to_string(), "fc.".to_string())));
-/// assert!(WeightLayout::Torchvision.load_rules(Architecture::Vgg19).is_err());
-/// assert_eq!(WeightLayout::parse("kuangliu").unwrap(), WeightLayout::KuangliuCifar);
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WeightLayout {
-    /// The CIFAR models of [kuangliu/pytorch-cifar](https://github.com/kuangliu/pytorch-cifar),
-    /// the usual CIFAR-10 reference implementations:
-    /// * ResNet-18: `conv1`, `bn1`, `layer{1..4}.{0,1}.{conv1,bn1,conv2,bn2}`,
-    ///   `layer{2,3,4}.0.shortcut.{0,1}`, `linear`;
-    /// * `VGG('VGG19')`: `features.<i>` (one `Sequential` of Conv2d/BatchNorm2d/ReLU/MaxPool2d),
-    ///   `classifier` (`Linear(512, 10)`);
-    /// * MobileNetV2: `conv1`, `bn1`, `layers.<n>.{conv1,bn1,conv2,bn2,conv3,bn3,shortcut.{0,1}}`,
-    ///   `conv2`, `bn2`, `linear`.
-    KuangliuCifar,
-    /// torchvision's module names, for ResNet-18 only: as [`KuangliuCifar`](Self::KuangliuCifar)
-    /// with `downsample.{0,1}` for the shortcut and `fc` for the head. It renames only — the
-    /// network must be a CIFAR ResNet-18 (3×3 stem, no max-pool).
-    Torchvision,
-    /// advcal's own paths (`stem`, `stem_bn`, `blocks.<i>.conv1`, `fc`, ...) with PyTorch's
-    /// tensor conventions (BatchNorm `weight`/`bias`, Linear `[out, in]`): what
-    /// [`save_safetensors`] writes with this layout. Every architecture supports it.
-    Native,
-    /// User rules `(regex, replacement)`, applied in order to every key, **instead of** the
-    /// built-in rules. On load they map file keys to advcal paths; on save, advcal paths (with
-    /// BatchNorm's `weight`/`bias` names) to file keys. See the [module docs](crate::interop).
-    Custom(Vec<(String, String)>),
-}
-
-impl WeightLayout {
-    /// Short name: `"kuangliu"`, `"torchvision"`, `"native"` or `"custom"`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::KuangliuCifar => "kuangliu",
-            Self::Torchvision => "torchvision",
-            Self::Native => "native",
-            Self::Custom(_) => "custom",
-        }
-    }
-
-    /// Parses the name of a built-in layout (see [`WeightLayout::name`]; `kuangliu_cifar` is
-    /// accepted too).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidParameter`] for any other name.
-    pub fn parse(name: &str) -> Result<Self> {
-        match name {
-            "kuangliu" | "kuangliu_cifar" => Ok(Self::KuangliuCifar),
-            "torchvision" => Ok(Self::Torchvision),
-            "native" => Ok(Self::Native),
-            _ => Err(Error::param(
-                "layout",
-                format!("unknown `{name}`; expected one of kuangliu, torchvision, native"),
-            )),
-        }
-    }
-
-    /// The rules that turn this layout's file keys into advcal's paths for `architecture`
-    /// (`(regex, replacement)`, applied in order). Empty for [`Native`](Self::Native); the
-    /// rules themselves for [`Custom`](Self::Custom). The wrapper-prefix removal of the module
-    /// docs is not included.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::UnsupportedLayout`] when this layout has no correspondence for `architecture`.
-    pub fn load_rules(&self, architecture: Architecture) -> Result<Vec<(String, String)>> {
-        if let Self::Custom(rules) = self {
-            return Ok(rules.clone());
-        }
-        Ok(self
-            .prefix_pairs(architecture)?
-            .into_iter()
-            .map(|(file, advcal)| (anchored(&file), advcal))
-            .collect())
-    }
-
-    /// The inverse of [`WeightLayout::load_rules`]: advcal paths (BatchNorm parameters already
-    /// named `weight`/`bias`) to this layout's file keys, as [`save_safetensors`] applies them.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::UnsupportedLayout`] when this layout has no correspondence for `architecture`.
-    pub fn save_rules(&self, architecture: Architecture) -> Result<Vec<(String, String)>> {
-        if let Self::Custom(rules) = self {
-            return Ok(rules.clone());
-        }
-        Ok(self
-            .prefix_pairs(architecture)?
-            .into_iter()
-            .map(|(file, advcal)| (anchored(&advcal), file))
-            .collect())
-    }
-
-    /// Literal prefix correspondences `(file prefix, advcal prefix)`, most specific first. The
-    /// first segments of the two sides never overlap, so in either direction exactly the first
-    /// matching pair rewrites a key and no later one matches the result.
-    fn prefix_pairs(&self, architecture: Architecture) -> Result<Vec<(String, String)>> {
-        let unsupported = |reason: &str| Error::UnsupportedLayout {
-            architecture: architecture.name().to_string(),
-            layout: self.name().to_string(),
-            reason: reason.to_string(),
-        };
-        match (self, architecture) {
-            (Self::Native | Self::Custom(_), _) => Ok(Vec::new()),
-            (_, Architecture::SmallCnn) => Err(unsupported(
-                "advcal's small CNN has no PyTorch reference implementation; use the native layout",
-            )),
-            (Self::KuangliuCifar, Architecture::ResNet18) => Ok(resnet18_pairs(false)),
-            (Self::Torchvision, Architecture::ResNet18) => Ok(resnet18_pairs(true)),
-            (Self::KuangliuCifar, Architecture::Vgg19) => Ok(vgg19_pairs()),
-            (Self::KuangliuCifar, Architecture::MobileNetV2) => Ok(mobilenet_v2_pairs()),
-            (Self::Torchvision, Architecture::Vgg19) => Err(unsupported(
-                "torchvision's vgg19_bn ends in a 7x7 adaptive pool and a three-layer 4096-wide \
-                 classifier; advcal's VGG-19 has the CIFAR head (one Linear 512 -> K)",
-            )),
-            (Self::Torchvision, Architecture::MobileNetV2) => Err(unsupported(
-                "torchvision's mobilenet_v2 is the ImageNet network (stride-2 stem, ReLU6, no \
-                 shortcut convs, no expansion conv in the first block); advcal's is the CIFAR \
-                 variant of kuangliu/pytorch-cifar",
-            )),
-        }
-    }
-}
-
-/// `^` + the literal prefix as a regex (the prefixes hold only `[a-z0-9_.]`).
-fn anchored(prefix: &str) -> String {
-    format!("^{}", prefix.replace('.', r"\."))
-}
-
-fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    list.iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect()
-}
-
-/// ResNet-18: `layer<l>.<b>` is advcal's `blocks.<2(l-1)+b>`; kuangliu's `shortcut.{0,1}` is
-/// already advcal's `(Conv2d, BatchNorm)` tuple path.
-fn resnet18_pairs(torchvision: bool) -> Vec<(String, String)> {
-    let mut out = pairs(&[("conv1.", "stem."), ("bn1.", "stem_bn.")]);
-    let blocks = (1..=4).flat_map(|layer| (0..2).map(move |block| (layer, block)));
-    for (i, (layer, block)) in blocks.enumerate() {
-        if torchvision {
-            out.push((
-                format!("layer{layer}.{block}.downsample."),
-                format!("blocks.{i}.shortcut."),
-            ));
-        }
-        out.push((format!("layer{layer}.{block}."), format!("blocks.{i}.")));
-    }
-    if !torchvision {
-        // torchvision's head is `fc`, as advcal's.
-        out.push(("linear.".to_string(), "fc.".to_string()));
-    }
-    out
-}
-
-/// kuangliu's `cfg['VGG19']` (conv widths; 0 = `'M'`, a max-pool).
-const KUANGLIU_VGG19: [usize; 21] = [
-    64, 64, 0, 128, 128, 0, 256, 256, 256, 256, 0, 512, 512, 512, 512, 0, 512, 512, 512, 512, 0,
-];
-
-/// Index of each conv in kuangliu's `features` Sequential: a conv takes three indices (Conv2d,
-/// BatchNorm2d, ReLU), a max-pool one. Its BatchNorm is at the next index.
-fn vgg19_conv_indices() -> Vec<usize> {
-    let mut index = 0;
-    let mut convs = Vec::new();
-    for &width in KUANGLIU_VGG19.iter() {
-        if width == 0 {
-            index += 1;
-        } else {
-            convs.push(index);
-            index += 3;
-        }
-    }
-    convs
-}
-
-fn vgg19_pairs() -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for (k, i) in vgg19_conv_indices().into_iter().enumerate() {
-        out.push((format!("features.{i}."), format!("convs.{k}.")));
-        out.push((format!("features.{}.", i + 1), format!("bns.{k}.")));
-    }
-    out.push(("classifier.".to_string(), "fc.".to_string()));
-    out
-}
-
-/// kuangliu's MobileNetV2 `cfg`: (expansion, out_planes, num_blocks, stride).
-const KUANGLIU_MOBILENET_V2: [(usize, usize, usize, usize); 7] = [
-    (1, 16, 1, 1),
-    (6, 24, 2, 1),
-    (6, 32, 3, 2),
-    (6, 64, 4, 2),
-    (6, 96, 3, 1),
-    (6, 160, 3, 2),
-    (6, 320, 1, 1),
-];
-
-fn mobilenet_v2_pairs() -> Vec<(String, String)> {
-    let mut out = pairs(&[
-        ("conv1.", "stem."),
-        ("bn1.", "stem_bn."),
-        ("conv2.", "head."),
-        ("bn2.", "head_bn."),
-        ("linear.", "fc."),
-    ]);
-    let blocks: usize = KUANGLIU_MOBILENET_V2.iter().map(|c| c.2).sum();
-    for n in 0..blocks {
-        out.push((format!("layers.{n}.conv1."), format!("blocks.{n}.expand.")));
-        out.push((
-            format!("layers.{n}.conv2."),
-            format!("blocks.{n}.depthwise."),
-        ));
-        out.push((format!("layers.{n}.conv3."), format!("blocks.{n}.project.")));
-        // bn1/bn2/bn3 and shortcut.{0,1} keep their names.
-        out.push((format!("layers.{n}."), format!("blocks.{n}.")));
-    }
-    out
-}
 
 /// Compiles rules into Burn's [`KeyRemapper`] (an invalid regex is an error, not the panic of
 /// the stores' `with_key_remapping`).
@@ -577,6 +373,11 @@ struct LoadPlan {
     wrapper: String,
     /// Remapped name → (file key, file shape).
     origin: HashMap<String, (String, Vec<usize>)>,
+    /// Remapped names of file tensors the model does not use on purpose (the layout's
+    /// [`ignored_keys`](WeightLayout::ignored_keys), and normalisation buffers).
+    skipped: HashSet<String>,
+    /// The input normalisation stored in the file, if any (see [`file_normalization`]).
+    normalization: Option<NormalizationConfig>,
 }
 
 impl LoadPlan {
@@ -601,8 +402,24 @@ impl LoadPlan {
             rules.insert(0, (anchored(&wrapper), String::new()));
         }
         let remapper = compile(&rules)?;
+        let mut ignored: Vec<(String, String)> = layout
+            .ignored_keys(architecture)
+            .into_iter()
+            .map(|pattern| (pattern, String::new()))
+            .collect();
+        if !matches!(layout, WeightLayout::Custom(_)) {
+            for key in NORMALIZATION_KEYS.iter().flatten() {
+                ignored.push((format!("^{key}$"), String::new()));
+            }
+        }
+        let ignored = compile(&ignored)?;
+        let normalization = match layout {
+            WeightLayout::Custom(_) => None,
+            _ => file_normalization(path, format, &wrapper, &file)?,
+        };
 
         let mut origin = HashMap::with_capacity(file.len());
+        let mut skipped = HashSet::new();
         for tensor in &file {
             if tensor.dtype.is_float() && !same_float(tensor.dtype, float) {
                 return Err(weights(
@@ -616,6 +433,11 @@ impl LoadPlan {
                 ));
             }
             let name = remap_name(&remapper, &tensor.key);
+            let unwrapped = tensor.key.strip_prefix(&wrapper).unwrap_or(&tensor.key);
+            if ignored.patterns.iter().any(|(p, _)| p.is_match(unwrapped)) {
+                skipped.insert(name);
+                continue;
+            }
             if let Some((other, _)) =
                 origin.insert(name.clone(), (tensor.key.clone(), tensor.shape.clone()))
             {
@@ -636,6 +458,8 @@ impl LoadPlan {
             reverse,
             wrapper,
             origin,
+            skipped,
+            normalization,
         })
     }
 
@@ -772,13 +596,16 @@ impl LoadPlan {
             ));
         }
         let applied: HashSet<&str> = result.applied.iter().map(String::as_str).collect();
-        let ignorable = |name: &str| match name.rsplit_once('.') {
-            Some((_, "num_batches_tracked")) => true,
-            // BatchNorm `weight`/`bias` found by Burn's alternative-name lookup for
-            // `gamma`/`beta` are never marked as used (burn-store 0.21 applier).
-            Some((stem, "weight")) => applied.contains(format!("{stem}.gamma").as_str()),
-            Some((stem, "bias")) => applied.contains(format!("{stem}.beta").as_str()),
-            _ => false,
+        let ignorable = |name: &str| {
+            self.skipped.contains(name)
+                || match name.rsplit_once('.') {
+                    Some((_, "num_batches_tracked")) => true,
+                    // BatchNorm `weight`/`bias` found by Burn's alternative-name lookup for
+                    // `gamma`/`beta` are never marked as used (burn-store 0.21 applier).
+                    Some((stem, "weight")) => applied.contains(format!("{stem}.gamma").as_str()),
+                    Some((stem, "bias")) => applied.contains(format!("{stem}.beta").as_str()),
+                    _ => false,
+                }
         };
         let unexpected: Vec<&String> = result
             .unused
@@ -852,18 +679,129 @@ pub fn load_pytorch<B: Backend>(
     layout: &WeightLayout,
     device: &B::Device,
 ) -> Result<AnyModel<B>> {
-    let plan = LoadPlan::new(
-        path.as_ref(),
-        layout,
-        config.architecture,
-        float_dtype::<B>(device),
-    )?;
-    Ok(match config.init::<B>(device) {
+    let path = path.as_ref();
+    let plan = LoadPlan::new(path, layout, config.architecture, float_dtype::<B>(device))?;
+    let config = plan.with_file_normalization(path, config)?;
+    Ok(match config.try_init::<B>(device)? {
         AnyModel::SmallCnn(m) => AnyModel::SmallCnn(plan.load::<B, _>(m)?),
         AnyModel::ResNet18(m) => AnyModel::ResNet18(plan.load::<B, _>(m)?),
         AnyModel::Vgg19(m) => AnyModel::Vgg19(plan.load::<B, _>(m)?),
         AnyModel::MobileNetV2(m) => AnyModel::MobileNetV2(plan.load::<B, _>(m)?),
+        AnyModel::WideResNet(m) => AnyModel::WideResNet(plan.load::<B, _>(m)?),
+        AnyModel::PreActResNet18(m) => AnyModel::PreActResNet18(plan.load::<B, _>(m)?),
+        AnyModel::ResNet50(m) => AnyModel::ResNet50(plan.load::<B, _>(m)?),
+        AnyModel::Vgg19Bn(m) => AnyModel::Vgg19Bn(plan.load::<B, _>(m)?),
     })
+}
+
+/// The input normalisation a file stores, as RobustBench's models do: `mu`/`sigma` (Wong et
+/// al.'s PreAct ResNet, Rice et al.'s WRN-34-20) or `mean`/`std` (DeepMind's WideResNets),
+/// top-level tensors of one value per channel (shape `[C]`, `[C, 1, 1]` or `[1, C, 1, 1]`).
+const NORMALIZATION_KEYS: [[&str; 2]; 2] = [["mu", "sigma"], ["mean", "std"]];
+
+/// Reads the normalisation buffers of [`NORMALIZATION_KEYS`] (after the wrapper prefix), if
+/// the file has a complete pair.
+fn file_normalization(
+    path: &Path,
+    format: Format,
+    wrapper: &str,
+    file: &[FileTensor],
+) -> Result<Option<NormalizationConfig>> {
+    let has = |key: &str| file.iter().any(|t| t.key == format!("{wrapper}{key}"));
+    let Some([mean_key, std_key]) = NORMALIZATION_KEYS
+        .into_iter()
+        .find(|[m, s]| has(m) && has(s))
+    else {
+        return Ok(None);
+    };
+    let snapshots = match format {
+        Format::Pytorch => PytorchStore::from_file(path)
+            .map_indices_contiguous(false)
+            .get_all_snapshots()
+            .map_err(|e| file_error(path, e))?
+            .clone(),
+        Format::Safetensors => SafetensorsStore::from_file(path)
+            .get_all_snapshots()
+            .map_err(|e| file_error(path, e))?
+            .clone(),
+    };
+    let values = |key: &str| -> Result<Vec<f32>> {
+        let full = format!("{wrapper}{key}");
+        let snapshot = &snapshots[&full];
+        let dims = snapshot.shape.to_vec();
+        // One value per channel: `[C]`, `[C, 1, 1]` (RobustBench's DeepMind models) or
+        // `[1, C, 1, 1]`, i.e. at most one dimension above 1.
+        if dims.iter().filter(|&&d| d > 1).count() > 1 {
+            return Err(weights(
+                path,
+                &full,
+                format!(
+                    "a normalisation buffer of shape {dims:?}; expected one value per channel \
+                     ([C], [C, 1, 1] or [1, C, 1, 1])"
+                ),
+            ));
+        }
+        let data = snapshot
+            .to_data()
+            .map_err(|e| weights(path, &full, format!("cannot read it: {e:?}")))?;
+        data.convert::<f32>()
+            .into_vec::<f32>()
+            .map_err(|e| weights(path, &full, format!("cannot read it: {e:?}")))
+    };
+    let config = NormalizationConfig::new()
+        .with_mean(values(mean_key)?)
+        .with_std(values(std_key)?);
+    config.validate().map_err(|e| {
+        weights(
+            path,
+            &format!("{wrapper}{std_key}"),
+            format!("the file's normalisation is invalid: {e}"),
+        )
+    })?;
+    Ok(Some(config))
+}
+
+/// Largest difference between the file's normalisation constants and the config's that
+/// counts as equal (files store `f32`; configs are often typed with four decimals).
+const NORMALIZATION_TOLERANCE: f32 = 5e-4;
+
+impl LoadPlan {
+    /// `config` with the file's normalisation when the config leaves it to the default; an
+    /// error when the config sets another one.
+    fn with_file_normalization(
+        &self,
+        path: &Path,
+        config: &AnyModelConfig,
+    ) -> Result<AnyModelConfig> {
+        let mut config = config.clone();
+        let Some(file) = &self.normalization else {
+            return Ok(config);
+        };
+        match &config.normalization {
+            None => config.normalization = Some(file.clone()),
+            Some(given) => {
+                let close = |a: &[f32], b: &[f32]| {
+                    a.len() == b.len()
+                        && a.iter()
+                            .zip(b)
+                            .all(|(x, y)| (x - y).abs() <= NORMALIZATION_TOLERANCE)
+                };
+                if !(close(&given.mean, &file.mean) && close(&given.std, &file.std)) {
+                    return Err(weights(
+                        path,
+                        "normalization",
+                        format!(
+                            "the file stores mean {:?}, std {:?}, but the model is configured \
+                             with mean {:?}, std {:?}; leave the normalisation unset to use the \
+                             file's",
+                            file.mean, file.std, given.mean, given.std
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(config)
+    }
 }
 
 fn architecture_of<B: Backend>(model: &AnyModel<B>) -> Architecture {
@@ -872,6 +810,10 @@ fn architecture_of<B: Backend>(model: &AnyModel<B>) -> Architecture {
         AnyModel::ResNet18(_) => Architecture::ResNet18,
         AnyModel::Vgg19(_) => Architecture::Vgg19,
         AnyModel::MobileNetV2(_) => Architecture::MobileNetV2,
+        AnyModel::WideResNet(_) => Architecture::WideResNet,
+        AnyModel::PreActResNet18(_) => Architecture::PreActResNet18,
+        AnyModel::ResNet50(_) => Architecture::ResNet50,
+        AnyModel::Vgg19Bn(_) => Architecture::Vgg19Bn,
     }
 }
 
@@ -901,6 +843,10 @@ pub fn save_safetensors<B: Backend>(
         AnyModel::ResNet18(m) => save_module::<B, _>(m, path, &remapper),
         AnyModel::Vgg19(m) => save_module::<B, _>(m, path, &remapper),
         AnyModel::MobileNetV2(m) => save_module::<B, _>(m, path, &remapper),
+        AnyModel::WideResNet(m) => save_module::<B, _>(m, path, &remapper),
+        AnyModel::PreActResNet18(m) => save_module::<B, _>(m, path, &remapper),
+        AnyModel::ResNet50(m) => save_module::<B, _>(m, path, &remapper),
+        AnyModel::Vgg19Bn(m) => save_module::<B, _>(m, path, &remapper),
     }
 }
 
@@ -958,102 +904,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn vgg19_indices_follow_the_plan() {
-        assert_eq!(
-            vgg19_conv_indices(),
-            [0, 3, 7, 10, 14, 17, 20, 23, 27, 30, 33, 36, 40, 43, 46, 49]
-        );
-    }
-
-    #[test]
-    fn mobilenet_has_17_blocks() {
-        let pairs = mobilenet_v2_pairs();
-        assert!(pairs.contains(&("layers.16.".to_string(), "blocks.16.".to_string())));
-        assert!(!pairs.iter().any(|(f, _)| f == "layers.17."));
-    }
-
-    /// Every prefix pair survives save → load, and no rule re-matches the output of another.
-    #[test]
-    fn rules_are_inverse_bijections() {
-        let layouts = [
-            (WeightLayout::KuangliuCifar, Architecture::ResNet18),
-            (WeightLayout::Torchvision, Architecture::ResNet18),
-            (WeightLayout::KuangliuCifar, Architecture::Vgg19),
-            (WeightLayout::KuangliuCifar, Architecture::MobileNetV2),
-        ];
-        for (layout, arch) in layouts {
-            let load = compile(&layout.load_rules(arch).unwrap()).unwrap();
-            let save = compile(&layout.save_rules(arch).unwrap()).unwrap();
-            let mut seen = HashSet::new();
-            for (file, advcal) in layout.prefix_pairs(arch).unwrap() {
-                let file_key = format!("{file}weight");
-                let advcal_path = format!("{advcal}weight");
-                assert_eq!(
-                    remap_name(&load, &file_key),
-                    advcal_path,
-                    "{layout:?} {arch:?}"
-                );
-                assert_eq!(
-                    remap_name(&save, &advcal_path),
-                    file_key,
-                    "{layout:?} {arch:?}"
-                );
-                assert!(seen.insert(advcal_path), "{layout:?} {arch:?}: duplicate");
-            }
-        }
-    }
-
-    #[test]
-    fn examples_of_the_mappings() {
-        let load = |layout: &WeightLayout, arch, key: &str| {
-            remap_name(&compile(&layout.load_rules(arch).unwrap()).unwrap(), key)
-        };
-        let k = WeightLayout::KuangliuCifar;
-        let r = Architecture::ResNet18;
-        assert_eq!(
-            load(&k, r, "layer3.1.bn2.running_var"),
-            "blocks.5.bn2.running_var"
-        );
-        assert_eq!(
-            load(&k, r, "layer4.0.shortcut.1.weight"),
-            "blocks.6.shortcut.1.weight"
-        );
-        assert_eq!(load(&k, r, "bn1.bias"), "stem_bn.bias");
-        let t = WeightLayout::Torchvision;
-        assert_eq!(
-            load(&t, r, "layer2.0.downsample.0.weight"),
-            "blocks.2.shortcut.0.weight"
-        );
-        assert_eq!(load(&t, r, "fc.weight"), "fc.weight");
-        let v = Architecture::Vgg19;
-        assert_eq!(load(&k, v, "features.49.bias"), "convs.15.bias");
-        assert_eq!(
-            load(&k, v, "features.50.running_mean"),
-            "bns.15.running_mean"
-        );
-        assert_eq!(load(&k, v, "classifier.weight"), "fc.weight");
-        let m = Architecture::MobileNetV2;
-        assert_eq!(
-            load(&k, m, "layers.0.conv1.weight"),
-            "blocks.0.expand.weight"
-        );
-        assert_eq!(
-            load(&k, m, "layers.10.conv2.weight"),
-            "blocks.10.depthwise.weight"
-        );
-        assert_eq!(
-            load(&k, m, "layers.1.conv3.weight"),
-            "blocks.1.project.weight"
-        );
-        assert_eq!(
-            load(&k, m, "layers.0.shortcut.1.bias"),
-            "blocks.0.shortcut.1.bias"
-        );
-        assert_eq!(load(&k, m, "conv2.weight"), "head.weight");
-        assert_eq!(load(&k, m, "bn2.weight"), "head_bn.weight");
-    }
-
-    #[test]
     fn wrapper_prefixes() {
         let file = |keys: &[&str]| -> Vec<FileTensor> {
             keys.iter()
@@ -1078,26 +928,6 @@ mod tests {
             ""
         );
         assert_eq!(wrapper_prefix(&file(&[])), "");
-    }
-
-    #[test]
-    fn unsupported_pairs_are_typed_errors() {
-        for (layout, arch) in [
-            (WeightLayout::Torchvision, Architecture::Vgg19),
-            (WeightLayout::Torchvision, Architecture::MobileNetV2),
-            (WeightLayout::KuangliuCifar, Architecture::SmallCnn),
-        ] {
-            assert!(matches!(
-                layout.load_rules(arch),
-                Err(Error::UnsupportedLayout { .. })
-            ));
-        }
-        assert!(
-            WeightLayout::Native
-                .load_rules(Architecture::SmallCnn)
-                .unwrap()
-                .is_empty()
-        );
     }
 
     #[test]
