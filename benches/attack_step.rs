@@ -18,7 +18,11 @@
 //!   convolutions plus a bias, trainable, no BatchNorm left);
 //! * models `resnet18_64px_s1` / `resnet18_64px_s2` (named only): Table 2's quarter-width
 //!   ResNet-18 on 64×64 inputs, 200 classes, stem stride 1 or 2 — `train_pt` and
-//!   `train_pgd_at_t3` (the `cifar` preset's inner PGD).
+//!   `train_pgd_at_t3` (the `cifar` preset's inner PGD);
+//! * the published architectures (named only; `docs/leaderboard.md` turns them into the cost of
+//!   a calibration leaderboard entry): `wrn28_10`, `wrn34_10`, `preact_resnet18` (32×32, 10
+//!   classes) and `resnet50`, `vgg19_bn` (224×224, 1000 classes) — `forward` (inference logits)
+//!   and `apgd_ce_t10` (the complete attack through the public API).
 //!
 //! ```text
 //! cargo bench --bench attack_step                                   # Flex + NdArray, small CNN, batch 32
@@ -438,6 +442,41 @@ fn bench_64px<A: AutodiffBackend>(
     });
 }
 
+/// A published architecture (`AnyModelConfig`), seeded, on `side`×`side` inputs: one inference
+/// pass and one complete APGD-CE (T = 10) per batch.
+fn bench_published<A: AutodiffBackend>(
+    c: &mut Criterion,
+    backend: &str,
+    name: &str,
+    config: advcal::model::AnyModelConfig,
+    side: usize,
+    device: &A::Device,
+) {
+    let model = advcal::model::seeded_init::<A, _>(device, 0, || config.init::<A>(device));
+    let classes = config.num_classes as i64;
+    batch_groups(c, name, backend, |g, batch| {
+        let (x, y) = inputs_of_side::<A>(batch, side, device);
+        let y = y.remainder_scalar(classes);
+        let inner = model.valid();
+        g.bench_function("forward", |b| {
+            b.iter(|| {
+                let logits = inner.logits(black_box(x.clone()));
+                A::InnerBackend::sync(device).unwrap();
+                logits
+            })
+        });
+        let apgd = Apgd::new(ApgdConfig::new().with_steps(10));
+        g.bench_function("apgd_ce_t10", |b| {
+            b.iter(|| {
+                let out = Attack::<A, _>::perturb(&apgd, &model, black_box(x.clone()), y.clone())
+                    .unwrap();
+                A::sync(device).unwrap();
+                out.adversarial
+            })
+        });
+    });
+}
+
 fn run_backend<A: AutodiffBackend>(c: &mut Criterion, backend: &str, device: A::Device) {
     let wanted = env_list("ADVCAL_BENCH_BACKENDS", "ndarray,flex,tch,wgpu,cuda");
     if !wanted.iter().any(|b| b == backend) {
@@ -459,6 +498,24 @@ fn run_backend<A: AutodiffBackend>(c: &mut Criterion, backend: &str, device: A::
             }
             "resnet18_64px_s1" if backend != "ndarray" => bench_64px::<A>(c, backend, 1, &device),
             "resnet18_64px_s2" if backend != "ndarray" => bench_64px::<A>(c, backend, 2, &device),
+            "wrn28_10" | "wrn34_10" | "preact_resnet18" | "resnet50" | "vgg19_bn"
+                if backend != "ndarray" =>
+            {
+                use advcal::model::{AnyModelConfig, Architecture};
+                let (config, side) = match model.as_str() {
+                    "wrn28_10" | "wrn34_10" => {
+                        let mut c = AnyModelConfig::new(Architecture::WideResNet, 10);
+                        c.depth = if model == "wrn28_10" { 28 } else { 34 };
+                        (c, 32)
+                    }
+                    "preact_resnet18" => {
+                        (AnyModelConfig::new(Architecture::PreActResNet18, 10), 32)
+                    }
+                    "resnet50" => (AnyModelConfig::new(Architecture::ResNet50, 1000), 224),
+                    _ => (AnyModelConfig::new(Architecture::Vgg19Bn, 1000), 224),
+                };
+                bench_published::<A>(c, backend, &model, config, side, &device);
+            }
             _ => {}
         }
     }

@@ -68,7 +68,7 @@ fn glyph(c: char) -> [u8; 5] {
     }
 }
 
-fn draw_text(img: &mut RgbImage, text: &str, x: u32, y: u32, color: Rgb<u8>) {
+pub(crate) fn draw_text(img: &mut RgbImage, text: &str, x: u32, y: u32, color: Rgb<u8>) {
     for (i, c) in text.chars().enumerate() {
         let rows = glyph(c);
         let gx = x + i as u32 * 4 * GLYPH_SCALE;
@@ -119,7 +119,7 @@ struct GalleryImage {
     max_linf: f32,
 }
 
-fn top1(probs: &[f32]) -> (usize, f32) {
+pub(crate) fn top1(probs: &[f32]) -> (usize, f32) {
     probs
         .iter()
         .enumerate()

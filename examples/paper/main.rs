@@ -25,6 +25,7 @@
 
 mod calibration;
 mod gallery;
+mod imagenet;
 mod plot;
 mod presets;
 mod records;
@@ -83,7 +84,9 @@ struct Args {
     /// smoothing) | robustness-apgd (PGD-10 beside APGD-CE/DLR's worst case) | two-sided
     /// (worst-case calibration over PGD and IAA, AT+IAT's weight sweep) | replot (redraw every
     /// SVG plot in `--out` from its JSON; no data, no model) | all | train (the six models
-    /// only); several may be given separated by commas
+    /// only); several may be given separated by commas. On torchvision ImageNet weights
+    /// (`--imagenet-weights`, `--images`; not part of `all`): fig1-imagenet (clean / PGD / IAA
+    /// with top-5 bars) | fig8-imagenet (misclassified images the IAA corrects)
     experiment: String,
     /// smoke (seconds) | cpu (small CNN) | cifar (ResNet-18/4, 40,000 images, LibTorch) | paper
     /// (ResNet-18, GPU)
@@ -126,6 +129,31 @@ struct Args {
     /// (e.g. `--reuse results/cifar` adds the Eq. 2 rows to the committed results)
     #[arg(long)]
     reuse: Vec<PathBuf>,
+    /// fig1-imagenet / fig8-imagenet: torchvision weights (`resnet50` or `vgg19_bn` state dict)
+    #[arg(long)]
+    imagenet_weights: Option<PathBuf>,
+    /// fig1-imagenet / fig8-imagenet: image folder DIR/<class>/<image> (numbered folders are
+    /// class indices; otherwise sorted folders are classes 0, 1, …); resized to 256 and
+    /// centre-cropped to 224
+    #[arg(long)]
+    images: Option<PathBuf>,
+    /// fig1-imagenet / fig8-imagenet: resnet50 | vgg19_bn (default resnet50 for Fig. 1, vgg19_bn
+    /// for Fig. 8, as in the paper)
+    #[arg(long)]
+    imagenet_arch: Option<String>,
+    /// fig1-imagenet / fig8-imagenet: blocks per stage of the ResNet (default 3,4,6,3)
+    #[arg(long, value_delimiter = ',')]
+    imagenet_layers: Option<Vec<usize>>,
+    /// fig1-imagenet / fig8-imagenet: classes of the weights
+    #[arg(long, default_value_t = 1000)]
+    imagenet_classes: usize,
+    /// fig1-imagenet / fig8-imagenet: attack radius (default 4/255)
+    #[arg(long, default_value_t = 4.0 / 255.0)]
+    imagenet_epsilon: f32,
+    /// fig1-imagenet / fig8-imagenet: class names, one per line in class order (default: the
+    /// class indices)
+    #[arg(long)]
+    class_names: Option<PathBuf>,
 }
 
 /// Which IAA an IAA figure evaluates (`--iaa`).
@@ -979,6 +1007,11 @@ fn fig8<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
 }
 
 fn run<B: AutodiffBackend>(args: Args, device: B::Device) -> Result<()> {
+    match args.experiment.as_str() {
+        "fig1-imagenet" => return imagenet::fig1::<B>(&args, &device),
+        "fig8-imagenet" => return imagenet::fig8::<B>(&args, &device),
+        _ => {}
+    }
     let preset = presets::by_name(&args.preset)?;
     let dir = resolve_cifar10_dir(args.data_dir.clone());
     let eval_images = args.eval_limit.unwrap_or(preset.eval_images);

@@ -57,7 +57,7 @@ pub enum WeightLayout {
     DeepMind,
     /// advcal's own paths (`stem`, `stem_bn`, `blocks.<i>.conv1`, `fc`, ...) with PyTorch's
     /// tensor conventions (BatchNorm `weight`/`bias`, Linear `[out, in]`): what
-    /// [`save_safetensors`] writes with this layout. Every architecture supports it.
+    /// [`save_safetensors`](crate::interop::save_safetensors) writes with this layout. Every architecture supports it.
     Native,
     /// User rules `(regex, replacement)`, applied in order to every key, **instead of** the
     /// built-in rules. On load they map file keys to advcal paths; on save, advcal paths (with
@@ -122,7 +122,7 @@ impl WeightLayout {
     }
 
     /// The inverse of [`WeightLayout::load_rules`]: advcal paths (BatchNorm parameters already
-    /// named `weight`/`bias`) to this layout's file keys, as [`save_safetensors`] applies them.
+    /// named `weight`/`bias`) to this layout's file keys, as [`save_safetensors`](crate::interop::save_safetensors) applies them.
     ///
     /// # Errors
     ///

@@ -239,7 +239,7 @@ impl AnyModelConfig {
     }
 
     /// The input normalisation of the CIFAR networks (the CIFAR-10 statistics unless set).
-    fn normalization(&self) -> NormalizationConfig {
+    fn cifar_normalization(&self) -> NormalizationConfig {
         self.normalization
             .clone()
             .unwrap_or_else(NormalizationConfig::new)
@@ -279,14 +279,14 @@ impl AnyModelConfig {
         Ok(match self.architecture {
             Architecture::SmallCnn => AnyModel::SmallCnn(
                 SmallCnnConfig::new()
-                    .with_normalization(self.normalization())
+                    .with_normalization(self.cifar_normalization())
                     .with_num_classes(k)
                     .with_width(self.width)
                     .init(device),
             ),
             Architecture::ResNet18 => AnyModel::ResNet18(
                 ResNet18Config::new()
-                    .with_normalization(self.normalization())
+                    .with_normalization(self.cifar_normalization())
                     .with_num_classes(k)
                     .with_width((64 / self.width_divisor.max(1)).max(1))
                     .with_stem_stride(self.stem_stride)
@@ -294,14 +294,14 @@ impl AnyModelConfig {
             ),
             Architecture::Vgg19 => AnyModel::Vgg19(
                 Vgg19Config::new()
-                    .with_normalization(self.normalization())
+                    .with_normalization(self.cifar_normalization())
                     .with_num_classes(k)
                     .with_width_divisor(self.width_divisor.max(1))
                     .init(device),
             ),
             Architecture::MobileNetV2 => AnyModel::MobileNetV2(
                 MobileNetV2Config::new()
-                    .with_normalization(self.normalization())
+                    .with_normalization(self.cifar_normalization())
                     .with_num_classes(k)
                     .with_width_divisor(self.width_divisor.max(1))
                     .init(device),

@@ -227,6 +227,54 @@ fn load_any_model_keeps_the_stem_stride() {
     assert_eq!(parsed.stem_stride, 1);
 }
 
+/// The published architectures keep their shape options through a checkpoint (WRN depth,
+/// widen factor, SiLU, TF padding; PreAct's final BatchNorm and shortcut; ResNet-50's blocks),
+/// and a config without them (as written before they existed) reads their defaults.
+#[test]
+fn load_any_model_keeps_the_published_architectures_options() {
+    use advcal::model::{Activation, AnyModelConfig, Architecture};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let mut wrn = AnyModelConfig::new(Architecture::WideResNet, 10);
+    (wrn.depth, wrn.widen_factor) = (10, 1);
+    (wrn.activation, wrn.tf_same_padding) = (Activation::Silu, true);
+    let mut preact = AnyModelConfig::new(Architecture::PreActResNet18, 10);
+    (
+        preact.width_divisor,
+        preact.final_bn,
+        preact.shortcut_from_input,
+    ) = (16, true, true);
+    let mut resnet50 = AnyModelConfig::new(Architecture::ResNet50, 5);
+    (resnet50.width_divisor, resnet50.layers) = (16, Some(vec![1, 2, 1, 1]));
+    for (i, config) in [wrn, preact, resnet50].into_iter().enumerate() {
+        let name = config.architecture.name();
+        let model = advcal::model::seeded_init::<NB, _>(&dev(), 5, || config.init::<NB>(&dev()));
+        let path = tmp.path().join(format!("{i}.ckpt"));
+        let meta = CheckpointMeta::new(name, &config).unwrap();
+        save_checkpoint::<NB, _>(&path, &model, &meta, None).unwrap();
+        let (loaded, meta) = load_any_model::<NB>(&path, &dev()).unwrap();
+        assert_eq!(meta.architecture, name);
+        assert_eq!(
+            snapshot::<NB, _>(&model),
+            snapshot::<NB, _>(&loaded),
+            "{name}"
+        );
+        let x = images::<NB>([2, 3, 32, 32], 4, &dev());
+        let (a, b) = (
+            to_vec(model.forward_mode(x.clone(), Mode::Eval)),
+            to_vec(loaded.forward_mode(x, Mode::Eval)),
+        );
+        assert!(max_abs_diff(&a, &b) <= 1e-5, "{name}");
+    }
+    let parsed: AnyModelConfig = serde_json::from_value(
+        json!({"architecture": "WideResNet", "num_classes": 10, "width": 16}),
+    )
+    .unwrap();
+    assert_eq!((parsed.depth, parsed.widen_factor), (28, 10));
+    assert_eq!(parsed.activation, Activation::Relu);
+    assert!(!parsed.tf_same_padding && !parsed.final_bn && parsed.layers.is_none());
+}
+
 /// A config with floats that serde_json's default parser would not read back exactly (Tiny
 /// ImageNet's normalisation: 0.4484 prints as 0.44839999079704285, which that parser reads as
 /// 0.4483999907970429) matches its own checkpoint exactly, for `load_model` and for a resume:
