@@ -65,7 +65,7 @@ use advcal::data::{
     ImageDataset, ImageFolderOptions, Split, load_cifar10, load_image_folder, load_tiny_imagenet,
     read_cifar10_file, resolve_cifar10_dir,
 };
-use advcal::interop::{WeightLayout, load_pytorch};
+use advcal::interop::{WeightLayout, load_pytorch, stored_normalization};
 use advcal::metrics::{BootstrapConfig, DEFAULT_BINS};
 use advcal::model::{
     Activation, AnyModel, AnyModelConfig, Architecture, Classifier, NormalizationConfig,
@@ -401,12 +401,28 @@ fn load_model<B: AutodiffBackend>(
         }
     };
     config.tf_same_padding = layout == WeightLayout::DeepMind;
+    let [_, h, w] = data.images.image_shape();
+    if matches!(arch, Architecture::ResNet50 | Architecture::Vgg19Bn) && h.min(w) < 32 {
+        return Err(Error::param(
+            "crop",
+            format!(
+                "{} needs images of at least 32×32, got {h}×{w}",
+                arch.name()
+            ),
+        ));
+    }
     config.final_bn = args.final_bn;
     config.shortcut_from_input = args.shortcut_from_input;
     // Given constants win; otherwise the file's (if it stores them) or the architecture's
     // default, except that advcal's CIFAR networks take the data set's own statistics.
     let (mean, std) = data.stats;
-    if args.mean.is_some() || args.std.is_some() || data.uses_own_stats(arch) {
+    if args.mean.is_some() != args.std.is_some() {
+        return Err(Error::param(
+            "mean",
+            "give --mean and --std together (one alone would be completed from another source)",
+        ));
+    }
+    if args.mean.is_some() || data.uses_own_stats(arch) {
         let normalization = NormalizationConfig::new()
             .with_mean(three("mean", &args.mean, mean)?)
             .with_std(three("std", &args.std, std)?);
@@ -414,9 +430,13 @@ fn load_model<B: AutodiffBackend>(
         config.normalization = Some(normalization);
     }
     let model = load_pytorch::<B>(&args.checkpoint, &config, &layout, device)?;
-    let normalization = match config.effective_normalization() {
-        // (A file's own constants are used when the config leaves them open.)
-        None => "file's or none".to_string(),
+    // A file's own constants are used when the config leaves the normalisation open.
+    let stored = match config.normalization {
+        None => stored_normalization(&args.checkpoint)?,
+        Some(_) => None,
+    };
+    let normalization = match stored.or_else(|| config.effective_normalization()) {
+        None => "none".to_string(),
         Some(n) => format!("mean {:?}, std {:?}", n.mean, n.std),
     };
     let shape = match arch {

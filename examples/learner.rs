@@ -114,6 +114,7 @@ impl<B: AutodiffBackend> StrategyVisitor<B, AnyModel<B>> for Run<B> {
         let arch = Architecture::parse(&args.model)?;
         let mut config = AnyModelConfig::new(arch, train.num_classes());
         config.width = args.width;
+        config.try_init::<B>(&device)?; // a typed error for an invalid config
         let model =
             advcal::model::seeded_init::<B, _>(&device, args.seed, || config.init::<B>(&device));
         let steps_per_epoch = train.len().div_ceil(args.batch_size).max(1);

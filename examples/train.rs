@@ -149,6 +149,7 @@ fn run<B: AutodiffBackend>(args: &Args, device: B::Device) -> advcal::Result<()>
     let mut model_config = AnyModelConfig::new(arch, 10);
     model_config.width = args.width;
     model_config.width_divisor = args.width_divisor;
+    model_config.try_init::<B>(&device)?; // a typed error for an invalid config, before training
     let model =
         advcal::model::seeded_init::<B, _>(&device, args.seed, || model_config.init::<B>(&device));
     let steps = args.attack_steps.unwrap_or(p.attack_steps);

@@ -430,7 +430,10 @@ pub fn load_any_model<B: Backend>(
     let path = path.as_ref();
     let file = read_checkpoint(path)?;
     let config = any_model_config(path, &file.meta)?;
-    let model = load_record_into(path, config.init::<B>(device), file.model, device)?;
+    let model = config
+        .try_init::<B>(device)
+        .map_err(|e| bad(path, format!("invalid model config: {e}")))?;
+    let model = load_record_into(path, model, file.model, device)?;
     Ok((model, file.meta))
 }
 

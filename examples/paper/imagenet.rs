@@ -43,8 +43,12 @@ struct Setup<B: AutodiffBackend> {
     eps: f32,
 }
 
-/// Class labels of the folder: numbered folders are class indices, others keep their position.
-fn relabel(data: ImageDataset) -> Result<ImageDataset> {
+/// Images per forward pass or attack call.
+const BATCH: usize = 16;
+
+/// Class labels of the folder: numbered folders are class indices (each below `classes`, no
+/// two the same number), others keep their position.
+fn relabel(data: ImageDataset, classes: usize, dir: &Path) -> Result<ImageDataset> {
     let numbers: Option<Vec<usize>> = data
         .class_names()
         .iter()
@@ -53,6 +57,17 @@ fn relabel(data: ImageDataset) -> Result<ImageDataset> {
     let Some(numbers) = numbers else {
         return Ok(data);
     };
+    let mut seen = std::collections::HashSet::new();
+    for (name, &n) in data.class_names().iter().zip(&numbers) {
+        if n >= classes || !seen.insert(n) {
+            return Err(Error::Data {
+                path: dir.join(name),
+                reason: format!(
+                    "class folder `{name}`: not a distinct class index below {classes}"
+                ),
+            });
+        }
+    }
     let labels: Vec<usize> = data.labels().iter().map(|&l| numbers[l]).collect();
     let k = numbers.iter().max().map_or(1, |m| m + 1);
     let names = (0..k).map(|i| i.to_string()).collect();
@@ -92,9 +107,15 @@ fn setup<B: AutodiffBackend>(
     let options = ImageFolderOptions::default()
         .with_size(256)
         .with_center_crop(224);
-    let mut data = relabel(load_image_folder(dir, options)?)?;
+    let mut data = relabel(load_image_folder(dir, options)?, args.imagenet_classes, dir)?;
     if let Some(n) = args.eval_limit {
         data = data.take(n);
+    }
+    if data.is_empty() {
+        return Err(Error::Data {
+            path: dir.clone(),
+            reason: "no image to draw (--eval-limit 0?)".into(),
+        });
     }
     if data.num_classes() > args.imagenet_classes {
         return Err(Error::param(
@@ -127,6 +148,25 @@ fn setup<B: AutodiffBackend>(
         names,
         eps: args.imagenet_epsilon,
     })
+}
+
+/// Clean probabilities of every image, `BATCH` images at a time.
+fn predict<B: AutodiffBackend>(
+    model: &AnyModel<B>,
+    data: &ImageDataset,
+    device: &B::Device,
+) -> Result<Vec<f32>> {
+    let inner = model.valid();
+    let mut out = Vec::with_capacity(data.len() * model.num_classes());
+    for start in (0..data.len()).step_by(BATCH) {
+        let indices: Vec<usize> = (start..(start + BATCH).min(data.len())).collect();
+        let (x, _) = data
+            .subset(&indices)?
+            .to_batch()
+            .to_tensors::<B::InnerBackend>(device);
+        out.extend(probabilities(inner.logits(x))?);
+    }
+    Ok(out)
 }
 
 fn probabilities<B: Backend>(logits: Tensor<B, 2>) -> Result<Vec<f32>> {
@@ -256,8 +296,7 @@ fn png(img: &RgbImage, path: &Path) -> Result<()> {
 pub fn fig1<B: AutodiffBackend>(args: &Args, device: &B::Device) -> Result<()> {
     let setup = setup::<B>(args, Architecture::ResNet50, device)?;
     let k = args.imagenet_classes;
-    let (x, _) = setup.data.to_batch().to_tensors::<B::InnerBackend>(device);
-    let probs = probabilities(setup.model.valid().logits(x))?;
+    let probs = predict(&setup.model, &setup.data, device)?;
     let labels = setup.data.labels();
     let correct = |i: usize| top1(&probs[i * k..(i + 1) * k]).0 == labels[i];
     let mut picked: Vec<usize> = (0..setup.data.len())
@@ -335,6 +374,9 @@ pub fn fig1<B: AutodiffBackend>(args: &Args, device: &B::Device) -> Result<()> {
     Ok(())
 }
 
+/// A gallery column: image index, clean pixels, IAE pixels, IAE probabilities.
+type Drawn = (usize, Vec<f32>, Vec<f32>, Vec<f32>);
+
 #[derive(Serialize)]
 struct Gallery {
     images: usize,
@@ -350,25 +392,39 @@ pub fn fig8<B: AutodiffBackend>(args: &Args, device: &B::Device) -> Result<()> {
     let setup = setup::<B>(args, Architecture::Vgg19Bn, device)?;
     let k = args.imagenet_classes;
     let iaa = [AttackConfig::Iaa(IaaConfig::new().with_seed(args.seed))];
-    let views = run_attacks(&setup, &setup.data, &iaa, args.seed, device)?;
     let labels = setup.data.labels();
-    let (clean_probs, (adv_pixels, adv_probs)) = (&views.clean.1, &views.attacked[0]);
+    let clean_probs = predict(&setup.model, &setup.data, device)?;
     let wrong: Vec<usize> = (0..setup.data.len())
         .filter(|&i| top1(&clean_probs[i * k..(i + 1) * k]).0 != labels[i])
         .collect();
-    let corrected: Vec<usize> = wrong
-        .iter()
-        .copied()
-        .filter(|&i| top1(&adv_probs[i * k..(i + 1) * k]).0 == labels[i])
-        .collect();
+    // The IAA runs on the misclassified images only, `BATCH` at a time; the first
+    // `FIG8_COLUMNS` it corrects are drawn.
+    let mut corrected = Vec::new();
+    let mut drawn: Vec<Drawn> = Vec::new();
+    for chunk in wrong.chunks(BATCH) {
+        let subset = setup.data.subset(chunk)?;
+        let views = run_attacks(&setup, &subset, &iaa, args.seed, device)?;
+        let (adv_pixels, adv_probs) = &views.attacked[0];
+        let per = adv_pixels.len() / chunk.len();
+        for (j, &i) in chunk.iter().enumerate() {
+            let p = &adv_probs[j * k..(j + 1) * k];
+            if top1(p).0 != labels[i] {
+                continue;
+            }
+            corrected.push(i);
+            if drawn.len() < FIG8_COLUMNS {
+                let clean_pixels = views.clean.0[j * per..(j + 1) * per].to_vec();
+                let adv = adv_pixels[j * per..(j + 1) * per].to_vec();
+                drawn.push((i, clean_pixels, adv, p.to_vec()));
+            }
+        }
+    }
     let [c, h, w] = setup.data.image_shape();
-    let per = c * h * w;
-    let shown: Vec<usize> = corrected.iter().copied().take(FIG8_COLUMNS).collect();
     let side = w as u32 + 16;
     let cell = h as u32 + 24;
     let header = 24;
     let mut img = RgbImage::from_pixel(
-        side * shown.len().max(1) as u32 + 8,
+        side * drawn.len().max(1) as u32 + 8,
         header + 2 * cell,
         Rgb([255; 3]),
     );
@@ -384,15 +440,17 @@ pub fn fig8<B: AutodiffBackend>(args: &Args, device: &B::Device) -> Result<()> {
         Rgb([0, 0, 0]),
     );
     let mut rows = Vec::new();
-    for (col, &i) in shown.iter().enumerate() {
-        let x0 = 6 + col as u32 * side;
+    for (col, (i, clean_pixels, adv_pixels, adv_probs)) in drawn.iter().enumerate() {
+        let (i, x0) = (*i, 6 + col as u32 * side);
         let label = labels[i];
-        let views = [(&views.clean.0, clean_probs), (adv_pixels, adv_probs)];
+        let views = [
+            (clean_pixels, &clean_probs[i * k..(i + 1) * k]),
+            (adv_pixels, adv_probs.as_slice()),
+        ];
         let mut panels = Vec::new();
-        for (r, (pixels, probs)) in views.into_iter().enumerate() {
+        for (r, (pixels, p)) in views.into_iter().enumerate() {
             let y0 = header + r as u32 * cell;
-            let p = &probs[i * k..(i + 1) * k];
-            blit(&mut img, &pixels[i * per..(i + 1) * per], [c, h, w], x0, y0);
+            blit(&mut img, pixels, [c, h, w], x0, y0);
             let (pred, conf) = top1(p);
             let caption = format!("{} {:.0}%", setup.names[pred], conf * 100.0);
             let shown: String = caption.chars().take(w / 8).collect();

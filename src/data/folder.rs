@@ -84,9 +84,10 @@ impl ImageFolderOptions {
         } else {
             resize(&img, nw, nh, FilterType::Triangle)
         };
-        // torchvision's CenterCrop: top = round((h − c) / 2), left = round((w − c) / 2).
-        let left = ((nw - c) as f64 / 2.0).round() as u32;
-        let top = ((nh - c) as f64 / 2.0).round() as u32;
+        // torchvision's CenterCrop: top = round((h − c) / 2), left = round((w − c) / 2), with
+        // Python's round (halves to even). `c ≤ size ≤ min(nw, nh)`, checked by the loader.
+        let left = ((nw - c) as f64 / 2.0).round_ties_even() as u32;
+        let top = ((nh - c) as f64 / 2.0).round_ties_even() as u32;
         crop_imm(&img, left, top, c, c).to_image()
     }
 }

@@ -407,15 +407,17 @@ impl LoadPlan {
             .into_iter()
             .map(|pattern| (pattern, String::new()))
             .collect();
-        if !matches!(layout, WeightLayout::Custom(_)) {
-            for key in NORMALIZATION_KEYS.iter().flatten() {
-                ignored.push((format!("^{key}$"), String::new()));
-            }
+        let pair = match layout {
+            WeightLayout::Custom(_) => None,
+            _ => normalization_pair(&wrapper, &file),
+        };
+        for key in pair.iter().flatten() {
+            ignored.push((format!("^{key}$"), String::new()));
         }
         let ignored = compile(&ignored)?;
-        let normalization = match layout {
-            WeightLayout::Custom(_) => None,
-            _ => file_normalization(path, format, &wrapper, &file)?,
+        let normalization = match pair {
+            Some(pair) => Some(file_normalization(path, format, &wrapper, pair)?),
+            None => None,
         };
 
         let mut origin = HashMap::with_capacity(file.len());
@@ -680,6 +682,21 @@ pub fn load_pytorch<B: Backend>(
     device: &B::Device,
 ) -> Result<AnyModel<B>> {
     let path = path.as_ref();
+    if config.architecture == Architecture::WideResNet
+        && matches!(layout, WeightLayout::DeepMind | WeightLayout::RobustBench)
+        && config.tf_same_padding != (*layout == WeightLayout::DeepMind)
+    {
+        return Err(Error::param(
+            "tf_same_padding",
+            format!(
+                "DeepMind's WideResNets pad their stride-2 convolutions as TensorFlow's \
+                 \"SAME\" and TRADES' symmetrically: with the {} layout set \
+                 `tf_same_padding = {}` (the weights would load and compute something else)",
+                layout.name(),
+                *layout == WeightLayout::DeepMind
+            ),
+        ));
+    }
     let plan = LoadPlan::new(path, layout, config.architecture, float_dtype::<B>(device))?;
     let config = plan.with_file_normalization(path, config)?;
     Ok(match config.try_init::<B>(device)? {
@@ -699,21 +716,22 @@ pub fn load_pytorch<B: Backend>(
 /// top-level tensors of one value per channel (shape `[C]`, `[C, 1, 1]` or `[1, C, 1, 1]`).
 const NORMALIZATION_KEYS: [[&str; 2]; 2] = [["mu", "sigma"], ["mean", "std"]];
 
-/// Reads the normalisation buffers of [`NORMALIZATION_KEYS`] (after the wrapper prefix), if
-/// the file has a complete pair.
+/// The first complete pair of [`NORMALIZATION_KEYS`] the file holds (after the wrapper
+/// prefix). A lone `mu` or `mean` is not a pair: it stays an unexpected tensor.
+fn normalization_pair(wrapper: &str, file: &[FileTensor]) -> Option<[&'static str; 2]> {
+    let has = |key: &str| file.iter().any(|t| t.key == format!("{wrapper}{key}"));
+    NORMALIZATION_KEYS
+        .into_iter()
+        .find(|[m, s]| has(m) && has(s))
+}
+
+/// Reads the normalisation buffers `[mean_key, std_key]` (after the wrapper prefix).
 fn file_normalization(
     path: &Path,
     format: Format,
     wrapper: &str,
-    file: &[FileTensor],
-) -> Result<Option<NormalizationConfig>> {
-    let has = |key: &str| file.iter().any(|t| t.key == format!("{wrapper}{key}"));
-    let Some([mean_key, std_key]) = NORMALIZATION_KEYS
-        .into_iter()
-        .find(|[m, s]| has(m) && has(s))
-    else {
-        return Ok(None);
-    };
+    [mean_key, std_key]: [&str; 2],
+) -> Result<NormalizationConfig> {
     let snapshots = match format {
         Format::Pytorch => PytorchStore::from_file(path)
             .map_indices_contiguous(false)
@@ -727,7 +745,9 @@ fn file_normalization(
     };
     let values = |key: &str| -> Result<Vec<f32>> {
         let full = format!("{wrapper}{key}");
-        let snapshot = &snapshots[&full];
+        let snapshot = snapshots
+            .get(&full)
+            .ok_or_else(|| weights(path, &full, "listed in the file but not readable"))?;
         let dims = snapshot.shape.to_vec();
         // One value per channel: `[C]`, `[C, 1, 1]` (RobustBench's DeepMind models) or
         // `[1, C, 1, 1]`, i.e. at most one dimension above 1.
@@ -758,7 +778,43 @@ fn file_normalization(
             format!("the file's normalisation is invalid: {e}"),
         )
     })?;
-    Ok(Some(config))
+    Ok(config)
+}
+
+/// The input normalisation a weight file stores, if any: RobustBench's `mu`/`sigma` or
+/// DeepMind's `mean`/`std` (top-level, after a wrapper prefix such as `module.`), which
+/// [`load_pytorch`] uses when the config leaves the normalisation open.
+///
+/// # Errors
+/// Those of [`inspect`], and [`Error::Weights`] for a buffer of another shape than one value
+/// per channel or invalid values.
+///
+/// ```
+/// use advcal::interop::{save_safetensors, stored_normalization, WeightLayout};
+/// use advcal::model::{AnyModelConfig, Architecture};
+/// use burn::backend::NdArray;
+///
+/// let mut config = AnyModelConfig::new(Architecture::ResNet18, 10);
+/// config.width_divisor = 16;
+/// let model = config.init::<NdArray>(&Default::default());
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("resnet18.safetensors");
+/// save_safetensors(&model, &path, &WeightLayout::KuangliuCifar).unwrap();
+/// assert_eq!(stored_normalization(&path).unwrap(), None); // advcal's exports store none
+/// ```
+pub fn stored_normalization(path: impl AsRef<Path>) -> Result<Option<NormalizationConfig>> {
+    let path = path.as_ref();
+    let file = read_listing(path)?;
+    let wrapper = wrapper_prefix(&file);
+    match normalization_pair(&wrapper, &file) {
+        Some(pair) => Ok(Some(file_normalization(
+            path,
+            Format::of(path)?,
+            &wrapper,
+            pair,
+        )?)),
+        None => Ok(None),
+    }
 }
 
 /// Largest difference between the file's normalisation constants and the config's that

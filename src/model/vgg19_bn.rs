@@ -25,9 +25,9 @@ pub(crate) const VGG19_PLAN: [usize; 21] = [
 /// max-pooled stages, an adaptive average pool to 7×7, and the classifier
 /// `Linear(512·7·7, 4096) → ReLU → Dropout → Linear(4096, 4096) → ReLU → Dropout →
 /// Linear(4096, K)`. With the defaults it is torchvision's `vgg19_bn()`: 143,678,248
-/// parameters, 1000 classes, 224×224 inputs (other sizes work: the adaptive pool averages, or
-/// repeats, the final map to 7×7 as PyTorch's does). Dropout (p = 0.5) acts in
-/// [`Mode::Train`] only.
+/// parameters, 1000 classes, 224×224 inputs (other sizes of at least 32×32 work: the adaptive
+/// pool averages, or repeats, the final map to 7×7 as PyTorch's does; below 32 the fifth
+/// max-pool leaves no pixel). Dropout (p = 0.5) acts in [`Mode::Train`] only.
 ///
 /// The input normalisation defaults to the ImageNet statistics ([`NormalizationConfig::imagenet`]).
 ///

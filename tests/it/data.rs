@@ -216,6 +216,22 @@ fn image_folder_reader() {
     )
     .unwrap();
     assert_eq!(smaller.image_shape(), [3, 5, 5]);
+    // An odd margin: 15 columns cropped to 10 leave 2.5 on each side, which torchvision's
+    // CenterCrop rounds to 2 (Python's round: halves to even), not 3.
+    let odd = tempfile::tempdir().unwrap();
+    std::fs::create_dir(odd.path().join("c")).unwrap();
+    let ramp = image::RgbImage::from_fn(15, 10, |x, _| image::Rgb([0, (x * 10) as u8, 0]));
+    ramp.save(odd.path().join("c").join("0.png")).unwrap();
+    let options = ImageFolderOptions::default()
+        .with_size(10)
+        .with_center_crop(10);
+    let cropped = load_image_folder(odd.path(), options).unwrap();
+    let green = &cropped.image(0).unwrap()[100..110];
+    assert_eq!(
+        green.first(),
+        Some(&20),
+        "first column of the crop: {green:?}"
+    );
     assert!(matches!(
         load_image_folder(
             wide.path(),

@@ -12,6 +12,7 @@ use advcal::Error;
 use advcal::interop::{WeightLayout, load_pytorch};
 use advcal::model::NormalizationConfig;
 use advcal::model::{Activation, AnyModel, AnyModelConfig, Architecture, Classifier};
+use burn::module::Module;
 use burn::prelude::*;
 use burn::store::ModuleSnapshot;
 use safetensors::SafeTensors;
@@ -169,12 +170,33 @@ fn deepmind_wide_resnet_matches_pytorch_with_its_padding_and_normalisation() {
     config.normalization = Some(NormalizationConfig::imagenet());
     let wrong = oracle.load_model("wrn_dm_16_2.pth", &config, &layout);
     assert!(matches!(wrong, Err(Error::Weights { .. })), "{wrong:?}");
-    // Symmetric padding (TRADES') computes something else with the same weights.
+    // Symmetric padding (TRADES') computes something else with the same weights, so the
+    // DeepMind layout refuses it, and the RobustBench layout refuses TF padding.
     config.normalization = None;
     config.tf_same_padding = false;
-    let symmetric = oracle
-        .load_model("wrn_dm_16_2.pth", &config, &layout)
-        .unwrap();
+    let refused = oracle.load_model("wrn_dm_16_2.pth", &config, &layout);
+    assert!(
+        matches!(refused, Err(Error::InvalidParameter { .. })),
+        "{refused:?}"
+    );
+    let mut tf_trades = wrn(16, 2);
+    tf_trades.tf_same_padding = true;
+    let refused = oracle.load_model(
+        "wrn_trades_16_2.pth",
+        &tf_trades,
+        &WeightLayout::RobustBench,
+    );
+    assert!(
+        matches!(refused, Err(Error::InvalidParameter { .. })),
+        "{refused:?}"
+    );
+    let record = model.clone().into_record();
+    config.normalization = Some(
+        NormalizationConfig::new()
+            .with_mean(vec![0.4914, 0.4822, 0.4465])
+            .with_std(vec![0.2471, 0.2435, 0.2616]),
+    );
+    let symmetric = config.init::<B>(&Default::default()).load_record(record);
     let error = oracle.relative_error(&symmetric, "wrn_dm_16_2", "cifar");
     assert!(
         error > 1e-2,
