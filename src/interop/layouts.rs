@@ -307,17 +307,6 @@ fn deepmind_wrn_pairs() -> Vec<(String, String)> {
     out
 }
 
-/// kuangliu's MobileNetV2 `cfg`: (expansion, out_planes, num_blocks, stride).
-const KUANGLIU_MOBILENET_V2: [(usize, usize, usize, usize); 7] = [
-    (1, 16, 1, 1),
-    (6, 24, 2, 1),
-    (6, 32, 3, 2),
-    (6, 64, 4, 2),
-    (6, 96, 3, 1),
-    (6, 160, 3, 2),
-    (6, 320, 1, 1),
-];
-
 fn mobilenet_v2_pairs() -> Vec<(String, String)> {
     let mut out = pairs(&[
         ("conv1.", "stem."),
@@ -326,7 +315,8 @@ fn mobilenet_v2_pairs() -> Vec<(String, String)> {
         ("bn2.", "head_bn."),
         ("linear.", "fc."),
     ]);
-    let blocks: usize = KUANGLIU_MOBILENET_V2.iter().map(|c| c.2).sum();
+    // advcal's MobileNetV2 follows kuangliu's `cfg` (expansion, out_planes, num_blocks, stride).
+    let blocks: usize = crate::model::MOBILENET_V2_CFG.iter().map(|c| c.2).sum();
     for n in 0..blocks {
         out.push((format!("layers.{n}.conv1."), format!("blocks.{n}.expand.")));
         out.push((

@@ -26,6 +26,7 @@ pub use layers::{
     CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD, Normalization, NormalizationConfig,
     TINY_IMAGENET_MEAN, TINY_IMAGENET_STD, batch_norm, conv2d, fold_conv_bn, relu,
 };
+pub(crate) use mobilenet::MOBILENET_V2_CFG;
 pub use mobilenet::{InvertedResidual, MobileNetV2, MobileNetV2Config};
 pub use preact_resnet::{PreActBlock, PreActResNet18, PreActResNet18Config};
 pub use registry::{AnyModel, AnyModelConfig, Architecture};
