@@ -51,10 +51,11 @@ pub struct AtIatConfig {
 ///
 /// with `w` = [`AtIatConfig::pgd_weight`] (½) and both attacks at ε = 8/255, T = 10. The PGD
 /// term teaches robustness against overconfident errors, the IAA term removes underconfidence.
-/// Logs `acc_pgd` and `acc_iaa`, the training-mode accuracy on each kind of example, and
-/// `iae_correct`, the fraction of IAA examples the model classified correctly in inference mode
-/// when they were generated (Eq. 2's IAA keeps every correct image correct; Algorithm 1's last
-/// iterate need not).
+/// Logs `acc_pgd` and `acc_iaa`, the training-mode accuracy on each kind of example, and the
+/// IAA half's diagnostics that [`Iat`](super::Iat) logs: `iae_correct` (the fraction of IAA
+/// examples classified correctly in inference mode when they were generated; Eq. 2's IAA keeps
+/// every correct image correct, Algorithm 1's last iterate need not), `clean_correct`,
+/// `iae_kept`, `iae_fixed`, `clean_conf`, `iae_conf` and `iae_unperturbed`.
 ///
 /// Its name is `at-iat`, followed by `-alg1` for Algorithm 1's inner IAA ([`IaaConfig::alg1`]),
 /// `-w<w>` for a PGD weight other than ½ and `-split` for [`AtIatMix::Split`]
@@ -129,11 +130,11 @@ impl<B: AutodiffBackend, M: Classifier<B> + AutodiffModule<B>> TrainingStrategy<
         let iaa = Attack::<B, M>::perturb_under(
             &self.iaa,
             model,
-            x_iaa,
+            x_iaa.clone(),
             y_iaa.clone(),
             crate::attack::Budget::new(self.iaa.config.epsilon).with_seed(derive_seed(ctx.seed, 2)),
         )?;
-        let iae_correct = accuracy_tensor(iaa.logits, y_iaa.clone());
+        let iae_stats = super::iat::iae_stats::<B, M>(&self.iaa, model, &x_iaa, &y_iaa, &iaa)?;
         let iae = iaa.adversarial;
         let n_pgd = y_pgd.dims()[0];
         let x = Tensor::cat(vec![adv, iae], 0);
@@ -151,7 +152,7 @@ impl<B: AutodiffBackend, M: Classifier<B> + AutodiffModule<B>> TrainingStrategy<
                 .mean()
                 .mul_scalar(1.0 - self.pgd_weight);
         let inner = logits.inner();
-        let stats = vec![
+        let mut stats = vec![
             (
                 "acc_pgd",
                 accuracy_tensor(inner.clone().narrow(0, 0, n_pgd), y_pgd),
@@ -160,8 +161,8 @@ impl<B: AutodiffBackend, M: Classifier<B> + AutodiffModule<B>> TrainingStrategy<
                 "acc_iaa",
                 accuracy_tensor(inner.clone().narrow(0, n_pgd, total - n_pgd), y_iaa),
             ),
-            ("iae_correct", iae_correct),
         ];
+        stats.extend(iae_stats);
         Ok(StrategyStep {
             loss,
             logits: inner,

@@ -187,32 +187,54 @@ fn temperature_scaled_models_scale_logits_and_fit_the_nll_minimum() {
     assert!(out.perturbation.abs().max().into_scalar() <= 0.05 + 1e-6);
     assert_eq!(snapshot::<AD, _>(&scaled), before);
 
-    // A model on held-out images it gets half right (labels: its own predictions on even
-    // images, the next class on odd ones): the fitted T is the NLL minimum (checked by direct
-    // evaluation around it), inside the search interval.
-    let sharp = TemperatureScaled::new(model, 0.05).unwrap();
+    // Held-out images built so that the NLL minimum is interior whatever the images are: every
+    // image twice, once labelled with the model's top class and once with its second. At T → 0
+    // the second copies cost ∞; at T → ∞ the NLL tends to ln K from below, because
+    // z₍₁₎ + z₍₂₎ ≥ 2 z̄ for every image. The raw logits' optimum T₀ is found by a dense grid
+    // (independent of the golden-section search), and the model is sharpened to T₀ / 4, so the
+    // fitted temperature of the sharpened model must be 4.
     let images = sample(Split::Test).take(64);
-    let logits = to_vec(
-        sharp
+    let raw = to_vec(
+        model
             .valid()
             .logits(images.to_batch().images_tensor::<NB>(&dev())),
     );
-    let ys: Vec<usize> = logits
+    let ranked: Vec<(usize, usize)> = raw
         .chunks(10)
-        .enumerate()
-        .map(|(i, row)| {
-            let argmax = (0..10).fold(0, |m, k| if row[k] > row[m] { k } else { m });
-            (argmax + i % 2) % 10
+        .map(|row| {
+            let mut order: Vec<usize> = (0..10).collect();
+            order.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
+            (order[0], order[1])
         })
         .collect();
-    let held_out =
-        advcal::data::ImageDataset::new(images.pixels().to_vec(), ys.clone(), [3, 32, 32], 10)
-            .unwrap();
+    let ys: Vec<usize> = ranked
+        .iter()
+        .map(|r| r.0)
+        .chain(ranked.iter().map(|r| r.1))
+        .collect();
+    let doubled_logits = [raw.clone(), raw].concat();
+    let raw_nll = |t: f64| nll_at_temperature(&doubled_logits, 10, &ys, t).unwrap();
+    let t0 = (0..=4000)
+        .map(|i| (-10.0 + i as f64 * 0.005).exp())
+        .min_by(|a, b| raw_nll(*a).total_cmp(&raw_nll(*b)))
+        .unwrap();
+    assert!(
+        t0 > 1e-4 && t0 < 2e4,
+        "raw optimum T0 = {t0} is on the grid's edge"
+    );
+    let pixels = [images.pixels(), images.pixels()].concat();
+    let held_out = advcal::data::ImageDataset::new(pixels, ys.clone(), [3, 32, 32], 10).unwrap();
+    let sharp = TemperatureScaled::new(model, t0 / 4.0).unwrap();
     let fitted = TemperatureScaled::fit(sharp.clone(), &held_out, 16, &dev()).unwrap();
     let t = fitted.temperature();
     assert!(
-        0.06 < t && t < 19.0,
-        "T = {t} on the search interval's edge"
+        (t / 4.0 - 1.0).abs() < 0.02,
+        "fitted T = {t}, expected 4 (T0 = {t0})"
+    );
+    let logits = to_vec(
+        sharp
+            .valid()
+            .logits(held_out.to_batch().images_tensor::<NB>(&dev())),
     );
     let nll = |t: f64| nll_at_temperature(&logits, 10, &ys, t).unwrap();
     assert!(nll(t) < nll(1.0) - 1e-3, "T = {t} is no better than 1");

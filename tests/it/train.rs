@@ -985,7 +985,9 @@ fn iat_ablations_match_their_definitions() {
 
 /// IAT and AT+IAT log `iae_correct`: the fraction of their IAA examples the model classified
 /// correctly (inference mode) when they were generated. Under Eq. 2's IAA it never falls below
-/// the clean accuracy (the clean image is a candidate); it equals the attack's own verdict.
+/// the clean accuracy (the clean image is a candidate) and every correctly classified image stays
+/// correct (`iae_kept = clean_correct`); it equals the attack's own verdict. The clean
+/// diagnostics equal the clean model's own accuracy and confidence.
 #[test]
 fn iat_logs_the_fraction_of_correct_iaes() {
     use advcal::attack::{Attack, Budget, Iaa};
@@ -1000,14 +1002,37 @@ fn iat_logs_the_fraction_of_correct_iaes() {
         let correct = logits.argmax(1).reshape([16]).equal(y.clone());
         correct.int().sum().into_scalar().elem::<f64>() / 16.0
     };
-    let clean = fraction(fresh().valid().forward_mode(x.clone(), Mode::Eval));
-    let stat = |step: StrategyStep<AD>| -> f64 {
-        let (_, value) = step
-            .stats
+    let clean_logits = fresh().valid().forward_mode(x.clone(), Mode::Eval);
+    let clean = fraction(clean_logits.clone());
+    let clean_conf: f64 = burn::tensor::activation::softmax(clean_logits, 1)
+        .max_dim(1)
+        .mean()
+        .into_scalar()
+        .elem();
+    let stats_of = |step: StrategyStep<AD>| -> Vec<(&'static str, f64)> {
+        step.stats
             .into_iter()
-            .find(|(name, _)| *name == "iae_correct")
-            .expect("iae_correct is logged");
-        value.into_scalar().elem()
+            .map(|(name, value)| (name, value.into_scalar().elem::<f64>()))
+            .collect()
+    };
+    let get = |stats: &[(&'static str, f64)], name: &str| -> f64 {
+        stats
+            .iter()
+            .find(|(n, _)| *n == name)
+            .unwrap_or_else(|| panic!("{name} is logged"))
+            .1
+    };
+    // The diagnostics that hold for every IAA: the clean statistics are the clean model's, the
+    // correct IAA examples split into kept (clean correct) and fixed (clean wrong).
+    let consistent = |stats: &[(&'static str, f64)]| {
+        assert_abs_diff_eq!(
+            get(stats, "iae_kept") + get(stats, "iae_fixed"),
+            get(stats, "iae_correct"),
+            epsilon = 1e-6
+        );
+        assert!(get(stats, "iae_kept") <= get(stats, "clean_correct") + 1e-9);
+        assert!((0.0..=1.0).contains(&get(stats, "iae_unperturbed")));
+        assert!((0.1 - 1e-6..=1.0 + 1e-6).contains(&get(stats, "iae_conf")));
     };
     for iaa in [
         IaaConfig::new().with_steps(2),
@@ -1023,24 +1048,34 @@ fn iat_logs_the_fraction_of_correct_iaes() {
         )
         .unwrap();
         let expected = fraction(attacked.logits);
-        let logged = stat(
+        let stats = stats_of(
             Iat::new(IatConfig::new().with_attack(iaa.clone()))
                 .step(&fresh(), x.clone(), y.clone(), ctx(seed))
                 .unwrap(),
         );
+        let logged = get(&stats, "iae_correct");
         assert_abs_diff_eq!(logged, expected, epsilon = 1e-9);
+        assert_abs_diff_eq!(get(&stats, "clean_correct"), clean, epsilon = 1e-9);
+        assert_abs_diff_eq!(get(&stats, "clean_conf"), clean_conf, epsilon = 1e-5);
+        consistent(&stats);
         if iaa.selection == advcal::attack::IaaSelection::BestFeasible {
             assert!(
                 logged >= clean,
                 "Eq. 2 lost clean accuracy: {logged} < {clean}"
             );
+            // Eq. 2 keeps every correctly classified image correct.
+            assert_abs_diff_eq!(get(&stats, "iae_kept"), clean, epsilon = 1e-9);
         }
     }
-    let at_iat = AtIat::new(AtIatConfig::new())
-        .step(&fresh(), x.clone(), y.clone(), ctx(seed))
-        .unwrap();
-    let logged = stat(at_iat);
-    assert!((0.0..=1.0).contains(&logged), "{logged}");
+    let stats = stats_of(
+        AtIat::new(AtIatConfig::new())
+            .step(&fresh(), x.clone(), y.clone(), ctx(seed))
+            .unwrap(),
+    );
+    consistent(&stats);
+    for name in ["acc_pgd", "acc_iaa", "iae_correct", "clean_correct"] {
+        assert!((0.0..=1.0).contains(&get(&stats, name)), "{name}");
+    }
 }
 
 /// Label smoothing's loss is the cross-entropy with the smoothed target, as Burn's own
