@@ -695,10 +695,10 @@ def derived_values(out, problems):
         elif kind == "history":
             run = out / str(e.get("run"))
             try:
-                expect = json.loads(run.read_text())[-1][e.get("field")]
+                expect = json.loads(run.read_text())[e.get("epoch", -1)][e.get("field")]
             except (OSError, ValueError, LookupError, TypeError):
-                problems.append(f"derived.json {key}: cannot read {e.get('field')} of the last "
-                                f"epoch of {run}")
+                problems.append(f"derived.json {key}: cannot read {e.get('field')} of epoch "
+                                f"{e.get('epoch', -1)} of {run}")
                 continue
             if not isinstance(expect, (int, float)) or abs(value - expect) > 1e-12:
                 problems.append(f"derived.json {key}: {value} != {expect}")
