@@ -170,6 +170,18 @@ def check_record(name, i, r, problems):
                 problems.append(f"{where}: correct_confidence {cc} outside ci95 {pair}")
     elif r["accuracy"] > 0 and "correct_confidence" in r:
         problems.append(f"{where}: correct_confidence is null although ACC > 0")
+    # NLL and Brier intervals (records measured since they exist): a pair holding the estimate.
+    for key in ("nll", "brier"):
+        pair = ci.get(key) if isinstance(ci, dict) else None
+        if pair is None:
+            continue
+        if not (isinstance(pair, list) and len(pair) == 2
+                and all(isinstance(v, (int, float)) and math.isfinite(v) for v in pair)):
+            problems.append(f"{where}: ci95.{key} is not a [lo, hi] pair")
+        elif not is_number(r.get(key)):
+            problems.append(f"{where}: ci95.{key} without the estimate `{key}`")
+        elif not pair[0] - 1e-9 <= r[key] <= pair[1] + 1e-9:
+            problems.append(f"{where}: {key} {r[key]} outside ci95 {pair}")
     linf = r.get("max_linf", 0.0)
     if not isinstance(linf, (int, float)) or isinstance(linf, bool) or not math.isfinite(linf):
         if "max_linf" in r:

@@ -8,13 +8,14 @@
 //! percentiles of the recomputed values.
 //!
 //! The streaming [`CalibrationAccumulator`](super::CalibrationAccumulator) keeps only per-bin sums,
-//! which cannot be resampled; [`CalibrationSamples`] keeps the three numbers per image the metrics
-//! need (confidence, correctness, true-class probability) and recomputes them with the
-//! accumulator's own binning and summation code, so its point estimates equal the report's.
+//! which cannot be resampled; [`CalibrationSamples`] keeps the numbers per image the metrics
+//! need (confidence, correctness, true-class probability, and from logits the NLL and Brier
+//! score) and recomputes them with the accumulator's own binning and summation code, so its
+//! point estimates equal the report's.
 
 use super::calibration::{
-    BinGaps, BinSums, DEFAULT_BINS, batch_to_host, bin_index, check_lengths, log_softmax_into,
-    prediction,
+    BinGaps, BinSums, DEFAULT_BINS, batch_to_host, bin_index, brier_score, check_lengths,
+    log_softmax_into, prediction,
 };
 use crate::error::{Error, Result};
 use crate::rng::{derive_seed, seeded_rng};
@@ -26,7 +27,7 @@ use serde::{Deserialize, Serialize};
 /// Per-image calibration data, kept so that the binned metrics can be recomputed on any
 /// resample of the images (see [`CalibrationSamples::bootstrap`]).
 ///
-/// Memory is `O(N)` (17 bytes per image), unlike the `O(bins)` of
+/// Memory is `O(N)` (33 bytes per image), unlike the `O(bins)` of
 /// [`CalibrationAccumulator`](super::CalibrationAccumulator); feed both from the same batches to
 /// get the full report and its intervals.
 ///
@@ -54,6 +55,10 @@ pub struct CalibrationSamples {
     confidence: Vec<f64>,
     correct: Vec<bool>,
     gt_confidence: Vec<f64>,
+    /// Per-image NLL `−ln p_y` and Brier score `Σ_k (p_k − 1[k = y])²`; NaN for a sample added
+    /// by [`CalibrationSamples::push`], which gives neither.
+    nll: Vec<f64>,
+    brier: Vec<f64>,
 }
 
 impl CalibrationSamples {
@@ -68,6 +73,8 @@ impl CalibrationSamples {
             confidence: Vec::with_capacity(capacity),
             correct: Vec::with_capacity(capacity),
             gt_confidence: Vec::with_capacity(capacity),
+            nll: Vec::with_capacity(capacity),
+            brier: Vec::with_capacity(capacity),
         }
     }
 
@@ -97,7 +104,9 @@ impl CalibrationSamples {
     }
 
     /// Adds one sample: its confidence `max_k p_k`, whether `argmax_k p_k` is the label, and the
-    /// probability of the true class.
+    /// probability of the true class. It carries no NLL or Brier score (they need every class's
+    /// probability), so samples that hold one added this way have neither estimate nor interval
+    /// of them; [`CalibrationSamples::extend_from_logits`] adds both.
     ///
     /// # Errors
     ///
@@ -121,27 +130,44 @@ impl CalibrationSamples {
                 )));
             }
         }
-        self.push_unchecked(confidence, correct, gt_confidence);
+        self.push_unchecked(confidence, correct, gt_confidence, f64::NAN, f64::NAN);
         Ok(())
     }
 
-    fn push_unchecked(&mut self, confidence: f64, correct: bool, gt_confidence: f64) {
+    fn push_unchecked(
+        &mut self,
+        confidence: f64,
+        correct: bool,
+        gt_confidence: f64,
+        nll: f64,
+        brier: f64,
+    ) {
         self.confidence.push(confidence);
         self.correct.push(correct);
         self.gt_confidence.push(gt_confidence);
+        self.nll.push(nll);
+        self.brier.push(brier);
     }
 
     fn truncate(&mut self, len: usize) {
         self.confidence.truncate(len);
         self.correct.truncate(len);
         self.gt_confidence.truncate(len);
+        self.nll.truncate(len);
+        self.brier.truncate(len);
+    }
+
+    /// Whether every sample carries its NLL and Brier score (all were added from logits).
+    fn scored(&self) -> bool {
+        self.nll.iter().chain(&self.brier).all(|v| !v.is_nan())
     }
 
     /// Adds row-major logits (`N × num_classes`, `f32` or `f64`) and their labels from the host.
     ///
     /// The softmax is taken in f64 with the log-sum-exp trick and the prediction is the argmax
     /// with ties resolved to the lowest index, exactly as in the accumulator's
-    /// [`add_logits_slice`](super::CalibrationAccumulator::add_logits_slice).
+    /// [`add_logits_slice`](super::CalibrationAccumulator::add_logits_slice); each sample's NLL
+    /// and Brier score are kept too.
     ///
     /// # Errors
     ///
@@ -168,6 +194,8 @@ impl CalibrationSamples {
         self.confidence.reserve(labels.len());
         self.correct.reserve(labels.len());
         self.gt_confidence.reserve(labels.len());
+        self.nll.reserve(labels.len());
+        self.brier.reserve(labels.len());
         let mut log_probs = vec![0.0f64; num_classes];
         for (row, &y) in logits.chunks_exact(num_classes).zip(labels) {
             if let Err(e) = log_softmax_into(row, &mut log_probs) {
@@ -175,7 +203,13 @@ impl CalibrationSamples {
                 return Err(e);
             }
             let (pred, conf) = prediction(&log_probs);
-            self.push_unchecked(conf, pred == y, log_probs[y].exp());
+            self.push_unchecked(
+                conf,
+                pred == y,
+                log_probs[y].exp(),
+                -log_probs[y],
+                brier_score(&log_probs, y),
+            );
         }
         Ok(())
     }
@@ -251,11 +285,14 @@ impl CalibrationSamples {
             mcs: s[MCS],
             gt_confidence: s[GT],
             correct_confidence: (!s[CC].is_nan()).then_some(s[CC]),
+            nll: (!s[NLL].is_nan()).then_some(s[NLL]),
+            brier: (!s[BRIER].is_nan()).then_some(s[BRIER]),
         })
     }
 
     /// Nonparametric percentile-bootstrap confidence intervals (Efron & Tibshirani 1993, ch. 13)
-    /// for ACC, CONF, ECE, MCS, GT-CONF and CONF | correct.
+    /// for ACC, CONF, ECE, MCS, GT-CONF and CONF | correct, and for NLL and the Brier score when
+    /// every sample carries them (added from logits).
     ///
     /// * Resample `r` (`0 ≤ r < resamples`) draws `N` indices uniformly with replacement from a
     ///   ChaCha8 generator seeded with [`derive_seed`]`(config.seed, r)`, so the output is a pure
@@ -316,7 +353,8 @@ impl CalibrationSamples {
             }
         }
         let (lo, hi) = ((1.0 - config.level) / 2.0, (1.0 + config.level) / 2.0);
-        let [acc, conf, ece, mcs, gt, mut cc] = values;
+        let [acc, conf, ece, mcs, gt, mut cc, nll, brier] = values;
+        let scored = self.scored();
         // Only CONF | correct can be undefined (NaN: a resample without a correct sample); those
         // resamples are left out of its quantiles.
         cc.retain(|x| !x.is_nan());
@@ -331,6 +369,8 @@ impl CalibrationSamples {
             ece: bounds(ece),
             mcs: bounds(mcs),
             gt_confidence: bounds(gt),
+            nll: scored.then(|| bounds(nll)),
+            brier: scored.then(|| bounds(brier)),
             level: config.level,
             resamples,
         })
@@ -356,7 +396,7 @@ impl CalibrationSamples {
     ) -> [f64; METRICS] {
         sums.fill(BinSums::default());
         let (mut n, mut correct, mut confidence, mut gt_confidence) = (0usize, 0usize, 0.0, 0.0);
-        let mut correct_confidence = 0.0;
+        let (mut correct_confidence, mut nll, mut brier) = (0.0, 0.0, 0.0);
         for i in indices {
             let (c, ok) = (self.confidence[i], self.correct[i]);
             sums[bin_of[i]].add(c, ok);
@@ -367,6 +407,8 @@ impl CalibrationSamples {
                 correct_confidence += c;
             }
             gt_confidence += self.gt_confidence[i];
+            nll += self.nll[i];
+            brier += self.brier[i];
         }
         let gaps = BinGaps::from_sums(sums, n);
         let nf = n as f64;
@@ -382,6 +424,9 @@ impl CalibrationSamples {
         } else {
             f64::NAN
         };
+        // NaN (no estimate) when some sample was added without them.
+        s[NLL] = nll / nf;
+        s[BRIER] = brier / nf;
         s
     }
 }
@@ -393,7 +438,9 @@ const ECE: usize = 2;
 const MCS: usize = 3;
 const GT: usize = 4;
 const CC: usize = 5;
-const METRICS: usize = 6;
+const NLL: usize = 6;
+const BRIER: usize = 7;
+const METRICS: usize = 8;
 
 /// Linear-interpolation quantile (Hyndman & Fan definition 7) of sorted, non-empty `sorted` at
 /// `q ∈ [0, 1]`.
@@ -425,14 +472,20 @@ pub struct CalibrationEstimate {
     pub gt_confidence: f64,
     /// CONF over the correctly classified samples; `None` when none is correct.
     pub correct_confidence: Option<f64>,
+    /// Mean NLL `−ln p_y`; `None` when some sample was added without it
+    /// ([`CalibrationSamples::push`]).
+    pub nll: Option<f64>,
+    /// Mean Brier score `Σ_k (p_k − 1[k = y])²` (`None` as for `nll`).
+    pub brier: Option<f64>,
 }
 
 /// Bootstrap confidence intervals `[lower, upper]` of the calibration metrics (see
 /// [`CalibrationSamples::bootstrap`]).
 ///
 /// Serialises as `{"accuracy": [lo, hi], "confidence": [lo, hi], "ece": [lo, hi],
-/// "mcs": [lo, hi], "gt_confidence": [lo, hi], "correct_confidence": [lo, hi], "level": 0.95,
-/// "resamples": 1000}` (`correct_confidence` left out when no sample is correct).
+/// "mcs": [lo, hi], "gt_confidence": [lo, hi], "correct_confidence": [lo, hi], "nll": [lo, hi],
+/// "brier": [lo, hi], "level": 0.95, "resamples": 1000}` (`correct_confidence` left out when no
+/// sample is correct, `nll` and `brier` when some sample carries neither).
 ///
 /// ```
 /// use advcal::metrics::{BootstrapConfig, CalibrationSamples};
@@ -461,6 +514,13 @@ pub struct ConfidenceIntervals {
     /// resamples that hold a correct sample; `None` when none does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correct_confidence: Option<[f64; 2]>,
+    /// Interval of the mean NLL; `None` when some sample carries no NLL
+    /// ([`CalibrationSamples::push`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nll: Option<[f64; 2]>,
+    /// Interval of the mean Brier score (`None` as for `nll`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brier: Option<[f64; 2]>,
     /// Nominal coverage, e.g. 0.95.
     pub level: f64,
     /// Number of bootstrap resamples the intervals come from.

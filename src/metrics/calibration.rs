@@ -433,14 +433,7 @@ impl CalibrationAccumulator {
         }
         self.gt_confidence += log_probs[label].exp();
         self.nll -= log_probs[label];
-        self.brier += log_probs
-            .iter()
-            .enumerate()
-            .map(|(k, &lp)| {
-                let target = if k == label { 1.0 } else { 0.0 };
-                (lp.exp() - target).powi(2)
-            })
-            .sum::<f64>();
+        self.brier += brier_score(log_probs, label);
     }
 
     /// The report over every sample added so far.
@@ -579,6 +572,18 @@ pub(crate) fn log_softmax_into<F: Float>(row: &[F], out: &mut [f64]) -> Result<(
 
 /// Prediction `argmax_k` (ties resolved to the lowest index) and confidence `max_k p_k` of one
 /// row of log-probabilities.
+/// Brier score `Σ_k (p_k − 1[k = label])²` of one sample given its log-probabilities.
+pub(crate) fn brier_score(log_probs: &[f64], label: usize) -> f64 {
+    log_probs
+        .iter()
+        .enumerate()
+        .map(|(k, &lp)| {
+            let target = if k == label { 1.0 } else { 0.0 };
+            (lp.exp() - target).powi(2)
+        })
+        .sum::<f64>()
+}
+
 pub(crate) fn prediction(log_probs: &[f64]) -> (usize, f64) {
     let (pred, max_lp) =
         log_probs

@@ -68,6 +68,7 @@ fn json_written_before_conf_correct_existed_still_reads() {
     )
     .unwrap();
     assert_eq!(ci.correct_confidence, None);
+    assert_eq!((ci.nll, ci.brier), (None, None));
     let report =
         CalibrationReport::from_probabilities(&[0.9, 0.1, 0.3, 0.7], 2, &[0, 0], 15).unwrap();
     let mut json = serde_json::to_value(&report).unwrap();
@@ -328,6 +329,8 @@ fn point_estimates_match_the_report() {
                 e.correct_confidence.unwrap(),
                 r.correct_confidence.unwrap(),
             ),
+            ("NLL", e.nll.unwrap(), r.nll),
+            ("Brier", e.brier.unwrap(), r.brier),
         ] {
             assert!((a - b).abs() <= 1e-12, "{name}, {bins} bins: {a} vs {b}");
         }
@@ -362,4 +365,58 @@ fn point_estimates_match_the_report() {
             "{name}: {point} not in [{lo}, {hi}]"
         );
     }
+    // NLL and Brier are means over images: their percentile intervals agree with the normal
+    // approximation mean ± 1.96 sd / √n (computed here from the per-image values) within 10 %.
+    let per_image: Vec<(f64, f64)> = logits
+        .chunks(k)
+        .zip(&targets)
+        .map(|(row, &y)| {
+            let m = row.iter().fold(f32::MIN, |a, &b| a.max(b)) as f64;
+            let z: f64 = row.iter().map(|&v| (v as f64 - m).exp()).sum();
+            let p: Vec<f64> = row.iter().map(|&v| (v as f64 - m).exp() / z).collect();
+            let brier: f64 = (0..k)
+                .map(|j| (p[j] - f64::from(u8::from(j == y))).powi(2))
+                .sum();
+            (-p[y].ln(), brier)
+        })
+        .collect();
+    for (name, values, point, [lo, hi]) in [
+        (
+            "NLL",
+            per_image.iter().map(|v| v.0).collect::<Vec<_>>(),
+            e.nll.unwrap(),
+            ci.nll.unwrap(),
+        ),
+        (
+            "Brier",
+            per_image.iter().map(|v| v.1).collect(),
+            e.brier.unwrap(),
+            ci.brier.unwrap(),
+        ),
+    ] {
+        let mean = values.iter().sum::<f64>() / n as f64;
+        assert!((mean - point).abs() < 1e-9, "{name}: {mean} vs {point}");
+        let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
+        let half = 1.96 * sd / (n as f64).sqrt();
+        assert!(
+            lo <= point && point <= hi,
+            "{name}: {point} not in [{lo}, {hi}]"
+        );
+        assert!(
+            ((hi - lo) / (2.0 * half) - 1.0).abs() < 0.1,
+            "{name}: width {} vs normal approximation {}",
+            hi - lo,
+            2.0 * half
+        );
+    }
+    // Samples added without logits carry neither: no estimate, no interval.
+    let mut pushed = s.clone();
+    pushed.push(0.5, true, 0.5).unwrap();
+    let (e, ci) = (
+        pushed.estimate(15).unwrap(),
+        pushed
+            .bootstrap(&BootstrapConfig::new().with_resamples(50))
+            .unwrap(),
+    );
+    assert_eq!((e.nll, e.brier, ci.nll, ci.brier), (None, None, None, None));
 }
