@@ -147,10 +147,11 @@ def iat_eq2(res):
     models = ordered(rr.models_in(recs), IAT_EQ2_MODELS)
     seeds = seeds_of(recs)
     m_seeds = {m: seeds_of(recs, m) for m in models}
-    clean_rows, attacked_rows = [], []
+    clean_rows, attacked_rows, clean_recs = [], [], []
     for m in models:
         for s in m_seeds[m]:
             r = get(recs, m, "clean", s)
+            clean_recs.append(r)
             clean_rows.append([m, s] + [rr.metric(r, k) for k in
                                         ("accuracy", "confidence", "ece", "mcs", "nll",
                                          "brier")] + [r.get("n") if r else "—"])
@@ -200,10 +201,11 @@ def iat_eq2(res):
 {source_line(res, name)} Present: {seeds_text(seeds)}; a run that is still going holds only
 the models and seeds finished so far.
 
-Clean records (NLL and Brier score carry no interval in the records):
+Clean records{f" ({scores_note(clean_recs)[1]})" if scores_note(clean_recs)[1] else ""}:
 
-{rr.md_table(["model", "seed", "ACC [95 %]", "CONF [95 %]", "ECE [95 %]", "MCS [95 %]", "NLL",
-              "Brier", "n"], clean_rows)}
+{rr.md_table(["model", "seed", "ACC [95 %]", "CONF [95 %]", "ECE [95 %]", "MCS [95 %]",
+              "NLL" + scores_note(clean_recs)[0], "Brier" + scores_note(clean_recs)[0], "n"],
+             clean_rows)}
 
 Under attack at ε = 8/255 (IAA: λ = 5; Algorithm 1's last iterate, and Eq. 2's best feasible
 iterate):
@@ -233,6 +235,20 @@ it is reproduced at every seed present, *not reproduced* if it is not reproduced
 # ------------------------------------------------------------------------------------------------
 # Calibration baselines
 # ------------------------------------------------------------------------------------------------
+
+def scores_note(rows_recs):
+    """(column suffix, phrase) for the NLL and Brier columns: `[95 %]` when every record shown
+    has their intervals, else a phrase saying which do not (records measured before the
+    intervals existed); the phrase is empty when every record has them."""
+    shown = [r for r in rows_recs if r and r.get("nll") is not None]
+    with_ci = [r for r in shown if (r.get("ci95") or {}).get("nll")]
+    if shown and len(with_ci) == len(shown):
+        return " [95 %]", ""
+    if not with_ci:
+        return "", "NLL and Brier score carry no interval in these records"
+    return "", ("NLL and Brier score carry an interval only in the records measured since "
+                "their intervals exist")
+
 
 def compare(a, b, key, absolute=False):
     """How record `a` compares with `b` on `key` by the interval rules: (word, a's value, b's
@@ -293,11 +309,12 @@ def baselines(res):
 prediction: a `+ TS` model's clean accuracy is its model's (checked by
 `scripts/check_results.py`); the attacks run on the scaled model.
 
-Clean records (T: the fitted temperature; NLL and Brier score carry no interval in the
-records):
+Clean records (T: the fitted temperature{"; " + scores_note(clean.values())[1]
+                                          if scores_note(clean.values())[1] else ""}):
 
-{rr.md_table(["model", "T", "ACC [95 %]", "CONF [95 %]", "ECE [95 %]", "MCS [95 %]", "NLL",
-              "Brier", "n"], clean_rows)}
+{rr.md_table(["model", "T", "ACC [95 %]", "CONF [95 %]", "ECE [95 %]", "MCS [95 %]",
+              "NLL" + scores_note(clean.values())[0], "Brier" + scores_note(clean.values())[0],
+              "n"], clean_rows)}
 
 Under attack at ε = 8/255:
 
@@ -313,7 +330,7 @@ Under attack at ε = 8/255:
 def ts_answer(recs, temperature):
     """The answer to "does IAT give anything temperature scaling does not?": IAT (Eq. 2) and
     IAT (Eq. 2) + TS against PT + TS on clean ECE and NLL and on |MCS| under Eq. 2's IAA and
-    PGD, by the interval rules (NLL has no interval: values only)."""
+    PGD, by the interval rules (NLL by values only where a record has no NLL interval)."""
     head = "**Does IAT give anything temperature scaling does not?**"
     ref = "PT" + TS
     rows, gains, losses = [], [], []
@@ -338,12 +355,22 @@ def ts_answer(recs, temperature):
                 gains.append(f"{m}: {what} {word}")
             elif word in ("higher", "further from 0"):
                 losses.append(f"{m}: {what} {word}")
-        nll = lambda r: r.get("nll") if r else None
-        a, b = nll(get(recs, m, "clean")), nll(get(recs, ref, "clean"))
-        cells.insert(1, f"{rr.f3(a)} vs {rr.f3(b)}" if a is not None and b is not None else "—")
+        ca, cb = get(recs, m, "clean"), get(recs, ref, "clean")
+        c = compare(ca, cb, "nll")
+        if c is not None:
+            word = c[0]
+            cells.insert(1, f"{word} ({rr.f3(c[1])} vs {rr.f3(c[2])})")
+            if word == "lower":
+                gains.append(f"{m}: clean NLL lower")
+            elif word == "higher":
+                losses.append(f"{m}: clean NLL higher")
+        else:
+            a, b = (r.get("nll") if r else None for r in (ca, cb))
+            cells.insert(1, f"{rr.f3(a)} vs {rr.f3(b)} (no interval: not judged)"
+                         if a is not None and b is not None else "—")
         rows.append([f"{m} against {ref}"] + cells)
-    table = rr.md_table(["comparison", "clean ECE", "clean NLL (no interval: not judged)",
-                         "|MCS| under Eq. 2's IAA", "|MCS| under PGD"], rows)
+    table = rr.md_table(["comparison", "clean ECE", "clean NLL", "|MCS| under Eq. 2's IAA",
+                         "|MCS| under PGD"], rows)
     temps = [f"{m} T = {rr.f3(temperature(m))}" for m in (ref, "IAT (Eq. 2)" + TS)
              if temperature(m) is not None]
     if gains:
