@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Cost of a calibration-leaderboard entry per architecture, from criterion's estimates.
 
-Reads `target/criterion/<model>/<backend>/b<batch>/{forward,apgd_ce_t10}/new/estimates.json`
+Reads `target/criterion/<model>_<backend>_b<batch>/{forward,apgd_ce_t10}/new/estimates.json`
 (written by `cargo bench --bench attack_step` with ADVCAL_BENCH_MODELS naming the published
 architectures) and the peak resident memory of each bench process (`--rss model=KiB`, from
 `/usr/bin/time -v`), and writes one JSON file with, per model, the seconds per image of one
@@ -43,7 +43,8 @@ def main() -> None:
     rss = dict(item.split("=", 1) for item in args.rss)
     rows = []
     for model in args.models.split(","):
-        group = args.criterion / model / args.backend / f"b{args.batch}"
+        # criterion writes the group `<model>/<backend>/b<batch>` as one directory, `/` → `_`.
+        group = args.criterion / f"{model}_{args.backend}_b{args.batch}"
         forward = estimate(group / "forward" / "new" / "estimates.json") / args.batch
         apgd = estimate(group / "apgd_ce_t10" / "new" / "estimates.json") / args.batch
         step = apgd / 10
