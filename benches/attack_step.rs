@@ -105,7 +105,7 @@ fn step_benches<A, M>(
     A: AutodiffBackend,
     M: Classifier<A> + AutodiffModule<A>,
 {
-    let frozen = frozen_copy::<A, M>(model, Mode::Eval);
+    let frozen = frozen_copy::<A, M>(model);
     let (x, y_inner) = inputs::<A>(batch, device);
     let y = Tensor::<A, 1, Int>::from_inner(y_inner);
     let (eps, alpha) = (8.0 / 255.0, 2.0 / 255.0);
@@ -251,7 +251,7 @@ fn attack_benches<A, M>(
         });
     }
     let ccat = Ccat::new(CcatConfig::new().with_steps(10));
-    let frozen = frozen_copy::<A, M>(model, Mode::Eval);
+    let frozen = frozen_copy::<A, M>(model);
     g.bench_function("ccat_t10", |b| {
         b.iter(|| {
             let delta = ccat

@@ -13,7 +13,7 @@
 //! (`<out>/checkpoint/`) and the final classifier as `<out>/final.ckpt` (advcal's atomic
 //! checkpoint format). `--resume N` continues from burn-train's checkpoint of epoch N.
 //!
-//! advcal's own [`fit`](advcal::train::fit) trainer remains the choice for the persistent-noise
+//! advcal's own [`Fit`](advcal::train::Fit) trainer remains the choice for the persistent-noise
 //! IAT, atomic per-epoch checkpoints and the training history JSON/CSV.
 
 use advcal::attack::AttackConfig;

@@ -29,52 +29,6 @@ pub struct AttackEvaluation {
     pub pixel_range: (f64, f64),
 }
 
-/// Calibration of `model` (inference mode, no gradient) on `data`: [`evaluate`] with this
-/// batch size and number of bins.
-///
-/// `model` lives on an inference backend: pass `model.valid()` for a model on an autodiff
-/// backend. (There, Burn's stock `BatchNorm` and `Dropout` always run their training branch, and
-/// a generic `M` cannot be moved off the autodiff backend here.)
-///
-/// Migration: `evaluate_clean(&m, &data, 100, 15, &device)?` becomes
-/// `evaluate(&m, &data, &EvaluationConfig::new().with_batch_size(100), &device)?.report`.
-///
-/// # Errors
-/// [`Error::AutodiffModelForInference`] for a model on an autodiff backend;
-/// [`Error::ChannelMismatch`] when the images do not have the model's input channels;
-/// [`Error::InvalidBins`], [`Error::InvalidParameter`] (more classes in the data than in the
-/// model, zero batch size), [`Error::NoSamples`] for an empty data set, and
-/// [`Error::ClassCountMismatch`] when the model's logits are not `[N, num_classes()]`.
-///
-/// ```
-/// use advcal::data::ImageDataset;
-/// use advcal::eval::evaluate_clean;
-/// use advcal::model::SmallCnnConfig;
-/// use burn::backend::NdArray;
-///
-/// let device = Default::default();
-/// let data = ImageDataset::new(vec![128u8; 4 * 3 * 32 * 32], vec![0, 1, 2, 3], [3, 32, 32], 10).unwrap();
-/// let model = SmallCnnConfig::new().with_width(4).init::<NdArray>(&device);
-/// let report = evaluate_clean(&model, &data, 2, 15, &device).unwrap();
-/// assert_eq!(report.n, 4);
-/// ```
-#[deprecated(
-    since = "0.2.0",
-    note = "use `evaluate` with an `EvaluationConfig` (batch size and bins are named there)"
-)]
-pub fn evaluate_clean<B: Backend, M: Classifier<B>>(
-    model: &M,
-    data: &ImageDataset,
-    batch_size: usize,
-    bins: usize,
-    device: &B::Device,
-) -> Result<CalibrationReport> {
-    let config = EvaluationConfig::new()
-        .with_batch_size(batch_size)
-        .with_bins(bins);
-    Ok(evaluate(model, data, &config, device)?.report)
-}
-
 fn check_channels(expected: Option<usize>, data: &ImageDataset) -> Result<()> {
     match expected {
         Some(expected) if data.image_shape()[0] != expected => Err(Error::ChannelMismatch {
@@ -96,49 +50,6 @@ fn check_classes(k: usize, data: &ImageDataset) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// Calibration of `model` on `data` attacked by `attack` at radius `epsilon` (with the seed of
-/// the attack's budget): [`evaluate_under`] with this batch size and number of bins.
-///
-/// Migration: `evaluate_attack(&a, &m, &data, eps, 100, 15, &device)?` becomes
-/// `evaluate_under(&a, &m, &data, a.budget().at(eps), &EvaluationConfig::new().with_batch_size(100), &device)?`
-/// (an [`Evaluation`], with the same fields plus `ci95`).
-///
-/// # Errors
-///
-/// As [`evaluate_under`].
-#[deprecated(
-    since = "0.2.0",
-    note = "use `evaluate_under` with a `Budget` and an `EvaluationConfig` (no positional \
-            f32/usize run to swap)"
-)]
-pub fn evaluate_attack<B, M, A>(
-    attack: &A,
-    model: &M,
-    data: &ImageDataset,
-    epsilon: f32,
-    batch_size: usize,
-    bins: usize,
-    device: &B::Device,
-) -> Result<AttackEvaluation>
-where
-    B: AutodiffBackend,
-    M: Classifier<B>,
-    A: Attack<B, M> + ?Sized,
-{
-    let config = EvaluationConfig::new()
-        .with_batch_size(batch_size)
-        .with_bins(bins);
-    let e = evaluate_under(
-        attack,
-        model,
-        data,
-        attack.budget().at(epsilon),
-        &config,
-        device,
-    )?;
-    Ok(e.into())
 }
 
 impl From<Evaluation> for AttackEvaluation {
@@ -264,7 +175,7 @@ impl Sink {
 /// ```
 ///
 /// # Errors
-/// As [`evaluate_clean`], plus the bootstrap's configuration errors.
+/// As [`evaluate`], plus the bootstrap's configuration errors.
 pub fn evaluate<B: Backend, M: Classifier<B>>(
     model: &M,
     data: &ImageDataset,

@@ -10,17 +10,17 @@ use burn::tensor::backend::AutodiffBackend;
 
 /// The copy of `model` an attack differentiates: parameters frozen (`no_grad`, so the backward
 /// pass computes no weight gradient) and BatchNorm running statistics decoupled from the
-/// original (Burn's `clone` shares them; `valid()` + `from_inner` copies them), whatever the
-/// mode. Nothing done to the copy — even a training-behaviour forward pass of a stock
+/// original (Burn's `clone` shares them; `valid()` + `from_inner` copies them). The mode an
+/// attack evaluates the copy in is chosen at each forward pass
+/// ([`Classifier::forward_mode`]), not here. Nothing done to the copy — even a training-behaviour forward pass of a stock
 /// `burn::nn::BatchNorm` — can change `model`.
 ///
 /// Attacks should pair it with [`check_inference_behaviour`] when they run in [`Mode::Eval`].
-pub fn frozen_copy<B, M>(model: &M, mode: Mode) -> M
+pub fn frozen_copy<B, M>(model: &M) -> M
 where
     B: AutodiffBackend,
     M: AutodiffModule<B>,
 {
-    let _ = mode;
     M::from_inner(model.valid()).no_grad()
 }
 
@@ -166,7 +166,7 @@ where
     M: Classifier<B> + AutodiffModule<B>,
 {
     super::validate_for::<B, M>(model, images, labels, epsilon)?;
-    let frozen = frozen_copy::<B, M>(model, mode);
+    let frozen = frozen_copy::<B, M>(model);
     if mode == Mode::Eval {
         check_inference_behaviour::<B, M>(&frozen, images)?;
         // `no_grad` again: a user's fold may create parameters that require gradients.

@@ -231,7 +231,7 @@ impl Ccat {
     /// type B = Autodiff<NdArray>;
     /// let device = Default::default();
     /// let model = SmallCnnConfig::new().with_width(4).init::<B>(&device);
-    /// let frozen = frozen_copy::<B, _>(&model, Mode::Eval);
+    /// let frozen = frozen_copy::<B, _>(&model);
     /// let x = Tensor::<NdArray, 4>::full([2, 3, 32, 32], 0.5, &device);
     /// let y = Tensor::<NdArray, 1, Int>::from_ints([0, 1], &device);
     /// let ccat = Ccat::new(CcatConfig::new().with_steps(5));

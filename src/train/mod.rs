@@ -30,8 +30,6 @@ pub use pgd_at::{PgdAt, PgdAtConfig};
 pub use plain::Plain;
 pub use registry::{StrategyKind, StrategyVisitor};
 pub use schedule::LrSchedule;
-#[allow(deprecated)]
-pub use trainer::fit;
 pub use trainer::{EpochRecord, Fit, TrainOutcome, TrainerConfig};
 
 use crate::error::Result;

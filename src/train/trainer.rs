@@ -487,46 +487,6 @@ impl<'a, M, O, S> Fit<'a, M, O, S> {
     }
 }
 
-/// Trains `model` with `strategy` and `optimizer` on `train`: [`Fit`] with the identity
-/// `(architecture, model_config)` and the evaluation data `eval`.
-///
-/// Migration: `fit(&config, "resnet18", &model_config, model, optim, &mut strategy, &train,
-/// Some(&test), &device)` becomes `Fit::new(model, optim, &mut strategy, &train)
-/// .with_eval(&test).with_identity("resnet18", &model_config).run(&config, &device)`.
-///
-/// # Errors
-///
-/// As [`Fit::run`].
-#[deprecated(
-    since = "0.2.0",
-    note = "use the `Fit` builder: `Fit::new(model, optimizer, &mut strategy, &train)`"
-)]
-#[allow(clippy::too_many_arguments)]
-pub fn fit<B, M, S, O, C>(
-    config: &TrainerConfig,
-    architecture: &str,
-    model_config: &C,
-    model: M,
-    optimizer: O,
-    strategy: &mut S,
-    train: &ImageDataset,
-    eval: Option<&ImageDataset>,
-    device: &B::Device,
-) -> Result<TrainOutcome<M>>
-where
-    B: AutodiffBackend,
-    M: Classifier<B> + AutodiffModule<B>,
-    M::InnerModule: Classifier<B::InnerBackend>,
-    S: TrainingStrategy<B, M>,
-    O: Optimizer<M, B>,
-    C: Serialize,
-{
-    let mut run =
-        Fit::new(model, optimizer, strategy, train).with_identity(architecture, model_config);
-    run.eval = eval;
-    run.run(config, device)
-}
-
 fn progress_bar(
     enabled: bool,
     steps: usize,

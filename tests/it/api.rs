@@ -5,8 +5,7 @@
 use crate::common::*;
 use advcal::Error;
 use advcal::attack::*;
-use advcal::data::ImageDataset;
-use advcal::eval::{EvaluationConfig, evaluate, evaluate_under};
+use advcal::eval::{EvaluationConfig, evaluate_under};
 use advcal::model::{Classifier, Mode, SmallCnn};
 use advcal::train::{Fit, Plain, TrainerConfig};
 use burn::module::AutodiffModule;
@@ -197,51 +196,4 @@ fn fit_builder_checkpoints_under_an_identity_and_refuses_another() {
         .run::<AD>(&trainer(None), &dev())
         .unwrap_err();
     assert!(matches!(err, Error::Json(_)), "{err}");
-}
-
-#[test]
-#[allow(deprecated)]
-fn deprecated_positional_functions_equal_their_replacements() {
-    use advcal::eval::{evaluate_attack, evaluate_clean};
-    let model = tiny_cnn(4, 1);
-    let data: ImageDataset = toy_dataset(6, 2);
-    let config = EvaluationConfig::new().with_batch_size(4).with_bins(10);
-    let old = evaluate_clean(&model.valid(), &data, 4, 10, &dev()).unwrap();
-    assert_eq!(
-        old,
-        evaluate(&model.valid(), &data, &config, &dev())
-            .unwrap()
-            .report
-    );
-    let pgd = Pgd::new(PgdConfig::new().with_steps(2).with_seed(4));
-    let old = evaluate_attack(&pgd, &model, &data, 0.02, 4, 10, &dev()).unwrap();
-    let budget = Budget::new(0.02).with_seed(4);
-    let new = evaluate_under(&pgd, &model, &data, budget, &config, &dev()).unwrap();
-    assert_eq!(old, advcal::eval::AttackEvaluation::from(new));
-
-    let sgd = || SgdConfig::new().init::<AD, SmallCnn<AD>>();
-    let identity = advcal::model::SmallCnnConfig::new().with_width(2);
-    let old = advcal::train::fit(
-        &trainer(None),
-        "small_cnn",
-        &identity,
-        fit_model(),
-        sgd(),
-        &mut Plain,
-        &data,
-        Some(&data),
-        &dev(),
-    )
-    .unwrap();
-    let new = Fit::new(fit_model(), sgd(), &mut Plain, &data)
-        .with_eval(&data)
-        .with_identity("small_cnn", &identity)
-        .run::<AD>(&trainer(None), &dev())
-        .unwrap();
-    let strip = |h: &[advcal::train::EpochRecord]| {
-        h.iter()
-            .map(|r| (r.train_loss, r.train_accuracy, r.eval.clone()))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(strip(&old.history), strip(&new.history));
 }

@@ -143,7 +143,7 @@ fn input_gradient_matches_finite_differences() {
     let cnn = tiny_cnn(2, 11);
     let x = images::<NB>([1, 3, 8, 8], 5, &dev());
     let y = labels::<AD>(&[1], &dev());
-    let frozen = frozen_copy::<AD, _>(&cnn, Mode::Eval);
+    let frozen = frozen_copy::<AD, _>(&cnn);
     let (g, _) =
         input_gradient::<AD, _, _>(&frozen, x.clone(), y, &CrossEntropy, Mode::Eval).unwrap();
     let g = to_vec(g);
@@ -283,7 +283,7 @@ fn attacks_compute_no_parameter_gradient() {
     let model = tiny_cnn(2, 1);
     let x = images::<NB>([2, 3, 8, 8], 2, &dev());
     let y = labels::<AD>(&[0, 5], &dev());
-    let frozen = frozen_copy::<AD, _>(&model, Mode::Eval);
+    let frozen = frozen_copy::<AD, _>(&model);
     let leaf = Tensor::<AD, 4>::from_inner(x.clone()).require_grad();
     let grads = cross_entropy(frozen.forward_mode(leaf.clone(), Mode::Eval), y.clone())
         .sum()

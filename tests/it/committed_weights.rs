@@ -62,26 +62,26 @@ fn recorded(name: &str) -> CalibrationReport {
 /// The images the run was evaluated on: the first `n` of CIFAR-10's test batch, or of Tiny
 /// ImageNet-200's validation set (sorted by file name, as `examples/paper` takes them). Each
 /// data set is read once per test process and shared by every checkpoint and test.
-fn eval_images(name: &str, n: usize) -> Option<ImageDataset> {
-    static CIFAR: OnceLock<Option<ImageDataset>> = OnceLock::new();
-    static TINY: OnceLock<Option<ImageDataset>> = OnceLock::new();
+fn eval_images(name: &str, n: usize) -> ImageDataset {
+    static CIFAR: OnceLock<ImageDataset> = OnceLock::new();
+    static TINY: OnceLock<ImageDataset> = OnceLock::new();
     let data = if name.starts_with("table2-") {
         TINY.get_or_init(|| {
-            let dir = crate::tiny_imagenet::tiny_imagenet_dir()?;
-            Some(load_tiny_imagenet(dir, Split::Test).unwrap())
+            let dir = crate::tiny_imagenet::tiny_imagenet_dir();
+            load_tiny_imagenet(dir, Split::Test).unwrap()
         })
     } else {
-        CIFAR.get_or_init(|| Some(load_cifar10(cifar_dir()?, Split::Test).unwrap()))
+        CIFAR.get_or_init(|| load_cifar10(cifar_dir(), Split::Test).unwrap())
     };
-    Some(data.as_ref()?.take(n))
+    data.take(n)
 }
 
 /// Loads `name` on `B` and checks its clean calibration against the recorded one: ACC within
 /// `images` images, CONF and ECE within `tol`.
-fn check<B: Backend>(name: &str, images: usize, tol: f64, device: &B::Device) -> Option<()> {
+fn check<B: Backend>(name: &str, images: usize, tol: f64, device: &B::Device) {
     let want = recorded(name);
     assert!(want.n >= 2000, "{name}: recorded on {} images", want.n);
-    let data = eval_images(name, want.n)?;
+    let data = eval_images(name, want.n);
     let path: &Path = &weights(name, "ckpt");
     let (model, meta) =
         load_any_model::<B>(path, device).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -123,12 +123,15 @@ fn check<B: Backend>(name: &str, images: usize, tol: f64, device: &B::Device) ->
         got.ece,
         want.ece
     );
-    Some(())
 }
 
 /// Another backend than the one that trained it (LibTorch): Flex on the PT model of the six,
 /// which is also the quickstart's bundled model.
 #[test]
+#[cfg_attr(
+    not(feature = "data-tests"),
+    ignore = "needs CIFAR-10 (ADVCAL_CIFAR10_DIR or ../shared/data) and the data-tests feature"
+)]
 fn committed_pt_weights_reproduce_their_recorded_eval_on_flex() {
     assert!(
         committed().iter().any(|n| n == "pt"),
@@ -140,6 +143,10 @@ fn committed_pt_weights_reproduce_their_recorded_eval_on_flex() {
 /// Every committed checkpoint, on the backend that trained it (LibTorch CPU).
 #[cfg(feature = "tch")]
 #[test]
+#[cfg_attr(
+    not(feature = "data-tests"),
+    ignore = "needs CIFAR-10 and Tiny ImageNet-200 (ADVCAL_CIFAR10_DIR, ADVCAL_TINY_IMAGENET_DIR or ../shared/data) and the data-tests feature"
+)]
 fn every_committed_checkpoint_reproduces_its_recorded_eval() {
     let device = burn::backend::libtorch::LibTorchDevice::Cpu;
     let names = committed();

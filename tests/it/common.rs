@@ -80,30 +80,32 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
-/// The real CIFAR-10 directory: `$ADVCAL_CIFAR10_DIR`, else `../shared/data/...` next to the
-/// repository. In CI (`CI` set) a missing directory is a failure, not a skip.
-pub fn cifar_dir() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os(CIFAR10_DIR_ENV) {
+// The tests that need data from outside the repository run with the `data-tests` feature (CI
+// turns it on); without it they are marked
+// `#[cfg_attr(not(feature = "data-tests"), ignore = "<what they need>")]`, so `cargo test`
+// reports them as ignored with the reason instead of passing them without a check. With the
+// feature, missing data fails them, naming the variable to set.
+
+/// A data directory: `$var`, else `fallback` (relative to the repository), else a failure that
+/// names both.
+pub fn data_dir(var: &str, fallback: &str) -> PathBuf {
+    if let Some(d) = std::env::var_os(var) {
         let d = PathBuf::from(d);
-        assert!(
-            d.is_dir(),
-            "{CIFAR10_DIR_ENV}={} is not a directory",
-            d.display()
-        );
-        return Some(d);
+        assert!(d.is_dir(), "{var}={} is not a directory", d.display());
+        return d;
     }
-    let fallback =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/cifar-10-batches-bin");
-    if fallback.is_dir() {
-        return Some(fallback);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "{CIFAR10_DIR_ENV} is not set and ../shared/data is missing: the real-data tests cannot run in CI"
-        );
-    }
-    eprintln!("SKIPPED: no CIFAR-10 directory ({CIFAR10_DIR_ENV} unset)");
-    None
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(fallback);
+    assert!(
+        path.is_dir(),
+        "{var} is not set and {fallback} is missing: set {var} to run the tests that need it"
+    );
+    path
+}
+
+/// The real CIFAR-10 directory: `$ADVCAL_CIFAR10_DIR`, else `../shared/data/...` next to the
+/// repository (for tests marked as needing it; see `data-tests`).
+pub fn cifar_dir() -> PathBuf {
+    data_dir(CIFAR10_DIR_ENV, "../shared/data/cifar-10-batches-bin")
 }
 
 /// The bundled real sample (always present in the repository).
@@ -129,27 +131,23 @@ pub fn toy_dataset(n: usize, seed: u64) -> ImageDataset {
 /// Environment variable naming the directory written by `scripts/torch_oracle.py`.
 pub const ORACLE_DIR_ENV: &str = "ADVCAL_TORCH_ORACLE_DIR";
 
-/// `$ADVCAL_TORCH_ORACLE_DIR`; in CI (`CI` set) an unset variable is a failure, not a skip.
-pub fn oracle_dir() -> Option<PathBuf> {
-    match std::env::var_os(ORACLE_DIR_ENV) {
-        Some(dir) => {
-            let dir = PathBuf::from(dir);
-            assert!(
-                dir.is_dir(),
-                "{ORACLE_DIR_ENV}={} is not a directory",
-                dir.display()
-            );
-            Some(dir)
-        }
-        None if std::env::var_os("CI").is_some() => panic!(
-            "{ORACLE_DIR_ENV} is not set: the PyTorch oracle tests cannot run in CI (run \
-             scripts/torch_oracle.py OUTDIR and point the variable at OUTDIR)"
-        ),
-        None => {
-            eprintln!("SKIPPED: no PyTorch oracle ({ORACLE_DIR_ENV} unset)");
-            None
-        }
-    }
+/// `$ADVCAL_TORCH_ORACLE_DIR` (for tests marked as needing it; see `data-tests`): run
+/// `scripts/torch_oracle.py OUTDIR` and `scripts/published_oracle.py OUTDIR/published` and point
+/// the variable at OUTDIR.
+pub fn oracle_dir() -> PathBuf {
+    let dir = std::env::var_os(ORACLE_DIR_ENV).map(PathBuf::from);
+    let dir = dir.unwrap_or_else(|| {
+        panic!(
+            "{ORACLE_DIR_ENV} is not set: run scripts/torch_oracle.py OUTDIR and point the \
+             variable at OUTDIR"
+        )
+    });
+    assert!(
+        dir.is_dir(),
+        "{ORACLE_DIR_ENV}={} is not a directory",
+        dir.display()
+    );
+    dir
 }
 
 pub fn f32s(view: &safetensors::tensor::TensorView<'_>) -> Vec<f32> {

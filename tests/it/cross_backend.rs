@@ -164,7 +164,7 @@ pub fn attacks_leave_the_model_unchanged_and_take_no_parameter_gradient<T: Backe
         "an attack changed the model"
     );
 
-    let frozen = frozen_copy::<Autodiff<T>, _>(&other, Mode::Eval);
+    let frozen = frozen_copy::<Autodiff<T>, _>(&other);
     let leaf = Tensor::<Autodiff<T>, 4>::from_inner(x).require_grad();
     let grads = cross_entropy(
         frozen.forward_mode(leaf.clone(), Mode::Eval),
@@ -220,7 +220,7 @@ pub fn every_model_runs_forward_and_backward<T: Backend>(device: &T::Device) {
 pub fn folded_model_matches_unfolded<T: Backend>(device: &T::Device) {
     let model = tiny_cnn(4, 23);
     let other = same_model::<T>(&model, device);
-    let frozen = frozen_copy::<Autodiff<T>, _>(&other, Mode::Eval);
+    let frozen = frozen_copy::<Autodiff<T>, _>(&other);
     let folded = frozen.fold_batch_norm().expect("SmallCnn folds");
     let x = images::<NB>([4, 3, 16, 16], 8, &dev());
     let xo = Tensor::<T, 4>::from_data(x.to_data(), device);

@@ -7,8 +7,12 @@ use proptest::prelude::*;
 use std::io::Write;
 
 #[test]
+#[cfg_attr(
+    not(feature = "data-tests"),
+    ignore = "needs CIFAR-10 (ADVCAL_CIFAR10_DIR or ../shared/data) and the data-tests feature"
+)]
 fn real_cifar10_test_batch() {
-    let Some(dir) = cifar_dir() else { return };
+    let dir = cifar_dir();
     let test = load_cifar10(&dir, Split::Test).unwrap();
     assert_eq!(test.len(), 10_000);
     assert_eq!(test.label_histogram(), vec![1000; 10]);
@@ -22,8 +26,12 @@ fn real_cifar10_test_batch() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "data-tests"),
+    ignore = "needs CIFAR-10 (ADVCAL_CIFAR10_DIR or ../shared/data) and the data-tests feature"
+)]
 fn real_cifar10_training_batch() {
-    let Some(dir) = cifar_dir() else { return };
+    let dir = cifar_dir();
     let train = load_cifar10(&dir, Split::Train).unwrap();
     // data_batch_{1,3,4,5}: data_batch_2 is held back, so 40,000 images (the shared README).
     assert_eq!(train.len(), 40_000);

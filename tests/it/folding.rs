@@ -100,7 +100,7 @@ fn logits_and_gradients_match<T: Backend>(device: &T::Device, gradient_tolerance
     for arch in Architecture::ALL {
         let name = arch.name();
         let model = trained::<T>(arch, device);
-        let frozen = frozen_copy::<A<T>, _>(&model, Mode::Eval);
+        let frozen = frozen_copy::<A<T>, _>(&model);
         let folded = frozen
             .fold_batch_norm()
             .expect("every model of the crate folds");
@@ -337,9 +337,7 @@ fn folding_leaves_the_model_untouched_and_the_copy_frozen() {
             "{name}"
         );
         // The engine's path: fold the frozen copy; nothing in it requires a gradient.
-        let frozen = frozen_copy::<AD, _>(&model, Mode::Eval)
-            .fold_batch_norm()
-            .unwrap();
+        let frozen = frozen_copy::<AD, _>(&model).fold_batch_norm().unwrap();
         assert_eq!(ids::<AD, _>(&frozen).requiring_grad, 0, "{name}");
         // And an attack (which folds its copy) changes nothing either.
         Attack::<AD, _>::perturb(&Pgd::default(), &model, x, labels::<NB>(&[1, 2], &dev()))
@@ -445,7 +443,7 @@ where
         let x = images::<NB>([8, 3, 32, 32], 100 + s, &dev());
         let _ = model.forward_mode(Tensor::from_inner(x), Mode::Train);
     }
-    let frozen = frozen_copy::<AD, _>(&model, Mode::Eval);
+    let frozen = frozen_copy::<AD, _>(&model);
     let folded = frozen.fold_batch_norm().expect("folds");
     assert!(folded.num_params() < frozen.num_params(), "{name}");
     let reference = logits(&frozen);

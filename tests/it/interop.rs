@@ -501,8 +501,12 @@ fn saving_replaces_an_existing_file() {
 /// reproduces PyTorch's safetensors tensor for tensor; the loaded model reproduces PyTorch's
 /// logits.
 #[test]
+#[cfg_attr(
+    not(feature = "data-tests"),
+    ignore = "needs the PyTorch oracle (ADVCAL_TORCH_ORACLE_DIR) and the data-tests feature"
+)]
 fn pytorch_oracle_files_load_identically() {
-    let Some(dir) = oracle_dir() else { return };
+    let dir = oracle_dir();
     let config = config(Architecture::ResNet18, 4);
     let layout = WeightLayout::KuangliuCifar;
     let pt_path = dir.join("resnet18_cifar.pt");
@@ -568,9 +572,13 @@ fn pytorch_oracle_files_load_identically() {
 /// statistics, Tiny ImageNet normalisation) reproduces PyTorch's logits with
 /// `stem_stride = 2`; the same weights in the stride-1 network do not.
 #[test]
+#[cfg_attr(
+    not(feature = "data-tests"),
+    ignore = "needs the PyTorch oracle (ADVCAL_TORCH_ORACLE_DIR) and the data-tests feature"
+)]
 fn pytorch_oracle_stride2_stem_matches() {
     use advcal::model::NormalizationConfig;
-    let Some(dir) = oracle_dir() else { return };
+    let dir = oracle_dir();
     let mut config = AnyModelConfig::new(Architecture::ResNet18, 200);
     config.width_divisor = 16;
     config.stem_stride = 2;

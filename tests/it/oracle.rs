@@ -55,13 +55,13 @@ struct Oracle {
 }
 
 impl Oracle {
-    fn load() -> Option<Self> {
+    fn load() -> Self {
         Self::load_n(IMAGES)
     }
 
     /// The oracle with its first `limit` images.
-    fn load_n(limit: usize) -> Option<Self> {
-        let dir = oracle_dir()?;
+    fn load_n(limit: usize) -> Self {
+        let dir = oracle_dir();
         let mut config = AnyModelConfig::new(Architecture::ResNet18, 10);
         config.width_divisor = 4;
         let model = load_pytorch::<FAD>(
@@ -79,13 +79,13 @@ impl Oracle {
             .iter()
             .map(|&l| l as i64)
             .collect();
-        Some(Self {
+        Self {
             model,
             n,
             images,
             labels,
             tensors,
-        })
+        }
     }
 
     /// The first `n` rows of a recorded tensor whose leading dimension is the image index.
@@ -207,8 +207,12 @@ fn assert_gradient<O: Objective<FAD>>(
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "data-tests"),
+    ignore = "needs the PyTorch oracle (ADVCAL_TORCH_ORACLE_DIR) and the data-tests feature"
+)]
 fn logits_match_pytorch() {
-    let Some(oracle) = Oracle::load() else { return };
+    let oracle = Oracle::load();
     let ours = to_vec(oracle.model.valid().logits(oracle.x(&oracle.images)));
     let theirs = oracle.rows("logits", 10);
     let diff = max_abs_diff(&ours, &theirs);
@@ -216,9 +220,13 @@ fn logits_match_pytorch() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "data-tests"),
+    ignore = "needs the PyTorch oracle (ADVCAL_TORCH_ORACLE_DIR) and the data-tests feature"
+)]
 fn fgsm_matches_torchattacks() {
-    let Some(oracle) = Oracle::load() else { return };
-    let frozen = frozen_copy::<FAD, M>(&oracle.model, Mode::Eval);
+    let oracle = Oracle::load();
+    let frozen = frozen_copy::<FAD, M>(&oracle.model);
     let grad = oracle.rows("fgsm_grad", 3072);
     let our_grad = assert_gradient(
         "fgsm",
@@ -249,7 +257,7 @@ fn check_trajectory<O: Objective<FAD>>(
     signed_alpha: f32,
     radius: impl Fn(usize) -> f32,
 ) {
-    let frozen = frozen_copy::<FAD, M>(&oracle.model, Mode::Eval);
+    let frozen = frozen_copy::<FAD, M>(&oracle.model);
     let mut previous = oracle.images.clone();
     let mut skipped = 0;
     for t in 0..STEPS {
@@ -306,8 +314,12 @@ fn check_end_to_end(name: &str, oracle: &Oracle, ours_images: &[f32], ours_logit
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "data-tests"),
+    ignore = "needs the PyTorch oracle (ADVCAL_TORCH_ORACLE_DIR) and the data-tests feature"
+)]
 fn pgd_matches_torchattacks() {
-    let Some(oracle) = Oracle::load() else { return };
+    let oracle = Oracle::load();
     let alpha = 2.0 / 255.0;
     check_trajectory("pgd", &oracle, &CrossEntropy, alpha, |_| EPS);
     let pgd = Pgd::new(
@@ -328,8 +340,12 @@ fn pgd_matches_torchattacks() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "data-tests"),
+    ignore = "needs the PyTorch oracle (ADVCAL_TORCH_ORACLE_DIR) and the data-tests feature"
+)]
 fn iaa_matches_a_pytorch_reimplementation_of_algorithm_1() {
-    let Some(oracle) = Oracle::load() else { return };
+    let oracle = Oracle::load();
     let objective = IaaObjective { lambda: 5.0 };
     let alpha = EPS / STEPS as f32;
     check_trajectory("iaa", &oracle, &objective, -alpha, |t| {
@@ -353,8 +369,12 @@ fn iaa_matches_a_pytorch_reimplementation_of_algorithm_1() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "data-tests"),
+    ignore = "needs the PyTorch oracle (ADVCAL_TORCH_ORACLE_DIR) and the data-tests feature"
+)]
 fn eq2_selection_matches_an_independent_reimplementation() {
-    let Some(oracle) = Oracle::load() else { return };
+    let oracle = Oracle::load();
     // The same clean-start sign-step run as Algorithm 1's test, with Eq. 2's selection: the
     // oracle's `iaa_eq2_select` picks, per image, the least confident correct candidate.
     let iaa = Iaa::new(
@@ -385,11 +405,13 @@ fn eq2_selection_matches_an_independent_reimplementation() {
 /// different start can tip either way. APGD must in addition never be weaker than PGD-10 (same
 /// radius, α = ε/4, random start) on the same images — ours or torchattacks'.
 #[test]
+#[cfg_attr(
+    not(feature = "data-tests"),
+    ignore = "needs the PyTorch oracle (ADVCAL_TORCH_ORACLE_DIR) and the data-tests feature"
+)]
 fn apgd_and_square_match_torchattacks_robust_accuracy() {
-    let Some(oracle) = Oracle::load_n(64) else {
-        return;
-    };
-    let dir = oracle_dir().unwrap();
+    let oracle = Oracle::load_n(64);
+    let dir = oracle_dir();
     let meta: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("oracle.json")).unwrap()).unwrap();
     let robust = &meta["robust"];

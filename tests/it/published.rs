@@ -23,15 +23,15 @@ const TOLERANCE: f32 = 1e-4;
 
 type B = FB;
 
-fn published_dir() -> Option<PathBuf> {
-    let dir = oracle_dir()?.join("published");
+fn published_dir() -> PathBuf {
+    let dir = oracle_dir().join("published");
     assert!(
         dir.join("published.safetensors").is_file(),
         "{} has no published.safetensors: run scripts/published_oracle.py {}",
         dir.display(),
         dir.display()
     );
-    Some(dir)
+    dir
 }
 
 struct Oracle {
@@ -40,10 +40,10 @@ struct Oracle {
 }
 
 impl Oracle {
-    fn load() -> Option<Self> {
-        let dir = published_dir()?;
+    fn load() -> Self {
+        let dir = published_dir();
         let bytes = std::fs::read(dir.join("published.safetensors")).unwrap();
-        Some(Self { dir, bytes })
+        Self { dir, bytes }
     }
 
     fn tensor(&self, key: &str) -> (Vec<f32>, Vec<usize>) {
@@ -121,8 +121,12 @@ fn num_params(model: &AnyModel<B>) -> usize {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "data-tests"),
+    ignore = "needs the PyTorch oracle (ADVCAL_TORCH_ORACLE_DIR) and the data-tests feature"
+)]
 fn robustbench_wide_resnets_match_pytorch() {
-    let Some(oracle) = Oracle::load() else { return };
+    let oracle = Oracle::load();
     let layout = WeightLayout::RobustBench;
     // WRN-16-2, with TRADES' unused `sub_block1` in the file (skipped by the layout).
     let small = oracle
@@ -145,8 +149,12 @@ fn robustbench_wide_resnets_match_pytorch() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "data-tests"),
+    ignore = "needs the PyTorch oracle (ADVCAL_TORCH_ORACLE_DIR) and the data-tests feature"
+)]
 fn deepmind_wide_resnet_matches_pytorch_with_its_padding_and_normalisation() {
-    let Some(oracle) = Oracle::load() else { return };
+    let oracle = Oracle::load();
     let mut config = wrn(16, 2);
     config.activation = Activation::Silu;
     config.tf_same_padding = true;
@@ -205,8 +213,12 @@ fn deepmind_wide_resnet_matches_pytorch_with_its_padding_and_normalisation() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "data-tests"),
+    ignore = "needs the PyTorch oracle (ADVCAL_TORCH_ORACLE_DIR) and the data-tests feature"
+)]
 fn preact_resnet18_variants_match_pytorch() {
-    let Some(oracle) = Oracle::load() else { return };
+    let oracle = Oracle::load();
     let layout = WeightLayout::RobustBench;
     // (file, final BN, shortcut from the raw input): He et al.; Wong et al.'s current code;
     // Rice et al. (nested `{'state_dict': {'module.…'}}`); RobustBench's Wong2020Fast (mu/sigma
@@ -252,8 +264,12 @@ fn preact_resnet18_variants_match_pytorch() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "data-tests"),
+    ignore = "needs the PyTorch oracle (ADVCAL_TORCH_ORACLE_DIR) and the data-tests feature"
+)]
 fn torchvision_imagenet_models_match_pytorch() {
-    let Some(oracle) = Oracle::load() else { return };
+    let oracle = Oracle::load();
     let layout = WeightLayout::Torchvision;
     // One bottleneck per stage, full widths, 10 classes, on 64×64 images.
     let mut small = AnyModelConfig::new(Architecture::ResNet50, 10);

@@ -21,16 +21,18 @@ fn flex() -> burn::backend::flex::FlexDevice {
     Default::default()
 }
 
-/// The bundled PT ResNet-18/4 (`assets/models`) and the first `n` CIFAR-10 test images (the
-/// bundled sample when the data set is absent outside CI).
+/// The bundled PT ResNet-18/4 (`assets/models`) and the first `n` CIFAR-10 test images (with
+/// the `data-tests` feature; without it, of the bundled real sample, so the tests still run on
+/// real images).
 fn pt_model_and_images(n: usize) -> (AnyModel<FAD>, ImageDataset) {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/resnet18_4_pt.ckpt");
     let (model, _) =
         load_any_model::<FAD>(&path, &flex()).expect("assets/models/resnet18_4_pt.ckpt");
-    let data = match cifar_dir() {
-        Some(dir) => load_cifar10(&dir, Split::Test).unwrap(),
-        None => bundled_cifar10_sample(Split::Test).unwrap(),
+    let data = if cfg!(feature = "data-tests") {
+        load_cifar10(cifar_dir(), Split::Test).unwrap()
+    } else {
+        bundled_cifar10_sample(Split::Test).unwrap()
     };
     (model, data.take(n))
 }

@@ -8,30 +8,10 @@ use std::path::{Path, PathBuf};
 const TINY_IMAGENET_DIR_ENV: &str = "ADVCAL_TINY_IMAGENET_DIR";
 
 /// The real Tiny ImageNet-200 directory: `$ADVCAL_TINY_IMAGENET_DIR`, else
-/// `../shared/data/tiny-imagenet-200` next to the repository. In CI (`CI` set) a missing
-/// directory is a failure, not a skip (as `common::cifar_dir`).
-pub fn tiny_imagenet_dir() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os(TINY_IMAGENET_DIR_ENV) {
-        let d = PathBuf::from(d);
-        assert!(
-            d.is_dir(),
-            "{TINY_IMAGENET_DIR_ENV}={} is not a directory",
-            d.display()
-        );
-        return Some(d);
-    }
-    let fallback =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/tiny-imagenet-200");
-    if fallback.is_dir() {
-        return Some(fallback);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "{TINY_IMAGENET_DIR_ENV} is not set and ../shared/data is missing: the real-data tests cannot run in CI"
-        );
-    }
-    eprintln!("SKIPPED: no Tiny ImageNet-200 directory ({TINY_IMAGENET_DIR_ENV} unset)");
-    None
+/// `../shared/data/tiny-imagenet-200` next to the repository (for tests marked as needing it;
+/// see `common::data_dir`).
+pub fn tiny_imagenet_dir() -> PathBuf {
+    crate::common::data_dir(TINY_IMAGENET_DIR_ENV, "../shared/data/tiny-imagenet-200")
 }
 
 /// The wnids of `wnids.txt`, sorted (the label order), read independently of the crate.
@@ -63,10 +43,12 @@ fn planes(data: &ImageDataset, i: usize) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "data-tests"),
+    ignore = "needs Tiny ImageNet-200 (ADVCAL_TINY_IMAGENET_DIR or ../shared/data) and the data-tests feature"
+)]
 fn real_tiny_imagenet_training_images() {
-    let Some(dir) = tiny_imagenet_dir() else {
-        return;
-    };
+    let dir = tiny_imagenet_dir();
     let wnids = sorted_wnids(&dir);
     assert_eq!(wnids.len(), 200);
     let options = TinyImageNetOptions::default().with_max_per_class(2);
@@ -101,10 +83,12 @@ fn real_tiny_imagenet_training_images() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "data-tests"),
+    ignore = "needs Tiny ImageNet-200 (ADVCAL_TINY_IMAGENET_DIR or ../shared/data) and the data-tests feature"
+)]
 fn real_tiny_imagenet_validation_one_per_class() {
-    let Some(dir) = tiny_imagenet_dir() else {
-        return;
-    };
+    let dir = tiny_imagenet_dir();
     let wnids = sorted_wnids(&dir);
     let options = TinyImageNetOptions::default().with_max_per_class(1);
     let val = load_tiny_imagenet_with(&dir, Split::Test, options).unwrap();
@@ -130,10 +114,12 @@ fn real_tiny_imagenet_validation_one_per_class() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "data-tests"),
+    ignore = "needs Tiny ImageNet-200 (ADVCAL_TINY_IMAGENET_DIR or ../shared/data) and the data-tests feature"
+)]
 fn real_tiny_imagenet_full_validation_set() {
-    let Some(dir) = tiny_imagenet_dir() else {
-        return;
-    };
+    let dir = tiny_imagenet_dir();
     let started = std::time::Instant::now();
     let val = load_tiny_imagenet(&dir, Split::Test).unwrap();
     eprintln!(
@@ -148,11 +134,9 @@ fn real_tiny_imagenet_full_validation_set() {
 /// The whole training split (20,000 images in the shared copy, 100,000 in the official one):
 /// `cargo test --release -- --ignored real_tiny_imagenet_full_training_set`.
 #[test]
-#[ignore = "decodes every training JPEG"]
+#[ignore = "decodes every training JPEG; needs Tiny ImageNet-200 (ADVCAL_TINY_IMAGENET_DIR or ../shared/data)"]
 fn real_tiny_imagenet_full_training_set() {
-    let Some(dir) = tiny_imagenet_dir() else {
-        return;
-    };
+    let dir = tiny_imagenet_dir();
     let started = std::time::Instant::now();
     let train = load_tiny_imagenet(&dir, Split::Train).unwrap();
     eprintln!(
@@ -504,10 +488,12 @@ fn undecodable_and_wrongly_sized_images_are_image_errors() {
 /// The normalisation constants shipped for Tiny ImageNet are the statistics of its training
 /// images (checked on 25 images per class, 5,000 in all, to 0.01).
 #[test]
+#[cfg_attr(
+    not(feature = "data-tests"),
+    ignore = "needs Tiny ImageNet-200 (ADVCAL_TINY_IMAGENET_DIR or ../shared/data) and the data-tests feature"
+)]
 fn tiny_imagenet_normalisation_constants_match_the_training_images() {
-    let Some(dir) = tiny_imagenet_dir() else {
-        return;
-    };
+    let dir = tiny_imagenet_dir();
     let options = TinyImageNetOptions::default().with_max_per_class(25);
     let data = load_tiny_imagenet_with(&dir, Split::Train, options).unwrap();
     let (mut sum, mut sq, mut count) = ([0f64; 3], [0f64; 3], 0f64);

@@ -561,7 +561,7 @@ fn ccat_inner_attack_reaches_epsilon_with_a_short_budget() {
     assert_eq!(CcatConfig::new().effective_learning_rate(), 0.005);
     let ccat = Ccat::new(config);
     let model = LinearToy::<AD>::identity(4, 3.0, &dev());
-    let frozen = advcal::attack::frozen_copy::<AD, _>(&model, Mode::Eval);
+    let frozen = advcal::attack::frozen_copy::<AD, _>(&model);
     let x = Tensor::<NB, 4>::full([2, 4, 1, 1], 0.5, &dev());
     let y = labels::<NB>(&[0, 1], &dev());
     let delta = ccat.inner_attack::<AD, _>(&frozen, x, y, 3).unwrap();
@@ -596,7 +596,7 @@ fn ccat_inner_search_matches_the_textbook_loop() {
     let bundled =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/models/small_cnn_pt.ckpt");
     let (model, _) = advcal::checkpoint::load_any_model::<AD>(&bundled, &dev()).unwrap();
-    let frozen = advcal::attack::frozen_copy::<AD, _>(&model, Mode::Eval);
+    let frozen = advcal::attack::frozen_copy::<AD, _>(&model);
     let (x, y) = tiny_data(32).to_batch().to_tensors::<NB>(&dev());
     let [m, _, _, _] = x.dims();
     let eps = config.epsilon;
