@@ -7,26 +7,26 @@
 //!
 //! ```text
 //! # an advcal checkpoint (written by examples/train.rs or `fit` on an AnyModel)
-//! cargo run --release --example evaluate -- --checkpoint assets/models/small_cnn_pt.ckpt \
+//! cargo run --release --features interop --example evaluate -- --checkpoint assets/models/small_cnn_pt.ckpt \
 //!     --images 500 --epsilons 0.01,0.02,0.03 --out results/eval-small-cnn
 //!
 //! # PyTorch weights (kuangliu/pytorch-cifar's ResNet18 `ckpt.pth`), on real CIFAR-10
-//! cargo run --release --example evaluate -- --checkpoint ckpt.pth --arch resnet18 \
+//! cargo run --release --features interop --example evaluate -- --checkpoint ckpt.pth --arch resnet18 \
 //!     --layout kuangliu --mean 0.4914,0.4822,0.4465 --std 0.2023,0.1994,0.2010 \
 //!     --data ../shared/data/cifar-10-batches-bin/test_batch.bin --images 1000 --out results/eval-r18
 //!
 //! # a Tiny ImageNet-200 model of Table 2, on the labelled validation images
-//! cargo run --release --example evaluate -- --checkpoint results/cifar/weights/table2-pt.ckpt \
+//! cargo run --release --features interop --example evaluate -- --checkpoint results/cifar/weights/table2-pt.ckpt \
 //!     --data ../shared/data/tiny-imagenet-200 --images 2000 --epsilons 0.03 --out results/eval-tiny
 //!
 //! # a RobustBench WideResNet (TRADES layout, e.g. Zhang2019Theoretically's WRN-34-10)
-//! cargo run --release --example evaluate --features tch -- --backend tch \
+//! cargo run --release --features interop --example evaluate --features tch -- --backend tch \
 //!     --checkpoint Zhang2019Theoretically.pt --arch wide_resnet --depth 34 --widen-factor 10 \
 //!     --data ../shared/data/cifar-10-batches-bin --images 1000 --epsilons 0.031 --out results/rb-trades
 //!
 //! # torchvision's ImageNet ResNet-50 on an image folder (class sub-folders in the model's class
 //! # order), resized to 256 and centre-cropped to 224 as torchvision evaluates it
-//! cargo run --release --example evaluate -- --checkpoint resnet50-0676ba61.pth --arch resnet50 \
+//! cargo run --release --features interop --example evaluate -- --checkpoint resnet50-0676ba61.pth --arch resnet50 \
 //!     --data my-imagenet-val --num-classes 1000 --epsilons 0.004 --out results/eval-r50
 //! ```
 //!

@@ -221,7 +221,7 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
-    /// A weight file (PyTorch `.pt`/`.pth` or `.safetensors`, see [`crate::interop`]) does not
+    /// A weight file (PyTorch `.pt`/`.pth` or `.safetensors`, see `advcal::interop`, feature `interop`) does not
     /// fit the model: a tensor has the wrong shape or an unsupported dtype, a tensor of the model
     /// is missing from the file, or the file holds a tensor the model has no place for.
     ///
@@ -248,8 +248,9 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    /// A weight layout (see [`crate::interop::WeightLayout`]) has no correspondence for this
-    /// architecture, because the two networks differ in structure and not just in names.
+    /// A weight layout (see `advcal::interop::WeightLayout`, feature `interop`) has no
+    /// correspondence for this architecture, because the two networks differ in structure and
+    /// not just in names.
     #[error("architecture `{architecture}` has no `{layout}` weight layout: {reason}")]
     UnsupportedLayout {
         /// The architecture name (`"vgg19"`, ...).

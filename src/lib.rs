@@ -43,6 +43,8 @@ pub mod checkpoint;
 pub mod data;
 mod error;
 pub mod eval;
+#[cfg(feature = "interop")]
+#[cfg_attr(docsrs, doc(cfg(feature = "interop")))]
 pub mod interop;
 pub mod io;
 #[cfg(feature = "learner")]

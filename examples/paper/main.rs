@@ -25,6 +25,7 @@
 
 mod calibration;
 mod gallery;
+#[cfg(feature = "interop")]
 mod imagenet;
 mod plot;
 mod presets;
@@ -1008,8 +1009,20 @@ fn fig8<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
 
 fn run<B: AutodiffBackend>(args: Args, device: B::Device) -> Result<()> {
     match args.experiment.as_str() {
+        #[cfg(feature = "interop")]
         "fig1-imagenet" => return imagenet::fig1::<B>(&args, &device),
+        #[cfg(feature = "interop")]
         "fig8-imagenet" => return imagenet::fig8::<B>(&args, &device),
+        #[cfg(not(feature = "interop"))]
+        "fig1-imagenet" | "fig8-imagenet" => {
+            return Err(advcal::Error::param(
+                "experiment",
+                format!(
+                    "{} reads torchvision weights: build with --features interop",
+                    args.experiment
+                ),
+            ));
+        }
         _ => {}
     }
     let preset = presets::by_name(&args.preset)?;

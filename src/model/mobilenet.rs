@@ -9,7 +9,7 @@ use burn::prelude::*;
 
 /// Inverted-residual settings `(expansion t, output channels c, repeats n, first stride s)`,
 /// CIFAR variant (second stage stride 1): kuangliu/pytorch-cifar's `cfg`, which the
-/// [`KuangliuCifar`](crate::interop::WeightLayout::KuangliuCifar) layout also reads.
+/// `interop::WeightLayout::KuangliuCifar` layout also reads.
 pub(crate) const MOBILENET_V2_CFG: [(usize, usize, usize, usize); 7] = [
     (1, 16, 1, 1),
     (6, 24, 2, 1),

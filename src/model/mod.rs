@@ -26,6 +26,7 @@ pub use layers::{
     CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD, Normalization, NormalizationConfig,
     TINY_IMAGENET_MEAN, TINY_IMAGENET_STD, batch_norm, conv2d, fold_conv_bn, relu,
 };
+#[cfg(feature = "interop")]
 pub(crate) use mobilenet::MOBILENET_V2_CFG;
 pub use mobilenet::{InvertedResidual, MobileNetV2, MobileNetV2Config};
 pub use preact_resnet::{PreActBlock, PreActResNet18, PreActResNet18Config};
@@ -35,6 +36,7 @@ pub use resnet50::{Bottleneck, ResNet50, ResNet50Config};
 pub use small_cnn::{SmallCnn, SmallCnnConfig};
 pub use temperature::TemperatureScaled;
 pub use vgg::{Vgg19, Vgg19Config};
+#[cfg(feature = "interop")]
 pub(crate) use vgg19_bn::VGG19_PLAN;
 pub use vgg19_bn::{Vgg19Bn, Vgg19BnConfig};
 pub use wide_resnet::{Activation, WideBlock, WideGroup, WideResNet, WideResNetConfig};

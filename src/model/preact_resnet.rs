@@ -4,7 +4,7 @@
 //!
 //! Parameter paths mirror Wong et al.'s code (`conv1`, `layer{1..4}.<i>.{bn1, conv1, bn2, conv2,
 //! shortcut}`, `bn`, `linear`; their shortcut is `shortcut.0`), so
-//! [`WeightLayout::RobustBench`](crate::interop::WeightLayout::RobustBench) renames one segment.
+//! `interop::WeightLayout::RobustBench` renames one segment.
 
 use super::layers::{conv2d, debug_check_folded_mode, fold_pair, maybe_batch_norm, relu};
 use super::resnet::{conv1x1, conv3x3, global_avg_pool};

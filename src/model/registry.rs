@@ -60,7 +60,7 @@ impl Architecture {
     /// [`AnyModelConfig::normalization`] is `None`: the CIFAR-10 statistics for the CIFAR
     /// networks advcal trains (small CNN, ResNet-18, VGG-19, MobileNetV2), none for the
     /// WideResNet and PreAct ResNet-18 (RobustBench's models take `[0, 1]` images or carry
-    /// their statistics in the weight file, which [`load_pytorch`](crate::interop::load_pytorch)
+    /// their statistics in the weight file, which `interop::load_pytorch`
     /// then uses), and ImageNet's for torchvision's ResNet-50 and VGG-19-BN.
     ///
     /// ```

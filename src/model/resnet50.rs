@@ -5,7 +5,7 @@
 //!
 //! Parameter paths are torchvision's own (`conv1`, `bn1`, `layer{1..4}.<i>.{conv1, bn1, conv2,
 //! bn2, conv3, bn3, downsample.{0,1}}`, `fc`), so a torchvision state dict loads under
-//! [`WeightLayout::Torchvision`](crate::interop::WeightLayout::Torchvision) without renaming.
+//! `interop::WeightLayout::Torchvision` without renaming.
 
 use super::layers::{conv2d, debug_check_folded_mode, fold_pair, maybe_batch_norm, relu};
 use super::resnet::{conv1x1, conv3x3, global_avg_pool};

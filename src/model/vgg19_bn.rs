@@ -3,7 +3,7 @@
 //!
 //! torchvision keeps the layers in two `nn.Sequential`s (`features.<i>`: each conv at an index of
 //! the plan and its BatchNorm at the next; `classifier.{0, 3, 6}`: the three linear layers);
-//! [`WeightLayout::Torchvision`](crate::interop::WeightLayout::Torchvision) maps them onto
+//! `interop::WeightLayout::Torchvision` maps them onto
 //! `convs.<k>`, `bns.<k>` and `fc.{0, 1, 2}`.
 
 use super::layers::{conv2d, debug_check_folded_mode, fold_pair, maybe_batch_norm, relu};

@@ -5,7 +5,7 @@
 //!
 //! Parameter paths mirror the TRADES code (`conv1`, `block{1,2,3}.layer.<i>.{bn1, conv1, bn2,
 //! conv2, shortcut}`, `bn1`, `fc`; TRADES names the shortcut `convShortcut`), so
-//! [`WeightLayout::RobustBench`](crate::interop::WeightLayout::RobustBench) renames one segment.
+//! `interop::WeightLayout::RobustBench` renames one segment.
 
 use super::layers::{conv2d, debug_check_folded_mode, fold_pair, maybe_batch_norm, relu};
 use super::resnet::{conv1x1, conv3x3, global_avg_pool};

@@ -16,13 +16,16 @@ mod data;
 mod folding;
 #[cfg(feature = "tch")]
 mod fused;
+#[cfg(feature = "interop")]
 mod interop;
 #[cfg(feature = "learner")]
 mod learner;
 mod metrics;
 mod models;
+#[cfg(feature = "interop")]
 mod oracle;
 mod properties;
+#[cfg(feature = "interop")]
 mod published;
 mod robustness;
 mod strength;
