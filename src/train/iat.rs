@@ -506,6 +506,9 @@ impl Iat {
     }
 }
 
+/// Named `[1]` statistics of one training step (see [`StrategyStep::stats`]).
+type StepStats<B> = Vec<(&'static str, Tensor<<B as AutodiffBackend>::InnerBackend, 1>)>;
+
 /// Per-batch diagnostics of the IAA examples `out` of `clean` (all `[1]` means over the batch,
 /// logged in the training history's `stats`). Clean and IAA predictions are the frozen model's in
 /// the attack's mode, the same model the IAA attacked:
@@ -525,7 +528,7 @@ pub(crate) fn iae_stats<B, M>(
     clean: &Tensor<B::InnerBackend, 4>,
     labels: &Tensor<B::InnerBackend, 1, Int>,
     out: &crate::attack::AttackOutput<B::InnerBackend>,
-) -> Result<Vec<(&'static str, Tensor<B::InnerBackend, 1>)>>
+) -> Result<StepStats<B>>
 where
     B: AutodiffBackend,
     M: Classifier<B> + AutodiffModule<B>,
