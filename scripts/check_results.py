@@ -707,7 +707,10 @@ def derived_values(out, problems):
         elif kind == "history":
             run = out / str(e.get("run"))
             try:
-                expect = json.loads(run.read_text())[e.get("epoch", -1)][e.get("field")]
+                record = json.loads(run.read_text())[e.get("epoch", -1)]
+                field = str(e.get("field"))
+                expect = (dict(record["stats"])[field[len("stats."):]]
+                          if field.startswith("stats.") else record[field])
             except (OSError, ValueError, LookupError, TypeError):
                 problems.append(f"derived.json {key}: cannot read {e.get('field')} of epoch "
                                 f"{e.get('epoch', -1)} of {run}")

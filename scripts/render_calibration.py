@@ -115,6 +115,54 @@ def over_seeds(pairs):
     return f"*{overall}* over {rr.number_word(len(pairs))} training seeds ({per})"
 
 
+# The training run of each IAT/AT+IAT model of `iat-eq2` at seed 0 (seed s > 0: `-seed<s>`).
+DIAGNOSED_RUNS = {"IAT (Eq. 2)": "iat-eq2", "AT+IAT (Eq. 2)": "at-iat-eq2", "IAT (Alg. 1)": "iat"}
+# The statistics of the IAA examples a run logs per epoch (`Iat`'s and `AtIat`'s `stats`).
+DIAGNOSTICS = [("stats.clean_correct", "clean ACC (inference)"),
+               ("stats.iae_correct", "IAE ACC"),
+               ("stats.iae_kept", "both correct"),
+               ("stats.iae_fixed", "IAE correct, clean wrong"),
+               ("stats.clean_conf", "clean CONF"),
+               ("stats.iae_conf", "IAE CONF"),
+               ("stats.iae_unperturbed", "IAE = clean image")]
+
+
+def training_diagnostics(res, models, m_seeds):
+    """What the IAT runs trained on, read from the last epoch of each run's history.json
+    (`stats`, logged on the training images as the frozen model saw them when the IAA ran):
+    the clean accuracy, how many IAA examples were correct, and how many of those were images
+    the model got wrong (IAA's cross-entropy term then moves an image towards its label).
+    Runs trained before these statistics were logged show only `iae_correct`."""
+    d = res.derived
+    rows = []
+    for m in models:
+        for s in m_seeds.get(m, []):
+            base = DIAGNOSED_RUNS.get(m)
+            if base is None:
+                continue
+            run = base if s == 0 else f"{base}-seed{s}"
+            path = next((p for name, p, _, _ in res.runs if name == run), None)
+            if path is None:
+                continue
+            hist = path.parent / (path.name[:-len("run.json")] + "history.json")
+            values = [d.history(hist, field) for field, _ in DIAGNOSTICS]
+            if all(v is None for v in values):
+                continue
+            rows.append([m, s, f"`{run}`"] + [rr.f3(v) if v is not None else "—"
+                                              for v in values])
+    if not rows:
+        return ("Training diagnostics: no training history of these runs was found "
+                "(`weights/<run>.history.json`).")
+    return ("Training diagnostics, the last epoch of each run (`stats` of its "
+            "`history.json`; on the augmented training images, each model as the IAA saw it: "
+            "frozen, inference mode). \"IAE correct, clean wrong\" counts the IAA examples "
+            "that are correct although the clean image is not: IAA's cross-entropy term moves a "
+            "misclassified image towards its label, so those examples carry the label in the "
+            "perturbation. \"—\": not logged by that run (trained before the statistic "
+            "existed).\n\n"
+            + rr.md_table(["model", "seed", "run"] + [h for _, h in DIAGNOSTICS], rows))
+
+
 def spread(res, name, recs, model, seeds, key, fmt):
     """`lo to hi` and the mean of a clean metric over a model's seeds (the mean in
     derived.json)."""
@@ -196,6 +244,7 @@ def iat_eq2(res):
             f"ECE below PT's)", rr.READING_CONCLUSION, over_seeds(pairs), iaa=False))
     parts_table = (rr.md_table(["model", "seed", "|MCS| below PT's", "ECE below PT's",
                                 "better calibrated than PT"], part_rows) if part_rows else "")
+    diagnostics = training_diagnostics(res, models, m_seeds)
     return title + f"""{what}
 
 {source_line(res, name)} Present: {seeds_text(seeds)}; a run that is still going holds only
@@ -213,6 +262,8 @@ iterate):
 {rr.md_table(["model", "seed", "PGD ACC [95 %]", "PGD MCS [95 %]",
               "IAA MCS, Algorithm 1 [95 %]", "IAA ACC, Eq. 2 [95 %]", "IAA MCS, Eq. 2 [95 %]",
               "n"], attacked_rows)}
+
+{diagnostics}
 
 Seed-to-seed spread of the clean calibration (the mean is computed, `derived.json`):
 

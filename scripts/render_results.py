@@ -595,6 +595,14 @@ def evaluate(expr, record, const):
     raise ValueError(f"unknown derived operation {op!r}")
 
 
+def epoch_field(record, field):
+    """`field` of one epoch record of a history.json: a top-level key, or `stats.<name>` for a
+    strategy's logged statistic (the epoch's `stats` is a list of `[name, value]` pairs)."""
+    if field.startswith("stats."):
+        return dict(record["stats"])[field[len("stats."):]]
+    return record[field]
+
+
 class Derived:
     """The non-measured numbers the page prints, written to derived.json for the page check."""
 
@@ -621,7 +629,7 @@ class Derived:
         history.json (kind `history`), or None when the file, the epoch or the field is
         missing."""
         try:
-            value = json.loads(Path(path).read_text())[epoch][field]
+            value = epoch_field(json.loads(Path(path).read_text())[epoch], field)
         except (OSError, ValueError, LookupError, TypeError):
             return None
         if not isinstance(value, (int, float)) or isinstance(value, bool):
