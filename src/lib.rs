@@ -27,7 +27,7 @@
 //! let labels = Tensor::<NdArray, 1, Int>::from_ints([0, 1, 2, 3], &device);
 //!
 //! let iaa = Iaa::new(IaaConfig::new().with_epsilon(0.03).with_steps(2));
-//! let out = Attack::<B, _>::perturb(&iaa, &model, images, labels.clone()).unwrap();
+//! let out = iaa.perturb(&model, images, labels.clone()).unwrap();
 //!
 //! let mut acc = CalibrationAccumulator::new(10, 15).unwrap();
 //! acc.add_batch(out.logits, labels).unwrap();

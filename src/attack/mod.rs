@@ -167,7 +167,7 @@ impl Default for Budget {
 /// let x = Tensor::<NdArray, 4>::full([2, 3, 32, 32], 0.5, &device);
 /// let y = Tensor::<NdArray, 1, Int>::from_ints([1, 2], &device);
 /// let pgd = Pgd::new(PgdConfig::new().with_epsilon(8.0 / 255.0).with_steps(2));
-/// let out = Attack::<B, _>::perturb(&pgd, &model, x.clone(), y.clone()).unwrap();
+/// let out = pgd.perturb(&model, x.clone(), y.clone()).unwrap();
 /// assert!(out.perturbation.abs().max().into_scalar() <= 8.0 / 255.0 + 1e-6);
 /// // The same attack under another budget.
 /// let out = Attack::<B, _>::perturb_under(&pgd, &model, x, y, Budget::new(0.01)).unwrap();

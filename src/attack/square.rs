@@ -71,7 +71,7 @@ pub struct SquareConfig {
 /// let x = Tensor::<NdArray, 4>::full([2, 3, 32, 32], 0.5, &device);
 /// let y = Tensor::<NdArray, 1, Int>::from_ints([1, 2], &device);
 /// let square = Square::new(SquareConfig::new().with_queries(20));
-/// let out = Attack::<B, _>::perturb(&square, &model, x, y).unwrap();
+/// let out = square.perturb(&model, x, y).unwrap();
 /// assert!(out.perturbation.abs().max().into_scalar() <= 8.0 / 255.0 + 1e-6);
 /// ```
 #[derive(Debug, Clone)]

@@ -67,7 +67,7 @@ pub enum WorstCaseCriterion {
 /// assert_eq!(Attack::<B, SmallCnn<B>>::name(&worst), "apgd-ce+apgd-dlr");
 /// let x = Tensor::<NdArray, 4>::full([2, 3, 32, 32], 0.5, &device);
 /// let y = Tensor::<NdArray, 1, Int>::from_ints([1, 2], &device);
-/// let out = Attack::<B, _>::perturb(&worst, &model, x, y).unwrap();
+/// let out = worst.perturb(&model, x, y).unwrap();
 /// assert!(out.perturbation.abs().max().into_scalar() <= 8.0 / 255.0 + 1e-6);
 /// ```
 #[derive(Debug, Clone)]
