@@ -507,7 +507,10 @@ impl Iat {
 }
 
 /// Named `[1]` statistics of one training step (see [`StrategyStep::stats`]).
-type StepStats<B> = Vec<(&'static str, Tensor<<B as AutodiffBackend>::InnerBackend, 1>)>;
+type StepStats<B> = Vec<(
+    &'static str,
+    Tensor<<B as AutodiffBackend>::InnerBackend, 1>,
+)>;
 
 /// Per-batch diagnostics of the IAA examples `out` of `clean` (all `[1]` means over the batch,
 /// logged in the training history's `stats`). Clean and IAA predictions are the frozen model's in
