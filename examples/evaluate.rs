@@ -6,7 +6,7 @@
 //! diagram `reliability-eps<ε>.svg` per radius in `--out`.
 //!
 //! ```text
-//! # an advcal checkpoint (written by examples/train.rs or `fit` on an AnyModel)
+//! # an advcal checkpoint (written by examples/train.rs or `Fit` on an AnyModel)
 //! cargo run --release --features interop --example evaluate -- --checkpoint assets/models/small_cnn_pt.ckpt \
 //!     --images 500 --epsilons 0.01,0.02,0.03 --out results/eval-small-cnn
 //!
@@ -20,7 +20,7 @@
 //!     --data ../shared/data/tiny-imagenet-200 --images 2000 --epsilons 0.03 --out results/eval-tiny
 //!
 //! # a RobustBench WideResNet (TRADES layout, e.g. Zhang2019Theoretically's WRN-34-10)
-//! cargo run --release --features interop --example evaluate --features tch -- --backend tch \
+//! cargo run --release --features tch,interop --example evaluate -- --backend tch \
 //!     --checkpoint Zhang2019Theoretically.pt --arch wide_resnet --depth 34 --widen-factor 10 \
 //!     --data ../shared/data/cifar-10-batches-bin --images 1000 --epsilons 0.031 --out results/rb-trades
 //!

@@ -178,6 +178,8 @@ def check_record(name, i, r, problems):
         if not (isinstance(pair, list) and len(pair) == 2
                 and all(isinstance(v, (int, float)) and math.isfinite(v) for v in pair)):
             problems.append(f"{where}: ci95.{key} is not a [lo, hi] pair")
+        elif pair[0] > pair[1]:
+            problems.append(f"{where}: ci95.{key} {pair} is not ordered")
         elif not is_number(r.get(key)):
             problems.append(f"{where}: ci95.{key} without the estimate `{key}`")
         elif not pair[0] - 1e-9 <= r[key] <= pair[1] + 1e-9:

@@ -116,7 +116,8 @@ def over_seeds(pairs):
 
 
 # The training run of each IAT/AT+IAT model of `iat-eq2` at seed 0 (seed s > 0: `-seed<s>`).
-DIAGNOSED_RUNS = {"IAT (Eq. 2)": "iat-eq2", "AT+IAT (Eq. 2)": "at-iat-eq2", "IAT (Alg. 1)": "iat"}
+DIAGNOSED_RUNS = {"IAT (Eq. 2)": "iat-eq2", "AT+IAT (Eq. 2)": "at-iat-eq2", "IAT (Alg. 1)": "iat",
+                  "AT+IAT (Alg. 1)": "at-iat"}
 # The statistics of the IAA examples a run logs per epoch (`Iat`'s and `AtIat`'s `stats`).
 DIAGNOSTICS = [("stats.clean_correct", "clean ACC (inference)"),
                ("stats.iae_correct", "IAE ACC"),

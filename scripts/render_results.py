@@ -1180,8 +1180,8 @@ times over every session of the run (resumes included); *peak RSS* is the peak r
 memory of the last session only; *final eval ACC* is measured on the sweeps' test images after
 the last epoch; *warm-up epochs* are the linear learning-rate warm-up before the cosine schedule
 (— where the run.json predates that field). Wall times are those of a shared 2-core machine and
-are upper bounds. The committed weights give back the recorded evaluation: `cargo test` loads
-each checkpoint with `load_any_model` and evaluates it again on the same images
+are upper bounds. The committed weights give back the recorded evaluation: `cargo test
+--features tch,data-tests` loads each checkpoint with `load_any_model` and evaluates it again on the same images
 (`tests/it/committed_weights.rs`: on LibTorch, ACC to one image and CONF to 1e-4 of the last
 epoch's record; the PT model also on Flex, another backend than the one that trained it).
 
@@ -2440,8 +2440,9 @@ def table2_training(res):
                else "Every model with a history trained by this criterion.")
     if missing:
         verdict += f" No history of {join_words(missing)}: not judged."
-    if untrained:
-        verdict += "\n\n" + table2_not_retrained(res, untrained)
+    why = table2_not_retrained(res, untrained) if untrained else ""
+    if why:
+        verdict += "\n\n" + why
     return (rule + "\n\n" + md_table(["model", "run", "last-epoch training ACC",
                                        "last-epoch training loss", "trained"], rows)
             + "\n\n" + verdict, untrained)
@@ -2449,9 +2450,9 @@ def table2_training(res):
 
 def table2_not_retrained(res, untrained):
     """Why Table 2 is not retrained with a budget that makes its untrained models learn: their
-    training accuracy at the first, the seventh and the last epoch (it rose while the learning
-    rate was high and flattened as the schedule took it to zero) and the hours each run took,
-    read from the runs' histories and run.json."""
+    training accuracy after the first epoch, three epochs before the end and the last epoch (it
+    rose while the learning rate was high and flattened as the schedule took it to zero) and
+    the hours each run took, read from the runs' histories and run.json."""
     d = res.derived
     parts = []
     for m in (m for m in TABLE2_RUNS if m in untrained):

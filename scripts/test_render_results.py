@@ -292,6 +292,10 @@ def setv(r, acc, conf, w=0.01, ece=None, cc=None):
     ci.update(accuracy=[max(0.0, acc - w), min(1.0, acc + w)],
               confidence=[conf - w / 2, conf + w / 2], mcs=[mcs - w, mcs + w],
               ece=[max(0.0, ece - w), ece + w])
+    if "nll" in r:
+        # NLL and Brier the same for every record, with intervals: never a difference.
+        r.update(nll=1.0, brier=0.5)
+        ci.update(nll=[0.9, 1.1], brier=[0.45, 0.55])
     if cc is False:
         r.pop("correct_confidence", None)
         ci.pop("correct_confidence", None)
@@ -1526,6 +1530,17 @@ def test_baselines(smoke, tmp):
     assert "*not shown*: no comparison shows IAT (Eq. 2)" in sec, sec
     assert "PT + TS is shown better in: IAT (Eq. 2): clean ECE higher." in sec, sec
     assert "no difference shown (−0.400 vs −0.400)" in sec, sec
+    # Clean NLL is judged by its intervals: IAT (Eq. 2)'s disjointly below PT + TS's.
+
+    def g(r):
+        f(r)
+        if (r["model"], r["attack"]) == ("IAT (Eq. 2)", "clean"):
+            r["nll"] = 0.5
+            r["ci95"]["nll"] = [0.45, 0.55]
+    edit(d, "baselines", g)
+    sec = sections(render_checked(d, tmp))[BASELINES]
+    assert "lower (0.500 vs 1.000)" in sec, sec
+    assert "*yes*, on these records: IAT (Eq. 2): clean NLL lower than PT + TS" in sec, sec
 
 
 def test_robustness_apgd(smoke, tmp):

@@ -175,7 +175,12 @@ impl Sink {
 /// ```
 ///
 /// # Errors
-/// As [`evaluate`], plus the bootstrap's configuration errors.
+/// [`Error::AutodiffModelForInference`] for a model on an autodiff backend;
+/// [`Error::ChannelMismatch`] when the images do not have the model's input channels;
+/// [`Error::InvalidBins`], [`Error::InvalidParameter`] (more classes in the data than in the
+/// model, zero batch size), [`Error::NoSamples`] for an empty data set,
+/// [`Error::ClassCountMismatch`] when the model's logits are not `[N, num_classes()]`, and the
+/// bootstrap's configuration errors.
 pub fn evaluate<B: Backend, M: Classifier<B>>(
     model: &M,
     data: &ImageDataset,

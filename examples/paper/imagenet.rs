@@ -1,7 +1,8 @@
 //! The paper's ImageNet figures on torchvision weights the user supplies: Fig. 1 (one image
 //! clean, under PGD and under the IAA, each with its top-5 confidence bars; the paper uses a
 //! ResNet-50) and Fig. 8 (images the model misclassifies that the IAA turns into correct but
-//! unsure predictions; the paper uses a VGG-19).
+//! unsure predictions; the paper uses a VGG-19). Built with `--features interop` (the weights
+//! are read by `advcal::interop`).
 //!
 //! ```text
 //! paper fig1-imagenet --imagenet-weights resnet50-0676ba61.pth --images DIR --out results/imagenet

@@ -86,8 +86,9 @@ struct Args {
     /// (worst-case calibration over PGD and IAA, AT+IAT's weight sweep) | replot (redraw every
     /// SVG plot in `--out` from its JSON; no data, no model) | all | train (the six models
     /// only); several may be given separated by commas. On torchvision ImageNet weights
-    /// (`--imagenet-weights`, `--images`; not part of `all`): fig1-imagenet (clean / PGD / IAA
-    /// with top-5 bars) | fig8-imagenet (misclassified images the IAA corrects)
+    /// (`--imagenet-weights`, `--images`; not part of `all`; built with `--features interop`):
+    /// fig1-imagenet (clean / PGD / IAA with top-5 bars) | fig8-imagenet (misclassified images
+    /// the IAA corrects)
     experiment: String,
     /// smoke (seconds) | cpu (small CNN) | cifar (ResNet-18/4, 40,000 images, LibTorch) | paper
     /// (ResNet-18, GPU)

@@ -50,7 +50,7 @@ use serde::{Deserialize, Serialize};
 /// let ci = samples.bootstrap(&BootstrapConfig::new().with_resamples(200)).unwrap();
 /// assert!(ci.accuracy[0] <= 0.8 && 0.8 <= ci.accuracy[1]);
 /// ```
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct CalibrationSamples {
     confidence: Vec<f64>,
     correct: Vec<bool>,
@@ -59,6 +59,24 @@ pub struct CalibrationSamples {
     /// by [`CalibrationSamples::push`], which gives neither.
     nll: Vec<f64>,
     brier: Vec<f64>,
+}
+
+/// Equal samples in the same order; a missing NLL or Brier score (a sample added by
+/// [`CalibrationSamples::push`]) equals another missing one.
+impl PartialEq for CalibrationSamples {
+    fn eq(&self, other: &Self) -> bool {
+        let same = |a: &[f64], b: &[f64]| {
+            a.len() == b.len()
+                && a.iter()
+                    .zip(b)
+                    .all(|(x, y)| x == y || (x.is_nan() && y.is_nan()))
+        };
+        self.confidence == other.confidence
+            && self.correct == other.correct
+            && self.gt_confidence == other.gt_confidence
+            && same(&self.nll, &other.nll)
+            && same(&self.brier, &other.brier)
+    }
 }
 
 impl CalibrationSamples {

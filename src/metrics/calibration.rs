@@ -570,8 +570,6 @@ pub(crate) fn log_softmax_into<F: Float>(row: &[F], out: &mut [f64]) -> Result<(
     Ok(())
 }
 
-/// Prediction `argmax_k` (ties resolved to the lowest index) and confidence `max_k p_k` of one
-/// row of log-probabilities.
 /// Brier score `Σ_k (p_k − 1[k = label])²` of one sample given its log-probabilities.
 pub(crate) fn brier_score(log_probs: &[f64], label: usize) -> f64 {
     log_probs
@@ -584,6 +582,8 @@ pub(crate) fn brier_score(log_probs: &[f64], label: usize) -> f64 {
         .sum::<f64>()
 }
 
+/// Prediction `argmax_k` (ties resolved to the lowest index) and confidence `max_k p_k` of one
+/// row of log-probabilities.
 pub(crate) fn prediction(log_probs: &[f64]) -> (usize, f64) {
     let (pred, max_lp) =
         log_probs

@@ -11,6 +11,7 @@
 mod ace_at;
 mod at_iat;
 mod ccat;
+mod epoch;
 mod iat;
 mod label_smoothing;
 mod optim;

@@ -1,25 +1,21 @@
 //! The training loop: epochs, schedule, evaluation, history, atomic checkpoints and resume.
 
-use super::{BatchContext, LrSchedule, TrainingStrategy};
+use super::epoch::{Identity, Schedule, evaluate_epoch, print_epoch, resume, train_epoch};
+use super::{LrSchedule, TrainingStrategy};
 use crate::attack::AttackConfig;
-use crate::checkpoint::{
-    CheckpointMeta, check_architecture, load_record_into, read_checkpoint, record_from_bytes,
-    record_to_bytes, save_checkpoint, with_path,
-};
+use crate::checkpoint::{CheckpointMeta, record_to_bytes, save_checkpoint, with_path};
 use crate::data::{Augmentation, ImageDataset};
 use crate::error::{Error, Result};
-use crate::eval::{AttackEvaluation, EvaluationConfig, evaluate, evaluate_under};
+use crate::eval::AttackEvaluation;
 use crate::io::{write_atomic, write_json_atomic};
-use crate::metrics::{CalibrationReport, DEFAULT_BINS};
+use crate::metrics::CalibrationReport;
 use crate::model::Classifier;
-use crate::rng::derive_seed;
 use burn::module::AutodiffModule;
-use burn::optim::{GradientsParams, Optimizer};
+use burn::optim::Optimizer;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 /// Configuration of a training run ([`Fit`]).
 #[derive(Config, Debug)]
@@ -181,9 +177,9 @@ pub struct TrainOutcome<M> {
 }
 
 #[derive(Serialize, Deserialize)]
-struct TrainingState {
-    history: Vec<EpochRecord>,
-    strategy: String,
+pub(super) struct TrainingState {
+    pub(super) history: Vec<EpochRecord>,
+    pub(super) strategy: String,
 }
 
 /// A training run, built step by step and started with [`run`](Fit::run): the model, its
@@ -284,182 +280,43 @@ impl<'a, M, O, S> Fit<'a, M, O, S> {
             architecture,
             model_config,
         } = self;
-        let (architecture, model_config) = (architecture.as_str(), &model_config?);
-        if config.batch_size == 0 || config.eval_batch_size == 0 {
-            return Err(Error::param("batch_size", "must be at least 1"));
-        }
-        if !(config.learning_rate.is_finite() && config.learning_rate >= 0.0) {
-            return Err(Error::param("learning_rate", "must be finite and >= 0"));
-        }
+        let identity = Identity {
+            architecture: architecture.as_str(),
+            model_config: &model_config?,
+        };
+        let schedule = Schedule::new(config, train.len())?;
         let out_dir = config.output_dir.as_ref().map(PathBuf::from);
         let ckpt_path = out_dir.as_ref().map(|d| d.join("last.ckpt"));
-        let steps_per_epoch = train.len().div_ceil(config.batch_size);
-        let total_steps = steps_per_epoch * config.epochs;
-        let warmup_steps = config.resolved_warmup_steps(steps_per_epoch)?;
 
-        let mut history = Vec::new();
-        let mut start_epoch = 0;
-        if let Some(path) = ckpt_path.as_ref().filter(|p| config.resume && p.exists()) {
-            let file = read_checkpoint(path)?;
-            check_architecture(path, &file.meta, architecture, model_config)?;
-            check_schedule(path, &file.meta.training, config, steps_per_epoch)?;
-            model = load_record_into(path, model, file.model, device)?;
-            if !file.optimizer.is_empty() {
-                optimizer = optimizer.load_record(
-                    record_from_bytes::<B, O::Record>(file.optimizer, device)
-                        .map_err(|e| with_path(e, path))?,
-                );
-            }
-            let state: TrainingState = serde_json::from_value(
-                file.meta.training.get("state").cloned().unwrap_or_default(),
-            )
-            .map_err(|e| Error::Checkpoint {
-                path: path.clone(),
-                reason: format!("bad training state: {e}"),
-            })?;
-            history = state.history;
-            start_epoch = file.meta.epoch;
-        }
-        let resumed_from = start_epoch;
-
+        let (mut history, start_epoch) =
+            match ckpt_path.as_ref().filter(|p| config.resume && p.exists()) {
+                Some(path) => {
+                    let resumed =
+                        resume::<B, M, O>(path, model, optimizer, &identity, &schedule, device)?;
+                    (model, optimizer) = (resumed.0, resumed.1);
+                    (resumed.2, resumed.3)
+                }
+                None => (Vec::new(), 0),
+            };
         let end_epoch = match config.stop_after_epochs {
             Some(n) => config.epochs.min(start_epoch + n),
             None => config.epochs,
         };
         for epoch in start_epoch..end_epoch {
-            let started = Instant::now();
-            let mut loss_sum = 0.0;
-            let mut correct = 0.0;
-            let mut seen = 0usize;
-            let mut stat_sums: Vec<(String, f64)> = Vec::new();
-            let mut lr = config.learning_rate;
-            let epoch_seed = derive_seed(config.seed, epoch as u64);
-            let bar = progress_bar(config.progress, steps_per_epoch, epoch + 1, config.epochs);
-            for (b, batch) in train
-                .batches(config.batch_size, Some(epoch_seed), config.augmentation)?
-                .enumerate()
-            {
-                let step = epoch * steps_per_epoch + b;
-                lr = config
-                    .schedule
-                    .lr(config.learning_rate, step, total_steps, warmup_steps);
-                let (x, y) = batch.to_tensors::<B::InnerBackend>(device);
-                let ctx = BatchContext {
-                    seed: derive_seed(epoch_seed, 1_000_000 + b as u64),
-                    indices: &batch.indices,
-                    epoch,
-                };
-                let out = strategy.step(&model, x, y, ctx)?;
-                let [m] = out.labels.dims();
-                let acc = super::accuracy_tensor(out.logits, out.labels);
-                // One host read per batch: loss, accuracy and the strategy's statistics together.
-                let mut scalars = vec![out.loss.clone().inner().reshape([1]), acc];
-                scalars.extend(out.stats.iter().map(|(_, t)| t.clone().reshape([1])));
-                let values = Tensor::cat(scalars, 0).into_data().convert::<f64>();
-                let values = values
-                    .as_slice::<f64>()
-                    .map_err(Error::TensorConversion)?
-                    .to_vec();
-                if !values[0].is_finite() {
-                    return Err(Error::NonFiniteLoss {
-                        value: values[0],
-                        context: format!("epoch {}, batch {b}", epoch + 1),
-                    });
-                }
-                loss_sum += values[0] * batch.len() as f64;
-                correct += values[1] * m as f64;
-                seen += m;
-                for (i, (name, _)) in out.stats.iter().enumerate() {
-                    match stat_sums.iter_mut().find(|(n, _)| n == name) {
-                        Some(entry) => entry.1 += values[2 + i],
-                        None => stat_sums.push((name.to_string(), values[2 + i])),
-                    }
-                }
-                let grads = GradientsParams::from_grads(out.loss.backward(), &model);
-                model = optimizer.step(lr, model, grads);
-                if let Some(bar) = &bar {
-                    bar.inc(1);
-                    bar.set_message(format!(
-                        "loss {:.4} acc {:.4} {:.0} img/s",
-                        loss_sum / (b * config.batch_size + batch.len()) as f64,
-                        correct / seen.max(1) as f64,
-                        (b * config.batch_size + batch.len()) as f64
-                            / started.elapsed().as_secs_f64().max(1e-9)
-                    ));
-                }
-            }
-            if let Some(bar) = bar {
-                bar.finish_and_clear();
-            }
-            let seconds = started.elapsed().as_secs_f64();
-            let evaluation = EvaluationConfig::new()
-                .with_batch_size(config.eval_batch_size)
-                .with_bins(DEFAULT_BINS);
-            let eval_report = match eval {
-                Some(data) => Some(evaluate(&model.valid(), data, &evaluation, device)?.report),
-                None => None,
-            };
-            let mut attacked = Vec::new();
-            if let Some(data) = eval {
-                for attack in &config.eval_attacks {
-                    let e =
-                        evaluate_under(attack, &model, data, attack.budget(), &evaluation, device)?;
-                    attacked.push(AttackEvaluation::from(e));
-                }
-            }
-            let record = EpochRecord {
-                epoch: epoch + 1,
-                train_loss: loss_sum / train.len() as f64,
-                train_accuracy: correct / seen.max(1) as f64,
-                learning_rate: lr,
-                seconds,
-                images_per_second: train.len() as f64 / seconds.max(1e-9),
-                stats: stat_sums
-                    .into_iter()
-                    .map(|(n, s)| (n, s / steps_per_epoch as f64))
-                    .collect(),
-                eval: eval_report,
-                eval_attacks: attacked,
-            };
+            let (trained, totals) = train_epoch::<B, M, S, O>(
+                model,
+                &mut optimizer,
+                strategy,
+                train,
+                &schedule,
+                epoch,
+                device,
+            )?;
+            model = trained;
+            let (eval_report, eval_attacks) = evaluate_epoch::<B, M>(&model, eval, config, device)?;
+            let record = totals.record(epoch, train.len(), &schedule, eval_report, eval_attacks);
             if config.verbose {
-                let eval_txt = record
-                    .eval
-                    .as_ref()
-                    .map(|r| {
-                        format!(
-                            " | eval acc {:.4} conf {:.4} ece {:.4} mcs {:+.4}",
-                            r.accuracy, r.confidence, r.ece, r.mcs
-                        )
-                    })
-                    .unwrap_or_default();
-                let attack_txt: String = record
-                    .eval_attacks
-                    .iter()
-                    .map(|a| {
-                        format!(
-                            " | {}@{:.3} acc {:.4} conf {:.4} mcs {:+.4}",
-                            a.attack,
-                            a.epsilon,
-                            a.report.accuracy,
-                            a.report.confidence,
-                            a.report.mcs
-                        )
-                    })
-                    .collect();
-                eprintln!(
-                    "[{}] epoch {}/{} loss {:.4} acc {:.4} lr {:.4} {:.1}s ({:.0} img/s){eval_txt}",
-                    strategy.name(),
-                    epoch + 1,
-                    config.epochs,
-                    record.train_loss,
-                    record.train_accuracy,
-                    lr,
-                    seconds,
-                    record.images_per_second
-                );
-                if !attack_txt.is_empty() {
-                    eprintln!("    {}", attack_txt.trim_start_matches(" | "));
-                }
+                print_epoch(&record, &strategy.name(), config.epochs);
             }
             history.push(record);
             if let (Some(dir), Some(path)) = (&out_dir, &ckpt_path) {
@@ -467,9 +324,9 @@ impl<'a, M, O, S> Fit<'a, M, O, S> {
                     history: history.clone(),
                     strategy: strategy.name(),
                 };
-                let meta = CheckpointMeta::new(architecture, model_config)?
+                let meta = CheckpointMeta::new(identity.architecture, identity.model_config)?
                     .with_epoch(epoch + 1)
-                    .with_step((epoch + 1) * steps_per_epoch)
+                    .with_step((epoch + 1) * schedule.steps_per_epoch)
                     .with_seed(config.seed)
                     .with_training(&serde_json::json!({ "trainer": config, "state": state }))?;
                 let optim_bytes = record_to_bytes::<B, _>(optimizer.to_record())
@@ -482,28 +339,9 @@ impl<'a, M, O, S> Fit<'a, M, O, S> {
         Ok(TrainOutcome {
             model,
             history,
-            resumed_from,
+            resumed_from: start_epoch,
         })
     }
-}
-
-fn progress_bar(
-    enabled: bool,
-    steps: usize,
-    epoch: usize,
-    epochs: usize,
-) -> Option<indicatif::ProgressBar> {
-    if !enabled || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new(steps as u64);
-    let style = indicatif::ProgressStyle::with_template(
-        "{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg}",
-    )
-    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
-    bar.set_style(style);
-    bar.set_prefix(format!("epoch {epoch}/{epochs}"));
-    Some(bar)
 }
 
 fn history_csv(history: &[EpochRecord]) -> String {
@@ -569,7 +407,7 @@ fn history_csv(history: &[EpochRecord]) -> String {
 /// started with `warmup_steps = k · steps_per_epoch` (or written before `warmup_epochs` existed,
 /// which stores the resolved steps) resumes under `warmup_epochs = k`, and a missing
 /// `warmup_epochs` key means 0.
-fn check_schedule(
+pub(super) fn check_schedule(
     path: &Path,
     training: &serde_json::Value,
     config: &TrainerConfig,

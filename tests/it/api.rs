@@ -1,6 +1,5 @@
 //! The call-site surface: `Budget` as the one home of ε and the seed, a direct `Attack` in a
-//! few lines, the `Fit` builder, and the deprecated positional functions agreeing with their
-//! replacements.
+//! few lines, and the `Fit` builder.
 
 use crate::common::*;
 use advcal::Error;

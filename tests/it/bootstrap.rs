@@ -412,6 +412,8 @@ fn point_estimates_match_the_report() {
     // Samples added without logits carry neither: no estimate, no interval.
     let mut pushed = s.clone();
     pushed.push(0.5, true, 0.5).unwrap();
+    assert_eq!(pushed, pushed.clone());
+    assert_ne!(pushed, s);
     let (e, ci) = (
         pushed.estimate(15).unwrap(),
         pushed
