@@ -16,7 +16,7 @@
 //!     --data ../shared/data/cifar-10-batches-bin/test_batch.bin --images 1000 --out results/eval-r18
 //!
 //! # a Tiny ImageNet-200 model of Table 2, on the labelled validation images
-//! cargo run --release --features interop --example evaluate -- --checkpoint results/cifar/weights/table2-pt.ckpt \
+//! cargo run --release --features interop --example evaluate -- --checkpoint paper/results/cifar/weights/table2-pt.ckpt \
 //!     --data ../shared/data/tiny-imagenet-200 --images 2000 --epsilons 0.03 --out results/eval-tiny
 //!
 //! # a RobustBench WideResNet (TRADES layout, e.g. Zhang2019Theoretically's WRN-34-10)

@@ -3,7 +3,7 @@
 //! measurement behind `IaaConfig`'s defaults (see `docs/performance.md`).
 //!
 //! ```text
-//! cargo run --release --example iaa_strength -- --checkpoint results/cifar/weights/pt.ckpt \
+//! cargo run --release --example iaa_strength -- --checkpoint paper/results/cifar/weights/pt.ckpt \
 //!     --images 500 --epsilon 0.0313725 --out iaa-strength.json
 //! ```
 //!
@@ -31,7 +31,7 @@ use std::time::Instant;
 #[command(about = "IAA's objective reached by each optimiser and step count")]
 struct Args {
     /// An advcal checkpoint
-    #[arg(long, default_value = "results/cifar/weights/pt.ckpt")]
+    #[arg(long, default_value = "paper/results/cifar/weights/pt.ckpt")]
     checkpoint: PathBuf,
     /// CIFAR-10 directory (test split; default $ADVCAL_CIFAR10_DIR)
     #[arg(long)]

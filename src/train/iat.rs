@@ -152,7 +152,7 @@ fn check_options(w: f32, correct_only: bool, drop_misclassified: bool) -> Result
 /// in [`Mode::Train`] adds `-train-bn`, Algorithm 1's last iterate ([`IaaConfig::alg1`]) adds
 /// `-alg1` right after `iat`, persistent noise `-persistent`). What they do to a CIFAR-10
 /// ResNet-18 (clean, PGD and IAA calibration with 95 % intervals, and why none of them is the
-/// default) is measured in the repository's `docs/results.md`, section *IAT ablation*.
+/// default) is measured in the repository's `paper/docs/results.md`, section *IAT ablation*.
 ///
 /// **Logged** (not with persistent noise): `iae_correct`, the fraction of the batch's IAA
 /// examples the model classified correctly (in the attack's mode) when they were generated —

@@ -9,7 +9,6 @@ mod api;
 mod attacks;
 mod bootstrap;
 mod checkpoint;
-mod committed_weights;
 #[cfg(any(feature = "wgpu-plain", feature = "tch"))]
 mod cross_backend;
 mod data;

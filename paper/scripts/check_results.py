@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Check the JSON written by `examples/paper` against the result schema and its invariants.
+"""Check the JSON written by the `paper` binary against the result schema and its invariants.
 
     python3 scripts/check_results.py results/smoke [--require table2] [--min-n N] [--legacy]
                                      [--full-grid] [--allow-missing] [--seeds 0,1,2]
@@ -16,7 +16,7 @@ yet instead of failing on them (for a results directory that training is still f
 exists, and required with `--require <name>` (repeatable).
 
 The calibration experiments (`iat-eq2`, `baselines`, `robustness-apgd`, `two-sided`,
-examples/paper/calibration.rs) are checked whenever their JSON exists (check_calibration: NLL
+paper/src/calibration.rs) are checked whenever their JSON exists (check_calibration: NLL
 and Brier on every record, the training seed, one record per model, seed and attack, the
 temperature of the `+ TS` models and only theirs, AT+IAT's PGD weight in the two-sided sweep and
 no weight elsewhere, the two-sided bound where it is a theorem, the APGD worst case never weaker
@@ -82,9 +82,9 @@ FIVE = SIX - {"CCAT"}
 # feasible iterate (`iaa-eq2`), which an experiment holds beside Algorithm 1's or not at all.
 EQ2 = "iaa-eq2"
 IAAS = ("iaa", EQ2)
-# Experiments whose plot examples/paper draws (and, with Eq. 2 records, its `-eq2.svg` twin).
+# Experiments whose plot the paper binary draws (and, with Eq. 2 records, its `-eq2.svg` twin).
 PLOTTED = {"fig4", "fig5", "fig6", "fig7", "table1", "table2", "table3"}
-# The calibration experiments beyond the paper (examples/paper/calibration.rs): tables only,
+# The calibration experiments beyond the paper (paper/src/calibration.rs): tables only,
 # checked whenever their JSON exists, complete (every model, and every seed of `--seeds`) only
 # with `--require <name>`. Their JSON is rewritten after every model, so a run that is still
 # going leaves a file that holds only some models.

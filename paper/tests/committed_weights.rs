@@ -7,7 +7,6 @@
 //! checkpoint collected from the wrong run, a truncated file, or a loader that drops a buffer
 //! (BatchNorm statistics, the normalisation) moves ACC or CONF far beyond the tolerances.
 
-use crate::common::{FB, cifar_dir};
 use advcal::checkpoint::load_any_model;
 use advcal::data::{ImageDataset, Split, load_cifar10, load_tiny_imagenet};
 use advcal::eval::{EvaluationConfig, evaluate};
@@ -16,8 +15,21 @@ use burn::tensor::backend::Backend;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+/// The reproduction's folder (`paper/`), which holds `results/` and `scripts/`.
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+type FB = burn::backend::Flex;
+
+/// A data folder: `$var` if set, else `<repository>/../shared/data/<name>`; missing, the test
+/// fails (the tests that need it run only with the `data-tests` feature).
+fn data_dir(var: &str, name: &str) -> PathBuf {
+    let dir = std::env::var_os(var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("../../shared/data").join(name));
+    assert!(dir.is_dir(), "{var}: {} is not a directory", dir.display());
+    dir
 }
 
 /// The committed runs of `scripts/cifar-runs.txt` (`<run dir> <weights name>`), those whose
@@ -60,18 +72,18 @@ fn recorded(name: &str) -> CalibrationReport {
 }
 
 /// The images the run was evaluated on: the first `n` of CIFAR-10's test batch, or of Tiny
-/// ImageNet-200's validation set (sorted by file name, as `examples/paper` takes them). Each
+/// ImageNet-200's validation set (sorted by file name, as the `paper` binary takes them). Each
 /// data set is read once per test process and shared by every checkpoint and test.
 fn eval_images(name: &str, n: usize) -> ImageDataset {
     static CIFAR: OnceLock<ImageDataset> = OnceLock::new();
     static TINY: OnceLock<ImageDataset> = OnceLock::new();
     let data = if name.starts_with("table2-") {
         TINY.get_or_init(|| {
-            let dir = crate::tiny_imagenet::tiny_imagenet_dir();
+            let dir = data_dir("ADVCAL_TINY_IMAGENET_DIR", "tiny-imagenet-200");
             load_tiny_imagenet(dir, Split::Test).unwrap()
         })
     } else {
-        CIFAR.get_or_init(|| load_cifar10(cifar_dir(), Split::Test).unwrap())
+        CIFAR.get_or_init(|| load_cifar10(data_dir("ADVCAL_CIFAR10_DIR", "cifar-10-batches-bin"), Split::Test).unwrap())
     };
     data.take(n)
 }

@@ -120,7 +120,7 @@ RUNS = [
     ("table2-at-iat", "Tiny ImageNet-200: AT+IAT, fine-tuned from its base"),
 ]
 
-PAPER_CMD = ("cargo run --release --features tch --example paper -- {exp} --preset cifar "
+PAPER_CMD = ("cargo run --release -p advcal-paper --features tch -- {exp} --preset cifar "
              "--backend tch --data-dir ../shared/data/cifar-10-batches-bin "
              "--models-dir ~/.cache/advcal/runs/cifar/models --out results/cifar")
 TINY_ARG = " --tiny-imagenet-dir ../shared/data/tiny-imagenet-200"
@@ -130,7 +130,7 @@ EXTRA_ARGS = {"table2": TINY_ARG, "iat-eq2": " --train-seeds 0,1,2"}
 MINUS = "\u2212"
 
 # Constants that are not computed from the records. Each goes to derived.json with its source;
-# `kind` is one of paper (the paper's reported values), preset (examples/paper/presets.rs and
+# `kind` is one of paper (the paper's reported values), preset (paper/src/presets.rs and
 # src/train/optim.rs) or anchor (a threshold chosen for a claim, with why).
 PAPER = "arXiv:2504.06358"
 SPEC = "../shared/docs/algorithms.md (section 8, table of the seed's figures)"
@@ -145,8 +145,8 @@ CONSTANTS = {
     "paper.table2.y_g": (0.1675, "paper", f"{PAPER}: stated IAA optimum for K = 200; the formula "
                                           "gives 0.170833 (0.1675 is the K = 1000 value; "
                                           "algorithms.md section 3.2)"),
-    "preset.lr": (0.1, "preset", "examples/paper/presets.rs, cifar preset: lr of the base model"),
-    "preset.finetune_lr": (0.02, "preset", "examples/paper/presets.rs, cifar preset: "
+    "preset.lr": (0.1, "preset", "paper/src/presets.rs, cifar preset: lr of the base model"),
+    "preset.finetune_lr": (0.02, "preset", "paper/src/presets.rs, cifar preset: "
                                            "Finetune { epochs: 10, lr: 0.02 }"),
     "preset.momentum": (0.9, "preset", "src/train/optim.rs paper_sgd: SGD momentum 0.9"),
     "anchor.pt_clean_acc": (0.85, "anchor", "issue 'Credible-scale reproduction on CIFAR-10', "
@@ -935,7 +935,8 @@ point, no intervals) is described in [results-cpu.md](results-cpu.md).
 
 **Status.** {status} {record_status(res)}
 
-**How this page is produced.** `python3 scripts/render_results.py` generates it from the JSON
+**How this page is produced.** From the reproduction's folder `paper/` (where every path and
+command of this page is relative to), `python3 scripts/render_results.py` generates it from the JSON
 records in [`{res.shown_dir}/`]({res.link}/) (`<experiment>.json`, the same as a Markdown table in
 `<experiment>.md`, and the plot); no number on it is typed by hand. Each number is read from
 the JSON and rounded once: rates and MCS to 3 decimals (MCS with its sign), intervals as
@@ -1175,7 +1176,7 @@ def training(res):
     miss = (f"\n\nNot collected yet: {join_words(f'`{m}`' for m in missing)}."
             if missing and (res.dir / "weights").is_dir() else "")
     return title + f"""One row per finished run found in the results directory (`run.json`, written
-by `examples/paper` beside each checkpoint; `history.json` beside it has every epoch). *Train time* sums the epochs' wall
+by the `paper` binary beside each checkpoint; `history.json` beside it has every epoch). *Train time* sums the epochs' wall
 times over every session of the run (resumes included); *peak RSS* is the peak resident
 memory of the last session only; *final eval ACC* is measured on the sweeps' test images after
 the last epoch; *warm-up epochs* are the linear learning-rate warm-up before the cosine schedule
@@ -1203,6 +1204,9 @@ READING_ABSTRACT = ("the page's reading of the paper's abstract (AT+IAT 'excels 
 # A verdict on records of a model that did not train (Table 2's criterion, table2_training):
 # shown, not counted in *Verdicts at a glance*.
 UNINFORMATIVE = "uninformative"
+# A claim whose records are still to come (an experiment that is still running): listed, not
+# counted in *Verdicts at a glance*.
+PENDING = "not judged yet"
 
 
 def flag_untrained(verdict, involved):
@@ -2203,7 +2207,7 @@ def finetune(res):
         return title + res.pending("finetune-vs-scratch", what)
     recs = res.data["finetune-vs-scratch"]
     # The fine-tuned model first, the one from scratch (labelled "PGD-AT (scratch, N epochs)"
-    # by examples/paper) second, whatever the records' order.
+    # by the paper binary) second, whatever the records' order.
     models = sorted(models_in(recs), key=lambda m: str(m).startswith("PGD-AT (scratch"))
     d = res.derived
     lines = []
@@ -2587,14 +2591,18 @@ def glance(rows):
     # listed, not counted.
     uninformative = sum(1 for (_, _, _, v), k in zip(rows, kinds)
                         if not k and v.startswith(f"*{UNINFORMATIVE}*"))
+    pending = sum(1 for (_, _, _, v), k in zip(rows, kinds)
+                  if not k and v.startswith(f"*{PENDING}*"))
     for (_, text, _, v), k in zip(rows, kinds):
-        if not k and not v.startswith(f"*{UNINFORMATIVE}*"):
+        if not k and not v.startswith((f"*{UNINFORMATIVE}*", f"*{PENDING}*")):
             raise RuntimeError(f"claim without a verdict: {text}: {v}")
     count = lambda pred: sum(1 for k in kinds if k and pred(k))
-    counted = len(rows) - uninformative
-    tally = ((f"{len(rows)} claims, {uninformative} of them *{UNINFORMATIVE}* (they compare a "
-              f"model that did not train; not counted); of the other {counted}: "
-              if uninformative else f"{len(rows)} claims: ")
+    counted = len(rows) - uninformative - pending
+    left_out = [f"{n} {what}" for n, what in (
+        (uninformative, f"of them *{UNINFORMATIVE}* (they compare a model that did not train)"),
+        (pending, f"*{PENDING}* (their records are still to come)")) if n]
+    tally = ((f"{len(rows)} claims, {'; '.join(left_out)}, not counted; of the other "
+              f"{counted}: " if left_out else f"{len(rows)} claims: ")
              + f"{count(lambda k: k == {R})} *reproduced* wherever tested, "
              f"{count(lambda k: k == {N})} *not reproduced* wherever tested, "
              f"{count(lambda k: k == {I})} *inconclusive* wherever tested, "

@@ -13,9 +13,11 @@ for f in "$runs"/out/*.json "$runs"/out/*.md "$runs"/out/*.svg "$runs"/out/*.png
     cp "$f" results/cifar/
 done
 # The journal of every record measured so far (both datasets' contexts), so that a fresh machine
-# resumes an unfinished experiment (train-cifar.sh passes --reuse results/cifar).
-cat "$runs"/out/journal.jsonl "$runs"/out/folder/journal.jsonl > results/cifar/journal.jsonl.tmp \
-    2>/dev/null || true
+# resumes an unfinished experiment (train-cifar.sh passes --reuse results/cifar): the committed
+# journal and the run cache's, merged (a fresh machine's cache journals only what it measured
+# itself), each record once.
+cat results/cifar/journal.jsonl "$runs"/out/journal.jsonl "$runs"/out/folder/journal.jsonl \
+    2>/dev/null | awk '!seen[$0]++' > results/cifar/journal.jsonl.tmp || true
 if [ -s results/cifar/journal.jsonl.tmp ]; then
     mv results/cifar/journal.jsonl.tmp results/cifar/journal.jsonl
 else

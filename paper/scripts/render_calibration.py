@@ -2,7 +2,7 @@
 (docs/results.md): IAT trained on Eq. 2's inverse adversarial examples over training seeds
 (`iat-eq2.json`), the calibration baselines (`baselines.json`), robustness under APGD
 (`robustness-apgd.json`) and two-sided calibration (`two-sided.json`), each written by
-`examples/paper` (examples/paper/calibration.rs).
+the `paper` binary (paper/src/calibration.rs).
 
 Imported by scripts/render_results.py, which hands itself over with `bind`: run as a script it
 is `__main__`, so importing it from here would load a second copy with its own claim list.
@@ -29,11 +29,11 @@ NAMES = ["iat-eq2", "baselines", "robustness-apgd", "two-sided"]
 EQ2 = "iaa-eq2"                 # Eq. 2's IAA (best feasible iterate), the library's default
 APGD = "apgd-ce+apgd-dlr"       # per image the worse of APGD-CE and APGD-DLR (misclassification)
 # Per image the worse of PGD and Eq. 2's IAA (by |CONF − 1[correct]|): `pgd+iaa-eq2` as
-# examples/paper names it now (each part named like the reproduction's records), `pgd+iaa` in
+# the paper binary names it now (each part named like the reproduction's records), `pgd+iaa` in
 # records written before.
 WORSTS = ("pgd+iaa-eq2", "pgd+iaa")
 TS = " + TS"                    # the label suffix of a temperature-scaled model
-# The models of each experiment, in the order examples/paper trains them (others follow in
+# The models of each experiment, in the order the paper binary trains them (others follow in
 # record order).
 IAT_EQ2_MODELS = ["IAT (Eq. 2)", "AT+IAT (Eq. 2)", "PT", "IAT (Alg. 1)", "AT+IAT (Alg. 1)"]
 EQ2_TRAINED = ["IAT (Eq. 2)", "AT+IAT (Eq. 2)"]
@@ -107,7 +107,7 @@ def over_seeds(pairs):
     only if reproduced at every seed present, *not reproduced* if not reproduced at any, else
     *inconclusive*; the per-seed verdicts in parentheses."""
     if not pairs:
-        return f"*{rr.I}* (no training seed with both records)"
+        return f"*{rr.PENDING}* (no training seed with both records yet)"
     overall = rr.v_all(v for _, v in pairs)
     if len(pairs) == 1:
         return f"*{overall}* (one training seed so far: seed {pairs[0][0]})"

@@ -7,19 +7,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-results/cifar/vgg19-warmup.json}"
-data="${ADVCAL_CIFAR10_DIR:-../shared/data/cifar-10-batches-bin}"
+data="${ADVCAL_CIFAR10_DIR:-../../shared/data/cifar-10-batches-bin}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$(pwd)/target}"
-eval "$(bash scripts/setup-libtorch.sh --print-env)"
-cargo build --release --features tch --example train
+eval "$(bash ../scripts/setup-libtorch.sh --print-env)"
+cargo build --release -p advcal --features tch --example train
 for w in 0 1; do
     "$CARGO_TARGET_DIR/release/examples/train" --backend tch --strategy pt --model vgg19 \
         --width-divisor 4 --preset cpu --data-dir "$data" --train-limit 10000 --epochs 3 \
         --lr 0.1 --warmup-epochs "$w" --eval-limit 500 --eval-attack noise:0.01 \
         --eval-attack-steps 1 --out "$tmp/advcal-w$w"
 done
-eval "$(bash scripts/setup-pytorch.sh --print-env)"
+eval "$(bash ../scripts/setup-pytorch.sh --print-env)"
 for w in 0 1; do
     "$ADVCAL_PYTHON" scripts/vgg_warmup_pytorch.py --data "$data/data_batch_1.bin" --lr 0.1 \
         --warmup-epochs "$w" --out "$tmp/pytorch-w$w.json"

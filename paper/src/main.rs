@@ -3,12 +3,12 @@
 //!
 //! ```text
 //! # seconds, on the bundled sample unless ADVCAL_CIFAR10_DIR or --data-dir is set (CI's preset)
-//! cargo run --release --example paper -- all --preset smoke --out results/smoke
+//! cargo run --release -p advcal-paper -- all --preset smoke --out results/smoke
 //! # the real CIFAR-10 subset, small models, a few hours on 2 cores (LibTorch recommended)
-//! cargo run --release --features tch --example paper -- all --preset cpu \
+//! cargo run --release -p advcal-paper --features tch -- all --preset cpu \
 //!     --data-dir ../shared/data/cifar-10-batches-bin --out results/cpu
 //! # ResNet-18, full recipe: for a GPU
-//! cargo run --release --features cuda --example paper -- all --preset paper --backend cuda \
+//! cargo run --release -p advcal-paper --features cuda -- all --preset paper --backend cuda \
 //!     --data-dir /data/cifar-10-batches-bin --out results/paper
 //! ```
 //!

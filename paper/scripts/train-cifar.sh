@@ -12,19 +12,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${ADVCAL_RUNS:-$HOME/.cache/advcal/runs/cifar}"
-data="${ADVCAL_CIFAR10_DIR:-$(pwd)/../shared/data/cifar-10-batches-bin}"
+data="${ADVCAL_CIFAR10_DIR:-$(pwd)/../../shared/data/cifar-10-batches-bin}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/advcal/target}"
-eval "$(bash scripts/setup-libtorch.sh --print-env)"
+eval "$(bash ../scripts/setup-libtorch.sh --print-env)"
 mkdir -p "$runs"
 # A fresh machine (no run cache): start from the finished models committed in the repository.
 ADVCAL_RUNS="$runs" bash scripts/restore-cifar-runs.sh
 
 # Build once, then run the binary directly (a rebuild beside a run would compete for the cores).
-cargo build --release --features tch --example paper
+cargo build --release -p advcal-paper --features tch
 # A private copy: CI and other builds share the target directory and may replace the original
 # (with other features) while the stages below are still to run.
 bin="$runs/paper-bin"
-cp "$CARGO_TARGET_DIR/release/examples/paper" "$bin.tmp"
+cp "$CARGO_TARGET_DIR/release/paper" "$bin.tmp"
 mv "$bin.tmp" "$bin"
 # Every record committed in results/cifar/ (and its journal of a run still under way) is a
 # measurement of the committed models: it is taken, not measured again (`paper --reuse`).
@@ -61,7 +61,7 @@ stage() {
 # Table 2 (issue "Table 2 on Tiny ImageNet"): five strategies on the 20,000 Tiny ImageNet-200
 # training images, the same preset's budget. First since its network got a stride-2 stem
 # (about 2 hours instead of 11, docs/performance.md): it finishes a whole issue early.
-tiny="${ADVCAL_TINY_IMAGENET_DIR:-$(pwd)/../shared/data/tiny-imagenet-200}"
+tiny="${ADVCAL_TINY_IMAGENET_DIR:-$(pwd)/../../shared/data/tiny-imagenet-200}"
 if [ -f "$tiny/wnids.txt" ]; then
     # A failure here must not keep the CIFAR-10 stages below from running.
     mark_committed table2-eq2 table2
