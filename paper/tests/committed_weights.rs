@@ -83,7 +83,13 @@ fn eval_images(name: &str, n: usize) -> ImageDataset {
             load_tiny_imagenet(dir, Split::Test).unwrap()
         })
     } else {
-        CIFAR.get_or_init(|| load_cifar10(data_dir("ADVCAL_CIFAR10_DIR", "cifar-10-batches-bin"), Split::Test).unwrap())
+        CIFAR.get_or_init(|| {
+            load_cifar10(
+                data_dir("ADVCAL_CIFAR10_DIR", "cifar-10-batches-bin"),
+                Split::Test,
+            )
+            .unwrap()
+        })
     };
     data.take(n)
 }
