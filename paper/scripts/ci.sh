@@ -4,6 +4,7 @@
 # and ADVCAL_CI_FOLDER, a small image folder of Tiny ImageNet-200 training images). Runs from
 # paper/: the experiments at smoke scale with their JSON checked, the results page generator and
 # its tests, the committed results and their page, `replot`, `--reuse`, the ImageNet figures.
+# Its Rust tests (tests/committed_weights.rs) run in .ci/run's LibTorch test build, which they share.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(cd .. && pwd)
