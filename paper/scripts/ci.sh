@@ -16,7 +16,7 @@ step() { echo; echo "== paper: $* ($(date +%H:%M:%S))"; }
 step "paper experiments (smoke preset) and their JSON invariants"
 rm -rf "$CARGO_TARGET_DIR/ci-paper"
 cargo run -p advcal-paper --features "$feat" -- all --preset smoke --backend flex --out "$CARGO_TARGET_DIR/ci-paper" \
-    --tiny-imagenet-dir "$root/../shared/data/tiny-imagenet-200"
+    --tiny-imagenet-dir "${ADVCAL_TINY_IMAGENET_DIR:-$root/../shared/data/tiny-imagenet-200}"
 python3 scripts/check_results.py "$CARGO_TARGET_DIR/ci-paper" --require table2 --require models \
     --require iat-ablation --require finetune-vs-scratch --require iat-eq2 --require baselines \
     --require robustness-apgd --require two-sided

@@ -636,7 +636,7 @@ def two_sided(res):
     else:
         closest_line = "**Closest to the target**: not answered yet (no model with both records)."
     bound_line = (
-        "**The bound** (`../shared/docs/algorithms.md`, *A bound on two-sided calibration*). "
+        "**The bound** (`../../shared/docs/algorithms.md`, *A bound on two-sided calibration*). "
         "|MCS_PGD| + |MCS_IAA| ≥ ACC_IAA − ACC_PGD holds whenever "
         "CONF_PGD ≥ CONF_IAA on the same images: |a| + |b| ≥ a − b, and "
         "MCS_PGD − MCS_IAA = (ACC_IAA − ACC_PGD) + (CONF_PGD − CONF_IAA). When PGD leaves a "

@@ -121,9 +121,9 @@ RUNS = [
 ]
 
 PAPER_CMD = ("cargo run --release -p advcal-paper --features tch -- {exp} --preset cifar "
-             "--backend tch --data-dir ../shared/data/cifar-10-batches-bin "
+             "--backend tch --data-dir ../../shared/data/cifar-10-batches-bin "
              "--models-dir ~/.cache/advcal/runs/cifar/models --out results/cifar")
-TINY_ARG = " --tiny-imagenet-dir ../shared/data/tiny-imagenet-200"
+TINY_ARG = " --tiny-imagenet-dir ../../shared/data/tiny-imagenet-200"
 # Extra arguments of some experiments' commands (scripts/train-cifar.sh runs them so).
 EXTRA_ARGS = {"table2": TINY_ARG, "iat-eq2": " --train-seeds 0,1,2"}
 
@@ -133,7 +133,7 @@ MINUS = "\u2212"
 # `kind` is one of paper (the paper's reported values), preset (paper/src/presets.rs and
 # src/train/optim.rs) or anchor (a threshold chosen for a claim, with why).
 PAPER = "arXiv:2504.06358"
-SPEC = "../shared/docs/algorithms.md (section 8, table of the seed's figures)"
+SPEC = "../../shared/docs/algorithms.md (section 8, table of the seed's figures)"
 CONSTANTS = {
     "paper.fig5.pgd_mcs": (0.85, "paper", f"{PAPER} Fig. 5: PGD MCS of PT ~ +0.85 at eps = 0.02 "
                                           f"(read off the figure; {SPEC})"),
@@ -1057,11 +1057,11 @@ python3 scripts/check_results.py results/cifar --min-n 2000 --full-grid --requir
     --seeds 0,1,2 --page docs/results.md
 # One experiment on its own (models, fig4 ... fig8, table1, table3, iat-ablation,
 # finetune-vs-scratch, iat-eq2 (add --train-seeds 0,1,2), baselines, robustness-apgd,
-# two-sided; table2 also needs --tiny-imagenet-dir ../shared/data/tiny-imagenet-200):
+# two-sided; table2 also needs --tiny-imagenet-dir ../../shared/data/tiny-imagenet-200):
 {PAPER_CMD.format(exp="<experiment>")}
 ```
 
-LibTorch is set up by `eval "$(bash scripts/setup-libtorch.sh --print-env)"`
+LibTorch is set up by `eval "$(bash ../scripts/setup-libtorch.sh --print-env)"`
 (`scripts/train-cifar.sh` does it itself).
 """
 
@@ -1181,9 +1181,9 @@ times over every session of the run (resumes included); *peak RSS* is the peak r
 memory of the last session only; *final eval ACC* is measured on the sweeps' test images after
 the last epoch; *warm-up epochs* are the linear learning-rate warm-up before the cosine schedule
 (— where the run.json predates that field). Wall times are those of a shared 2-core machine and
-are upper bounds. The committed weights give back the recorded evaluation: `cargo test
+are upper bounds. The committed weights give back the recorded evaluation: `cargo test -p advcal-paper
 --features tch,data-tests` loads each checkpoint with `load_any_model` and evaluates it again on the same images
-(`tests/it/committed_weights.rs`: on LibTorch, ACC to one image and CONF to 1e-4 of the last
+(`tests/committed_weights.rs`: on LibTorch, ACC to one image and CONF to 1e-4 of the last
 epoch's record; the PT model also on Flex, another backend than the one that trained it).
 
 {md_table(["run", "what", "strategy", "architecture", "epochs", "warm-up epochs", "lr",
@@ -1775,7 +1775,7 @@ Ours, ACC / CONF [95 %]:
 {acc_conf}
 
 The paper's MCS (full-size models trained on all of CIFAR-10; rows are the crafting model, see
-the orientation note in `../shared/docs/algorithms.md`):
+the orientation note in `../../shared/docs/algorithms.md`):
 
 {paper}
 
@@ -2383,7 +2383,7 @@ EQ2_ABOUT = (
     "image: among the points it evaluates, the clean image included, it keeps the least "
     "confident one predicted as the true class (so its accuracy is never below the clean "
     "accuracy), with an APGD step schedule and twice Algorithm 1's steps "
-    "(`../shared/docs/algorithms.md`, *Eq. 2's constraint: best feasible iterate*). Only the "
+    "(`../../shared/docs/algorithms.md`, *Eq. 2's constraint: best feasible iterate*). Only the "
     "evaluation changes: the models are the same, and those trained on IAA examples (IAT, "
     "AT+IAT and the ablation's variants) were all trained with Algorithm 1's IAA.")
 

@@ -4,7 +4,7 @@
     python3 scripts/test_render_results.py <results dir of a complete smoke run>
 
 e.g. the output of `cargo run -p advcal-paper -- all --preset smoke --out <dir>
---tiny-imagenet-dir ../shared/data/tiny-imagenet-200`. The directory is copied into a temporary
+--tiny-imagenet-dir ../../shared/data/tiny-imagenet-200`. The directory is copied into a temporary
 folder (checkpoints left out) and never modified. Plain asserts; exits non-zero on the first
 failure.
 """

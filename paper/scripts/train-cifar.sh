@@ -60,7 +60,7 @@ stage() {
 
 # Table 2 (issue "Table 2 on Tiny ImageNet"): five strategies on the 20,000 Tiny ImageNet-200
 # training images, the same preset's budget. First since its network got a stride-2 stem
-# (about 2 hours instead of 11, docs/performance.md): it finishes a whole issue early.
+# (about 2 hours instead of 11, ../docs/performance.md): it finishes a whole issue early.
 tiny="${ADVCAL_TINY_IMAGENET_DIR:-$(pwd)/../../shared/data/tiny-imagenet-200}"
 if [ -f "$tiny/wnids.txt" ]; then
     # A failure here must not keep the CIFAR-10 stages below from running.

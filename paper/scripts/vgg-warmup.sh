@@ -10,7 +10,7 @@ out="${1:-results/cifar/vgg19-warmup.json}"
 data="${ADVCAL_CIFAR10_DIR:-../../shared/data/cifar-10-batches-bin}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$(pwd)/target}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/advcal/target}"
 eval "$(bash ../scripts/setup-libtorch.sh --print-env)"
 cargo build --release -p advcal --features tch --example train
 for w in 0 1; do

@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 
 p = argparse.ArgumentParser()
-p.add_argument("--data", default="../shared/data/cifar-10-batches-bin/data_batch_1.bin")
+p.add_argument("--data", default="../../shared/data/cifar-10-batches-bin/data_batch_1.bin")
 p.add_argument("--lr", type=float, default=0.1)
 p.add_argument("--warmup-epochs", type=int, default=0)
 p.add_argument("--epochs", type=int, default=3)

@@ -6,7 +6,7 @@
 //! cargo run --release -p advcal-paper -- all --preset smoke --out results/smoke
 //! # the real CIFAR-10 subset, small models, a few hours on 2 cores (LibTorch recommended)
 //! cargo run --release -p advcal-paper --features tch -- all --preset cpu \
-//!     --data-dir ../shared/data/cifar-10-batches-bin --out results/cpu
+//!     --data-dir ../../shared/data/cifar-10-batches-bin --out results/cpu
 //! # ResNet-18, full recipe: for a GPU
 //! cargo run --release -p advcal-paper --features cuda -- all --preset paper --backend cuda \
 //!     --data-dir /data/cifar-10-batches-bin --out results/paper
@@ -718,7 +718,7 @@ fn table1<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
 fn table2<B: AutodiffBackend>(ctx: &Ctx<B>) -> Result<()> {
     let Some(root) = ctx.args.tiny_imagenet_dir.clone() else {
         eprintln!(
-            "table2: skipped (pass --tiny-imagenet-dir, e.g. ../shared/data/tiny-imagenet-200)"
+            "table2: skipped (pass --tiny-imagenet-dir, e.g. ../../shared/data/tiny-imagenet-200)"
         );
         return Ok(());
     };

@@ -22,7 +22,8 @@ fn repo() -> PathBuf {
 
 type FB = burn::backend::Flex;
 
-/// A data folder: `$var` if set, else `<repository>/../shared/data/<name>`; missing, the test
+/// A data folder: `$var` if set, else `../../shared/data/<name>` from `paper/` (beside the
+/// repository); missing, the test
 /// fails (the tests that need it run only with the `data-tests` feature).
 fn data_dir(var: &str, name: &str) -> PathBuf {
     let dir = std::env::var_os(var)
@@ -148,7 +149,7 @@ fn check<B: Backend>(name: &str, images: usize, tol: f64, device: &B::Device) {
 #[test]
 #[cfg_attr(
     not(feature = "data-tests"),
-    ignore = "needs CIFAR-10 (ADVCAL_CIFAR10_DIR or ../shared/data) and the data-tests feature"
+    ignore = "needs CIFAR-10 (ADVCAL_CIFAR10_DIR or ../shared/data beside the repository) and the data-tests feature"
 )]
 fn committed_pt_weights_reproduce_their_recorded_eval_on_flex() {
     assert!(
@@ -163,7 +164,7 @@ fn committed_pt_weights_reproduce_their_recorded_eval_on_flex() {
 #[test]
 #[cfg_attr(
     not(feature = "data-tests"),
-    ignore = "needs CIFAR-10 and Tiny ImageNet-200 (ADVCAL_CIFAR10_DIR, ADVCAL_TINY_IMAGENET_DIR or ../shared/data) and the data-tests feature"
+    ignore = "needs CIFAR-10 and Tiny ImageNet-200 (ADVCAL_CIFAR10_DIR, ADVCAL_TINY_IMAGENET_DIR or ../shared/data beside the repository) and the data-tests feature"
 )]
 fn every_committed_checkpoint_reproduces_its_recorded_eval() {
     let device = burn::backend::libtorch::LibTorchDevice::Cpu;
