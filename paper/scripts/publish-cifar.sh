@@ -3,7 +3,9 @@
 # results page: the records, tables and plots of every experiment scripts/train-cifar.sh has
 # finished ($ADVCAL_RUNS/out), the weights of every finished run (collect-cifar-weights.sh),
 # docs/results.md (render_results.py), then the checks CI runs on them. Safe to run while the
-# training is still going: an experiment's files appear only when it has finished.
+# training is still going: an experiment's files appear only when it has finished. At the end of
+# a session, `--snapshot` also copies the unfinished runs' last epoch checkpoints into the repository
+# (collect-cifar-weights.sh --snapshot), so that a new machine resumes them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${ADVCAL_RUNS:-$HOME/.cache/advcal/runs/cifar}"
@@ -23,7 +25,7 @@ if [ -s results/cifar/journal.jsonl.tmp ]; then
 else
     rm -f results/cifar/journal.jsonl.tmp
 fi
-bash scripts/collect-cifar-weights.sh
+bash scripts/collect-cifar-weights.sh "$@"
 python3 scripts/render_results.py
 python3 scripts/check_results.py results/cifar --min-n 2000 --full-grid --allow-missing \
     --require models --page docs/results.md

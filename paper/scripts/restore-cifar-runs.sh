@@ -14,11 +14,22 @@ mkdir -p "$runs/models" "$runs/stages"
 # Algorithm 1 run folders from before their `-alg1` names: renamed first (once).
 ADVCAL_RUNS="$runs" bash scripts/migrate-alg1-runs.sh
 seed() { # <model dir> <name>
-  local dir="$runs/models/$1" src="$weights/$2"
-  [[ -f "$src.ckpt" ]] || return 0
+  local dir="$runs/models/$1" src="$weights/$2" snap="results/cifar/in-progress/$1"
   if [[ -f "$dir/last.ckpt" ]]; then
     return 0
   fi
+  # An unfinished run committed at the end of a session (collect-cifar-weights.sh --snapshot):
+  # its last epoch checkpoint and history, from which the run resumes.
+  if [[ ! -f "$src.ckpt" && -f "$snap/last.ckpt" ]]; then
+    mkdir -p "$dir"
+    for f in history.json history.csv; do
+      [[ -f "$snap/$f" ]] && cp "$snap/$f" "$dir/$f.tmp" && mv "$dir/$f.tmp" "$dir/$f"
+    done
+    cp "$snap/last.ckpt" "$dir/last.ckpt.tmp" && mv "$dir/last.ckpt.tmp" "$dir/last.ckpt"
+    echo "restored the unfinished $1 from $snap (resumes)"
+    return 0
+  fi
+  [[ -f "$src.ckpt" ]] || return 0
   mkdir -p "$dir"
   for f in run.json history.json; do
     [[ -f "$src.$f" ]] && cp "$src.$f" "$dir/$f.tmp" && mv "$dir/$f.tmp" "$dir/$f"
