@@ -13,6 +13,8 @@ weights=results/cifar/weights
 mkdir -p "$runs/models" "$runs/stages"
 # Algorithm 1 run folders from before their `-alg1` names: renamed first (once).
 ADVCAL_RUNS="$runs" bash scripts/migrate-alg1-runs.sh
+# Each file through a temporary and a rename: an interrupted copy leaves no torn file.
+put() { cp "$1" "$2.tmp" && mv "$2.tmp" "$2"; }
 seed() { # <model dir> <name>
   local dir="$runs/models/$1" src="$weights/$2" snap="results/cifar/in-progress/$1"
   if [[ -f "$dir/last.ckpt" ]]; then
@@ -23,20 +25,20 @@ seed() { # <model dir> <name>
   if [[ ! -f "$src.ckpt" && -f "$snap/last.ckpt" ]]; then
     mkdir -p "$dir"
     for f in history.json history.csv; do
-      [[ -f "$snap/$f" ]] && cp "$snap/$f" "$dir/$f.tmp" && mv "$dir/$f.tmp" "$dir/$f"
+      [[ -f "$snap/$f" ]] && put "$snap/$f" "$dir/$f"
     done
-    cp "$snap/last.ckpt" "$dir/last.ckpt.tmp" && mv "$dir/last.ckpt.tmp" "$dir/last.ckpt"
+    put "$snap/last.ckpt" "$dir/last.ckpt"
     echo "restored the unfinished $1 from $snap (resumes)"
     return 0
   fi
   [[ -f "$src.ckpt" ]] || return 0
   mkdir -p "$dir"
   for f in run.json history.json; do
-    [[ -f "$src.$f" ]] && cp "$src.$f" "$dir/$f.tmp" && mv "$dir/$f.tmp" "$dir/$f"
+    [[ -f "$src.$f" ]] && put "$src.$f" "$dir/$f"
   done
-  cp "$src.ckpt" "$dir/weights.ckpt.tmp" && mv "$dir/weights.ckpt.tmp" "$dir/weights.ckpt"
+  put "$src.ckpt" "$dir/weights.ckpt"
   # last.ckpt last: its presence is what marks the run finished.
-  cp "$src.ckpt" "$dir/last.ckpt.tmp" && mv "$dir/last.ckpt.tmp" "$dir/last.ckpt"
+  put "$src.ckpt" "$dir/last.ckpt"
   echo "restored $2 -> $dir"
 }
 # The run directories and weights names: scripts/cifar-runs.txt (shared with collect-cifar-weights.sh).
